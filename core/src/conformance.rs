@@ -1,0 +1,162 @@
+//! Conformance vectors (SPEC §7): loading cases, running them through any engine, and
+//! comparing decisions with expectations. Every host's runner uses this comparison, so a
+//! case means the same thing everywhere.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use crate::decision::error_json;
+use crate::error::InputError;
+use crate::policy::Policy;
+
+/// One case of a vector file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Case {
+    /// What the case shows.
+    pub name: String,
+    /// Configuration document; absent = `{}` (the default preset).
+    #[serde(default)]
+    pub config: Option<Value>,
+    /// The request.
+    pub request: Value,
+    /// Secret state: makes it an authorize case.
+    #[serde(default)]
+    pub secrets: Option<Value>,
+    /// Presented code: makes it an authorize case.
+    #[serde(default)]
+    pub present: Option<Value>,
+    /// What the decision must show.
+    pub expect: Value,
+}
+
+impl Case {
+    /// Whether the case runs through authorize.
+    pub fn is_authorize(&self) -> bool {
+        self.secrets.is_some() || self.present.is_some()
+    }
+
+    /// The configuration text to build a policy from.
+    pub fn config_text(&self) -> String {
+        self.config.as_ref().map_or_else(|| "{}".to_owned(), Value::to_string)
+    }
+
+    /// The evaluate request or the authorize document, as JSON text.
+    pub fn input_text(&self) -> String {
+        if self.is_authorize() {
+            let mut m = Map::new();
+            m.insert("request".into(), self.request.clone());
+            if let Some(s) = &self.secrets {
+                m.insert("secrets".into(), s.clone());
+            }
+            if let Some(p) = &self.present {
+                m.insert("present".into(), p.clone());
+            }
+            Value::Object(m).to_string()
+        } else {
+            self.request.to_string()
+        }
+    }
+}
+
+/// Parses a vector file (a JSON array of cases).
+pub fn load_cases(text: &str) -> Result<Vec<Case>, InputError> {
+    serde_json::from_str::<Vec<Value>>(text)
+        .map_err(|e| InputError::new(".", e.to_string()))?
+        .iter()
+        .enumerate()
+        .map(|(i, v)| crate::json::from_value::<Case>(v).map_err(|e| e.within(&format!("[{i}]"))))
+        .collect()
+}
+
+/// The error document for a configuration that fails to load: its path is prefixed `config.`.
+pub fn config_error_json(e: &InputError) -> String {
+    error_json(&e.clone().within("config"))
+}
+
+/// Compares a decision document with a case's `expect`; returns one line per difference.
+pub fn compare(expect: &Value, decision: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some(exp) = expect.as_object() else {
+        return vec!["expect must be an object".to_owned()];
+    };
+    fn check(out: &mut Vec<String>, what: &str, want: &Value, got: Option<&Value>) {
+        let got = got.unwrap_or(&Value::Null);
+        if want != got {
+            out.push(format!("{what}: expected {want}, got {got}"));
+        }
+    }
+    for (key, want) in exp {
+        match key.as_str() {
+            "outcome" | "reason" | "rule" | "retry_after" | "drift_seconds" => check(&mut out, key, want, decision.get(key)),
+            "npm_status" => check(&mut out, key, want, decision.pointer("/npm/status")),
+            "npm_www_authenticate" => check(&mut out, key, want, decision.pointer("/npm/www_authenticate")),
+            "error_path" => check(&mut out, key, want, decision.pointer("/error/path")),
+            "challenge" => match want.get("factors") {
+                Some(f) => check(&mut out, "challenge.factors", f, decision.pointer("/challenge/factors")),
+                None => check(&mut out, "challenge", want, decision.get("challenge")),
+            },
+            "message_contains" => {
+                let msg = decision.get("message").and_then(Value::as_str).unwrap_or("");
+                if !want.as_str().is_some_and(|w| msg.contains(w)) {
+                    out.push(format!("message: expected to contain {want}, got {msg:?}"));
+                }
+            }
+            "effects" => {
+                let got = decision.get("effects").and_then(Value::as_array).cloned().unwrap_or_default();
+                for e in want.as_array().into_iter().flatten() {
+                    if !got.contains(e) {
+                        out.push(format!("effects: expected {e} among {}", Value::Array(got.clone())));
+                    }
+                }
+            }
+            "effects_exact" => check(&mut out, "effects", want, decision.get("effects")),
+            other => out.push(format!("unknown expect key {other:?}")),
+        }
+    }
+    out
+}
+
+/// Something that turns a configuration and an input into decision JSON: the native engine,
+/// the wasmtime component, ...
+pub trait CaseEngine {
+    /// Evaluates (or authorizes) `input` under `config`; config errors come back as the
+    /// `config.`-prefixed error document.
+    fn decide(&mut self, config: &str, authorize: bool, input: &str) -> Result<String, String>;
+}
+
+/// The native engine, caching one policy per distinct configuration text.
+#[derive(Default)]
+pub struct NativeEngine {
+    policies: HashMap<String, Result<Policy, InputError>>,
+}
+
+impl CaseEngine for NativeEngine {
+    fn decide(&mut self, config: &str, authorize: bool, input: &str) -> Result<String, String> {
+        let policy = self.policies.entry(config.to_owned()).or_insert_with(|| Policy::from_json(config));
+        Ok(match policy {
+            Ok(p) if authorize => p.authorize_json(input),
+            Ok(p) => p.evaluate_json(input),
+            Err(e) => config_error_json(e),
+        })
+    }
+}
+
+/// Runs one case; `Ok(())` when the decision matches, else the differences.
+pub fn run_case(engine: &mut dyn CaseEngine, case: &Case) -> Result<(), Vec<String>> {
+    let text = engine.decide(&case.config_text(), case.is_authorize(), &case.input_text()).map_err(|e| vec![format!("engine failed: {e}")])?;
+    let decision: Value = serde_json::from_str(&text).map_err(|e| vec![format!("decision is not JSON ({e}): {text}")])?;
+    let diffs = compare(&case.expect, &decision);
+    if diffs.is_empty() { Ok(()) } else { Err(diffs) }
+}
+
+/// The decision JSON for a failed comparison, shortened for a report line.
+pub fn summary(decision: &Value) -> Value {
+    json!({
+        "outcome": decision.get("outcome"),
+        "reason": decision.get("reason"),
+        "rule": decision.get("rule"),
+    })
+}

@@ -1,0 +1,576 @@
+//! The request document of SPEC §2, parsed and checked once so rules read typed data.
+
+use serde::Deserialize;
+
+use crate::action::ActionKind;
+use crate::cidr::{Cidr, ClientIp};
+use crate::error::{index, join, InputError};
+use crate::factor::{Factor, FactorSet};
+use crate::json::nullable;
+use crate::time::{Count, Timestamp};
+
+/// Longest string accepted in a request (names, ids, tags).
+pub const MAX_STRING: usize = 512;
+/// Longest list accepted in a request (orgs, proofs, CIDRs, token names).
+pub const MAX_LIST: usize = 1024;
+/// Most failure times accepted per list; more than any throttle window needs.
+pub const MAX_FAILURES: usize = 4096;
+
+/// A decision request (SPEC §2).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Request {
+    /// The host's clock, unix seconds.
+    pub now: Timestamp,
+    /// What is being attempted.
+    pub action: Action,
+    /// Who is attempting it.
+    pub account: Account,
+    /// How the request authenticated.
+    pub credential: Credential,
+    /// Where it came from.
+    #[serde(default, deserialize_with = "nullable")]
+    pub client: Client,
+    /// The target package, when there is one.
+    #[serde(default)]
+    pub package: Option<Package>,
+    /// The account's orgs.
+    #[serde(default, deserialize_with = "nullable")]
+    pub orgs: Vec<Org>,
+    /// Factors the host already verified, with when.
+    #[serde(default, deserialize_with = "nullable")]
+    pub proofs: Vec<Proof>,
+    /// Recent failed codes.
+    #[serde(default, deserialize_with = "nullable")]
+    pub failures: Failures,
+}
+
+/// `action`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Action {
+    /// The action kind.
+    pub kind: ActionKind,
+    /// Target package name.
+    #[serde(default)]
+    pub package: Option<String>,
+    /// Dist-tag, for `dist-tag.*` and publishes.
+    #[serde(default)]
+    pub tag: Option<String>,
+    /// Target org.
+    #[serde(default)]
+    pub org: Option<String>,
+    /// Target account for owner/member changes.
+    #[serde(default)]
+    pub target_account: Option<String>,
+}
+
+/// `account`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Account {
+    /// Stable account id (also the rollout bucket input).
+    pub id: String,
+    /// 2FA state; `null` means none.
+    #[serde(default)]
+    pub tfa: Option<Tfa>,
+    /// Has ever had publish rights.
+    #[serde(default, deserialize_with = "nullable")]
+    pub publisher: bool,
+    /// Most impactful packages the account maintains.
+    #[serde(default)]
+    pub impact: Option<Impact>,
+    /// End of the temporary read-only safeguard.
+    #[serde(default)]
+    pub safeguard_until: Option<Timestamp>,
+}
+
+impl Account {
+    /// Whether the account has 2FA on (`tfa.mode` other than `disabled`).
+    pub fn has_tfa(&self) -> bool {
+        self.mode() != TfaMode::Disabled
+    }
+
+    /// The account's 2FA mode, `disabled` when absent.
+    pub fn mode(&self) -> TfaMode {
+        self.tfa.as_ref().map_or(TfaMode::Disabled, |t| t.mode)
+    }
+
+    /// Enrolled factors; `recovery-code` counts whenever totp or webauthn does (SPEC §8.2).
+    pub fn enrolled(&self) -> FactorSet {
+        match &self.tfa {
+            Some(t) if t.mode != TfaMode::Disabled => {
+                let mut s: FactorSet = t.factors.iter().copied().collect();
+                if s.contains(Factor::Totp) || s.contains(Factor::Webauthn) {
+                    s.insert(Factor::RecoveryCode);
+                }
+                s
+            }
+            _ => FactorSet::EMPTY,
+        }
+    }
+}
+
+/// `account.tfa`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tfa {
+    /// The mode.
+    pub mode: TfaMode,
+    /// Enrolled factors.
+    #[serde(default, deserialize_with = "nullable")]
+    pub factors: Vec<Factor>,
+}
+
+/// npm's 2FA modes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TfaMode {
+    /// No 2FA.
+    Disabled,
+    /// Second factor for login, account and token actions.
+    AuthOnly,
+    /// Also for writes.
+    AuthAndWrites,
+}
+
+impl TfaMode {
+    /// The wire name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TfaMode::Disabled => "disabled",
+            TfaMode::AuthOnly => "auth-only",
+            TfaMode::AuthAndWrites => "auth-and-writes",
+        }
+    }
+}
+
+/// Reach figures, for an account (its best package) or a package.
+#[derive(Clone, Debug, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Impact {
+    /// Weekly downloads.
+    #[serde(default)]
+    pub weekly_downloads: Option<Count>,
+    /// Number of dependents.
+    #[serde(default)]
+    pub dependents: Option<Count>,
+    /// Rank by dependents, 1 = most depended upon.
+    #[serde(default)]
+    pub dependents_rank: Option<Count>,
+}
+
+/// `credential`, as written; turned into [`Credential`] after field checks.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CredentialDoc {
+    kind: CredentialKind,
+    #[serde(default, rename = "type")]
+    token_type: Option<LegacyType>,
+    #[serde(default)]
+    bypass_2fa: Option<bool>,
+    #[serde(default)]
+    expires_at: Option<Timestamp>,
+    #[serde(default)]
+    cidr_whitelist: Option<Vec<Cidr>>,
+    #[serde(default)]
+    packages: Option<PackagesAxis>,
+    #[serde(default)]
+    orgs: Option<OrgsAxis>,
+    #[serde(default)]
+    package: Option<String>,
+    #[serde(default)]
+    permissions: Option<Vec<OidcPermission>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum CredentialKind {
+    Session,
+    Basic,
+    LegacyToken,
+    GranularToken,
+    Oidc,
+}
+
+/// Legacy ("classic") token types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LegacyType {
+    /// Everything the user can do, with OTP per account mode.
+    Publish,
+    /// Reads only.
+    ReadOnly,
+    /// Bypasses 2FA.
+    Automation,
+}
+
+/// Granular-token permission on one axis.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Permission {
+    /// Nothing.
+    #[default]
+    NoAccess,
+    /// Reads.
+    ReadOnly,
+    /// Reads and writes.
+    ReadWrite,
+}
+
+/// A granular token's packages-and-scopes axis.
+#[derive(Clone, Debug, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackagesAxis {
+    /// Covers every package the user can access.
+    #[serde(default, deserialize_with = "nullable")]
+    pub all: bool,
+    /// Exact package names.
+    #[serde(default, deserialize_with = "nullable")]
+    pub names: Vec<String>,
+    /// Scopes such as `@acme`, covering `@acme/*`.
+    #[serde(default, deserialize_with = "nullable")]
+    pub scopes: Vec<String>,
+    /// Permission on what it covers.
+    #[serde(default, deserialize_with = "nullable")]
+    pub permission: Permission,
+}
+
+/// A granular token's orgs axis.
+#[derive(Clone, Debug, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrgsAxis {
+    /// Org names.
+    #[serde(default, deserialize_with = "nullable")]
+    pub names: Vec<String>,
+    /// Permission on them.
+    #[serde(default, deserialize_with = "nullable")]
+    pub permission: Permission,
+}
+
+/// Trusted-publishing permissions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+pub enum OidcPermission {
+    /// `npm publish`.
+    #[serde(rename = "createPackage")]
+    CreatePackage,
+    /// `npm stage publish`.
+    #[serde(rename = "createStagedPackage")]
+    CreateStagedPackage,
+}
+
+/// How the request authenticated (SPEC §2 `credential`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Credential {
+    /// Interactive login session.
+    Session,
+    /// Username and password on the request.
+    Basic,
+    /// A classic token.
+    LegacyToken {
+        /// Its type.
+        token_type: LegacyType,
+        /// Optional expiry.
+        expires_at: Option<Timestamp>,
+        /// IP allow-list; empty = anywhere.
+        cidr_whitelist: Vec<Cidr>,
+    },
+    /// A granular access token.
+    GranularToken {
+        /// Skips 2FA where permitted.
+        bypass_2fa: bool,
+        /// Expiry.
+        expires_at: Option<Timestamp>,
+        /// IP allow-list; empty = anywhere.
+        cidr_whitelist: Vec<Cidr>,
+        /// Packages axis.
+        packages: PackagesAxis,
+        /// Orgs axis.
+        orgs: OrgsAxis,
+    },
+    /// A trusted-publishing credential exchanged for one package.
+    Oidc {
+        /// The package it was exchanged for.
+        package: String,
+        /// What it may do; absent means `createPackage` (SPEC §8.6).
+        permissions: Vec<OidcPermission>,
+        /// Optional expiry.
+        expires_at: Option<Timestamp>,
+    },
+}
+
+impl Credential {
+    /// Expiry, for the kinds that have one.
+    pub fn expires_at(&self) -> Option<Timestamp> {
+        match self {
+            Credential::LegacyToken { expires_at, .. }
+            | Credential::GranularToken { expires_at, .. }
+            | Credential::Oidc { expires_at, .. } => *expires_at,
+            _ => None,
+        }
+    }
+
+    /// The IP allow-list (empty when none).
+    pub fn cidr_whitelist(&self) -> &[Cidr] {
+        match self {
+            Credential::LegacyToken { cidr_whitelist, .. } | Credential::GranularToken { cidr_whitelist, .. } => cidr_whitelist,
+            _ => &[],
+        }
+    }
+
+    /// Whether this credential skips 2FA (granular with `bypass_2fa`, legacy automation).
+    pub fn is_bypass(&self) -> bool {
+        matches!(
+            self,
+            Credential::GranularToken { bypass_2fa: true, .. } | Credential::LegacyToken { token_type: LegacyType::Automation, .. }
+        )
+    }
+
+    /// Whether this is a token for the `tfa-no-tokens` rule (any token but OIDC).
+    pub fn is_token(&self) -> bool {
+        matches!(self, Credential::LegacyToken { .. } | Credential::GranularToken { .. })
+    }
+}
+
+impl<'de> Deserialize<'de> for Credential {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let doc = CredentialDoc::deserialize(d)?;
+        doc.into_credential().map_err(|(field, msg)| {
+            // Carried through serde so the path tracker names `credential`; the field is
+            // re-attached by `Request::parse`.
+            serde::de::Error::custom(format!("\u{0}{field}\u{0}{msg}"))
+        })
+    }
+}
+
+impl CredentialDoc {
+    fn into_credential(self) -> Result<Credential, (&'static str, String)> {
+        let kind = self.kind;
+        let forbid = |present: bool, field: &'static str| -> Result<(), (&'static str, String)> {
+            if present { Err((field, format!("not allowed for kind {}", kind_name(kind)))) } else { Ok(()) }
+        };
+        let cidrs = |c: Option<Vec<Cidr>>| -> Result<Vec<Cidr>, (&'static str, String)> {
+            let c = c.unwrap_or_default();
+            if c.len() > MAX_LIST {
+                return Err(("cidr_whitelist", format!("at most {MAX_LIST} entries")));
+            }
+            Ok(c)
+        };
+        match kind {
+            CredentialKind::Session | CredentialKind::Basic => {
+                forbid(self.token_type.is_some(), "type")?;
+                forbid(self.bypass_2fa.is_some(), "bypass_2fa")?;
+                forbid(self.expires_at.is_some(), "expires_at")?;
+                forbid(self.cidr_whitelist.is_some(), "cidr_whitelist")?;
+                forbid(self.packages.is_some(), "packages")?;
+                forbid(self.orgs.is_some(), "orgs")?;
+                forbid(self.package.is_some(), "package")?;
+                forbid(self.permissions.is_some(), "permissions")?;
+                Ok(if kind == CredentialKind::Session { Credential::Session } else { Credential::Basic })
+            }
+            CredentialKind::LegacyToken => {
+                let token_type = self.token_type.ok_or(("type", "required for legacy-token: publish, read-only or automation".to_owned()))?;
+                forbid(self.bypass_2fa.is_some(), "bypass_2fa")?;
+                forbid(self.packages.is_some(), "packages")?;
+                forbid(self.orgs.is_some(), "orgs")?;
+                forbid(self.package.is_some(), "package")?;
+                forbid(self.permissions.is_some(), "permissions")?;
+                Ok(Credential::LegacyToken { token_type, expires_at: self.expires_at, cidr_whitelist: cidrs(self.cidr_whitelist)? })
+            }
+            CredentialKind::GranularToken => {
+                forbid(self.token_type.is_some(), "type")?;
+                forbid(self.package.is_some(), "package")?;
+                forbid(self.permissions.is_some(), "permissions")?;
+                let packages = self.packages.unwrap_or_default();
+                let orgs = self.orgs.unwrap_or_default();
+                check_names(&packages.names).map_err(|m| ("packages", m))?;
+                check_names(&packages.scopes).map_err(|m| ("packages", m))?;
+                if let Some(s) = packages.scopes.iter().find(|s| !s.starts_with('@') || s.len() < 2 || s.contains('/')) {
+                    return Err(("packages", format!("scope {s:?} must look like @name")));
+                }
+                check_names(&orgs.names).map_err(|m| ("orgs", m))?;
+                Ok(Credential::GranularToken {
+                    bypass_2fa: self.bypass_2fa.unwrap_or(false),
+                    expires_at: self.expires_at,
+                    cidr_whitelist: cidrs(self.cidr_whitelist)?,
+                    packages,
+                    orgs,
+                })
+            }
+            CredentialKind::Oidc => {
+                forbid(self.token_type.is_some(), "type")?;
+                forbid(self.bypass_2fa.is_some(), "bypass_2fa")?;
+                forbid(self.cidr_whitelist.is_some(), "cidr_whitelist")?;
+                forbid(self.packages.is_some(), "packages")?;
+                forbid(self.orgs.is_some(), "orgs")?;
+                let package = self.package.ok_or(("package", "required for oidc: the package the credential was exchanged for".to_owned()))?;
+                check_string(&package).map_err(|m| ("package", m))?;
+                let permissions = self.permissions.unwrap_or_else(|| vec![OidcPermission::CreatePackage]);
+                if permissions.len() > 2 {
+                    return Err(("permissions", "at most createPackage and createStagedPackage".to_owned()));
+                }
+                Ok(Credential::Oidc { package, permissions, expires_at: self.expires_at })
+            }
+        }
+    }
+}
+
+fn kind_name(k: CredentialKind) -> &'static str {
+    match k {
+        CredentialKind::Session => "session",
+        CredentialKind::Basic => "basic",
+        CredentialKind::LegacyToken => "legacy-token",
+        CredentialKind::GranularToken => "granular-token",
+        CredentialKind::Oidc => "oidc",
+    }
+}
+
+fn check_string(s: &str) -> Result<(), String> {
+    if s.len() > MAX_STRING { Err(format!("longer than {MAX_STRING} bytes")) } else { Ok(()) }
+}
+
+fn check_names(v: &[String]) -> Result<(), String> {
+    if v.len() > MAX_LIST {
+        return Err(format!("at most {MAX_LIST} names"));
+    }
+    v.iter().try_for_each(|s| check_string(s))
+}
+
+/// `client`.
+#[derive(Clone, Debug, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Client {
+    /// The client's address.
+    #[serde(default)]
+    pub ip: Option<ClientIp>,
+}
+
+/// Package publishing-access settings (SPEC §2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PublishingAccess {
+    /// Legacy "don't require 2FA".
+    None,
+    /// 2FA, or a granular token with bypass.
+    TfaOrToken,
+    /// 2FA, and no tokens at all.
+    TfaNoTokens,
+}
+
+/// `package`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Package {
+    /// Package name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Publishing access; absent = the preset's default (SPEC §8.1).
+    #[serde(default)]
+    pub publishing_access: Option<PublishingAccess>,
+    /// Weekly downloads.
+    #[serde(default)]
+    pub weekly_downloads: Option<Count>,
+    /// Number of dependents.
+    #[serde(default)]
+    pub dependents: Option<Count>,
+    /// Rank by dependents.
+    #[serde(default)]
+    pub dependents_rank: Option<Count>,
+}
+
+/// One of the account's orgs.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Org {
+    /// Org name.
+    pub name: String,
+    /// Whether the org enforces 2FA on its members.
+    #[serde(default, deserialize_with = "nullable")]
+    pub enforce_tfa: bool,
+}
+
+/// A factor the host has verified.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Proof {
+    /// Which factor.
+    pub factor: Factor,
+    /// When it was verified.
+    pub verified_at: Timestamp,
+}
+
+/// Recent failed codes.
+#[derive(Clone, Debug, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Failures {
+    /// For this account.
+    #[serde(default, deserialize_with = "nullable")]
+    pub account: Vec<Timestamp>,
+    /// From this client IP.
+    #[serde(default, deserialize_with = "nullable")]
+    pub ip: Vec<Timestamp>,
+}
+
+impl Request {
+    /// Parses and checks a request document.
+    pub fn parse(text: &str) -> Result<Request, InputError> {
+        crate::json::parse::<Request>(text).map_err(fix_credential_path)?.checked()
+    }
+
+    /// Checks an already-parsed JSON value (hosts that hold JSON objects).
+    pub fn from_value(value: &serde_json::Value) -> Result<Request, InputError> {
+        crate::json::from_value::<Request>(value).map_err(fix_credential_path)?.checked()
+    }
+
+    /// The target package: `action.package`, else `package.name`.
+    pub fn target_package(&self) -> Option<&str> {
+        self.action.package.as_deref().or_else(|| self.package.as_ref().and_then(|p| p.name.as_deref()))
+    }
+
+    /// Size checks serde cannot express, reported with paths.
+    pub(crate) fn checked(self) -> Result<Request, InputError> {
+        let s = |v: &Option<String>, p: &str| match v {
+            Some(v) => check_string(v).map_err(|m| InputError::new(p, m)),
+            None => Ok(()),
+        };
+        s(&self.action.package, "action.package")?;
+        s(&self.action.tag, "action.tag")?;
+        s(&self.action.org, "action.org")?;
+        s(&self.action.target_account, "action.target_account")?;
+        check_string(&self.account.id).map_err(|m| InputError::new("account.id", m))?;
+        if let Some(t) = &self.account.tfa {
+            if t.factors.len() > 8 {
+                return Err(InputError::new("account.tfa.factors", "at most 8 entries"));
+            }
+        }
+        if let Some(p) = &self.package {
+            s(&p.name, "package.name")?;
+        }
+        for (list, len, path, max) in [
+            ("orgs", self.orgs.len(), "orgs", MAX_LIST),
+            ("proofs", self.proofs.len(), "proofs", MAX_LIST),
+            ("failures.account", self.failures.account.len(), "failures.account", MAX_FAILURES),
+            ("failures.ip", self.failures.ip.len(), "failures.ip", MAX_FAILURES),
+        ] {
+            if len > max {
+                return Err(InputError::new(path, format!("{list}: at most {max} entries")));
+            }
+        }
+        for (i, o) in self.orgs.iter().enumerate() {
+            check_string(&o.name).map_err(|m| InputError::new(join(&index("orgs", i), "name"), m))?;
+        }
+        Ok(self)
+    }
+}
+
+/// Re-attaches the credential field carried in a custom error message (see
+/// `Credential::deserialize`).
+pub(crate) fn fix_credential_path(mut e: InputError) -> InputError {
+    if let Some(rest) = e.message.strip_prefix('\u{0}') {
+        if let Some((field, msg)) = rest.split_once('\u{0}') {
+            e.path = join(&e.path, field);
+            e.message = msg.to_owned();
+        }
+    }
+    e
+}

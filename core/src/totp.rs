@@ -1,0 +1,236 @@
+//! TOTP (RFC 6238) verification with replay and clock-drift detection, code generation and
+//! enrolment (secret, otpauth URI, QR). Codes are computed by totp-rs; the window scan here
+//! checks every candidate step so timing does not reveal which one matched.
+
+use serde::Serialize;
+use totp_rs::{Algorithm, Builder, Totp};
+
+use crate::config::{TotpAlgorithm, TotpConfig};
+use crate::encoding::base32_encode;
+use crate::entropy::Expander;
+use crate::error::InputError;
+
+/// The outcome of checking one presented TOTP code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TotpCheck {
+    /// Matched inside the window at this step, newer than the last accepted step.
+    Accepted {
+        /// The matched time step.
+        step: u64,
+    },
+    /// Matched a step at or before the last accepted one (RFC 6238 §5.2).
+    Replayed,
+    /// Matched outside the window but within the drift probe: `offset` steps away.
+    Drift {
+        /// Positive when the device clock is ahead.
+        offset: i64,
+    },
+    /// No match.
+    Invalid,
+    /// Not `digits` digits (after removing spaces).
+    Malformed,
+}
+
+fn totp_for(cfg: &TotpConfig, secret: &[u8]) -> Totp {
+    let algorithm = match cfg.algorithm {
+        TotpAlgorithm::Sha1 => Algorithm::SHA1,
+        TotpAlgorithm::Sha256 => Algorithm::SHA256,
+        TotpAlgorithm::Sha512 => Algorithm::SHA512,
+    };
+    // Digits (6–8) and period (≥ 1) are validated with the config, which is what totp-rs's
+    // compliance checks would otherwise guard; secrets are checked at parse time.
+    Builder::new()
+        .with_algorithm(algorithm)
+        .with_digits(cfg.digits)
+        .with_skew(0)
+        .with_step_duration(cfg.period_seconds)
+        .with_secret(secret.to_vec())
+        .build_noncompliant()
+}
+
+/// Removes the spaces the npm prompt allows; `None` unless exactly `digits` ASCII digits remain.
+fn normalize(code: &str, digits: u8) -> Option<String> {
+    let s: String = code.chars().filter(|c| *c != ' ').collect();
+    (s.len() == usize::from(digits) && s.bytes().all(|b| b.is_ascii_digit())).then_some(s)
+}
+
+/// Checks `code` at `now` against the window and, failing that, the drift probe.
+pub fn verify(cfg: &TotpConfig, secret: &[u8], code: &str, now: u64, last_step: Option<u64>) -> TotpCheck {
+    let Some(code) = normalize(code, cfg.digits) else {
+        return TotpCheck::Malformed;
+    };
+    let totp = totp_for(cfg, secret);
+    let origin = now / cfg.period_seconds;
+    let matches_at = |offset: i64| -> bool {
+        let step = origin.checked_add_signed(offset);
+        step.and_then(|s| s.checked_mul(cfg.period_seconds)).is_some_and(|t| totp.check(&code, t).is_some())
+    };
+    let skew = i64::from(cfg.skew_steps);
+    // Every window step is computed (no early exit); preference is now, then -1, +1, ...
+    let mut order: Vec<i64> = vec![0];
+    for k in 1..=skew {
+        order.push(-k);
+        order.push(k);
+    }
+    let hits: Vec<(i64, bool)> = order.iter().map(|&o| (o, matches_at(o))).collect();
+    let mut replayed = false;
+    for (offset, hit) in hits {
+        if !hit {
+            continue;
+        }
+        let Some(step) = origin.checked_add_signed(offset) else { continue };
+        if last_step.is_some_and(|l| step <= l) {
+            replayed = true;
+        } else {
+            return TotpCheck::Accepted { step };
+        }
+    }
+    if replayed {
+        return TotpCheck::Replayed;
+    }
+    for k in (skew + 1)..=i64::from(cfg.drift_probe_steps) {
+        for offset in [-k, k] {
+            if matches_at(offset) {
+                return TotpCheck::Drift { offset };
+            }
+        }
+    }
+    TotpCheck::Invalid
+}
+
+/// The code an authenticator shows at `now` (for tests, demos and the CLI).
+pub fn generate(cfg: &TotpConfig, secret: &[u8], now: u64) -> String {
+    totp_for(cfg, secret).generate(now).to_string()
+}
+
+/// A new TOTP enrolment: what the user scans and what the host stores.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct TotpEnrollment {
+    /// The secret, base32 (store encrypted; show once).
+    pub secret: String,
+    /// `otpauth://totp/...` for authenticator apps.
+    pub otpauth_uri: String,
+    /// The URI as a QR code, SVG.
+    pub qr_svg: String,
+}
+
+impl std::fmt::Debug for TotpEnrollment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TotpEnrollment { .. }")
+    }
+}
+
+/// Creates a secret from host entropy and the URI and QR code for it.
+pub fn enroll(cfg: &TotpConfig, issuer: &str, account: &str, entropy: &[u8]) -> Result<TotpEnrollment, InputError> {
+    for (field, v) in [("issuer", issuer), ("account", account)] {
+        if v.is_empty() || v.len() > 128 {
+            return Err(InputError::new(field, "between 1 and 128 bytes"));
+        }
+        if v.contains(':') {
+            return Err(InputError::new(field, "must not contain ':' (otpauth label separator)"));
+        }
+        if v.chars().any(char::is_control) {
+            return Err(InputError::new(field, "must not contain control characters"));
+        }
+    }
+    let mut ex = Expander::new(entropy)?;
+    let secret = base32_encode(&ex.bytes("totp-secret", usize::from(cfg.secret_bytes)));
+    let otpauth_uri = otpauth_uri(cfg, issuer, account, &secret);
+    let qr_svg = crate::qr::svg(&otpauth_uri)?;
+    Ok(TotpEnrollment { secret, otpauth_uri, qr_svg })
+}
+
+/// `otpauth://totp/Issuer:account?secret=...&issuer=...&algorithm=...&digits=...&period=...`
+/// (Key URI format), percent-encoding label and issuer.
+pub fn otpauth_uri(cfg: &TotpConfig, issuer: &str, account: &str, secret_b32: &str) -> String {
+    format!(
+        "otpauth://totp/{}:{}?secret={}&issuer={}&algorithm={}&digits={}&period={}",
+        pct(issuer),
+        pct(account),
+        secret_b32,
+        pct(issuer),
+        cfg.algorithm.as_str(),
+        cfg.digits,
+        cfg.period_seconds
+    )
+}
+
+fn pct(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Human wording of a drift: "about 4 minutes ahead".
+pub fn drift_words(seconds: i64) -> String {
+    let dir = if seconds >= 0 { "ahead" } else { "behind" };
+    let abs = seconds.unsigned_abs();
+    if abs < 120 {
+        format!("about {abs} seconds {dir}")
+    } else {
+        format!("about {} minutes {dir}", (abs + 30) / 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SHA1_SEED: &[u8] = b"12345678901234567890";
+
+    fn cfg(digits: u8, alg: TotpAlgorithm) -> TotpConfig {
+        TotpConfig { algorithm: alg, digits, period_seconds: 30, skew_steps: 1, drift_probe_steps: 10, secret_bytes: 20 }
+    }
+
+    #[test]
+    fn rfc6238_appendix_b() {
+        let sha256 = b"12345678901234567890123456789012";
+        let sha512 = b"1234567890123456789012345678901234567890123456789012345678901234";
+        let rows: [(u64, &str, &str, &str); 6] = [
+            (59, "94287082", "46119246", "90693936"),
+            (1_111_111_109, "07081804", "68084774", "25091201"),
+            (1_111_111_111, "14050471", "67062674", "99943326"),
+            (1_234_567_890, "89005924", "91819424", "93441116"),
+            (2_000_000_000, "69279037", "90698825", "38618901"),
+            (20_000_000_000, "65353130", "77737706", "47863826"),
+        ];
+        for (t, a, b, c) in rows {
+            assert_eq!(generate(&cfg(8, TotpAlgorithm::Sha1), SHA1_SEED, t), a);
+            assert_eq!(generate(&cfg(8, TotpAlgorithm::Sha256), sha256, t), b);
+            assert_eq!(generate(&cfg(8, TotpAlgorithm::Sha512), sha512, t), c);
+        }
+    }
+
+    #[test]
+    fn window_replay_and_drift() {
+        let c = cfg(6, TotpAlgorithm::Sha1);
+        assert_eq!(verify(&c, SHA1_SEED, "287082", 59, None), TotpCheck::Accepted { step: 1 });
+        assert_eq!(verify(&c, SHA1_SEED, "287 082", 59, Some(0)), TotpCheck::Accepted { step: 1 });
+        assert_eq!(verify(&c, SHA1_SEED, "287082", 59, Some(1)), TotpCheck::Replayed);
+        // HOTP counter 1 seen from step 2 (one behind) is in the window; from step 3 it is drift.
+        assert_eq!(verify(&c, SHA1_SEED, "287082", 60, None), TotpCheck::Accepted { step: 1 });
+        assert_eq!(verify(&c, SHA1_SEED, "287082", 90, None), TotpCheck::Drift { offset: -2 });
+        // Counter 9 (520489) seen from step 1: device 8 steps ahead.
+        assert_eq!(verify(&c, SHA1_SEED, "520489", 30, None), TotpCheck::Drift { offset: 8 });
+        assert_eq!(verify(&c, SHA1_SEED, "000000", 59, None), TotpCheck::Invalid);
+        assert_eq!(verify(&c, SHA1_SEED, "28708", 59, None), TotpCheck::Malformed);
+        assert_eq!(verify(&c, SHA1_SEED, "28708a", 59, None), TotpCheck::Malformed);
+    }
+
+    #[test]
+    fn uri_is_percent_encoded() {
+        let c = cfg(6, TotpAlgorithm::Sha1);
+        assert_eq!(
+            otpauth_uri(&c, "Acme Registry", "alice@example.com", "JBSWY3DPEHPK3PXP"),
+            "otpauth://totp/Acme%20Registry:alice%40example.com?secret=JBSWY3DPEHPK3PXP&issuer=Acme%20Registry&algorithm=SHA1&digits=6&period=30"
+        );
+        assert_eq!(drift_words(240), "about 4 minutes ahead");
+        assert_eq!(drift_words(-60), "about 60 seconds behind");
+    }
+}

@@ -1,0 +1,37 @@
+//! Reading files and configurations.
+
+use stepup_core::{Config, InputError, Policy};
+
+use crate::Failure;
+
+/// Reads a UTF-8 file.
+pub fn read(path: &str) -> Result<String, Failure> {
+    std::fs::read_to_string(path).map_err(|e| Failure::Io(format!("cannot read {path}: {e}")))
+}
+
+/// Loads a configuration (JSON, or TOML by extension) into a policy; `None` = the default preset.
+pub fn load_policy(path: Option<&str>) -> Result<Policy, Failure> {
+    let Some(path) = path else { return Ok(Policy::default()) };
+    let text = read(path)?;
+    let config = if path.ends_with(".toml") {
+        let value: serde_json::Value = toml::from_str(&text).map_err(|e| Failure::Input(format!("{path}: not TOML: {e}")))?;
+        Config::from_value(&value)
+    } else {
+        Config::parse(&text)
+    };
+    config.map(Policy::new).map_err(|e: InputError| Failure::Input(format!("{path}: {e}")))
+}
+
+/// Prints a value as pretty JSON.
+pub fn print_json<T: serde::Serialize>(v: &T) -> Result<(), Failure> {
+    let s = serde_json::to_string_pretty(v).map_err(|e| Failure::Io(e.to_string()))?;
+    println!("{s}");
+    Ok(())
+}
+
+/// Prints the JSON result of an ffi call, or reports its input error.
+pub fn ffi_out(r: Result<String, InputError>) -> Result<(), Failure> {
+    let text = r.map_err(|e| Failure::Input(e.to_string()))?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| Failure::Io(e.to_string()))?;
+    print_json(&v)
+}

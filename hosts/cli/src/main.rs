@@ -1,0 +1,180 @@
+//! `stepup`: decide requests, run the conformance corpus, enrol TOTP and check configs from the
+//! command line. Bad input is reported with its field path and a non-zero exit, never a panic.
+
+mod conformance;
+mod engine;
+mod files;
+mod totp;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Which engine decides.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum EngineKind {
+    /// The Rust engine linked into this binary.
+    Native,
+}
+
+#[derive(Parser)]
+#[command(name = "stepup", version, about = "When must a registry account prove a second factor? Decide, test and enrol.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Decide request documents (SPEC §2); an `{request, secrets, present}` document is authorized.
+    Decide {
+        /// Configuration file (JSON or TOML); default: the npmjs-2026 preset.
+        #[arg(long)]
+        config: Option<String>,
+        /// Engine to decide with.
+        #[arg(long, value_enum, default_value = "native")]
+        engine: EngineKind,
+        /// Pretty-print decisions.
+        #[arg(long)]
+        pretty: bool,
+        /// Request files.
+        #[arg(required = true)]
+        requests: Vec<String>,
+    },
+    /// Run conformance vector files or folders; ends with `N passed, N failed`.
+    Conformance {
+        /// Engine to run the corpus through.
+        #[arg(long, value_enum, default_value = "native")]
+        engine: EngineKind,
+        /// Vector files or folders of them.
+        #[arg(required = true)]
+        paths: Vec<String>,
+    },
+    /// TOTP enrolment and codes.
+    Totp {
+        #[command(subcommand)]
+        command: TotpCommand,
+    },
+    /// Configuration files.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Print a JSON Schema: `config` or `request`.
+    Schema {
+        /// Which document.
+        #[arg(value_parser = ["config", "request"])]
+        which: String,
+    },
+    /// Org 2FA enforcement tools.
+    Org {
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TotpCommand {
+    /// Create a TOTP secret, its otpauth URI and QR code, and recovery codes.
+    Enroll {
+        /// Account name shown in the authenticator.
+        #[arg(long)]
+        account: String,
+        /// Issuer shown in the authenticator.
+        #[arg(long, default_value = "stepup")]
+        issuer: String,
+        /// Configuration file (digits, period, algorithm).
+        #[arg(long)]
+        config: Option<String>,
+        /// Print one JSON document (with the hashed records to store) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the code an authenticator shows for a secret.
+    Code {
+        /// Base32 secret.
+        #[arg(long)]
+        secret: String,
+        /// Unix seconds; default now.
+        #[arg(long)]
+        at: Option<u64>,
+        /// Configuration file (digits, period, algorithm).
+        #[arg(long)]
+        config: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate a configuration file; errors name the field.
+    Check {
+        /// JSON or TOML file.
+        file: String,
+    },
+    /// Print the resolved configuration (preset plus overrides).
+    Show {
+        /// JSON or TOML file; default: the npmjs-2026 preset.
+        file: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum OrgCommand {
+    /// Who would be removed if the org turned on 2FA enforcement.
+    Plan {
+        /// `{org, actor, members}` JSON file.
+        file: String,
+    },
+    /// 2FA adoption figures for a member list.
+    Audit {
+        /// `{members}` JSON file.
+        file: String,
+        /// Configuration file (high-impact thresholds).
+        #[arg(long)]
+        config: Option<String>,
+    },
+}
+
+/// A failure the CLI reports and exits with.
+pub enum Failure {
+    /// Reading or writing failed (exit 1).
+    Io(String),
+    /// The input was invalid (exit 2).
+    Input(String),
+    /// Tests failed (exit 1), already reported.
+    Failed,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Decide { config, engine, pretty, requests } => engine::decide(config.as_deref(), engine, pretty, &requests),
+        Command::Conformance { engine, paths } => conformance::run(engine, &paths),
+        Command::Totp { command: TotpCommand::Enroll { account, issuer, config, json } } => totp::enroll(config.as_deref(), &issuer, &account, json),
+        Command::Totp { command: TotpCommand::Code { secret, at, config } } => totp::code(config.as_deref(), &secret, at),
+        Command::Config { command: ConfigCommand::Check { file } } => files::load_policy(Some(&file)).map(|p| {
+            println!("{file}: valid ({:?} preset, {} cohorts, {} login-verification stages)", p.config().preset, p.config().cohorts.len(), p.config().login_verification.stages.len());
+        }),
+        Command::Config { command: ConfigCommand::Show { file } } => files::load_policy(file.as_deref()).and_then(|p| files::print_json(p.config())),
+        Command::Schema { which } => {
+            println!("{}", if which == "config" { stepup_core::ffi::CONFIG_SCHEMA } else { stepup_core::ffi::REQUEST_SCHEMA });
+            Ok(())
+        }
+        Command::Org { command: OrgCommand::Plan { file } } => files::read(&file).and_then(|t| files::ffi_out(stepup_core::ffi::org_plan_json(&t))),
+        Command::Org { command: OrgCommand::Audit { file, config } } => {
+            files::load_policy(config.as_deref()).and_then(|p| files::read(&file).and_then(|t| files::ffi_out(stepup_core::ffi::org_audit_json(&p, &t))))
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Io(m)) => {
+            eprintln!("stepup: {m}");
+            ExitCode::from(1)
+        }
+        Err(Failure::Input(m)) => {
+            eprintln!("stepup: invalid input: {m}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Failed) => ExitCode::from(1),
+    }
+}
