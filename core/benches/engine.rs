@@ -1,1 +1,129 @@
-fn main(){}
+//! Engine benchmarks: evaluate and authorize next to the floor they cannot beat (HMAC-SHA1).
+//! Run: `cargo bench -p stepup-core --bench engine`. Figures go to docs/BENCHMARKS.md.
+#![expect(
+    clippy::unwrap_used,
+    reason = "benchmark setup on fixed, known-good inputs"
+)]
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use hmac::{KeyInit, Mac};
+use stepup_core::{AuthorizeInput, Policy, Request};
+
+const NOW: u64 = 1_780_315_200; // 2026-06-01T12:00:00Z
+const SEED_B32: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+
+fn request(body: &str) -> Request {
+    Request::parse(body).unwrap()
+}
+
+fn publish_challenge() -> String {
+    format!(
+        r#"{{"now":{NOW},"action":{{"kind":"package.publish","package":"left-pad","tag":"latest"}},
+        "account":{{"id":"alice","tfa":{{"mode":"auth-and-writes","factors":["totp"]}},"publisher":true,
+        "impact":{{"weekly_downloads":2500000,"dependents":900,"dependents_rank":42}}}},
+        "credential":{{"kind":"session"}},"client":{{"ip":"203.0.113.7"}},
+        "package":{{"name":"left-pad","publishing_access":"tfa-or-token"}},
+        "orgs":[{{"name":"acme","enforce_tfa":true}}],"proofs":[],"failures":{{"account":[{f1},{f2}],"ip":[]}}}}"#,
+        f1 = NOW - 100,
+        f2 = NOW - 50
+    )
+}
+
+fn bench(c: &mut Criterion) {
+    let policy = Policy::default();
+    let publish = publish_challenge();
+    let cases = [
+        ("publish_challenge", request(&publish)),
+        (
+            "read_allowed",
+            request(&format!(
+                r#"{{"now":{NOW},"action":{{"kind":"package.read","package":"left-pad"}},"account":{{"id":"bob"}},"credential":{{"kind":"session"}}}}"#
+            )),
+        ),
+        (
+            "bypass_token_publish",
+            request(&format!(
+                r#"{{"now":{NOW},"action":{{"kind":"package.publish","package":"@acme/x"}},"account":{{"id":"ci"}},
+                "credential":{{"kind":"granular-token","bypass_2fa":true,"expires_at":{exp},"cidr_whitelist":["10.0.0.0/8","2001:db8::/32"],
+                "packages":{{"scopes":["@acme"],"permission":"read-write"}}}},"client":{{"ip":"10.1.2.3"}}}}"#,
+                exp = NOW + 86_400
+            )),
+        ),
+        (
+            "login_verification",
+            request(&format!(
+                r#"{{"now":{NOW},"action":{{"kind":"login"}},"account":{{"id":"carol","publisher":true}},"credential":{{"kind":"basic"}}}}"#
+            )),
+        ),
+    ];
+    let mut g = c.benchmark_group("evaluate");
+    for (name, req) in &cases {
+        g.bench_function(*name, |b| {
+            b.iter(|| black_box(policy.evaluate(black_box(req))))
+        });
+    }
+    g.bench_function("json_publish_challenge", |b| {
+        b.iter(|| black_box(policy.evaluate_json(black_box(&publish))))
+    });
+    g.finish();
+
+    // authorize with the valid TOTP code of the current step.
+    let secret = stepup_core::TotpSecret::from_base32(SEED_B32).unwrap();
+    let code = stepup_core::totp::generate(&policy.config().totp, &secret.0, NOW);
+    let input = format!(
+        r#"{{"request":{publish},"secrets":{{"totp_secret":"{SEED_B32}","last_totp_step":0}},"present":{{"factor":"totp","code":"{code}"}}}}"#
+    );
+    let parsed = AuthorizeInput::parse(&input).unwrap();
+    let wrong = AuthorizeInput::parse(
+        &input.replace(&code, if code == "000000" { "111111" } else { "000000" }),
+    )
+    .unwrap();
+    let mut g = c.benchmark_group("authorize");
+    g.bench_function("totp_accepted", |b| {
+        b.iter(|| {
+            black_box(policy.authorize(&parsed.request, &parsed.secrets, parsed.present.as_ref()))
+        })
+    });
+    g.bench_function("totp_wrong_with_drift_probe", |b| {
+        b.iter(|| {
+            black_box(policy.authorize(&wrong.request, &wrong.secrets, wrong.present.as_ref()))
+        })
+    });
+    g.finish();
+
+    // The floor: one HMAC-SHA1 over an 8-byte counter with a 20-byte key.
+    type HmacSha1 = hmac::Hmac<sha1::Sha1>;
+    let key = b"12345678901234567890";
+    let keyed = <HmacSha1 as KeyInit>::new_from_slice(key).unwrap();
+    let mut g = c.benchmark_group("floor");
+    g.bench_function("hmac_sha1", |b| {
+        b.iter(|| {
+            let mut m = <HmacSha1 as KeyInit>::new_from_slice(black_box(key)).unwrap();
+            m.update(&black_box(NOW / 30).to_be_bytes());
+            black_box(m.finalize().into_bytes())
+        })
+    });
+    g.bench_function("hmac_sha1_prekeyed", |b| {
+        b.iter(|| {
+            let mut m = keyed.clone();
+            m.update(&black_box(NOW / 30).to_be_bytes());
+            black_box(m.finalize().into_bytes())
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("parse");
+    g.bench_function("request_json", |b| {
+        b.iter(|| black_box(Request::parse(black_box(&publish))))
+    });
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(60).measurement_time(std::time::Duration::from_secs(3)).warm_up_time(std::time::Duration::from_secs(1));
+    targets = bench
+}
+criterion_main!(benches);

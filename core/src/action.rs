@@ -97,6 +97,9 @@ impl ActionClass {
 
     /// Whether the class targets a package (and so uses a granular token's packages axis).
     pub const fn targets_package(self) -> bool {
-        matches!(self, ActionClass::Publish | ActionClass::PackageWrite | ActionClass::PackageGovernance)
+        matches!(
+            self,
+            ActionClass::Publish | ActionClass::PackageWrite | ActionClass::PackageGovernance
+        )
     }
 }

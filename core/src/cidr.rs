@@ -4,8 +4,8 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
-use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
 
 /// A network in CIDR notation. IPv4-mapped IPv6 networks (`::ffff:a.b.c.d/n`, n ≥ 96) are
 /// stored as the IPv4 network they denote, so one rule matches both spellings of a client.
@@ -74,11 +74,19 @@ pub fn canonical(ip: IpAddr) -> IpAddr {
 }
 
 fn mask32(len: u8) -> u32 {
-    if len == 0 { 0 } else { u32::MAX << (32 - u32::from(len.min(32))) }
+    if len == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(len.min(32)))
+    }
 }
 
 fn mask128(len: u8) -> u128 {
-    if len == 0 { 0 } else { u128::MAX << (128 - u32::from(len.min(128))) }
+    if len == 0 {
+        0
+    } else {
+        u128::MAX << (128 - u32::from(len.min(128)))
+    }
 }
 
 impl<'de> Deserialize<'de> for Cidr {
@@ -110,7 +118,9 @@ impl<'de> Deserialize<'de> for ClientIp {
                 f.write_str("an IPv4 or IPv6 address")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<ClientIp, E> {
-                IpAddr::from_str(v).map(ClientIp).map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
+                IpAddr::from_str(v)
+                    .map(ClientIp)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
             }
         }
         d.deserialize_str(V)
@@ -143,13 +153,26 @@ mod tests {
         let c = Cidr::parse("2001:db8::/32").unwrap_or(Cidr::V4(0, 32));
         assert!(c.contains(ip("2001:db8:ffff::1")));
         assert!(!c.contains(ip("2001:db9::1")));
-        assert_eq!(Cidr::parse("::ffff:10.0.0.0/104"), Cidr::parse("10.0.0.0/8"));
+        assert_eq!(
+            Cidr::parse("::ffff:10.0.0.0/104"),
+            Cidr::parse("10.0.0.0/8")
+        );
         assert_eq!(Cidr::parse("0.0.0.0/0"), Some(Cidr::V4(0, 0)));
     }
 
     #[test]
     fn rejects_malformed() {
-        for bad in ["10.0.0.0", "10.0.0.0/33", "10.0.0.0/", "/8", "10.0.0/8", "::/129", "10.0.0.0/+8", "10.0.0.0/0008", "a/8"] {
+        for bad in [
+            "10.0.0.0",
+            "10.0.0.0/33",
+            "10.0.0.0/",
+            "/8",
+            "10.0.0/8",
+            "::/129",
+            "10.0.0.0/+8",
+            "10.0.0.0/0008",
+            "a/8",
+        ] {
             assert_eq!(Cidr::parse(bad), None, "{bad}");
         }
         assert_eq!(Cidr::parse("10.1.2.3/8"), Some(Cidr::V4(0x0a00_0000, 8)));

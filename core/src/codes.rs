@@ -55,7 +55,10 @@ pub struct EmailRecord {
 
 impl fmt::Debug for EmailRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EmailRecord").field("expires_at", &self.expires_at).field("attempts", &self.attempts).finish_non_exhaustive()
+        f.debug_struct("EmailRecord")
+            .field("expires_at", &self.expires_at)
+            .field("attempts", &self.attempts)
+            .finish_non_exhaustive()
     }
 }
 
@@ -90,7 +93,10 @@ impl<'de> Deserialize<'de> for HexBytes {
             fn visit_str<E: de::Error>(self, v: &str) -> Result<HexBytes, E> {
                 match hex_decode(v) {
                     Some(b) if b.len() <= 64 => Ok(HexBytes(b)),
-                    _ => Err(E::invalid_value(de::Unexpected::Other("a string that is not short hex"), &self)),
+                    _ => Err(E::invalid_value(
+                        de::Unexpected::Other("a string that is not short hex"),
+                        &self,
+                    )),
                 }
             }
         }
@@ -110,7 +116,12 @@ impl<'de> Deserialize<'de> for Digest32 {
                 hex_decode(v)
                     .and_then(|b| <[u8; 32]>::try_from(b).ok())
                     .map(Digest32)
-                    .ok_or_else(|| E::invalid_value(de::Unexpected::Other("a string that is not 64 hex characters"), &self))
+                    .ok_or_else(|| {
+                        E::invalid_value(
+                            de::Unexpected::Other("a string that is not 64 hex characters"),
+                            &self,
+                        )
+                    })
             }
         }
         d.deserialize_str(V)
@@ -120,7 +131,11 @@ impl<'de> Deserialize<'de> for Digest32 {
 /// Canonical form of a typed recovery or email code: spaces and dashes removed, lower case.
 /// `None` when empty, longer than 128 characters, or not alphanumeric.
 pub fn normalize(code: &str) -> Option<String> {
-    let s: String = code.chars().filter(|c| *c != ' ' && *c != '-').flat_map(char::to_lowercase).collect();
+    let s: String = code
+        .chars()
+        .filter(|c| *c != ' ' && *c != '-')
+        .flat_map(char::to_lowercase)
+        .collect();
     (!s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_alphanumeric())).then_some(s)
 }
 
@@ -161,7 +176,9 @@ pub enum RecoveryCheck {
 
 /// Compares against every record (no early exit), each in constant time.
 pub fn verify_recovery(records: &[CodeRecord], code: &str) -> RecoveryCheck {
-    let Some(n) = normalize(code) else { return RecoveryCheck::Malformed };
+    let Some(n) = normalize(code) else {
+        return RecoveryCheck::Malformed;
+    };
     let mut found: Option<usize> = None;
     for (i, r) in records.iter().enumerate() {
         let h = hash(&r.salt.0, &n);
@@ -184,11 +201,20 @@ pub enum EmailCheck {
 }
 
 /// Checks an email code: expired when `now >= expires_at`, exhausted when `attempts >= max`.
-pub fn verify_email(cfg: &EmailConfig, record: Option<&EmailRecord>, code: &str, now: u64) -> EmailCheck {
-    let Some(n) = normalize(code).filter(|n| n.len() == usize::from(cfg.digits) && n.bytes().all(|b| b.is_ascii_digit())) else {
+pub fn verify_email(
+    cfg: &EmailConfig,
+    record: Option<&EmailRecord>,
+    code: &str,
+    now: u64,
+) -> EmailCheck {
+    let Some(n) = normalize(code)
+        .filter(|n| n.len() == usize::from(cfg.digits) && n.bytes().all(|b| b.is_ascii_digit()))
+    else {
         return EmailCheck::Malformed;
     };
-    let Some(r) = record else { return EmailCheck::Invalid };
+    let Some(r) = record else {
+        return EmailCheck::Invalid;
+    };
     let matches = bool::from(hash(&r.salt.0, &n).ct_eq(&r.hash.0));
     if now >= r.expires_at.0 || r.attempts >= cfg.max_attempts || !matches {
         return EmailCheck::Invalid;
@@ -220,7 +246,10 @@ pub fn issue_recovery_codes(count: u8, entropy: &[u8]) -> Result<IssuedRecoveryC
         let code = ex.digits("recovery-code", RECOVERY_DIGITS);
         let salt = ex.bytes("recovery-salt", SALT_BYTES);
         let h = hash(&salt, &code);
-        records.push(CodeRecord { salt: HexBytes(salt), hash: Digest32(h) });
+        records.push(CodeRecord {
+            salt: HexBytes(salt),
+            hash: Digest32(h),
+        });
         codes.push(code);
     }
     Ok(IssuedRecoveryCodes { codes, records })
@@ -237,12 +266,18 @@ pub struct IssuedEmailCode {
 
 impl fmt::Debug for IssuedEmailCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IssuedEmailCode").field("record", &self.record).finish_non_exhaustive()
+        f.debug_struct("IssuedEmailCode")
+            .field("record", &self.record)
+            .finish_non_exhaustive()
     }
 }
 
 /// Issues an email login code valid for the configured TTL from `now`.
-pub fn issue_email_code(cfg: &EmailConfig, entropy: &[u8], now: u64) -> Result<IssuedEmailCode, InputError> {
+pub fn issue_email_code(
+    cfg: &EmailConfig,
+    entropy: &[u8],
+    now: u64,
+) -> Result<IssuedEmailCode, InputError> {
     let mut ex = Expander::new(entropy)?;
     let code = ex.digits("email-code", usize::from(cfg.digits));
     let salt = ex.bytes("email-salt", SALT_BYTES);
@@ -263,27 +298,70 @@ mod tests {
 
     #[test]
     fn recovery_codes_verify_once_each() {
-        let issued = issue_recovery_codes(10, &E).unwrap_or_else(|_| IssuedRecoveryCodes { codes: vec![], records: vec![] });
+        let issued = issue_recovery_codes(10, &E).unwrap_or_else(|_| IssuedRecoveryCodes {
+            codes: vec![],
+            records: vec![],
+        });
         assert_eq!(issued.codes.len(), 10);
-        assert!(issued.codes.iter().all(|c| c.len() == RECOVERY_DIGITS && c.bytes().all(|b| b.is_ascii_digit())));
+        assert!(
+            issued
+                .codes
+                .iter()
+                .all(|c| c.len() == RECOVERY_DIGITS && c.bytes().all(|b| b.is_ascii_digit()))
+        );
         let third = issued.codes.get(2).cloned().unwrap_or_default();
-        let spaced: String = third.chars().enumerate().flat_map(|(i, c)| if i > 0 && i % 5 == 0 { vec![' ', c] } else { vec![c] }).collect();
-        assert_eq!(verify_recovery(&issued.records, &spaced), RecoveryCheck::Accepted(2));
-        assert_eq!(verify_recovery(&issued.records, "1234567890123456789012345"), RecoveryCheck::Invalid);
-        assert_eq!(verify_recovery(&issued.records, "  "), RecoveryCheck::Malformed);
+        let spaced: String = third
+            .chars()
+            .enumerate()
+            .flat_map(|(i, c)| {
+                if i > 0 && i % 5 == 0 {
+                    vec![' ', c]
+                } else {
+                    vec![c]
+                }
+            })
+            .collect();
+        assert_eq!(
+            verify_recovery(&issued.records, &spaced),
+            RecoveryCheck::Accepted(2)
+        );
+        assert_eq!(
+            verify_recovery(&issued.records, "1234567890123456789012345"),
+            RecoveryCheck::Invalid
+        );
+        assert_eq!(
+            verify_recovery(&issued.records, "  "),
+            RecoveryCheck::Malformed
+        );
         assert!(issue_recovery_codes(10, &[1; 31]).is_err());
     }
 
     #[test]
     fn email_code_expiry_and_attempts() {
-        let cfg = EmailConfig { digits: 8, ttl_seconds: 600, max_attempts: 5 };
-        let Ok(issued) = issue_email_code(&cfg, &E, 1000) else { return assert!(false, "issue failed") };
+        let cfg = EmailConfig {
+            digits: 8,
+            ttl_seconds: 600,
+            max_attempts: 5,
+        };
+        let issued = issue_email_code(&cfg, &E, 1000).unwrap();
         assert_eq!(issued.record.expires_at, Timestamp(1600));
-        assert_eq!(verify_email(&cfg, Some(&issued.record), &issued.code, 1599), EmailCheck::Accepted);
-        assert_eq!(verify_email(&cfg, Some(&issued.record), &issued.code, 1600), EmailCheck::Invalid);
+        assert_eq!(
+            verify_email(&cfg, Some(&issued.record), &issued.code, 1599),
+            EmailCheck::Accepted
+        );
+        assert_eq!(
+            verify_email(&cfg, Some(&issued.record), &issued.code, 1600),
+            EmailCheck::Invalid
+        );
         let mut spent = issued.record.clone();
         spent.attempts = 5;
-        assert_eq!(verify_email(&cfg, Some(&spent), &issued.code, 1001), EmailCheck::Invalid);
-        assert_eq!(verify_email(&cfg, Some(&issued.record), "1234567", 1001), EmailCheck::Malformed);
+        assert_eq!(
+            verify_email(&cfg, Some(&spent), &issued.code, 1001),
+            EmailCheck::Invalid
+        );
+        assert_eq!(
+            verify_email(&cfg, Some(&issued.record), "1234567", 1001),
+            EmailCheck::Malformed
+        );
     }
 }

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::action::{ActionClass, ActionKind};
-use crate::error::{index, join, InputError};
+use crate::error::{InputError, index, join};
 use crate::json::nullable;
 use crate::request::PublishingAccess;
 use crate::time::{ConfigDate, Count};
@@ -19,6 +19,16 @@ pub enum Preset {
     #[default]
     #[serde(rename = "npmjs-2026")]
     Npmjs2026,
+}
+
+impl Preset {
+    /// The wire name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Preset::Npmjs2022 => "npmjs-2022",
+            Preset::Npmjs2026 => "npmjs-2026",
+        }
+    }
 }
 
 /// TOTP hash algorithms.
@@ -353,43 +363,103 @@ impl Config {
     /// The preset's values, before any override.
     pub fn preset(preset: Preset) -> Config {
         let modern = preset == Preset::Npmjs2026;
-        let w = |limit, window_seconds| Window { limit, window_seconds };
+        let w = |limit, window_seconds| Window {
+            limit,
+            window_seconds,
+        };
         Config {
             preset,
             proof_max_age_seconds: 300,
             publish_floor: modern,
             bypass_token_forbidden_classes: if modern {
-                vec![ActionClass::Account, ActionClass::Tokens, ActionClass::PackageGovernance, ActionClass::OrgGovernance]
+                vec![
+                    ActionClass::Account,
+                    ActionClass::Tokens,
+                    ActionClass::PackageGovernance,
+                    ActionClass::OrgGovernance,
+                ]
             } else {
                 Vec::new()
             },
-            default_publishing_access: if modern { PublishingAccess::TfaOrToken } else { PublishingAccess::None },
+            default_publishing_access: if modern {
+                PublishingAccess::TfaOrToken
+            } else {
+                PublishingAccess::None
+            },
             throttle: Throttle {
                 account: vec![w(5, 300), w(20, 3600), w(50, DAY)],
                 ip: vec![w(10, 300), w(50, 3600)],
             },
-            safeguard: Safeguard { start_on_high_impact: modern, hours: 72 },
-            high_impact: HighImpact { weekly_downloads_over: Count(1_000_000), dependents_at_least: Count(500) },
+            safeguard: Safeguard {
+                start_on_high_impact: modern,
+                hours: 72,
+            },
+            high_impact: HighImpact {
+                weekly_downloads_over: Count(1_000_000),
+                dependents_at_least: Count(500),
+            },
             cohorts: vec![
-                Cohort { name: "top-100".into(), from: date("2022-02-01"), dependents_rank_at_most: Some(Count(100)), high_impact: false },
-                Cohort { name: "top-500".into(), from: date("2022-05-31"), dependents_rank_at_most: Some(Count(500)), high_impact: false },
-                Cohort { name: "high-impact".into(), from: date("2022-11-01"), dependents_rank_at_most: None, high_impact: true },
+                Cohort {
+                    name: "top-100".into(),
+                    from: date("2022-02-01"),
+                    dependents_rank_at_most: Some(Count(100)),
+                    high_impact: false,
+                },
+                Cohort {
+                    name: "top-500".into(),
+                    from: date("2022-05-31"),
+                    dependents_rank_at_most: Some(Count(500)),
+                    high_impact: false,
+                },
+                Cohort {
+                    name: "high-impact".into(),
+                    from: date("2022-11-01"),
+                    dependents_rank_at_most: None,
+                    high_impact: true,
+                },
             ],
             login_verification: LoginVerification {
                 salt: String::new(),
                 stages: vec![
-                    Stage { population: Population::Publishers, start: date("2021-12-07"), end: date("2022-01-04") },
-                    Stage { population: Population::All, start: date("2022-03-01"), end: date("2022-03-01") },
+                    Stage {
+                        population: Population::Publishers,
+                        start: date("2021-12-07"),
+                        end: date("2022-01-04"),
+                    },
+                    Stage {
+                        population: Population::All,
+                        start: date("2022-03-01"),
+                        end: date("2022-03-01"),
+                    },
                 ],
                 brown_outs: vec![
-                    BrownOut { population: Population::All, start: date("2022-02-16"), duration_seconds: DAY },
-                    BrownOut { population: Population::All, start: date("2022-02-23"), duration_seconds: DAY },
+                    BrownOut {
+                        population: Population::All,
+                        start: date("2022-02-16"),
+                        duration_seconds: DAY,
+                    },
+                    BrownOut {
+                        population: Population::All,
+                        start: date("2022-02-23"),
+                        duration_seconds: DAY,
+                    },
                 ],
             },
             strong_factor_actions: Vec::new(),
-            totp: TotpConfig { algorithm: TotpAlgorithm::Sha1, digits: 6, period_seconds: 30, skew_steps: 1, drift_probe_steps: 10, secret_bytes: 20 },
+            totp: TotpConfig {
+                algorithm: TotpAlgorithm::Sha1,
+                digits: 6,
+                period_seconds: 30,
+                skew_steps: 1,
+                drift_probe_steps: 10,
+                secret_bytes: 20,
+            },
             recovery_codes: RecoveryConfig { count: 10 },
-            email_code: EmailConfig { digits: 8, ttl_seconds: 600, max_attempts: 5 },
+            email_code: EmailConfig {
+                digits: 8,
+                ttl_seconds: 600,
+                max_attempts: 5,
+            },
             tokens: TokenLimits {
                 write_max_ttl_days: modern.then_some(90),
                 write_default_ttl_days: modern.then_some(7),
@@ -499,7 +569,10 @@ impl Config {
         if self.proof_max_age_seconds > 7 * DAY {
             return err("proof_max_age_seconds", "at most 604800 (7 days)");
         }
-        for (axis, windows) in [("account", &self.throttle.account), ("ip", &self.throttle.ip)] {
+        for (axis, windows) in [
+            ("account", &self.throttle.account),
+            ("ip", &self.throttle.ip),
+        ] {
             let base = join("throttle", axis);
             if windows.len() > 8 {
                 return err(&base, "at most 8 windows");
@@ -510,7 +583,10 @@ impl Config {
                     return err(&join(&p, "limit"), "between 1 and 100000");
                 }
                 if w.window_seconds == 0 || w.window_seconds > 366 * DAY {
-                    return err(&join(&p, "window_seconds"), "between 1 and 31622400 (366 days)");
+                    return err(
+                        &join(&p, "window_seconds"),
+                        "between 1 and 31622400 (366 days)",
+                    );
                 }
             }
         }
@@ -524,7 +600,9 @@ impl Config {
             let p = index("cohorts", i);
             let valid_name = !c.name.is_empty()
                 && c.name.len() <= 64
-                && c.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+                && c.name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
             if !valid_name {
                 return err(&join(&p, "name"), "1–64 characters of a-z, 0-9 and -");
             }
@@ -532,7 +610,10 @@ impl Config {
                 return err(&join(&p, "name"), "duplicate cohort name");
             }
             if c.dependents_rank_at_most.is_none() && !c.high_impact {
-                return err(&p, "a cohort needs dependents_rank_at_most or high_impact: true");
+                return err(
+                    &p,
+                    "a cohort needs dependents_rank_at_most or high_impact: true",
+                );
             }
         }
         let lv = &self.login_verification;
@@ -544,7 +625,10 @@ impl Config {
         }
         for (i, s) in lv.stages.iter().enumerate() {
             if s.end < s.start {
-                return err(&join(&index("login_verification.stages", i), "end"), "must not be before start");
+                return err(
+                    &join(&index("login_verification.stages", i), "end"),
+                    "must not be before start",
+                );
             }
         }
         if lv.brown_outs.len() > 64 {
@@ -552,7 +636,13 @@ impl Config {
         }
         for (i, b) in lv.brown_outs.iter().enumerate() {
             if b.duration_seconds > 366 * DAY {
-                return err(&join(&index("login_verification.brown_outs", i), "duration_seconds"), "at most 366 days");
+                return err(
+                    &join(
+                        &index("login_verification.brown_outs", i),
+                        "duration_seconds",
+                    ),
+                    "at most 366 days",
+                );
             }
         }
         let t = &self.totp;
@@ -575,8 +665,14 @@ impl Config {
             return err("recovery_codes.count", "between 1 and 32");
         }
         let e = &self.email_code;
-        if !(6..=10).contains(&e.digits) || e.digits == t.digits || usize::from(e.digits) == crate::codes::RECOVERY_DIGITS {
-            return err("email_code.digits", "between 6 and 10, and different from totp.digits");
+        if !(6..=10).contains(&e.digits)
+            || e.digits == t.digits
+            || usize::from(e.digits) == crate::codes::RECOVERY_DIGITS
+        {
+            return err(
+                "email_code.digits",
+                "between 6 and 10, and different from totp.digits",
+            );
         }
         if e.ttl_seconds == 0 || e.ttl_seconds > DAY {
             return err("email_code.ttl_seconds", "between 1 and 86400");
@@ -587,16 +683,25 @@ impl Config {
         let k = &self.tokens;
         if let Some(max) = k.write_max_ttl_days {
             if max < k.min_ttl_days || max > 36_500 {
-                return err("tokens.write_max_ttl_days", "between min_ttl_days and 36500");
+                return err(
+                    "tokens.write_max_ttl_days",
+                    "between min_ttl_days and 36500",
+                );
             }
             if k.write_default_ttl_days.is_none_or(|d| d > max) {
-                return err("tokens.write_default_ttl_days", "must be set and at most write_max_ttl_days");
+                return err(
+                    "tokens.write_default_ttl_days",
+                    "must be set and at most write_max_ttl_days",
+                );
             }
         }
-        if let Some(d) = k.write_default_ttl_days {
-            if d < k.min_ttl_days || d > 36_500 {
-                return err("tokens.write_default_ttl_days", "between min_ttl_days and 36500");
-            }
+        if let Some(d) = k.write_default_ttl_days
+            && (d < k.min_ttl_days || d > 36_500)
+        {
+            return err(
+                "tokens.write_default_ttl_days",
+                "between min_ttl_days and 36500",
+            );
         }
         Ok(())
     }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::decision::error_json;
 use crate::error::InputError;
@@ -40,7 +40,9 @@ impl Case {
 
     /// The configuration text to build a policy from.
     pub fn config_text(&self) -> String {
-        self.config.as_ref().map_or_else(|| "{}".to_owned(), Value::to_string)
+        self.config
+            .as_ref()
+            .map_or_else(|| "{}".to_owned(), Value::to_string)
     }
 
     /// The evaluate request or the authorize document, as JSON text.
@@ -90,25 +92,47 @@ pub fn compare(expect: &Value, decision: &Value) -> Vec<String> {
     }
     for (key, want) in exp {
         match key.as_str() {
-            "outcome" | "reason" | "rule" | "retry_after" | "drift_seconds" => check(&mut out, key, want, decision.get(key)),
+            "outcome" | "reason" | "rule" | "retry_after" | "drift_seconds" => {
+                check(&mut out, key, want, decision.get(key))
+            }
             "npm_status" => check(&mut out, key, want, decision.pointer("/npm/status")),
-            "npm_www_authenticate" => check(&mut out, key, want, decision.pointer("/npm/www_authenticate")),
+            "npm_www_authenticate" => check(
+                &mut out,
+                key,
+                want,
+                decision.pointer("/npm/www_authenticate"),
+            ),
             "error_path" => check(&mut out, key, want, decision.pointer("/error/path")),
             "challenge" => match want.get("factors") {
-                Some(f) => check(&mut out, "challenge.factors", f, decision.pointer("/challenge/factors")),
+                Some(f) => check(
+                    &mut out,
+                    "challenge.factors",
+                    f,
+                    decision.pointer("/challenge/factors"),
+                ),
                 None => check(&mut out, "challenge", want, decision.get("challenge")),
             },
             "message_contains" => {
-                let msg = decision.get("message").and_then(Value::as_str).unwrap_or("");
+                let msg = decision
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
                 if !want.as_str().is_some_and(|w| msg.contains(w)) {
                     out.push(format!("message: expected to contain {want}, got {msg:?}"));
                 }
             }
             "effects" => {
-                let got = decision.get("effects").and_then(Value::as_array).cloned().unwrap_or_default();
+                let got = decision
+                    .get("effects")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
                 for e in want.as_array().into_iter().flatten() {
                     if !got.contains(e) {
-                        out.push(format!("effects: expected {e} among {}", Value::Array(got.clone())));
+                        out.push(format!(
+                            "effects: expected {e} among {}",
+                            Value::Array(got.clone())
+                        ));
                     }
                 }
             }
@@ -135,7 +159,10 @@ pub struct NativeEngine {
 
 impl CaseEngine for NativeEngine {
     fn decide(&mut self, config: &str, authorize: bool, input: &str) -> Result<String, String> {
-        let policy = self.policies.entry(config.to_owned()).or_insert_with(|| Policy::from_json(config));
+        let policy = self
+            .policies
+            .entry(config.to_owned())
+            .or_insert_with(|| Policy::from_json(config));
         Ok(match policy {
             Ok(p) if authorize => p.authorize_json(input),
             Ok(p) => p.evaluate_json(input),
@@ -146,8 +173,11 @@ impl CaseEngine for NativeEngine {
 
 /// Runs one case; `Ok(())` when the decision matches, else the differences.
 pub fn run_case(engine: &mut dyn CaseEngine, case: &Case) -> Result<(), Vec<String>> {
-    let text = engine.decide(&case.config_text(), case.is_authorize(), &case.input_text()).map_err(|e| vec![format!("engine failed: {e}")])?;
-    let decision: Value = serde_json::from_str(&text).map_err(|e| vec![format!("decision is not JSON ({e}): {text}")])?;
+    let text = engine
+        .decide(&case.config_text(), case.is_authorize(), &case.input_text())
+        .map_err(|e| vec![format!("engine failed: {e}")])?;
+    let decision: Value = serde_json::from_str(&text)
+        .map_err(|e| vec![format!("decision is not JSON ({e}): {text}")])?;
     let diffs = compare(&case.expect, &decision);
     if diffs.is_empty() { Ok(()) } else { Err(diffs) }
 }

@@ -71,8 +71,15 @@ impl Reason {
     pub const fn outcome(self) -> Outcome {
         use Reason::*;
         match self {
-            Allowed | AllowedWithProof | AllowedBypassToken | AllowedTrustedPublisher => Outcome::Allow,
-            OtpRequired | LoginVerificationRequired | OtpInvalid | OtpMalformed | OtpReplayed | OtpClockDrift => Outcome::Challenge,
+            Allowed | AllowedWithProof | AllowedBypassToken | AllowedTrustedPublisher => {
+                Outcome::Allow
+            }
+            OtpRequired
+            | LoginVerificationRequired
+            | OtpInvalid
+            | OtpMalformed
+            | OtpReplayed
+            | OtpClockDrift => Outcome::Challenge,
             _ => Outcome::Deny,
         }
     }
@@ -184,8 +191,16 @@ pub fn error_json(e: &InputError) -> String {
     let doc = Doc {
         outcome: "error",
         reason: "invalid-input",
-        error: Path { path: &e.path, message: &e.message },
-        npm: Npm { status: 400, www_authenticate: None, error: e.to_string() },
+        error: Path {
+            path: &e.path,
+            message: &e.message,
+        },
+        npm: Npm {
+            status: 400,
+            www_authenticate: None,
+            error: e.to_string(),
+        },
     };
-    serde_json::to_string(&doc).unwrap_or_else(|_| String::from("{\"outcome\":\"error\",\"reason\":\"invalid-input\"}"))
+    serde_json::to_string(&doc)
+        .unwrap_or_else(|_| String::from("{\"outcome\":\"error\",\"reason\":\"invalid-input\"}"))
 }

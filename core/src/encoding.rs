@@ -11,14 +11,18 @@ pub fn base32_encode(bytes: &[u8]) -> String {
         bits += 8;
         while bits >= 5 {
             bits -= 5;
-            out.push(char::from(B32[((buf >> bits) & 31) as usize]));
+            out.push(b32_char(buf >> bits));
         }
         buf &= (1 << bits) - 1;
     }
     if bits > 0 {
-        out.push(char::from(B32[((buf << (5 - bits)) & 31) as usize]));
+        out.push(b32_char(buf << (5 - bits)));
     }
     out
+}
+
+fn b32_char(v: u32) -> char {
+    B32.get((v & 31) as usize).map_or('A', |&c| char::from(c))
 }
 
 /// Decodes base32, ignoring case, spaces, dashes and trailing `=` padding. `None` on any other
@@ -54,8 +58,9 @@ pub fn hex_encode(bytes: &[u8]) -> String {
     const H: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
     for &b in bytes {
-        s.push(char::from(H[usize::from(b >> 4)]));
-        s.push(char::from(H[usize::from(b & 15)]));
+        for nibble in [b >> 4, b & 15] {
+            s.push(H.get(usize::from(nibble)).map_or('0', |&c| char::from(c)));
+        }
     }
     s
 }
@@ -63,7 +68,7 @@ pub fn hex_encode(bytes: &[u8]) -> String {
 /// Decodes hex (either case); `None` on odd length or a non-hex character.
 pub fn hex_decode(text: &str) -> Option<Vec<u8>> {
     let b = text.as_bytes();
-    if b.len() % 2 != 0 {
+    if !b.len().is_multiple_of(2) {
         return None;
     }
     let nib = |c: u8| match c {
@@ -86,15 +91,33 @@ mod tests {
 
     #[test]
     fn base32_round_trips_rfc4648_vectors() {
-        for (raw, enc) in [("", ""), ("f", "MY"), ("fo", "MZXQ"), ("foo", "MZXW6"), ("foob", "MZXW6YQ"), ("fooba", "MZXW6YTB"), ("foobar", "MZXW6YTBOI")] {
+        for (raw, enc) in [
+            ("", ""),
+            ("f", "MY"),
+            ("fo", "MZXQ"),
+            ("foo", "MZXW6"),
+            ("foob", "MZXW6YQ"),
+            ("fooba", "MZXW6YTB"),
+            ("foobar", "MZXW6YTBOI"),
+        ] {
             assert_eq!(base32_encode(raw.as_bytes()), enc);
             assert_eq!(base32_decode(enc).as_deref(), Some(raw.as_bytes()));
         }
-        assert_eq!(base32_decode("mzxw6ytboi======").as_deref(), Some(&b"foobar"[..]));
-        assert_eq!(base32_decode("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ").as_deref(), Some(&b"12345678901234567890"[..]));
+        assert_eq!(
+            base32_decode("mzxw6ytboi======").as_deref(),
+            Some(&b"foobar"[..])
+        );
+        assert_eq!(
+            base32_decode("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ").as_deref(),
+            Some(&b"12345678901234567890"[..])
+        );
         assert_eq!(base32_decode("MZ1"), None);
         assert_eq!(base32_decode("MY"), Some(b"f".to_vec()));
-        assert_eq!(base32_decode("MZ"), None, "non-zero trailing bits are rejected");
+        assert_eq!(
+            base32_decode("MZ"),
+            None,
+            "non-zero trailing bits are rejected"
+        );
     }
 
     #[test]

@@ -24,10 +24,14 @@ impl Expander {
         if entropy.len() < MIN_ENTROPY_BYTES {
             return Err(InputError::new(
                 "entropy",
-                format!("need at least {MIN_ENTROPY_BYTES} bytes of host entropy, got {}", entropy.len()),
+                format!(
+                    "need at least {MIN_ENTROPY_BYTES} bytes of host entropy, got {}",
+                    entropy.len()
+                ),
             ));
         }
-        let mac = <HmacSha256 as KeyInit>::new_from_slice(entropy).map_err(|_| InputError::new("entropy", "unusable key"))?;
+        let mac = <HmacSha256 as KeyInit>::new_from_slice(entropy)
+            .map_err(|_| InputError::new("entropy", "unusable key"))?;
         Ok(Self { mac, counter: 0 })
     }
 

@@ -18,7 +18,10 @@ pub struct InputError {
 impl InputError {
     /// Builds an error at `path`.
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { path: path.into(), message: message.into() }
+        Self {
+            path: path.into(),
+            message: message.into(),
+        }
     }
 
     /// Prefixes the path with `prefix` (e.g. `config`), so nested documents report full paths.
@@ -45,7 +48,11 @@ impl std::error::Error for InputError {}
 
 /// Joins a parent path and a field name the way `serde_path_to_error` does.
 pub(crate) fn join(parent: &str, field: &str) -> String {
-    if parent.is_empty() { field.to_owned() } else { format!("{parent}.{field}") }
+    if parent.is_empty() {
+        field.to_owned()
+    } else {
+        format!("{parent}.{field}")
+    }
 }
 
 /// Joins a parent path and a list index.

@@ -19,7 +19,12 @@ pub enum Factor {
 
 impl Factor {
     /// The canonical order of SPEC §8.2.
-    pub const ORDER: [Factor; 4] = [Factor::Webauthn, Factor::Totp, Factor::RecoveryCode, Factor::EmailOtp];
+    pub const ORDER: [Factor; 4] = [
+        Factor::Webauthn,
+        Factor::Totp,
+        Factor::RecoveryCode,
+        Factor::EmailOtp,
+    ];
 
     const fn bit(self) -> u8 {
         match self {

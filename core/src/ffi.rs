@@ -37,7 +37,12 @@ struct EnrollInput {
 /// `{issuer, account, entropy(hex)}` → `{secret, otpauth_uri, qr_svg}`.
 pub fn enroll_totp_json(policy: &Policy, input: &str) -> Result<String, InputError> {
     let i: EnrollInput = crate::json::parse(input)?;
-    to_json(&totp::enroll(&policy.config().totp, &i.issuer, &i.account, &entropy(&i.entropy)?)?)
+    to_json(&totp::enroll(
+        &policy.config().totp,
+        &i.issuer,
+        &i.account,
+        &entropy(&i.entropy)?,
+    )?)
 }
 
 #[derive(Deserialize)]
@@ -51,14 +56,23 @@ struct EntropyInput {
 /// `{entropy(hex)}` → `{codes, records}`.
 pub fn issue_recovery_codes_json(policy: &Policy, input: &str) -> Result<String, InputError> {
     let i: EntropyInput = crate::json::parse(input)?;
-    to_json(&codes::issue_recovery_codes(policy.config().recovery_codes.count, &entropy(&i.entropy)?)?)
+    to_json(&codes::issue_recovery_codes(
+        policy.config().recovery_codes.count,
+        &entropy(&i.entropy)?,
+    )?)
 }
 
 /// `{entropy(hex), now}` → `{code, record}`.
 pub fn issue_email_code_json(policy: &Policy, input: &str) -> Result<String, InputError> {
     let i: EntropyInput = crate::json::parse(input)?;
-    let now = i.now.ok_or_else(|| InputError::new("now", "required: unix seconds"))?;
-    to_json(&codes::issue_email_code(&policy.config().email_code, &entropy(&i.entropy)?, now.0)?)
+    let now = i
+        .now
+        .ok_or_else(|| InputError::new("now", "required: unix seconds"))?;
+    to_json(&codes::issue_email_code(
+        &policy.config().email_code,
+        &entropy(&i.entropy)?,
+        now.0,
+    )?)
 }
 
 #[derive(Deserialize)]
@@ -71,7 +85,8 @@ struct CodeInput {
 /// `{secret(base32), now}` → `"123456"`: the code an authenticator shows (tests and demos).
 pub fn totp_code_json(policy: &Policy, input: &str) -> Result<String, InputError> {
     let i: CodeInput = crate::json::parse(input)?;
-    let secret = crate::authorize::TotpSecret::from_base32(&i.secret).ok_or_else(|| InputError::new("secret", "expected a base32 secret of 128 to 512 bits"))?;
+    let secret = crate::authorize::TotpSecret::from_base32(&i.secret)
+        .ok_or_else(|| InputError::new("secret", "expected a base32 secret of 128 to 512 bits"))?;
     to_json(&totp::generate(&policy.config().totp, &secret.0, i.now.0))
 }
 
@@ -87,7 +102,9 @@ pub fn org_audit_json(policy: &Policy, input: &str) -> Result<String, InputError
 
 /// `(expect, decision)` → JSON array of differences (empty when the decision matches).
 pub fn compare_json(expect: &str, decision: &str) -> Result<String, InputError> {
-    let e: Value = serde_json::from_str(expect).map_err(|e| InputError::new("expect", e.to_string()))?;
-    let d: Value = serde_json::from_str(decision).map_err(|e| InputError::new("decision", e.to_string()))?;
+    let e: Value =
+        serde_json::from_str(expect).map_err(|e| InputError::new("expect", e.to_string()))?;
+    let d: Value =
+        serde_json::from_str(decision).map_err(|e| InputError::new("decision", e.to_string()))?;
     to_json(&crate::conformance::compare(&e, &d))
 }

@@ -13,7 +13,10 @@ pub fn parse<T: DeserializeOwned>(text: &str) -> Result<T, InputError> {
     if text.len() > MAX_DOCUMENT_BYTES {
         return Err(InputError::new(
             ".",
-            format!("document is {} bytes; the limit is {MAX_DOCUMENT_BYTES}", text.len()),
+            format!(
+                "document is {} bytes; the limit is {MAX_DOCUMENT_BYTES}",
+                text.len()
+            ),
         ));
     }
     let mut de = serde_json::Deserializer::from_str(text);

@@ -42,7 +42,9 @@ pub struct Member {
 
 impl Member {
     fn has_tfa(&self) -> bool {
-        self.tfa.as_ref().is_some_and(|t| t.mode != TfaMode::Disabled)
+        self.tfa
+            .as_ref()
+            .is_some_and(|t| t.mode != TfaMode::Disabled)
     }
 }
 
@@ -79,7 +81,8 @@ pub fn plan(input: &PlanInput) -> Result<Plan, InputError> {
     if input.members.len() > 100_000 {
         return Err(InputError::new("members", "at most 100000 members"));
     }
-    let (keep, remove): (Vec<&Member>, Vec<&Member>) = input.members.iter().partition(|m| m.has_tfa());
+    let (keep, remove): (Vec<&Member>, Vec<&Member>) =
+        input.members.iter().partition(|m| m.has_tfa());
     let ids = |v: Vec<&Member>| v.into_iter().map(|m| m.id.clone()).collect::<Vec<_>>();
     let actor = input.members.iter().find(|m| m.id == input.actor);
     let refused = match actor {
@@ -89,13 +92,32 @@ pub fn plan(input: &PlanInput) -> Result<Plan, InputError> {
         Some(_) => None,
     };
     let message = match refused {
-        Some("actor-without-tfa") => format!("Enable two-factor authentication on your own account before enforcing it in {}.", input.org),
-        Some("actor-not-owner") => format!("Only an owner of {} can turn on 2FA enforcement.", input.org),
+        Some("actor-without-tfa") => format!(
+            "Enable two-factor authentication on your own account before enforcing it in {}.",
+            input.org
+        ),
+        Some("actor-not-owner") => format!(
+            "Only an owner of {} can turn on 2FA enforcement.",
+            input.org
+        ),
         Some(_) => format!("{} is not a member of {}.", input.actor, input.org),
-        None if remove.is_empty() => format!("Every member of {} has 2FA; enforcement removes no one.", input.org),
-        None => format!("Enforcing 2FA in {} removes {} member(s) without 2FA; they can be re-invited once they enable it.", input.org, remove.len()),
+        None if remove.is_empty() => format!(
+            "Every member of {} has 2FA; enforcement removes no one.",
+            input.org
+        ),
+        None => format!(
+            "Enforcing 2FA in {} removes {} member(s) without 2FA; they can be re-invited once they enable it.",
+            input.org,
+            remove.len()
+        ),
     };
-    Ok(Plan { allowed: refused.is_none(), refused, message, remove: ids(remove), keep: ids(keep) })
+    Ok(Plan {
+        allowed: refused.is_none(),
+        refused,
+        message,
+        remove: ids(remove),
+        keep: ids(keep),
+    })
 }
 
 /// Input of the adoption audit.
@@ -138,7 +160,10 @@ pub fn audit(cfg: &Config, input: &AuditInput) -> Result<Audit, InputError> {
     if input.members.len() > 100_000 {
         return Err(InputError::new("members", "at most 100000 members"));
     }
-    let mut a = Audit { total: input.members.len(), ..Audit::default() };
+    let mut a = Audit {
+        total: input.members.len(),
+        ..Audit::default()
+    };
     for m in &input.members {
         match m.tfa.as_ref().map(|t| t.mode) {
             Some(TfaMode::AuthOnly) => a.auth_only += 1,
@@ -164,6 +189,10 @@ pub fn audit(cfg: &Config, input: &AuditInput) -> Result<Audit, InputError> {
             }
         }
     }
-    a.adoption_basis_points = if a.total == 0 { 10_000 } else { (a.with_tfa as u64).saturating_mul(10_000) / a.total as u64 };
+    a.adoption_basis_points = if a.total == 0 {
+        10_000
+    } else {
+        (a.with_tfa as u64).saturating_mul(10_000) / a.total as u64
+    };
     Ok(a)
 }

@@ -3,10 +3,10 @@
 
 use crate::authorize::{self, AuthorizeInput, Presented, Secrets};
 use crate::config::Config;
-use crate::decision::{error_json, Decision, Reason};
+use crate::decision::{Decision, Reason, error_json};
 use crate::error::InputError;
 use crate::request::Request;
-use crate::rules::{decide, finish_allow, has_fresh_proof, throttled, verdict, Verdict};
+use crate::rules::{Verdict, decide, finish_allow, has_fresh_proof, throttled, verdict};
 
 /// A policy built once from a configuration and reused for every decision.
 #[derive(Clone, Debug)]
@@ -18,8 +18,15 @@ pub struct Policy {
 impl Policy {
     /// Wraps a validated configuration.
     pub fn new(config: Config) -> Policy {
-        let cohort_rules = config.cohorts.iter().map(|c| format!("mandatory-2fa.cohort.{}", c.name)).collect();
-        Policy { config, cohort_rules }
+        let cohort_rules = config
+            .cohorts
+            .iter()
+            .map(|c| format!("mandatory-2fa.cohort.{}", c.name))
+            .collect();
+        Policy {
+            config,
+            cohort_rules,
+        }
     }
 
     /// Parses and validates a configuration document.
@@ -53,7 +60,12 @@ impl Policy {
     }
 
     /// Verifies a presented code (if the decision needs one) and decides (SPEC §8.13).
-    pub fn authorize(&self, req: &Request, secrets: &Secrets, present: Option<&Presented>) -> Result<Decision, InputError> {
+    pub fn authorize(
+        &self,
+        req: &Request,
+        secrets: &Secrets,
+        present: Option<&Presented>,
+    ) -> Result<Decision, InputError> {
         authorize::authorize(&self.config, &self.cohort_rules, req, secrets, present)
     }
 
@@ -67,7 +79,9 @@ impl Policy {
 
     /// JSON `{request, secrets, present}` in, decision (or error document) JSON out.
     pub fn authorize_json(&self, input: &str) -> String {
-        match AuthorizeInput::parse(input).and_then(|i| self.authorize(&i.request, &i.secrets, i.present.as_ref())) {
+        match AuthorizeInput::parse(input)
+            .and_then(|i| self.authorize(&i.request, &i.secrets, i.present.as_ref()))
+        {
             Ok(d) => d.to_json(),
             Err(e) => error_json(&e),
         }

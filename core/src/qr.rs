@@ -7,7 +7,8 @@ use crate::error::InputError;
 const QUIET: i32 = 4;
 
 fn encode(text: &str) -> Result<QrCode, InputError> {
-    QrCode::encode_text(text, QrCodeEcc::Medium).map_err(|_| InputError::new("otpauth_uri", "too long for a QR code"))
+    QrCode::encode_text(text, QrCodeEcc::Medium)
+        .map_err(|_| InputError::new("otpauth_uri", "too long for a QR code"))
 }
 
 /// An SVG drawing of `text` as a QR code (medium error correction, 4-module quiet zone).
@@ -32,7 +33,8 @@ pub fn svg(text: &str) -> Result<String, InputError> {
 pub fn terminal(text: &str) -> Result<String, InputError> {
     let qr = encode(text)?;
     let size = qr.size();
-    let dark = |x: i32, y: i32| (0..size).contains(&x) && (0..size).contains(&y) && qr.get_module(x, y);
+    let dark =
+        |x: i32, y: i32| (0..size).contains(&x) && (0..size).contains(&y) && qr.get_module(x, y);
     let mut out = String::new();
     let mut y = -QUIET;
     while y < size + QUIET {

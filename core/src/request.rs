@@ -4,7 +4,7 @@ use serde::Deserialize;
 
 use crate::action::ActionKind;
 use crate::cidr::{Cidr, ClientIp};
-use crate::error::{index, join, InputError};
+use crate::error::{InputError, index, join};
 use crate::factor::{Factor, FactorSet};
 use crate::json::nullable;
 use crate::time::{Count, Timestamp};
@@ -313,7 +313,8 @@ impl Credential {
     /// The IP allow-list (empty when none).
     pub fn cidr_whitelist(&self) -> &[Cidr] {
         match self {
-            Credential::LegacyToken { cidr_whitelist, .. } | Credential::GranularToken { cidr_whitelist, .. } => cidr_whitelist,
+            Credential::LegacyToken { cidr_whitelist, .. }
+            | Credential::GranularToken { cidr_whitelist, .. } => cidr_whitelist,
             _ => &[],
         }
     }
@@ -322,13 +323,22 @@ impl Credential {
     pub fn is_bypass(&self) -> bool {
         matches!(
             self,
-            Credential::GranularToken { bypass_2fa: true, .. } | Credential::LegacyToken { token_type: LegacyType::Automation, .. }
+            Credential::GranularToken {
+                bypass_2fa: true,
+                ..
+            } | Credential::LegacyToken {
+                token_type: LegacyType::Automation,
+                ..
+            }
         )
     }
 
     /// Whether this is a token for the `tfa-no-tokens` rule (any token but OIDC).
     pub fn is_token(&self) -> bool {
-        matches!(self, Credential::LegacyToken { .. } | Credential::GranularToken { .. })
+        matches!(
+            self,
+            Credential::LegacyToken { .. } | Credential::GranularToken { .. }
+        )
     }
 }
 
@@ -347,7 +357,11 @@ impl CredentialDoc {
     fn into_credential(self) -> Result<Credential, (&'static str, String)> {
         let kind = self.kind;
         let forbid = |present: bool, field: &'static str| -> Result<(), (&'static str, String)> {
-            if present { Err((field, format!("not allowed for kind {}", kind_name(kind)))) } else { Ok(()) }
+            if present {
+                Err((field, format!("not allowed for kind {}", kind_name(kind))))
+            } else {
+                Ok(())
+            }
         };
         let cidrs = |c: Option<Vec<Cidr>>| -> Result<Vec<Cidr>, (&'static str, String)> {
             let c = c.unwrap_or_default();
@@ -366,16 +380,27 @@ impl CredentialDoc {
                 forbid(self.orgs.is_some(), "orgs")?;
                 forbid(self.package.is_some(), "package")?;
                 forbid(self.permissions.is_some(), "permissions")?;
-                Ok(if kind == CredentialKind::Session { Credential::Session } else { Credential::Basic })
+                Ok(if kind == CredentialKind::Session {
+                    Credential::Session
+                } else {
+                    Credential::Basic
+                })
             }
             CredentialKind::LegacyToken => {
-                let token_type = self.token_type.ok_or(("type", "required for legacy-token: publish, read-only or automation".to_owned()))?;
+                let token_type = self.token_type.ok_or((
+                    "type",
+                    "required for legacy-token: publish, read-only or automation".to_owned(),
+                ))?;
                 forbid(self.bypass_2fa.is_some(), "bypass_2fa")?;
                 forbid(self.packages.is_some(), "packages")?;
                 forbid(self.orgs.is_some(), "orgs")?;
                 forbid(self.package.is_some(), "package")?;
                 forbid(self.permissions.is_some(), "permissions")?;
-                Ok(Credential::LegacyToken { token_type, expires_at: self.expires_at, cidr_whitelist: cidrs(self.cidr_whitelist)? })
+                Ok(Credential::LegacyToken {
+                    token_type,
+                    expires_at: self.expires_at,
+                    cidr_whitelist: cidrs(self.cidr_whitelist)?,
+                })
             }
             CredentialKind::GranularToken => {
                 forbid(self.token_type.is_some(), "type")?;
@@ -385,7 +410,11 @@ impl CredentialDoc {
                 let orgs = self.orgs.unwrap_or_default();
                 check_names(&packages.names).map_err(|m| ("packages", m))?;
                 check_names(&packages.scopes).map_err(|m| ("packages", m))?;
-                if let Some(s) = packages.scopes.iter().find(|s| !s.starts_with('@') || s.len() < 2 || s.contains('/')) {
+                if let Some(s) = packages
+                    .scopes
+                    .iter()
+                    .find(|s| !s.starts_with('@') || s.len() < 2 || s.contains('/'))
+                {
                     return Err(("packages", format!("scope {s:?} must look like @name")));
                 }
                 check_names(&orgs.names).map_err(|m| ("orgs", m))?;
@@ -403,13 +432,25 @@ impl CredentialDoc {
                 forbid(self.cidr_whitelist.is_some(), "cidr_whitelist")?;
                 forbid(self.packages.is_some(), "packages")?;
                 forbid(self.orgs.is_some(), "orgs")?;
-                let package = self.package.ok_or(("package", "required for oidc: the package the credential was exchanged for".to_owned()))?;
+                let package = self.package.ok_or((
+                    "package",
+                    "required for oidc: the package the credential was exchanged for".to_owned(),
+                ))?;
                 check_string(&package).map_err(|m| ("package", m))?;
-                let permissions = self.permissions.unwrap_or_else(|| vec![OidcPermission::CreatePackage]);
+                let permissions = self
+                    .permissions
+                    .unwrap_or_else(|| vec![OidcPermission::CreatePackage]);
                 if permissions.len() > 2 {
-                    return Err(("permissions", "at most createPackage and createStagedPackage".to_owned()));
+                    return Err((
+                        "permissions",
+                        "at most createPackage and createStagedPackage".to_owned(),
+                    ));
                 }
-                Ok(Credential::Oidc { package, permissions, expires_at: self.expires_at })
+                Ok(Credential::Oidc {
+                    package,
+                    permissions,
+                    expires_at: self.expires_at,
+                })
             }
         }
     }
@@ -426,7 +467,11 @@ fn kind_name(k: CredentialKind) -> &'static str {
 }
 
 fn check_string(s: &str) -> Result<(), String> {
-    if s.len() > MAX_STRING { Err(format!("longer than {MAX_STRING} bytes")) } else { Ok(()) }
+    if s.len() > MAX_STRING {
+        Err(format!("longer than {MAX_STRING} bytes"))
+    } else {
+        Ok(())
+    }
 }
 
 fn check_names(v: &[String]) -> Result<(), String> {
@@ -514,17 +559,24 @@ pub struct Failures {
 impl Request {
     /// Parses and checks a request document.
     pub fn parse(text: &str) -> Result<Request, InputError> {
-        crate::json::parse::<Request>(text).map_err(fix_credential_path)?.checked()
+        crate::json::parse::<Request>(text)
+            .map_err(fix_credential_path)?
+            .checked()
     }
 
     /// Checks an already-parsed JSON value (hosts that hold JSON objects).
     pub fn from_value(value: &serde_json::Value) -> Result<Request, InputError> {
-        crate::json::from_value::<Request>(value).map_err(fix_credential_path)?.checked()
+        crate::json::from_value::<Request>(value)
+            .map_err(fix_credential_path)?
+            .checked()
     }
 
     /// The target package: `action.package`, else `package.name`.
     pub fn target_package(&self) -> Option<&str> {
-        self.action.package.as_deref().or_else(|| self.package.as_ref().and_then(|p| p.name.as_deref()))
+        self.action
+            .package
+            .as_deref()
+            .or_else(|| self.package.as_ref().and_then(|p| p.name.as_deref()))
     }
 
     /// Size checks serde cannot express, reported with paths.
@@ -538,10 +590,10 @@ impl Request {
         s(&self.action.org, "action.org")?;
         s(&self.action.target_account, "action.target_account")?;
         check_string(&self.account.id).map_err(|m| InputError::new("account.id", m))?;
-        if let Some(t) = &self.account.tfa {
-            if t.factors.len() > 8 {
-                return Err(InputError::new("account.tfa.factors", "at most 8 entries"));
-            }
+        if let Some(t) = &self.account.tfa
+            && t.factors.len() > 8
+        {
+            return Err(InputError::new("account.tfa.factors", "at most 8 entries"));
         }
         if let Some(p) = &self.package {
             s(&p.name, "package.name")?;
@@ -549,15 +601,29 @@ impl Request {
         for (list, len, path, max) in [
             ("orgs", self.orgs.len(), "orgs", MAX_LIST),
             ("proofs", self.proofs.len(), "proofs", MAX_LIST),
-            ("failures.account", self.failures.account.len(), "failures.account", MAX_FAILURES),
-            ("failures.ip", self.failures.ip.len(), "failures.ip", MAX_FAILURES),
+            (
+                "failures.account",
+                self.failures.account.len(),
+                "failures.account",
+                MAX_FAILURES,
+            ),
+            (
+                "failures.ip",
+                self.failures.ip.len(),
+                "failures.ip",
+                MAX_FAILURES,
+            ),
         ] {
             if len > max {
-                return Err(InputError::new(path, format!("{list}: at most {max} entries")));
+                return Err(InputError::new(
+                    path,
+                    format!("{list}: at most {max} entries"),
+                ));
             }
         }
         for (i, o) in self.orgs.iter().enumerate() {
-            check_string(&o.name).map_err(|m| InputError::new(join(&index("orgs", i), "name"), m))?;
+            check_string(&o.name)
+                .map_err(|m| InputError::new(join(&index("orgs", i), "name"), m))?;
         }
         Ok(self)
     }
@@ -566,11 +632,11 @@ impl Request {
 /// Re-attaches the credential field carried in a custom error message (see
 /// `Credential::deserialize`).
 pub(crate) fn fix_credential_path(mut e: InputError) -> InputError {
-    if let Some(rest) = e.message.strip_prefix('\u{0}') {
-        if let Some((field, msg)) = rest.split_once('\u{0}') {
-            e.path = join(&e.path, field);
-            e.message = msg.to_owned();
-        }
+    if let Some(rest) = e.message.strip_prefix('\u{0}')
+        && let Some((field, msg)) = rest.split_once('\u{0}')
+    {
+        e.path = join(&e.path, field);
+        e.message = msg.to_owned();
     }
     e
 }

@@ -50,7 +50,11 @@ pub fn enrolled(lv: &LoginVerification, id: &str, publisher: bool, now: u64) -> 
     }
     lv.brown_outs
         .iter()
-        .any(|w| covers(w.population) && now >= w.start.0 && now < w.start.0.saturating_add(w.duration_seconds))
+        .any(|w| {
+            covers(w.population)
+                && now >= w.start.0
+                && now < w.start.0.saturating_add(w.duration_seconds)
+        })
         .then_some(Enrolment::BrownOut)
 }
 

@@ -8,8 +8,10 @@ use crate::config::Config;
 use crate::decision::{Challenge, Decision, Effect, Outcome, Reason};
 use crate::factor::FactorSet;
 use crate::messages::{message, npm_answer};
-use crate::request::{Credential, Impact, LegacyType, OidcPermission, Permission, PublishingAccess, Request, TfaMode};
-use crate::rollout::{enrolled, Enrolment};
+use crate::request::{
+    Credential, Impact, LegacyType, OidcPermission, Permission, PublishingAccess, Request, TfaMode,
+};
+use crate::rollout::{Enrolment, enrolled};
 use crate::throttle;
 
 /// Builds a decision with the reason's standard message and npm answer.
@@ -18,8 +20,12 @@ pub(crate) fn decide(reason: Reason, rule: impl Into<Cow<'static, str>>) -> Deci
 }
 
 /// Builds a decision with a custom message.
-pub(crate) fn with_message(reason: Reason, rule: impl Into<Cow<'static, str>>, message: Cow<'static, str>) -> Decision {
-    let npm = npm_answer(reason, &message);
+pub(crate) fn with_message(
+    reason: Reason,
+    rule: impl Into<Cow<'static, str>>,
+    message: Cow<'static, str>,
+) -> Decision {
+    let npm = npm_answer(reason, message.clone());
     Decision {
         outcome: reason.outcome(),
         reason,
@@ -47,14 +53,20 @@ pub(crate) struct Need {
 impl Need {
     /// The plain challenge for this need.
     pub fn challenge(&self) -> Decision {
-        let reason = if self.login_verification { Reason::LoginVerificationRequired } else { Reason::OtpRequired };
+        let reason = if self.login_verification {
+            Reason::LoginVerificationRequired
+        } else {
+            Reason::OtpRequired
+        };
         self.challenge_with(reason)
     }
 
     /// A challenge with another `otp-*` reason (a failed code).
     pub fn challenge_with(&self, reason: Reason) -> Decision {
         let mut d = decide(reason, self.rule.clone());
-        d.challenge = Some(Challenge { factors: self.listed });
+        d.challenge = Some(Challenge {
+            factors: self.listed,
+        });
         d
     }
 }
@@ -87,19 +99,32 @@ pub(crate) fn verdict(cfg: &Config, cohort_rules: &[String], req: &Request) -> V
     }
 
     // 4. Bypass tokens and trusted publishers.
-    let access = req.package.as_ref().and_then(|p| p.publishing_access).unwrap_or(cfg.default_publishing_access);
+    let access = req
+        .package
+        .as_ref()
+        .and_then(|p| p.publishing_access)
+        .unwrap_or(cfg.default_publishing_access);
     let cred = &req.credential;
     if cred.is_bypass() {
         if cfg.bypass_token_forbidden_classes.contains(&class) {
-            return Verdict::Final(decide(Reason::BypassTokenForbidden, "bypass-token.forbidden"));
+            return Verdict::Final(decide(
+                Reason::BypassTokenForbidden,
+                "bypass-token.forbidden",
+            ));
         }
         if class == ActionClass::Publish && access == PublishingAccess::TfaNoTokens {
-            return Verdict::Final(decide(Reason::TokensDisallowed, "package-access.tfa-no-tokens"));
+            return Verdict::Final(decide(
+                Reason::TokensDisallowed,
+                "package-access.tfa-no-tokens",
+            ));
         }
         return Verdict::Final(decide(Reason::AllowedBypassToken, "bypass-token"));
     }
     if cred.is_token() && class == ActionClass::Publish && access == PublishingAccess::TfaNoTokens {
-        return Verdict::Final(decide(Reason::TokensDisallowed, "package-access.tfa-no-tokens"));
+        return Verdict::Final(decide(
+            Reason::TokensDisallowed,
+            "package-access.tfa-no-tokens",
+        ));
     }
     if matches!(cred, Credential::Oidc { .. }) {
         return Verdict::Final(decide(Reason::AllowedTrustedPublisher, "trusted-publisher"));
@@ -109,8 +134,13 @@ pub(crate) fn verdict(cfg: &Config, cohort_rules: &[String], req: &Request) -> V
     let has_tfa = req.account.has_tfa();
     let enforcing_org = req.orgs.iter().any(|o| o.enforce_tfa);
     if !has_tfa {
-        let gated = matches!(kind, ActionKind::EmailChange | ActionKind::OwnerAdd | ActionKind::OrgMemberAdd)
-            || matches!(class, ActionClass::Publish | ActionClass::PackageWrite | ActionClass::PackageGovernance);
+        let gated = matches!(
+            kind,
+            ActionKind::EmailChange | ActionKind::OwnerAdd | ActionKind::OrgMemberAdd
+        ) || matches!(
+            class,
+            ActionClass::Publish | ActionClass::PackageWrite | ActionClass::PackageGovernance
+        );
         if gated {
             let rule = cohort(cfg, cohort_rules, req.account.impact.as_ref(), now)
                 .map(|r| Cow::Owned(r.to_owned()))
@@ -131,7 +161,10 @@ pub(crate) fn verdict(cfg: &Config, cohort_rules: &[String], req: &Request) -> V
             return Verdict::Final(decide(Reason::TfaRequiredToPublish, "publish-floor"));
         }
         if access != PublishingAccess::None {
-            return Verdict::Final(decide(Reason::PackageRequiresTfa, "package-access.requires-tfa"));
+            return Verdict::Final(decide(
+                Reason::PackageRequiresTfa,
+                "package-access.requires-tfa",
+            ));
         }
     }
 
@@ -153,9 +186,19 @@ pub(crate) fn verdict(cfg: &Config, cohort_rules: &[String], req: &Request) -> V
                 TfaMode::AuthOnly => "account-mode.auth-only",
                 _ => "account-mode.auth-and-writes",
             };
-            let write = matches!(class, ActionClass::Publish | ActionClass::PackageWrite | ActionClass::PackageGovernance | ActionClass::OrgGovernance);
-            if matches!(class, ActionClass::Login | ActionClass::Account | ActionClass::Tokens)
-                || (mode == TfaMode::AuthAndWrites && write && !write_exempt(kind, req.action.tag.as_deref()))
+            let write = matches!(
+                class,
+                ActionClass::Publish
+                    | ActionClass::PackageWrite
+                    | ActionClass::PackageGovernance
+                    | ActionClass::OrgGovernance
+            );
+            if matches!(
+                class,
+                ActionClass::Login | ActionClass::Account | ActionClass::Tokens
+            ) || (mode == TfaMode::AuthAndWrites
+                && write
+                && !write_exempt(kind, req.action.tag.as_deref()))
             {
                 add(FactorSet::SECOND_FACTORS, mode_rule);
             }
@@ -173,7 +216,12 @@ pub(crate) fn verdict(cfg: &Config, cohort_rules: &[String], req: &Request) -> V
             add(FactorSet::STRONG, "strong-factor-actions");
         }
         if kind == ActionKind::Login && !has_tfa {
-            match enrolled(&cfg.login_verification, &req.account.id, req.account.publisher, now) {
+            match enrolled(
+                &cfg.login_verification,
+                &req.account.id,
+                req.account.publisher,
+                now,
+            ) {
                 Some(Enrolment::Stage) => add(FactorSet::EMAIL, "login-verification.stage"),
                 Some(Enrolment::BrownOut) => add(FactorSet::EMAIL, "login-verification.brown-out"),
                 None => {}
@@ -185,8 +233,16 @@ pub(crate) fn verdict(cfg: &Config, cohort_rules: &[String], req: &Request) -> V
         Some((policy, rule)) => {
             let login_verification = policy == FactorSet::EMAIL;
             let filtered = policy.and(req.account.enrolled());
-            let listed = if filtered.is_empty() { policy } else { filtered };
-            Verdict::Need(Need { listed, rule, login_verification })
+            let listed = if filtered.is_empty() {
+                policy
+            } else {
+                filtered
+            };
+            Verdict::Need(Need {
+                listed,
+                rule,
+                login_verification,
+            })
         }
     }
 }
@@ -207,48 +263,70 @@ fn credential(req: &Request, kind: ActionKind, class: ActionClass) -> Option<Dec
         return Some(decide(Reason::TokenExpired, "credential.expired"));
     }
     let cidrs = cred.cidr_whitelist();
-    if !cidrs.is_empty() && !req.client.ip.is_some_and(|ip| cidrs.iter().any(|c| c.contains(ip.0))) {
+    if !cidrs.is_empty()
+        && !req
+            .client
+            .ip
+            .is_some_and(|ip| cidrs.iter().any(|c| c.contains(ip.0)))
+    {
         return Some(decide(Reason::IpNotAllowed, "credential.ip-allowlist"));
     }
     let read = class == ActionClass::Read;
     match cred {
-        Credential::LegacyToken { token_type: LegacyType::ReadOnly, .. } if !read => Some(decide(Reason::TokenReadOnly, "credential.read-only")),
+        Credential::LegacyToken {
+            token_type: LegacyType::ReadOnly,
+            ..
+        } if !read => Some(decide(Reason::TokenReadOnly, "credential.read-only")),
         Credential::GranularToken { packages, orgs, .. } => {
-            let (covered, permission) = if class.targets_package() || kind == ActionKind::PackageRead {
-                match req.target_package() {
-                    Some(name) => {
-                        let hit = packages.all
-                            || packages.names.iter().any(|n| n == name)
-                            || packages.scopes.iter().any(|s| name.strip_prefix(s.as_str()).is_some_and(|r| r.starts_with('/')));
-                        (Some(hit), packages.permission)
+            let (covered, permission) =
+                if class.targets_package() || kind == ActionKind::PackageRead {
+                    match req.target_package() {
+                        Some(name) => {
+                            let hit = packages.all
+                                || packages.names.iter().any(|n| n == name)
+                                || packages.scopes.iter().any(|s| {
+                                    name.strip_prefix(s.as_str())
+                                        .is_some_and(|r| r.starts_with('/'))
+                                });
+                            (Some(hit), packages.permission)
+                        }
+                        None => (None, Permission::NoAccess),
                     }
-                    None => (None, Permission::NoAccess),
-                }
-            } else if class == ActionClass::OrgGovernance || kind == ActionKind::OrgRead {
-                match req.action.org.as_deref() {
-                    Some(org) => (Some(orgs.names.iter().any(|n| n == org)), orgs.permission),
-                    None => (None, Permission::NoAccess),
-                }
-            } else {
-                (None, Permission::NoAccess)
-            };
+                } else if class == ActionClass::OrgGovernance || kind == ActionKind::OrgRead {
+                    match req.action.org.as_deref() {
+                        Some(org) => (Some(orgs.names.iter().any(|n| n == org)), orgs.permission),
+                        None => (None, Permission::NoAccess),
+                    }
+                } else {
+                    (None, Permission::NoAccess)
+                };
             match covered {
                 Some(false) => Some(decide(Reason::TokenScope, "credential.scope")),
-                Some(true) if permission == Permission::NoAccess => Some(decide(Reason::TokenScope, "credential.scope")),
-                Some(true) => (!read && permission != Permission::ReadWrite).then(|| decide(Reason::TokenReadOnly, "credential.read-only")),
+                Some(true) if permission == Permission::NoAccess => {
+                    Some(decide(Reason::TokenScope, "credential.scope"))
+                }
+                Some(true) => (!read && permission != Permission::ReadWrite)
+                    .then(|| decide(Reason::TokenReadOnly, "credential.read-only")),
                 None => {
-                    let writable = packages.permission == Permission::ReadWrite || orgs.permission == Permission::ReadWrite;
-                    (!read && !writable).then(|| decide(Reason::TokenReadOnly, "credential.read-only"))
+                    let writable = packages.permission == Permission::ReadWrite
+                        || orgs.permission == Permission::ReadWrite;
+                    (!read && !writable)
+                        .then(|| decide(Reason::TokenReadOnly, "credential.read-only"))
                 }
             }
         }
-        Credential::Oidc { package, permissions, .. } => {
+        Credential::Oidc {
+            package,
+            permissions,
+            ..
+        } => {
             let needed = match kind {
                 ActionKind::PackagePublish => Some(OidcPermission::CreatePackage),
                 ActionKind::PackageStagePublish => Some(OidcPermission::CreateStagedPackage),
                 _ => None,
             };
-            let ok = needed.is_some_and(|p| permissions.contains(&p)) && req.target_package() == Some(package.as_str());
+            let ok = needed.is_some_and(|p| permissions.contains(&p))
+                && req.target_package() == Some(package.as_str());
             (!ok).then(|| decide(Reason::OidcScope, "credential.oidc-scope"))
         }
         _ => None,
@@ -256,14 +334,21 @@ fn credential(req: &Request, kind: ActionKind, class: ActionClass) -> Option<Dec
 }
 
 /// The earliest-dated cohort in force on `now` that holds the account (SPEC §8.10, §8.19).
-fn cohort<'a>(cfg: &Config, rules: &'a [String], impact: Option<&Impact>, now: u64) -> Option<&'a str> {
+fn cohort<'a>(
+    cfg: &Config,
+    rules: &'a [String],
+    impact: Option<&Impact>,
+    now: u64,
+) -> Option<&'a str> {
     let impact = impact?;
     cfg.cohorts
         .iter()
         .zip(rules)
         .filter(|(c, _)| c.from.0 <= now)
         .filter(|(c, _)| {
-            let by_rank = c.dependents_rank_at_most.is_some_and(|n| impact.dependents_rank.is_some_and(|r| r <= n));
+            let by_rank = c
+                .dependents_rank_at_most
+                .is_some_and(|n| impact.dependents_rank.is_some_and(|r| r <= n));
             by_rank || (c.high_impact && is_high_impact(cfg, impact))
         })
         .min_by_key(|(c, _)| c.from)
@@ -273,15 +358,22 @@ fn cohort<'a>(cfg: &Config, rules: &'a [String], impact: Option<&Impact>, now: u
 /// High impact: more than the download threshold or at least the dependents threshold.
 pub(crate) fn is_high_impact(cfg: &Config, impact: &Impact) -> bool {
     let hi = &cfg.high_impact;
-    impact.weekly_downloads.is_some_and(|d| d > hi.weekly_downloads_over) || impact.dependents.is_some_and(|d| d >= hi.dependents_at_least)
+    impact
+        .weekly_downloads
+        .is_some_and(|d| d > hi.weekly_downloads_over)
+        || impact
+            .dependents
+            .is_some_and(|d| d >= hi.dependents_at_least)
 }
 
 /// Whether a proof in the request satisfies `need` (SPEC §8.8).
 pub(crate) fn has_fresh_proof(cfg: &Config, req: &Request, need: &Need) -> bool {
     let now = req.now.0;
-    req.proofs
-        .iter()
-        .any(|p| need.listed.contains(p.factor) && p.verified_at.0 <= now && now - p.verified_at.0 < cfg.proof_max_age_seconds)
+    req.proofs.iter().any(|p| {
+        need.listed.contains(p.factor)
+            && p.verified_at.0 <= now
+            && now - p.verified_at.0 < cfg.proof_max_age_seconds
+    })
 }
 
 /// Rule 2: a full failure window turns a challenge into `throttled`.
@@ -295,7 +387,10 @@ pub(crate) fn throttled(cfg: &Config, req: &Request) -> Option<Decision> {
         (None, Some(i)) => (i, "throttle.ip"),
         (None, None) => return None,
     };
-    let msg = format!("Too many failed one-time passwords. Try again in {} seconds.", full.retry_after);
+    let msg = format!(
+        "Too many failed one-time passwords. Try again in {} seconds.",
+        full.retry_after
+    );
     let mut d = with_message(Reason::Throttled, rule, Cow::Owned(msg));
     d.retry_after = Some(full.retry_after);
     Some(d)
@@ -311,12 +406,24 @@ pub(crate) fn finish_allow(cfg: &Config, req: &Request, d: &mut Decision) {
 
 /// Emits `start-safeguard` once, if the account is high impact and the config asks for it.
 pub(crate) fn start_safeguard(cfg: &Config, req: &Request, d: &mut Decision) {
-    if !cfg.safeguard.start_on_high_impact || !req.account.impact.as_ref().is_some_and(|i| is_high_impact(cfg, i)) {
+    if !cfg.safeguard.start_on_high_impact
+        || !req
+            .account
+            .impact
+            .as_ref()
+            .is_some_and(|i| is_high_impact(cfg, i))
+    {
         return;
     }
-    if d.effects.iter().any(|e| matches!(e, Effect::StartSafeguard { .. })) {
+    if d.effects
+        .iter()
+        .any(|e| matches!(e, Effect::StartSafeguard { .. }))
+    {
         return;
     }
-    let until = req.now.0.saturating_add(cfg.safeguard.hours.saturating_mul(3600));
+    let until = req
+        .now
+        .0
+        .saturating_add(cfg.safeguard.hours.saturating_mul(3600));
     d.effects.push(Effect::StartSafeguard { until });
 }

@@ -23,7 +23,10 @@ pub fn check(windows: &[Window], failures: &[Timestamp], now: u64) -> Option<Ful
     let mut in_any: Vec<u64> = Vec::new();
     for w in windows {
         let lo = now.saturating_sub(w.window_seconds);
-        let count = failures.iter().filter(|t| t.0 <= now && (now < w.window_seconds || t.0 > lo)).count();
+        let count = failures
+            .iter()
+            .filter(|t| t.0 <= now && (now < w.window_seconds || t.0 > lo))
+            .count();
         let limit = w.limit as usize;
         if count < limit || limit == 0 {
             continue;
@@ -35,7 +38,9 @@ pub fn check(windows: &[Window], failures: &[Timestamp], now: u64) -> Option<Ful
         // The in-window failures are the newest `count` of the sorted list.
         let start = in_any.len() - count;
         let oldest_to_leave = in_any.get(start + (count - limit)).copied().unwrap_or(now);
-        let retry = oldest_to_leave.saturating_add(w.window_seconds).saturating_sub(now);
+        let retry = oldest_to_leave
+            .saturating_add(w.window_seconds)
+            .saturating_sub(now);
         worst = Some(worst.map_or(retry, |r| r.max(retry)));
     }
     worst.map(|retry_after| Full { retry_after })
@@ -51,18 +56,38 @@ mod tests {
 
     #[test]
     fn five_in_five_minutes() {
-        let w = [Window { limit: 5, window_seconds: 300 }];
+        let w = [Window {
+            limit: 5,
+            window_seconds: 300,
+        }];
         let f = ts(&[990, 991, 992, 993, 994]);
         assert_eq!(check(&w, &f, 1000), Some(Full { retry_after: 290 }));
         assert_eq!(check(&w, &f, 1289), Some(Full { retry_after: 1 }));
-        assert_eq!(check(&w, &f, 1290), None, "t = now - w is outside the window");
+        assert_eq!(
+            check(&w, &f, 1290),
+            None,
+            "t = now - w is outside the window"
+        );
         assert_eq!(check(&w, &ts(&[991, 992, 993, 994]), 1000), None);
-        assert_eq!(check(&w, &ts(&[1001, 991, 992, 993, 994]), 1000), None, "future failures do not count");
+        assert_eq!(
+            check(&w, &ts(&[1001, 991, 992, 993, 994]), 1000),
+            None,
+            "future failures do not count"
+        );
     }
 
     #[test]
     fn largest_retry_wins() {
-        let w = [Window { limit: 2, window_seconds: 60 }, Window { limit: 3, window_seconds: 3600 }];
+        let w = [
+            Window {
+                limit: 2,
+                window_seconds: 60,
+            },
+            Window {
+                limit: 3,
+                window_seconds: 3600,
+            },
+        ];
         let f = ts(&[100, 3550, 3590]);
         assert_eq!(check(&w, &f, 3600), Some(Full { retry_after: 100 }));
     }

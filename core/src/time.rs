@@ -53,7 +53,8 @@ impl<'de> Deserialize<'de> for Timestamp {
 
 impl<'de> Deserialize<'de> for Count {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(SafeInt("a non-negative integer")).map(Count)
+        d.deserialize_any(SafeInt("a non-negative integer"))
+            .map(Count)
     }
 }
 
@@ -91,7 +92,9 @@ pub fn parse_date(text: &str) -> Option<u64> {
     let num = |from: usize, to: usize| -> Option<u64> {
         let s = b.get(from..to)?;
         if s.iter().all(u8::is_ascii_digit) {
-            s.iter().try_fold(0u64, |acc, d| acc.checked_mul(10)?.checked_add(u64::from(d - b'0')))
+            s.iter().try_fold(0u64, |acc, d| {
+                acc.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+            })
         } else {
             None
         }
@@ -105,7 +108,11 @@ pub fn parse_date(text: &str) -> Option<u64> {
     let (y, m, d) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
     let mut secs = 0;
     if b.len() == 20 {
-        if b.get(10) != Some(&b'T') || b.get(13) != Some(&b':') || b.get(16) != Some(&b':') || b.get(19) != Some(&b'Z') {
+        if b.get(10) != Some(&b'T')
+            || b.get(13) != Some(&b':')
+            || b.get(16) != Some(&b':')
+            || b.get(19) != Some(&b'Z')
+        {
             return None;
         }
         let (hh, mm, ss) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
@@ -122,7 +129,7 @@ pub fn parse_date(text: &str) -> Option<u64> {
 
 fn days_in_month(y: u64, m: u64) -> u64 {
     match m {
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 if (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400) => 29,
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,

@@ -55,7 +55,13 @@ fn normalize(code: &str, digits: u8) -> Option<String> {
 }
 
 /// Checks `code` at `now` against the window and, failing that, the drift probe.
-pub fn verify(cfg: &TotpConfig, secret: &[u8], code: &str, now: u64, last_step: Option<u64>) -> TotpCheck {
+pub fn verify(
+    cfg: &TotpConfig,
+    secret: &[u8],
+    code: &str,
+    now: u64,
+    last_step: Option<u64>,
+) -> TotpCheck {
     let Some(code) = normalize(code, cfg.digits) else {
         return TotpCheck::Malformed;
     };
@@ -63,7 +69,8 @@ pub fn verify(cfg: &TotpConfig, secret: &[u8], code: &str, now: u64, last_step: 
     let origin = now / cfg.period_seconds;
     let matches_at = |offset: i64| -> bool {
         let step = origin.checked_add_signed(offset);
-        step.and_then(|s| s.checked_mul(cfg.period_seconds)).is_some_and(|t| totp.check(&code, t).is_some())
+        step.and_then(|s| s.checked_mul(cfg.period_seconds))
+            .is_some_and(|t| totp.check(&code, t).is_some())
     };
     let skew = i64::from(cfg.skew_steps);
     // Every window step is computed (no early exit); preference is now, then -1, +1, ...
@@ -78,7 +85,9 @@ pub fn verify(cfg: &TotpConfig, secret: &[u8], code: &str, now: u64, last_step: 
         if !hit {
             continue;
         }
-        let Some(step) = origin.checked_add_signed(offset) else { continue };
+        let Some(step) = origin.checked_add_signed(offset) else {
+            continue;
+        };
         if last_step.is_some_and(|l| step <= l) {
             replayed = true;
         } else {
@@ -121,23 +130,38 @@ impl std::fmt::Debug for TotpEnrollment {
 }
 
 /// Creates a secret from host entropy and the URI and QR code for it.
-pub fn enroll(cfg: &TotpConfig, issuer: &str, account: &str, entropy: &[u8]) -> Result<TotpEnrollment, InputError> {
+pub fn enroll(
+    cfg: &TotpConfig,
+    issuer: &str,
+    account: &str,
+    entropy: &[u8],
+) -> Result<TotpEnrollment, InputError> {
     for (field, v) in [("issuer", issuer), ("account", account)] {
         if v.is_empty() || v.len() > 128 {
             return Err(InputError::new(field, "between 1 and 128 bytes"));
         }
         if v.contains(':') {
-            return Err(InputError::new(field, "must not contain ':' (otpauth label separator)"));
+            return Err(InputError::new(
+                field,
+                "must not contain ':' (otpauth label separator)",
+            ));
         }
         if v.chars().any(char::is_control) {
-            return Err(InputError::new(field, "must not contain control characters"));
+            return Err(InputError::new(
+                field,
+                "must not contain control characters",
+            ));
         }
     }
     let mut ex = Expander::new(entropy)?;
     let secret = base32_encode(&ex.bytes("totp-secret", usize::from(cfg.secret_bytes)));
     let otpauth_uri = otpauth_uri(cfg, issuer, account, &secret);
     let qr_svg = crate::qr::svg(&otpauth_uri)?;
-    Ok(TotpEnrollment { secret, otpauth_uri, qr_svg })
+    Ok(TotpEnrollment {
+        secret,
+        otpauth_uri,
+        qr_svg,
+    })
 }
 
 /// `otpauth://totp/Issuer:account?secret=...&issuer=...&algorithm=...&digits=...&period=...`
@@ -185,7 +209,14 @@ mod tests {
     const SHA1_SEED: &[u8] = b"12345678901234567890";
 
     fn cfg(digits: u8, alg: TotpAlgorithm) -> TotpConfig {
-        TotpConfig { algorithm: alg, digits, period_seconds: 30, skew_steps: 1, drift_probe_steps: 10, secret_bytes: 20 }
+        TotpConfig {
+            algorithm: alg,
+            digits,
+            period_seconds: 30,
+            skew_steps: 1,
+            drift_probe_steps: 10,
+            secret_bytes: 20,
+        }
     }
 
     #[test]
@@ -210,17 +241,44 @@ mod tests {
     #[test]
     fn window_replay_and_drift() {
         let c = cfg(6, TotpAlgorithm::Sha1);
-        assert_eq!(verify(&c, SHA1_SEED, "287082", 59, None), TotpCheck::Accepted { step: 1 });
-        assert_eq!(verify(&c, SHA1_SEED, "287 082", 59, Some(0)), TotpCheck::Accepted { step: 1 });
-        assert_eq!(verify(&c, SHA1_SEED, "287082", 59, Some(1)), TotpCheck::Replayed);
+        assert_eq!(
+            verify(&c, SHA1_SEED, "287082", 59, None),
+            TotpCheck::Accepted { step: 1 }
+        );
+        assert_eq!(
+            verify(&c, SHA1_SEED, "287 082", 59, Some(0)),
+            TotpCheck::Accepted { step: 1 }
+        );
+        assert_eq!(
+            verify(&c, SHA1_SEED, "287082", 59, Some(1)),
+            TotpCheck::Replayed
+        );
         // HOTP counter 1 seen from step 2 (one behind) is in the window; from step 3 it is drift.
-        assert_eq!(verify(&c, SHA1_SEED, "287082", 60, None), TotpCheck::Accepted { step: 1 });
-        assert_eq!(verify(&c, SHA1_SEED, "287082", 90, None), TotpCheck::Drift { offset: -2 });
+        assert_eq!(
+            verify(&c, SHA1_SEED, "287082", 60, None),
+            TotpCheck::Accepted { step: 1 }
+        );
+        assert_eq!(
+            verify(&c, SHA1_SEED, "287082", 90, None),
+            TotpCheck::Drift { offset: -2 }
+        );
         // Counter 9 (520489) seen from step 1: device 8 steps ahead.
-        assert_eq!(verify(&c, SHA1_SEED, "520489", 30, None), TotpCheck::Drift { offset: 8 });
-        assert_eq!(verify(&c, SHA1_SEED, "000000", 59, None), TotpCheck::Invalid);
-        assert_eq!(verify(&c, SHA1_SEED, "28708", 59, None), TotpCheck::Malformed);
-        assert_eq!(verify(&c, SHA1_SEED, "28708a", 59, None), TotpCheck::Malformed);
+        assert_eq!(
+            verify(&c, SHA1_SEED, "520489", 30, None),
+            TotpCheck::Drift { offset: 8 }
+        );
+        assert_eq!(
+            verify(&c, SHA1_SEED, "000000", 59, None),
+            TotpCheck::Invalid
+        );
+        assert_eq!(
+            verify(&c, SHA1_SEED, "28708", 59, None),
+            TotpCheck::Malformed
+        );
+        assert_eq!(
+            verify(&c, SHA1_SEED, "28708a", 59, None),
+            TotpCheck::Malformed
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use stepup_core::conformance::{load_cases, run_case};
 
-use crate::{engine, files, EngineKind, Failure};
+use crate::{EngineKind, Failure, engine, files};
 
 fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), Failure> {
     if path.is_dir() {
@@ -59,5 +59,9 @@ pub fn run(kind: EngineKind, paths: &[String]) -> Result<(), Failure> {
         }
     }
     println!("{passed} passed, {failed} failed");
-    if failed > 0 { Err(Failure::Failed) } else { Ok(()) }
+    if failed > 0 {
+        Err(Failure::Failed)
+    } else {
+        Ok(())
+    }
 }

@@ -2,7 +2,7 @@
 
 use stepup_core::conformance::{CaseEngine, NativeEngine};
 
-use crate::{files, EngineKind, Failure};
+use crate::{EngineKind, Failure, files};
 
 /// Builds the engine the flag names.
 pub fn make(kind: EngineKind) -> Result<Box<dyn CaseEngine>, Failure> {
@@ -13,14 +13,20 @@ pub fn make(kind: EngineKind) -> Result<Box<dyn CaseEngine>, Failure> {
 
 /// `stepup decide`: one decision per file; `{request, secrets, present}` documents are
 /// authorized. Exits 2 if any input was invalid.
-pub fn decide(config: Option<&str>, kind: EngineKind, pretty: bool, files_in: &[String]) -> Result<(), Failure> {
+pub fn decide(
+    config: Option<&str>,
+    kind: EngineKind,
+    pretty: bool,
+    files_in: &[String],
+) -> Result<(), Failure> {
     let config_text = match config {
         Some(path) => {
             // Validate up front so a bad config is one clear error, not one per request.
             files::load_policy(Some(path))?;
             let text = files::read(path)?;
             if path.ends_with(".toml") {
-                let v: serde_json::Value = toml::from_str(&text).map_err(|e| Failure::Input(format!("{path}: {e}")))?;
+                let v: serde_json::Value =
+                    toml::from_str(&text).map_err(|e| Failure::Input(format!("{path}: {e}")))?;
                 v.to_string()
             } else {
                 text
@@ -32,16 +38,30 @@ pub fn decide(config: Option<&str>, kind: EngineKind, pretty: bool, files_in: &[
     let mut invalid = false;
     for path in files_in {
         let text = files::read(path)?;
-        let authorize = serde_json::from_str::<serde_json::Value>(&text).is_ok_and(|v| v.get("request").is_some());
-        let out = engine.decide(&config_text, authorize, &text).map_err(Failure::Io)?;
-        let v: serde_json::Value = serde_json::from_str(&out).map_err(|e| Failure::Io(e.to_string()))?;
+        let authorize = serde_json::from_str::<serde_json::Value>(&text)
+            .is_ok_and(|v| v.get("request").is_some());
+        let out = engine
+            .decide(&config_text, authorize, &text)
+            .map_err(Failure::Io)?;
+        let v: serde_json::Value =
+            serde_json::from_str(&out).map_err(|e| Failure::Io(e.to_string()))?;
         invalid |= v.get("outcome").and_then(|o| o.as_str()) == Some("error");
-        let shown = if pretty { serde_json::to_string_pretty(&v).unwrap_or(out) } else { out };
+        let shown = if pretty {
+            serde_json::to_string_pretty(&v).unwrap_or(out)
+        } else {
+            out
+        };
         if files_in.len() > 1 {
             println!("{path}: {shown}");
         } else {
             println!("{shown}");
         }
     }
-    if invalid { Err(Failure::Input("some requests were invalid (see their error documents)".into())) } else { Ok(()) }
+    if invalid {
+        Err(Failure::Input(
+            "some requests were invalid (see their error documents)".into(),
+        ))
+    } else {
+        Ok(())
+    }
 }

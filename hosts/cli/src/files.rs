@@ -11,15 +11,20 @@ pub fn read(path: &str) -> Result<String, Failure> {
 
 /// Loads a configuration (JSON, or TOML by extension) into a policy; `None` = the default preset.
 pub fn load_policy(path: Option<&str>) -> Result<Policy, Failure> {
-    let Some(path) = path else { return Ok(Policy::default()) };
+    let Some(path) = path else {
+        return Ok(Policy::default());
+    };
     let text = read(path)?;
     let config = if path.ends_with(".toml") {
-        let value: serde_json::Value = toml::from_str(&text).map_err(|e| Failure::Input(format!("{path}: not TOML: {e}")))?;
+        let value: serde_json::Value =
+            toml::from_str(&text).map_err(|e| Failure::Input(format!("{path}: not TOML: {e}")))?;
         Config::from_value(&value)
     } else {
         Config::parse(&text)
     };
-    config.map(Policy::new).map_err(|e: InputError| Failure::Input(format!("{path}: {e}")))
+    config
+        .map(Policy::new)
+        .map_err(|e: InputError| Failure::Input(format!("{path}: {e}")))
 }
 
 /// Prints a value as pretty JSON.
@@ -32,6 +37,7 @@ pub fn print_json<T: serde::Serialize>(v: &T) -> Result<(), Failure> {
 /// Prints the JSON result of an ffi call, or reports its input error.
 pub fn ffi_out(r: Result<String, InputError>) -> Result<(), Failure> {
     let text = r.map_err(|e| Failure::Input(e.to_string()))?;
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| Failure::Io(e.to_string()))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| Failure::Io(e.to_string()))?;
     print_json(&v)
 }

@@ -18,7 +18,11 @@ pub enum EngineKind {
 }
 
 #[derive(Parser)]
-#[command(name = "stepup", version, about = "When must a registry account prove a second factor? Decide, test and enrol.")]
+#[command(
+    name = "stepup",
+    version,
+    about = "When must a registry account prove a second factor? Decide, test and enrol."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -148,22 +152,58 @@ pub enum Failure {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Decide { config, engine, pretty, requests } => engine::decide(config.as_deref(), engine, pretty, &requests),
+        Command::Decide {
+            config,
+            engine,
+            pretty,
+            requests,
+        } => engine::decide(config.as_deref(), engine, pretty, &requests),
         Command::Conformance { engine, paths } => conformance::run(engine, &paths),
-        Command::Totp { command: TotpCommand::Enroll { account, issuer, config, json } } => totp::enroll(config.as_deref(), &issuer, &account, json),
-        Command::Totp { command: TotpCommand::Code { secret, at, config } } => totp::code(config.as_deref(), &secret, at),
-        Command::Config { command: ConfigCommand::Check { file } } => files::load_policy(Some(&file)).map(|p| {
-            println!("{file}: valid ({:?} preset, {} cohorts, {} login-verification stages)", p.config().preset, p.config().cohorts.len(), p.config().login_verification.stages.len());
+        Command::Totp {
+            command:
+                TotpCommand::Enroll {
+                    account,
+                    issuer,
+                    config,
+                    json,
+                },
+        } => totp::enroll(config.as_deref(), &issuer, &account, json),
+        Command::Totp {
+            command: TotpCommand::Code { secret, at, config },
+        } => totp::code(config.as_deref(), &secret, at),
+        Command::Config {
+            command: ConfigCommand::Check { file },
+        } => files::load_policy(Some(&file)).map(|p| {
+            println!(
+                "{file}: valid ({} preset, {} cohorts, {} login-verification stages)",
+                p.config().preset.as_str(),
+                p.config().cohorts.len(),
+                p.config().login_verification.stages.len()
+            );
         }),
-        Command::Config { command: ConfigCommand::Show { file } } => files::load_policy(file.as_deref()).and_then(|p| files::print_json(p.config())),
+        Command::Config {
+            command: ConfigCommand::Show { file },
+        } => files::load_policy(file.as_deref()).and_then(|p| files::print_json(p.config())),
         Command::Schema { which } => {
-            println!("{}", if which == "config" { stepup_core::ffi::CONFIG_SCHEMA } else { stepup_core::ffi::REQUEST_SCHEMA });
+            println!(
+                "{}",
+                if which == "config" {
+                    stepup_core::ffi::CONFIG_SCHEMA
+                } else {
+                    stepup_core::ffi::REQUEST_SCHEMA
+                }
+            );
             Ok(())
         }
-        Command::Org { command: OrgCommand::Plan { file } } => files::read(&file).and_then(|t| files::ffi_out(stepup_core::ffi::org_plan_json(&t))),
-        Command::Org { command: OrgCommand::Audit { file, config } } => {
-            files::load_policy(config.as_deref()).and_then(|p| files::read(&file).and_then(|t| files::ffi_out(stepup_core::ffi::org_audit_json(&p, &t))))
-        }
+        Command::Org {
+            command: OrgCommand::Plan { file },
+        } => files::read(&file).and_then(|t| files::ffi_out(stepup_core::ffi::org_plan_json(&t))),
+        Command::Org {
+            command: OrgCommand::Audit { file, config },
+        } => files::load_policy(config.as_deref()).and_then(|p| {
+            files::read(&file)
+                .and_then(|t| files::ffi_out(stepup_core::ffi::org_audit_json(&p, &t)))
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,7 +2,7 @@
 
 use stepup_core::{codes, ffi, qr, totp};
 
-use crate::{files, Failure};
+use crate::{Failure, files};
 
 fn entropy() -> Result<[u8; 64], Failure> {
     let mut e = [0u8; 64];
@@ -12,17 +12,28 @@ fn entropy() -> Result<[u8; 64], Failure> {
 
 /// Groups a recovery code in fives, as the npm prompt accepts it.
 fn grouped(code: &str) -> String {
-    code.as_bytes().chunks(5).map(|c| String::from_utf8_lossy(c).into_owned()).collect::<Vec<_>>().join(" ")
+    code.as_bytes()
+        .chunks(5)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Prints a new enrolment: URI, QR code, secret and recovery codes.
-pub fn enroll(config: Option<&str>, issuer: &str, account: &str, json: bool) -> Result<(), Failure> {
+pub fn enroll(
+    config: Option<&str>,
+    issuer: &str,
+    account: &str,
+    json: bool,
+) -> Result<(), Failure> {
     let policy = files::load_policy(config)?;
     let cfg = policy.config();
     let e = entropy()?;
     let (t_entropy, r_entropy) = e.split_at(32);
-    let enrolment = totp::enroll(&cfg.totp, issuer, account, t_entropy).map_err(|err| Failure::Input(err.to_string()))?;
-    let recovery = codes::issue_recovery_codes(cfg.recovery_codes.count, r_entropy).map_err(|err| Failure::Input(err.to_string()))?;
+    let enrolment = totp::enroll(&cfg.totp, issuer, account, t_entropy)
+        .map_err(|err| Failure::Input(err.to_string()))?;
+    let recovery = codes::issue_recovery_codes(cfg.recovery_codes.count, r_entropy)
+        .map_err(|err| Failure::Input(err.to_string()))?;
     if json {
         return files::print_json(&serde_json::json!({
             "secret": enrolment.secret,
@@ -32,7 +43,8 @@ pub fn enroll(config: Option<&str>, issuer: &str, account: &str, json: bool) -> 
             "recovery_records": recovery.records,
         }));
     }
-    let drawing = qr::terminal(&enrolment.otpauth_uri).map_err(|err| Failure::Input(err.to_string()))?;
+    let drawing =
+        qr::terminal(&enrolment.otpauth_uri).map_err(|err| Failure::Input(err.to_string()))?;
     println!("Scan this with your authenticator app:\n\n{drawing}");
     println!("Or enter the secret: {}\n", enrolment.secret);
     println!("otpauth URI: {}\n", enrolment.otpauth_uri);
@@ -48,7 +60,10 @@ pub fn code(config: Option<&str>, secret: &str, at: Option<u64>) -> Result<(), F
     let policy = files::load_policy(config)?;
     let now = match at {
         Some(t) => t,
-        None => std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_err(|e| Failure::Io(e.to_string()))?.as_secs(),
+        None => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_err(|e| Failure::Io(e.to_string()))?
+            .as_secs(),
     };
     let input = serde_json::json!({ "secret": secret, "now": now }).to_string();
     let code = ffi::totp_code_json(&policy, &input).map_err(|e| Failure::Input(e.to_string()))?;

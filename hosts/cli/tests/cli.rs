@@ -1,0 +1,243 @@
+//! Drives the real `stepup` binary: exit codes, error paths, the conformance report, enrolment.
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers: a failed setup should fail the test loudly"
+)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn stepup(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_stepup"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn tmp(name: &str, body: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("stepup-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, body).unwrap();
+    p.to_string_lossy().into_owned()
+}
+
+#[test]
+fn decide_prints_the_decision() {
+    let out = stepup(&["decide", "examples/requests/01-publish-needs-otp.json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(d["reason"], "otp-required");
+    assert_eq!(d["npm"]["status"], 401);
+    assert_eq!(d["npm"]["www_authenticate"], "OTP");
+}
+
+#[test]
+fn decide_under_another_config_changes_the_answer() {
+    let out = stepup(&[
+        "decide",
+        "--config",
+        "examples/npmjs-2022.config.json",
+        "examples/requests/05-no-2fa-publish.json",
+    ]);
+    let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        d["reason"], "allowed",
+        "2022 has no publish floor and packages default to access none"
+    );
+}
+
+#[test]
+fn bad_request_is_an_error_document_and_exit_2() {
+    let f = tmp(
+        "bad.json",
+        r#"{"now":1,"action":{"kind":"login"},"account":{"id":"a"},"credential":{"kind":"granular-token","expires_at":"tomorrow"}}"#,
+    );
+    let out = stepup(&["decide", &f]);
+    assert_eq!(out.status.code(), Some(2));
+    let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(d["outcome"], "error");
+    assert_eq!(d["error"]["path"], "credential.expires_at");
+    assert!(
+        d["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expected unix seconds")
+    );
+    assert_eq!(d["npm"]["status"], 400);
+}
+
+#[test]
+fn malformed_json_and_missing_files_do_not_panic() {
+    let f = tmp("trunc.json", r#"{"now":1,"action":"#);
+    let out = stepup(&["decide", &f]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!text(&out.stderr).contains("panicked"));
+    let out = stepup(&["decide", "/nonexistent/request.json"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("cannot read"));
+}
+
+#[test]
+fn config_check_names_the_field() {
+    let f = tmp(
+        "cfg.json",
+        r#"{"preset":"npmjs-2026","throttle":{"account":[{"limit":5,"window_seconds":300},{"limit":0,"window_seconds":60}]}}"#,
+    );
+    let out = stepup(&["config", "check", &f]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("throttle.account[1].limit"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = stepup(&["config", "check", "examples/strict.config.toml"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("npmjs-2026"));
+    let t = tmp("cfg.toml", "preset = \"npmjs-2026\"\n[totp]\ndigits = 12\n");
+    let out = stepup(&["config", "check", &t]);
+    assert!(
+        text(&out.stderr).contains("totp.digits"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn conformance_reports_expected_vs_got_and_fails() {
+    let f = tmp(
+        "vec.json",
+        r#"[{"name":"right","request":{"now":1,"action":{"kind":"package.read"},"account":{"id":"a"},"credential":{"kind":"session"}},"expect":{"outcome":"allow"}},
+            {"name":"wrong on purpose","request":{"now":1,"action":{"kind":"package.read"},"account":{"id":"a"},"credential":{"kind":"session"}},"expect":{"outcome":"deny","reason":"throttled"}}]"#,
+    );
+    let out = stepup(&["conformance", &f]);
+    assert_eq!(out.status.code(), Some(1));
+    let s = text(&out.stdout);
+    assert!(s.contains("FAIL") && s.contains("wrong on purpose"), "{s}");
+    assert!(
+        s.contains(r#"outcome: expected "deny", got "allow""#),
+        "{s}"
+    );
+    assert!(s.trim_end().ends_with("1 passed, 1 failed"), "{s}");
+}
+
+#[test]
+fn conformance_rejects_unknown_expect_keys() {
+    let f = tmp(
+        "typo.json",
+        r#"[{"name":"typo","request":{"now":1,"action":{"kind":"package.read"},"account":{"id":"a"},"credential":{"kind":"session"}},"expect":{"outcom":"allow"}}]"#,
+    );
+    let out = stepup(&["conformance", &f]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stdout).contains("unknown expect key"));
+}
+
+#[test]
+fn enrolment_codes_verify_through_the_engine() {
+    let out = stepup(&[
+        "totp",
+        "enroll",
+        "--account",
+        "alice@example.com",
+        "--issuer",
+        "Acme Registry",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let e: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let secret = e["secret"].as_str().unwrap();
+    assert_eq!(secret.len(), 32, "160-bit secret is 32 base32 characters");
+    assert!(
+        e["otpauth_uri"]
+            .as_str()
+            .unwrap()
+            .starts_with("otpauth://totp/Acme%20Registry:alice%40example.com?secret=")
+    );
+    assert!(e["qr_svg"].as_str().unwrap().starts_with("<svg"));
+    assert_eq!(e["recovery_codes"].as_array().unwrap().len(), 10);
+    assert_eq!(e["recovery_records"].as_array().unwrap().len(), 10);
+
+    // The printed code for that secret is accepted by authorize; a recovery code burns.
+    let at = "1780315200";
+    let code = text(&stepup(&["totp", "code", "--secret", secret, "--at", at]).stdout)
+        .trim()
+        .to_owned();
+    let rc = e["recovery_codes"][4].as_str().unwrap();
+    let doc = |present: serde_json::Value| {
+        serde_json::json!({
+            "request": {"now": 1780315200u64, "action": {"kind": "token.create"}, "account": {"id": "alice", "tfa": {"mode": "auth-only", "factors": ["totp"]}}, "credential": {"kind": "session"}},
+            "secrets": {"totp_secret": secret, "recovery_codes": e["recovery_records"]},
+            "present": present,
+        })
+        .to_string()
+    };
+    let d: serde_json::Value = serde_json::from_slice(
+        &stepup(&[
+            "decide",
+            &tmp("a1.json", &doc(serde_json::json!({"code": code}))),
+        ])
+        .stdout,
+    )
+    .unwrap();
+    assert_eq!(d["reason"], "allowed-with-proof", "{d}");
+    assert_eq!(d["effects"][0]["kind"], "consume-totp-step");
+    let d: serde_json::Value = serde_json::from_slice(
+        &stepup(&[
+            "decide",
+            &tmp("a2.json", &doc(serde_json::json!({"code": rc}))),
+        ])
+        .stdout,
+    )
+    .unwrap();
+    assert_eq!(
+        d["effects"][0],
+        serde_json::json!({"kind": "burn-recovery-code", "index": 4})
+    );
+}
+
+#[test]
+fn terminal_enrolment_draws_a_qr_code() {
+    let out = stepup(&["totp", "enroll", "--account", "bob"]);
+    assert!(out.status.success());
+    let s = text(&out.stdout);
+    assert!(s.contains('▀') || s.contains('▄'));
+    assert!(s.contains("otpauth://totp/stepup:bob?secret="));
+    assert_eq!(s.lines().filter(|l| l.starts_with('\t')).count(), 10);
+}
+
+#[test]
+fn schemas_are_printable_json() {
+    for which in ["config", "request"] {
+        let out = stepup(&["schema", which]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["type"], "object");
+    }
+}
+
+#[test]
+fn org_plan_and_audit() {
+    let f = tmp(
+        "org.json",
+        r#"{"org":"acme","actor":"olga","members":[{"id":"olga","role":"owner","tfa":{"mode":"auth-and-writes","factors":["webauthn"]}},{"id":"ned","tfa":null,"impact":{"dependents":800}},{"id":"tia","tfa":{"mode":"auth-only","factors":["totp"]}}]}"#,
+    );
+    let plan: serde_json::Value =
+        serde_json::from_slice(&stepup(&["org", "plan", &f]).stdout).unwrap();
+    assert_eq!(plan["allowed"], true);
+    assert_eq!(plan["remove"], serde_json::json!(["ned"]));
+    let a = tmp("audit.json", &serde_json::json!({"members": serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(&f).unwrap()).unwrap()["members"]}).to_string());
+    let audit: serde_json::Value =
+        serde_json::from_slice(&stepup(&["org", "audit", &a]).stdout).unwrap();
+    assert_eq!(audit["adoption_basis_points"], 6666);
+    assert_eq!(audit["webauthn"], 1);
+    assert_eq!(audit["totp_only"], 1);
+    assert_eq!(audit["high_impact_missing"], serde_json::json!(["ned"]));
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs every stepup test, installing what it needs on a fresh machine. CI runs exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+log=$(mktemp -d)
+trap 'rm -rf "$log"' EXIT
+# Runs a command, shows its output, and keeps its last line for the summary.
+keep() { local name=$1; shift; "$@" | tee "$log/$name"; }
+
+step "toolchain and tools"
+rustup target add wasm32-unknown-unknown
+python3 -c 'import jsonschema' 2>/dev/null || python3 -m pip install --quiet jsonschema
+
+step "format and lints"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "unit, integration, doc and bench-smoke tests"
+cargo test --workspace --all-targets --locked
+cargo test --workspace --doc --locked
+
+step "conformance corpus through the native engine"
+cargo build --locked -q -p stepup-cli
+keep native ./target/debug/stepup conformance tests/conformance
+
+step "JSON Schemas against the corpus"
+keep schema python3 tests/schema_check.py
+
+step "corpus generator reproduces the committed corpus"
+python3 tests/conformance/generate.py
+git diff --exit-code --stat -- tests/conformance
+
+step "summary"
+echo "native: $(tail -n 1 "$log/native")"
+tail -n 1 "$log/schema"
