@@ -1,0 +1,136 @@
+//! Properties of the JSON surface that single vectors cannot show.
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers: a failed setup should fail the test loudly"
+)]
+
+use serde_json::{Map, Value};
+use stepup_core::conformance::load_cases;
+use stepup_core::{AuthorizeInput, Policy};
+
+fn corpus() -> Vec<stepup_core::conformance::Case> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/conformance");
+    let mut all = Vec::new();
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    for f in files {
+        all.extend(load_cases(&std::fs::read_to_string(f).unwrap()).unwrap());
+    }
+    all
+}
+
+/// Reverses the key order of every object, recursively.
+fn reversed(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .rev()
+                .map(|(k, v)| (k.clone(), reversed(v)))
+                .collect::<Map<_, _>>(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(reversed).collect()),
+        other => other.clone(),
+    }
+}
+
+#[test]
+fn decisions_do_not_depend_on_key_order() {
+    let mut checked = 0;
+    for case in corpus() {
+        if case.expect.get("outcome") == Some(&Value::from("error")) {
+            continue; // which invalid field comes first legitimately depends on order
+        }
+        let Ok(policy) = Policy::from_json(&case.config_text()) else {
+            continue;
+        };
+        let text = case.input_text();
+        let flipped = reversed(&serde_json::from_str(&text).unwrap()).to_string();
+        let (a, b) = if case.is_authorize() {
+            (
+                policy.authorize_json(&text),
+                policy.authorize_json(&flipped),
+            )
+        } else {
+            (policy.evaluate_json(&text), policy.evaluate_json(&flipped))
+        };
+        assert_eq!(a, b, "{}", case.name);
+        checked += 1;
+    }
+    assert!(checked > 250, "only {checked} cases checked");
+}
+
+#[test]
+fn secrets_never_appear_in_debug_or_errors() {
+    let secret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+    let doc = format!(
+        r#"{{"request":{{"now":59,"action":{{"kind":"login"}},"account":{{"id":"a","tfa":{{"mode":"auth-only","factors":["totp"]}}}},"credential":{{"kind":"session"}}}},
+            "secrets":{{"totp_secret":"{secret}","recovery_codes":[{{"salt":"00","hash":"{h}"}}]}},"present":{{"factor":"totp","code":"287082"}}}}"#,
+        h = "ab".repeat(32)
+    );
+    let input = AuthorizeInput::parse(&doc).unwrap();
+    let debug = format!("{input:?}");
+    assert!(
+        !debug.contains(secret) && !debug.contains("287082") && !debug.contains(&"ab".repeat(32)),
+        "{debug}"
+    );
+
+    let bad = doc.replace(secret, "SECRET-VALUE-1!");
+    let err = AuthorizeInput::parse(&bad).unwrap_err();
+    assert_eq!(err.path, "secrets.totp_secret");
+    assert!(!err.to_string().contains("SECRET-VALUE-1"), "{err}");
+}
+
+#[test]
+fn hostile_documents_are_errors_not_crashes() {
+    let policy = Policy::default();
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    assert!(policy.evaluate_json(&deep).contains(r#""outcome":"error""#));
+    let nested_obj = format!(
+        r#"{{"now":1,"action":{}{}}}"#,
+        r#"{"kind":"#.repeat(5_000),
+        "}".repeat(5_000)
+    );
+    assert!(
+        policy
+            .evaluate_json(&nested_obj)
+            .contains(r#""outcome":"error""#)
+    );
+    let huge = format!(r#"{{"now":1,"pad":"{}"}}"#, "x".repeat(2 << 20));
+    let out = policy.evaluate_json(&huge);
+    assert!(
+        out.contains(r#""path":".""#) && out.contains("limit"),
+        "{out}"
+    );
+    for junk in ["", "null", "[]", "\"x\"", "{", "{\"now\":1e400}", "\u{0}"] {
+        assert!(
+            policy.evaluate_json(junk).contains(r#""outcome":"error""#),
+            "{junk:?}"
+        );
+        assert!(
+            policy.authorize_json(junk).contains(r#""outcome":"error""#),
+            "{junk:?}"
+        );
+    }
+}
+
+#[test]
+fn presets_resolve_to_their_documented_values() {
+    let p22 = Policy::from_json(r#"{"preset":"npmjs-2022"}"#).unwrap();
+    let p26 = Policy::from_json("{}").unwrap();
+    assert!(!p22.config().publish_floor && p26.config().publish_floor);
+    assert_eq!(p26.config().tokens.write_max_ttl_days, Some(90));
+    assert_eq!(p22.config().tokens.write_max_ttl_days, None);
+    assert_eq!(p26.config().throttle.account.len(), 3);
+    assert_eq!(
+        p26.config()
+            .cohorts
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>(),
+        ["top-100", "top-500", "high-impact"]
+    );
+}
