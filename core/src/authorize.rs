@@ -13,7 +13,7 @@ use crate::encoding::base32_decode;
 use crate::error::InputError;
 use crate::factor::Factor;
 use crate::json::nullable;
-use crate::request::{MAX_LIST, Request};
+use crate::request::{MAX_LIST, Request, RequestDoc};
 use crate::rules::{
     Need, Verdict, decide, finish_allow, has_fresh_proof, start_safeguard, throttled, verdict,
 };
@@ -71,6 +71,94 @@ impl TotpSecret {
     }
 }
 
+impl Secrets {
+    /// Builds secrets from raw parts (typed bindings) with the checks JSON parsing applies:
+    /// a 128–512-bit TOTP secret, salts of at most 64 bytes, 32-byte digests, list sizes.
+    pub fn from_parts(
+        totp_secret: Option<Vec<u8>>,
+        last_totp_step: Option<u64>,
+        recovery_codes: Vec<(Vec<u8>, Vec<u8>)>,
+        email_code: Option<(Vec<u8>, Vec<u8>, u64, u32)>,
+    ) -> Result<Secrets, InputError> {
+        let totp_secret = match totp_secret {
+            Some(b) if (16..=64).contains(&b.len()) => Some(TotpSecret(b)),
+            Some(_) => {
+                return Err(InputError::new(
+                    "secrets.totp_secret",
+                    "expected a secret of 128 to 512 bits",
+                ));
+            }
+            None => None,
+        };
+        if last_totp_step.is_some_and(|s| s > crate::time::MAX_SAFE_INTEGER) {
+            return Err(InputError::new(
+                "secrets.last_totp_step",
+                "expected an integer of at most 2^53 - 1",
+            ));
+        }
+        if recovery_codes.len() > MAX_LIST {
+            return Err(InputError::new(
+                "secrets.recovery_codes",
+                format!("at most {MAX_LIST} entries"),
+            ));
+        }
+        let record = |salt: Vec<u8>,
+                      hash: Vec<u8>,
+                      path: String|
+         -> Result<(codes::HexBytes, codes::Digest32), InputError> {
+            if salt.len() > 64 {
+                return Err(InputError::new(format!("{path}.salt"), "at most 64 bytes"));
+            }
+            let hash = <[u8; 32]>::try_from(hash).map_err(|_| {
+                InputError::new(format!("{path}.hash"), "expected a 32-byte SHA-256 digest")
+            })?;
+            Ok((codes::HexBytes(salt), codes::Digest32(hash)))
+        };
+        let recovery_codes = recovery_codes
+            .into_iter()
+            .enumerate()
+            .map(|(i, (salt, hash))| {
+                record(salt, hash, format!("secrets.recovery_codes[{i}]"))
+                    .map(|(salt, hash)| CodeRecord { salt, hash })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let email_code = match email_code {
+            Some((salt, hash, expires_at, attempts)) => {
+                if expires_at > crate::time::MAX_SAFE_INTEGER {
+                    return Err(InputError::new(
+                        "secrets.email_code.expires_at",
+                        "expected an integer of at most 2^53 - 1",
+                    ));
+                }
+                let (salt, hash) = record(salt, hash, "secrets.email_code".to_owned())?;
+                Some(EmailRecord {
+                    salt,
+                    hash,
+                    expires_at: crate::time::Timestamp(expires_at),
+                    attempts,
+                })
+            }
+            None => None,
+        };
+        Ok(Secrets {
+            totp_secret,
+            last_totp_step: last_totp_step.map(Count),
+            recovery_codes,
+            email_code,
+        })
+    }
+}
+
+impl Presented {
+    /// A presented code (typed bindings), with the length limit JSON parsing applies.
+    pub fn new(factor: Option<Factor>, code: String) -> Result<Presented, InputError> {
+        if code.len() > 256 {
+            return Err(InputError::new("present.code", "longer than 256 bytes"));
+        }
+        Ok(Presented { factor, code })
+    }
+}
+
 impl<'de> Deserialize<'de> for TotpSecret {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
@@ -109,48 +197,55 @@ impl fmt::Debug for Presented {
 }
 
 /// The authorize document: `{request, secrets, present}`.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug)]
 pub struct AuthorizeInput {
     /// The request.
     pub request: Request,
     /// The account's secret state.
-    #[serde(default, deserialize_with = "nullable")]
     pub secrets: Secrets,
     /// The presented code, if any.
-    #[serde(default)]
     pub present: Option<Presented>,
 }
 
-impl AuthorizeInput {
-    /// Parses and checks an authorize document.
-    pub fn parse(text: &str) -> Result<AuthorizeInput, InputError> {
-        let input: AuthorizeInput =
-            crate::json::parse(text).map_err(crate::request::fix_credential_path)?;
-        input.checked()
-    }
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthorizeDoc {
+    request: RequestDoc,
+    #[serde(default, deserialize_with = "nullable")]
+    secrets: Secrets,
+    #[serde(default)]
+    present: Option<Presented>,
+}
 
-    /// Checks an already-parsed JSON value.
-    pub fn from_value(value: &serde_json::Value) -> Result<AuthorizeInput, InputError> {
-        let input: AuthorizeInput =
-            crate::json::from_value(value).map_err(crate::request::fix_credential_path)?;
-        input.checked()
-    }
-
-    fn checked(mut self) -> Result<AuthorizeInput, InputError> {
-        self.request = self.request.checked().map_err(|e| e.within("request"))?;
-        if self.secrets.recovery_codes.len() > MAX_LIST {
+impl AuthorizeDoc {
+    fn into_input(self) -> Result<AuthorizeInput, InputError> {
+        let input = AuthorizeInput {
+            request: self.request.into_request("request")?,
+            secrets: self.secrets,
+            present: self.present,
+        };
+        if input.secrets.recovery_codes.len() > MAX_LIST {
             return Err(InputError::new(
                 "secrets.recovery_codes",
                 format!("at most {MAX_LIST} entries"),
             ));
         }
-        if let Some(p) = &self.present
-            && p.code.len() > 256
-        {
+        if input.present.as_ref().is_some_and(|p| p.code.len() > 256) {
             return Err(InputError::new("present.code", "longer than 256 bytes"));
         }
-        Ok(self)
+        Ok(input)
+    }
+}
+
+impl AuthorizeInput {
+    /// Parses and checks an authorize document.
+    pub fn parse(text: &str) -> Result<AuthorizeInput, InputError> {
+        crate::json::parse::<AuthorizeDoc>(text)?.into_input()
+    }
+
+    /// Checks an already-parsed JSON value.
+    pub fn from_value(value: &serde_json::Value) -> Result<AuthorizeInput, InputError> {
+        crate::json::from_value::<AuthorizeDoc>(value)?.into_input()
     }
 }
 

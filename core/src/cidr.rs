@@ -43,6 +43,12 @@ impl Cidr {
         }
     }
 
+    /// Builds a network from an address and prefix length (typed bindings); host bits are
+    /// cleared and IPv4-mapped networks become IPv4, exactly as [`Cidr::parse`] does.
+    pub fn new(addr: IpAddr, prefix: u8) -> Option<Cidr> {
+        Cidr::parse(&format!("{addr}/{prefix}"))
+    }
+
     /// Whether `ip` is inside this network; IPv4-mapped IPv6 clients match IPv4 networks.
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self, canonical(ip)) {

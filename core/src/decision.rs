@@ -129,7 +129,7 @@ pub struct NpmAnswer {
     /// HTTP status.
     pub status: u16,
     /// `www-authenticate` header value, if any.
-    pub www_authenticate: Option<&'static str>,
+    pub www_authenticate: Option<Cow<'static, str>>,
     /// The `error` body field the npm CLI prints; null on allow.
     pub error: Option<Cow<'static, str>>,
 }

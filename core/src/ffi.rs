@@ -90,6 +90,11 @@ pub fn totp_code_json(policy: &Policy, input: &str) -> Result<String, InputError
     to_json(&totp::generate(&policy.config().totp, &secret.0, i.now.0))
 }
 
+/// The resolved configuration as JSON (what `stepup config show` prints).
+pub fn config_json(config: &crate::Config) -> String {
+    serde_json::to_string(config).unwrap_or_else(|_| "{}".to_owned())
+}
+
 /// Member list → enforcement plan.
 pub fn org_plan_json(input: &str) -> Result<String, InputError> {
     to_json(&org::plan(&crate::json::parse(input)?)?)

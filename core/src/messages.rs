@@ -97,12 +97,12 @@ pub fn npm_answer(r: Reason, message: Cow<'static, str>) -> NpmAnswer {
         crate::decision::Outcome::Challenge => {
             return NpmAnswer {
                 status: 401,
-                www_authenticate: Some("OTP"),
+                www_authenticate: Some(Cow::Borrowed("OTP")),
                 error: Some(Cow::Borrowed(challenge_error(r))),
             };
         }
         crate::decision::Outcome::Deny => match r {
-            IpNotAllowed => (401, Some("ipaddress")),
+            IpNotAllowed => (401, Some(Cow::Borrowed("ipaddress"))),
             TokenExpired => (401, None),
             Throttled => (429, None),
             _ => (403, None),

@@ -17,8 +17,7 @@ pub const MAX_LIST: usize = 1024;
 pub const MAX_FAILURES: usize = 4096;
 
 /// A decision request (SPEC §2).
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Request {
     /// The host's clock, unix seconds.
     pub now: Timestamp,
@@ -29,20 +28,67 @@ pub struct Request {
     /// How the request authenticated.
     pub credential: Credential,
     /// Where it came from.
-    #[serde(default, deserialize_with = "nullable")]
     pub client: Client,
     /// The target package, when there is one.
-    #[serde(default)]
     pub package: Option<Package>,
     /// The account's orgs.
-    #[serde(default, deserialize_with = "nullable")]
     pub orgs: Vec<Org>,
     /// Factors the host already verified, with when.
-    #[serde(default, deserialize_with = "nullable")]
     pub proofs: Vec<Proof>,
     /// Recent failed codes.
-    #[serde(default, deserialize_with = "nullable")]
     pub failures: Failures,
+}
+
+/// The request as written: the credential is checked after parsing so its errors get exact
+/// paths (serde_json cannot position an error raised once a nested value is complete).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RequestDoc {
+    now: Timestamp,
+    action: Action,
+    account: Account,
+    credential: CredentialDoc,
+    #[serde(default, deserialize_with = "nullable")]
+    client: Client,
+    #[serde(default)]
+    package: Option<Package>,
+    #[serde(default, deserialize_with = "nullable")]
+    orgs: Vec<Org>,
+    #[serde(default, deserialize_with = "nullable")]
+    proofs: Vec<Proof>,
+    #[serde(default, deserialize_with = "nullable")]
+    failures: Failures,
+}
+
+impl RequestDoc {
+    /// Checks the credential and sizes, naming fields under `prefix` (`""` or `request`).
+    pub(crate) fn into_request(self, prefix: &str) -> Result<Request, InputError> {
+        let at = |e: InputError| {
+            if prefix.is_empty() {
+                e
+            } else {
+                e.within(prefix)
+            }
+        };
+        let credential = self
+            .credential
+            .into_credential()
+            .and_then(|c| c.check().map(|()| c))
+            .map_err(|(field, msg)| at(InputError::new(join("credential", field), msg)))?;
+        Request {
+            now: self.now,
+            action: self.action,
+            account: self.account,
+            credential,
+            client: self.client,
+            package: self.package,
+            orgs: self.orgs,
+            proofs: self.proofs,
+            failures: self.failures,
+        }
+        .checked()
+        .map_err(at)
+    }
 }
 
 /// `action`.
@@ -342,17 +388,6 @@ impl Credential {
     }
 }
 
-impl<'de> Deserialize<'de> for Credential {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let doc = CredentialDoc::deserialize(d)?;
-        doc.into_credential().map_err(|(field, msg)| {
-            // Carried through serde so the path tracker names `credential`; the field is
-            // re-attached by `Request::parse`.
-            serde::de::Error::custom(format!("\u{0}{field}\u{0}{msg}"))
-        })
-    }
-}
-
 impl CredentialDoc {
     fn into_credential(self) -> Result<Credential, (&'static str, String)> {
         let kind = self.kind;
@@ -362,13 +397,6 @@ impl CredentialDoc {
             } else {
                 Ok(())
             }
-        };
-        let cidrs = |c: Option<Vec<Cidr>>| -> Result<Vec<Cidr>, (&'static str, String)> {
-            let c = c.unwrap_or_default();
-            if c.len() > MAX_LIST {
-                return Err(("cidr_whitelist", format!("at most {MAX_LIST} entries")));
-            }
-            Ok(c)
         };
         match kind {
             CredentialKind::Session | CredentialKind::Basic => {
@@ -399,31 +427,19 @@ impl CredentialDoc {
                 Ok(Credential::LegacyToken {
                     token_type,
                     expires_at: self.expires_at,
-                    cidr_whitelist: cidrs(self.cidr_whitelist)?,
+                    cidr_whitelist: self.cidr_whitelist.unwrap_or_default(),
                 })
             }
             CredentialKind::GranularToken => {
                 forbid(self.token_type.is_some(), "type")?;
                 forbid(self.package.is_some(), "package")?;
                 forbid(self.permissions.is_some(), "permissions")?;
-                let packages = self.packages.unwrap_or_default();
-                let orgs = self.orgs.unwrap_or_default();
-                check_names(&packages.names).map_err(|m| ("packages", m))?;
-                check_names(&packages.scopes).map_err(|m| ("packages", m))?;
-                if let Some(s) = packages
-                    .scopes
-                    .iter()
-                    .find(|s| !s.starts_with('@') || s.len() < 2 || s.contains('/'))
-                {
-                    return Err(("packages", format!("scope {s:?} must look like @name")));
-                }
-                check_names(&orgs.names).map_err(|m| ("orgs", m))?;
                 Ok(Credential::GranularToken {
                     bypass_2fa: self.bypass_2fa.unwrap_or(false),
                     expires_at: self.expires_at,
-                    cidr_whitelist: cidrs(self.cidr_whitelist)?,
-                    packages,
-                    orgs,
+                    cidr_whitelist: self.cidr_whitelist.unwrap_or_default(),
+                    packages: self.packages.unwrap_or_default(),
+                    orgs: self.orgs.unwrap_or_default(),
                 })
             }
             CredentialKind::Oidc => {
@@ -453,6 +469,56 @@ impl CredentialDoc {
                 })
             }
         }
+    }
+}
+
+impl Credential {
+    /// Limits and shapes serde cannot express: list sizes, name lengths, scope syntax, safe
+    /// integers. Returns the offending field (relative to `credential`) and what was wrong.
+    fn check(&self) -> Result<(), (&'static str, String)> {
+        if let Some(e) = self.expires_at() {
+            safe(e.0).map_err(|m| ("expires_at", m))?;
+        }
+        if self.cidr_whitelist().len() > MAX_LIST {
+            return Err(("cidr_whitelist", format!("at most {MAX_LIST} entries")));
+        }
+        match self {
+            Credential::GranularToken { packages, orgs, .. } => {
+                check_names(&packages.names).map_err(|m| ("packages", m))?;
+                check_names(&packages.scopes).map_err(|m| ("packages", m))?;
+                if let Some(s) = packages
+                    .scopes
+                    .iter()
+                    .find(|s| !s.starts_with('@') || s.len() < 2 || s.contains('/'))
+                {
+                    return Err(("packages", format!("scope {s:?} must look like @name")));
+                }
+                check_names(&orgs.names).map_err(|m| ("orgs", m))
+            }
+            Credential::Oidc {
+                package,
+                permissions,
+                ..
+            } => {
+                check_string(package).map_err(|m| ("package", m))?;
+                if permissions.len() > 2 {
+                    return Err((
+                        "permissions",
+                        "at most createPackage and createStagedPackage".to_owned(),
+                    ));
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+fn safe(v: u64) -> Result<(), String> {
+    if v > crate::time::MAX_SAFE_INTEGER {
+        Err("expected an integer of at most 2^53 - 1".to_owned())
+    } else {
+        Ok(())
     }
 }
 
@@ -559,16 +625,12 @@ pub struct Failures {
 impl Request {
     /// Parses and checks a request document.
     pub fn parse(text: &str) -> Result<Request, InputError> {
-        crate::json::parse::<Request>(text)
-            .map_err(fix_credential_path)?
-            .checked()
+        crate::json::parse::<RequestDoc>(text)?.into_request("")
     }
 
     /// Checks an already-parsed JSON value (hosts that hold JSON objects).
     pub fn from_value(value: &serde_json::Value) -> Result<Request, InputError> {
-        crate::json::from_value::<Request>(value)
-            .map_err(fix_credential_path)?
-            .checked()
+        crate::json::from_value::<RequestDoc>(value)?.into_request("")
     }
 
     /// The target package: `action.package`, else `package.name`.
@@ -577,6 +639,47 @@ impl Request {
             .package
             .as_deref()
             .or_else(|| self.package.as_ref().and_then(|p| p.name.as_deref()))
+    }
+
+    /// Checks a request built in code (a typed binding) exactly as parsing checks JSON: safe
+    /// integers, sizes and credential shape, reported with field paths.
+    pub fn validate(self) -> Result<Request, InputError> {
+        let ts = |v: Option<Timestamp>, p: &str| {
+            v.map_or(Ok(()), |t| safe(t.0).map_err(|m| InputError::new(p, m)))
+        };
+        let cnt = |v: Option<Count>, p: &str| {
+            v.map_or(Ok(()), |t| safe(t.0).map_err(|m| InputError::new(p, m)))
+        };
+        ts(Some(self.now), "now")?;
+        ts(self.account.safeguard_until, "account.safeguard_until")?;
+        if let Some(i) = &self.account.impact {
+            cnt(i.weekly_downloads, "account.impact.weekly_downloads")?;
+            cnt(i.dependents, "account.impact.dependents")?;
+            cnt(i.dependents_rank, "account.impact.dependents_rank")?;
+        }
+        self.credential
+            .check()
+            .map_err(|(f, m)| InputError::new(join("credential", f), m))?;
+        if let Some(p) = &self.package {
+            cnt(p.weekly_downloads, "package.weekly_downloads")?;
+            cnt(p.dependents, "package.dependents")?;
+            cnt(p.dependents_rank, "package.dependents_rank")?;
+        }
+        for (i, p) in self.proofs.iter().enumerate() {
+            ts(
+                Some(p.verified_at),
+                &join(&index("proofs", i), "verified_at"),
+            )?;
+        }
+        for (list, v) in [
+            ("failures.account", &self.failures.account),
+            ("failures.ip", &self.failures.ip),
+        ] {
+            for (i, t) in v.iter().enumerate() {
+                ts(Some(*t), &index(list, i))?;
+            }
+        }
+        self.checked()
     }
 
     /// Size checks serde cannot express, reported with paths.
@@ -627,16 +730,4 @@ impl Request {
         }
         Ok(self)
     }
-}
-
-/// Re-attaches the credential field carried in a custom error message (see
-/// `Credential::deserialize`).
-pub(crate) fn fix_credential_path(mut e: InputError) -> InputError {
-    if let Some(rest) = e.message.strip_prefix('\u{0}')
-        && let Some((field, msg)) = rest.split_once('\u{0}')
-    {
-        e.path = join(&e.path, field);
-        e.message = msg.to_owned();
-    }
-    e
 }

@@ -1,0 +1,438 @@
+//! Engine, cache, limits and the warm policy instance.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use stepup_core::{Decision, InputError, Presented, Request, Secrets};
+use wasmtime::component::{Component, Linker, ResourceAny};
+use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
+
+use crate::bindings::{Stepup, StepupPre};
+use crate::convert;
+
+/// Resource limits applied to every call.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Linear-memory cap per instance.
+    pub memory_bytes: usize,
+    /// Wall-clock budget of one call.
+    pub deadline: Duration,
+    /// Epoch tick: the deadline is enforced to within one tick.
+    pub tick: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_bytes: 64 << 20,
+            deadline: Duration::from_millis(10),
+            tick: Duration::from_millis(1),
+        }
+    }
+}
+
+/// Why a call through the component failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostError {
+    /// The input was invalid (the same error the native engine gives).
+    Input(InputError),
+    /// The guest trapped: deadline exceeded, memory cap hit, or a bug. The instance is discarded.
+    Trap(String),
+    /// The component could not be compiled, loaded or instantiated.
+    Setup(String),
+}
+
+impl fmt::Display for HostError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HostError::Input(e) => write!(f, "invalid input: {e}"),
+            HostError::Trap(m) => write!(f, "policy component trapped: {m}"),
+            HostError::Setup(m) => write!(f, "policy component unavailable: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for HostError {}
+
+fn setup(e: impl fmt::Display) -> HostError {
+    HostError::Setup(e.to_string())
+}
+
+fn trap(e: wasmtime::Error) -> HostError {
+    // `{:#}` includes the trap code (e.g. "interrupt", "unreachable") after the context.
+    HostError::Trap(format!("{e:#}"))
+}
+
+struct Ticker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+struct Shared {
+    engine: Engine,
+    pre: StepupPre<HostState>,
+    limits: Limits,
+    deadline_ticks: u64,
+    _ticker: Ticker,
+}
+
+/// Per-store state: the memory limiter.
+pub struct HostState {
+    limits: StoreLimits,
+}
+
+/// A compiled, linked stepup component, shared by every [`ComponentPolicy`] made from it.
+#[derive(Clone)]
+pub struct Runtime {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime")
+            .field("limits", &self.shared.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// The component shipped with this crate, compiled in memory, default limits.
+    pub fn new() -> Result<Runtime, HostError> {
+        Runtime::with(crate::COMPONENT, None, Limits::default())
+    }
+
+    /// A component from `bytes`, with its `.cwasm` cached in `cache_dir` when given.
+    pub fn with(
+        bytes: &[u8],
+        cache_dir: Option<&Path>,
+        limits: Limits,
+    ) -> Result<Runtime, HostError> {
+        let mut cfg = Config::new();
+        cfg.wasm_component_model(true);
+        cfg.epoch_interruption(true);
+        let engine = Engine::new(&cfg).map_err(setup)?;
+        let component = match cache_dir {
+            Some(dir) => load_cached(&engine, bytes, dir)?,
+            None => Component::new(&engine, bytes).map_err(setup)?,
+        };
+        let linker: Linker<HostState> = Linker::new(&engine);
+        let pre =
+            StepupPre::new(linker.instantiate_pre(&component).map_err(setup)?).map_err(setup)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (engine, stop, tick) = (engine.clone(), stop.clone(), limits.tick);
+            std::thread::Builder::new()
+                .name("stepup-epoch".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(tick);
+                        engine.increment_epoch();
+                    }
+                })
+                .map_err(setup)?
+        };
+        let tick_ns = limits.tick.as_nanos().max(1);
+        let deadline_ticks = u64::try_from(limits.deadline.as_nanos().div_ceil(tick_ns))
+            .unwrap_or(u64::MAX)
+            .max(1);
+        Ok(Runtime {
+            shared: Arc::new(Shared {
+                engine,
+                pre,
+                limits,
+                deadline_ticks,
+                _ticker: Ticker {
+                    stop,
+                    thread: Some(thread),
+                },
+            }),
+        })
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> Limits {
+        self.shared.limits
+    }
+
+    /// A policy built from `config_json` inside a fresh, warm instance.
+    pub fn policy(&self, config_json: &str) -> Result<ComponentPolicy, HostError> {
+        let warm = Warm::new(&self.shared, config_json)?;
+        Ok(ComponentPolicy {
+            shared: self.shared.clone(),
+            config_json: config_json.to_owned(),
+            warm: Some(warm),
+        })
+    }
+
+    /// Instantiates without building a policy (for measuring instantiation alone).
+    #[doc(hidden)]
+    pub fn instantiate_only(&self) -> Result<(), HostError> {
+        let mut store = new_store(&self.shared);
+        self.shared
+            .pre
+            .instantiate(&mut store)
+            .map(|_| ())
+            .map_err(trap)
+    }
+}
+
+/// The names a component imports (the stepup component must import nothing).
+pub fn component_imports(bytes: &[u8]) -> Result<Vec<String>, HostError> {
+    let engine = Engine::new(Config::new().wasm_component_model(true)).map_err(setup)?;
+    let component = Component::new(&engine, bytes).map_err(setup)?;
+    Ok(component
+        .component_type()
+        .imports(&engine)
+        .map(|(name, _)| name.to_owned())
+        .collect())
+}
+
+/// Loads `<dir>/stepup-<sha256(component)>-<engine hash>.cwasm`, or compiles and writes it.
+fn load_cached(engine: &Engine, bytes: &[u8], dir: &Path) -> Result<Component, HostError> {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut h);
+    let key = Sha256::digest(bytes);
+    let name: String = key.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    let path: PathBuf = dir.join(format!("stepup-{name}-{:016x}.cwasm", h.finish()));
+    // Read, not mapped: a mapped file truncated by someone else would SIGBUS the host.
+    if let Ok(cached) = std::fs::read(&path) {
+        // SAFETY: the file is one this function wrote from a component it compiled with an
+        // engine of identical configuration (the name binds both); wasmtime also checks the
+        // version and configuration recorded inside it and errors on a mismatch.
+        #[expect(unsafe_code, reason = "deserializing a .cwasm we produced ourselves")]
+        let loaded = unsafe { Component::deserialize(engine, &cached) };
+        if let Ok(c) = loaded {
+            return Ok(c);
+        }
+    }
+    let component = Component::new(engine, bytes).map_err(setup)?;
+    let serialized = component.serialize().map_err(setup)?;
+    std::fs::create_dir_all(dir).map_err(setup)?;
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, &serialized).map_err(setup)?;
+    std::fs::rename(&tmp, &path).map_err(setup)?;
+    Ok(component)
+}
+
+fn new_store(shared: &Shared) -> Store<HostState> {
+    let limits = StoreLimitsBuilder::new()
+        .memory_size(shared.limits.memory_bytes)
+        .instances(4)
+        .tables(4)
+        .memories(2)
+        .trap_on_grow_failure(true)
+        .build();
+    let mut store = Store::new(&shared.engine, HostState { limits });
+    store.limiter(|s| &mut s.limits);
+    store
+}
+
+struct Warm {
+    store: Store<HostState>,
+    instance: Stepup,
+    policy: ResourceAny,
+}
+
+impl Warm {
+    fn new(shared: &Shared, config_json: &str) -> Result<Warm, HostError> {
+        let mut store = new_store(shared);
+        store.set_epoch_deadline(shared.deadline_ticks);
+        let instance = shared.pre.instantiate(&mut store).map_err(trap)?;
+        let created = instance
+            .stepup_policy_engine()
+            .policy()
+            .call_create(&mut store, config_json)
+            .map_err(trap)?;
+        let policy = created.map_err(|e| HostError::Input(convert::error(e)))?;
+        Ok(Warm {
+            store,
+            instance,
+            policy,
+        })
+    }
+}
+
+/// A policy resident in a warm component instance. Not `Sync`: give each worker its own (they
+/// are cheap to make from a shared [`Runtime`]).
+pub struct ComponentPolicy {
+    shared: Arc<Shared>,
+    config_json: String,
+    warm: Option<Warm>,
+}
+
+impl fmt::Debug for ComponentPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ComponentPolicy")
+            .field("warm", &self.warm.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ComponentPolicy {
+    /// Runs one call on the warm instance under the deadline; a trap discards the instance.
+    fn call<T>(
+        &mut self,
+        f: impl FnOnce(&mut Warm) -> wasmtime::Result<T>,
+    ) -> Result<T, HostError> {
+        if self.warm.is_none() {
+            self.warm = Some(Warm::new(&self.shared, &self.config_json)?);
+        }
+        let Some(warm) = self.warm.as_mut() else {
+            return Err(HostError::Setup("no instance".into()));
+        };
+        warm.store.set_epoch_deadline(self.shared.deadline_ticks);
+        match f(warm) {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                self.warm = None;
+                Err(trap(e))
+            }
+        }
+    }
+
+    /// Decides a request (typed path: records, no JSON).
+    pub fn evaluate(&mut self, req: &Request) -> Result<Decision, HostError> {
+        let wreq = convert::request(req);
+        let out = self.call(|w| {
+            w.instance
+                .stepup_policy_engine()
+                .policy()
+                .call_evaluate(&mut w.store, w.policy, &wreq)
+        })?;
+        out.map(convert::decision)
+            .map_err(|e| HostError::Input(convert::error(e)))
+    }
+
+    /// Verifies a presented code when needed and decides (typed path).
+    pub fn authorize(
+        &mut self,
+        req: &Request,
+        secrets: &Secrets,
+        present: Option<&Presented>,
+    ) -> Result<Decision, HostError> {
+        let (wreq, wsec, wpre) = (
+            convert::request(req),
+            convert::secrets(secrets),
+            present.map(convert::presented),
+        );
+        let out = self.call(|w| {
+            w.instance.stepup_policy_engine().policy().call_authorize(
+                &mut w.store,
+                w.policy,
+                &wreq,
+                &wsec,
+                wpre.as_ref(),
+            )
+        })?;
+        out.map(convert::decision)
+            .map_err(|e| HostError::Input(convert::error(e)))
+    }
+
+    /// JSON request in, decision or error document out (byte-identical to every host).
+    pub fn evaluate_json(&mut self, request_json: &str) -> Result<String, HostError> {
+        self.call(|w| {
+            w.instance
+                .stepup_policy_engine()
+                .policy()
+                .call_evaluate_json(&mut w.store, w.policy, request_json)
+        })
+    }
+
+    /// JSON `{request, secrets, present}` in, decision or error document out.
+    pub fn authorize_json(&mut self, input_json: &str) -> Result<String, HostError> {
+        self.call(|w| {
+            w.instance
+                .stepup_policy_engine()
+                .policy()
+                .call_authorize_json(&mut w.store, w.policy, input_json)
+        })
+    }
+
+    /// A TOTP enrolment from host entropy.
+    pub fn enroll_totp(
+        &mut self,
+        issuer: &str,
+        account: &str,
+        entropy: &[u8],
+    ) -> Result<stepup_core::totp::TotpEnrollment, HostError> {
+        let out = self.call(|w| {
+            w.instance.stepup_policy_engine().policy().call_enroll_totp(
+                &mut w.store,
+                w.policy,
+                issuer,
+                account,
+                entropy,
+            )
+        })?;
+        out.map(convert::enrollment)
+            .map_err(|e| HostError::Input(convert::error(e)))
+    }
+
+    /// Fresh recovery codes.
+    pub fn issue_recovery_codes(
+        &mut self,
+        entropy: &[u8],
+    ) -> Result<stepup_core::codes::IssuedRecoveryCodes, HostError> {
+        let out = self.call(|w| {
+            w.instance
+                .stepup_policy_engine()
+                .policy()
+                .call_issue_recovery_codes(&mut w.store, w.policy, entropy)
+        })?;
+        out.map_err(|e| HostError::Input(convert::error(e)))
+            .and_then(|i| convert::issued_recovery(i).map_err(HostError::Input))
+    }
+
+    /// A fresh emailed login code.
+    pub fn issue_email_code(
+        &mut self,
+        entropy: &[u8],
+        now: u64,
+    ) -> Result<stepup_core::codes::IssuedEmailCode, HostError> {
+        let out = self.call(|w| {
+            w.instance
+                .stepup_policy_engine()
+                .policy()
+                .call_issue_email_code(&mut w.store, w.policy, entropy, now)
+        })?;
+        out.map_err(|e| HostError::Input(convert::error(e)))
+            .and_then(|i| convert::issued_email(i).map_err(HostError::Input))
+    }
+
+    /// The code an authenticator shows for `secret` at `now`.
+    pub fn totp_code(&mut self, secret: &[u8], now: u64) -> Result<String, HostError> {
+        self.call(|w| {
+            w.instance.stepup_policy_engine().policy().call_totp_code(
+                &mut w.store,
+                w.policy,
+                secret,
+                now,
+            )
+        })
+    }
+
+    /// The resolved configuration, JSON.
+    pub fn config_json(&mut self) -> Result<String, HostError> {
+        self.call(|w| {
+            w.instance
+                .stepup_policy_engine()
+                .policy()
+                .call_config_json(&mut w.store, w.policy)
+        })
+    }
+}
