@@ -25,6 +25,11 @@ step "conformance corpus through the native engine"
 cargo build --locked -q -p stepup-cli
 keep native ./target/debug/stepup conformance tests/conformance
 
+step "conformance corpus through the wasmtime-hosted component (JSON and typed entry points)"
+STEPUP_CWASM_CACHE="$PWD/target/cwasm" keep component ./target/debug/stepup conformance --engine component tests/conformance
+wasm=target/component/wasm32-unknown-unknown/component/stepup_component.wasm
+echo "component: $(wc -c < "$wasm") bytes, $(gzip -9 -c "$wasm" | wc -c) gzipped"
+
 step "JSON Schemas against the corpus"
 keep schema python3 tests/schema_check.py
 
@@ -34,4 +39,5 @@ git diff --exit-code --stat -- tests/conformance
 
 step "summary"
 echo "native: $(tail -n 1 "$log/native")"
+echo "component: $(tail -n 1 "$log/component")"
 tail -n 1 "$log/schema"

@@ -66,6 +66,7 @@ fn main() {
         "bindings/component",
         "tests/fixtures/hostile-guest",
         "Cargo.lock",
+        "Cargo.toml",
     ] {
         println!("cargo:rerun-if-changed={}", root.join(p).display());
     }

@@ -8,6 +8,20 @@ use crate::{EngineKind, Failure, files};
 pub fn make(kind: EngineKind) -> Result<Box<dyn CaseEngine>, Failure> {
     match kind {
         EngineKind::Native => Ok(Box::new(NativeEngine::default())),
+        EngineKind::Component => {
+            let cache = std::env::var_os("STEPUP_CWASM_CACHE")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|| std::env::temp_dir().join("stepup-cwasm"));
+            let runtime = stepup_wasmtime::Runtime::with(
+                stepup_wasmtime::COMPONENT,
+                Some(&cache),
+                stepup_wasmtime::Limits::default(),
+            )
+            .map_err(|e| Failure::Io(e.to_string()))?;
+            Ok(Box::new(
+                stepup_wasmtime::conformance::ComponentEngine::new(runtime),
+            ))
+        }
     }
 }
 

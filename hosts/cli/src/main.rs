@@ -15,6 +15,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 pub enum EngineKind {
     /// The Rust engine linked into this binary.
     Native,
+    /// The WebAssembly component, run by wasmtime (compiled once, cached as .cwasm).
+    Component,
 }
 
 #[derive(Parser)]

@@ -241,3 +241,21 @@ fn org_plan_and_audit() {
     assert_eq!(audit["totp_only"], 1);
     assert_eq!(audit["high_impact_missing"], serde_json::json!(["ned"]));
 }
+
+#[test]
+fn component_engine_decides_like_native() {
+    for f in [
+        "examples/requests/01-publish-needs-otp.json",
+        "examples/requests/11-authorize-totp.json",
+        "examples/requests/08-throttled.json",
+    ] {
+        let native = stepup(&["decide", f]);
+        let component = stepup(&["decide", "--engine", "component", f]);
+        assert!(component.status.success(), "{}", text(&component.stderr));
+        assert_eq!(text(&native.stdout), text(&component.stdout), "{f}");
+    }
+    let bad = tmp("bad-c.json", r#"{"now":"x"}"#);
+    let out = stepup(&["decide", "--engine", "component", &bad]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(text(&out.stdout), text(&stepup(&["decide", &bad]).stdout));
+}

@@ -239,6 +239,9 @@ fn new_store(shared: &Shared) -> Store<HostState> {
         .build();
     let mut store = Store::new(&shared.engine, HostState { limits });
     store.limiter(|s| &mut s.limits);
+    // Every store starts with a deadline: with epochs on, a store without one would trap at the
+    // first tick, and no guest code may ever run unbounded.
+    store.set_epoch_deadline(shared.deadline_ticks);
     store
 }
 
@@ -251,7 +254,6 @@ struct Warm {
 impl Warm {
     fn new(shared: &Shared, config_json: &str) -> Result<Warm, HostError> {
         let mut store = new_store(shared);
-        store.set_epoch_deadline(shared.deadline_ticks);
         let instance = shared.pre.instantiate(&mut store).map_err(trap)?;
         let created = instance
             .stepup_policy_engine()
