@@ -30,6 +30,27 @@ STEPUP_CWASM_CACHE="$PWD/target/cwasm" keep component ./target/debug/stepup conf
 wasm=target/component/wasm32-unknown-unknown/component/stepup_component.wasm
 echo "component: $(wc -c < "$wasm") bytes, $(gzip -9 -c "$wasm" | wc -c) gzipped"
 
+step "wasm-bindgen build for browsers and Node"
+bindings/web/build.sh
+
+step "JS tooling: npm packages and Debian's Chromium"
+(cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
+if ! command -v chromium >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
+
+step "conformance corpus through wasm-bindgen in Node"
+keep wasmnode node tests/js/conformance.mjs --backend wasm-node tests/conformance
+
+step "JS API suite on wasm-node"
+STEPUP_BACKEND=wasm-node node --test tests/js/api.test.mjs
+
+step "headless Chromium: the corpus inside the page, the demo UI (screenshots in test-output/web)"
+node --test tests/js/browser.test.mjs | tee "$log/chromium"
+
+step "TypeScript types of the JS API"
+(cd tests/js && npx tsc -p tsconfig.json)
+
 step "JSON Schemas against the corpus"
 keep schema python3 tests/schema_check.py
 
@@ -40,4 +61,6 @@ git diff --exit-code --stat -- tests/conformance
 step "summary"
 echo "native: $(tail -n 1 "$log/native")"
 echo "component: $(tail -n 1 "$log/component")"
+echo "wasm-node: $(tail -n 1 "$log/wasmnode")"
+grep -o 'chromium: .*' "$log/chromium"
 tail -n 1 "$log/schema"

@@ -95,6 +95,56 @@ pub fn config_json(config: &crate::Config) -> String {
     serde_json::to_string(config).unwrap_or_else(|_| "{}".to_owned())
 }
 
+/// `{now, token}` (npm 11 token body) → `{ok, problems, notes, credential}`.
+pub fn token_form_json(policy: &Policy, input: &str) -> Result<String, InputError> {
+    to_json(&crate::token_form::check_json(policy.config(), input)?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerifyInput {
+    secret: String,
+    code: String,
+    now: Timestamp,
+    #[serde(default)]
+    last_step: Option<crate::time::Count>,
+}
+
+/// `{secret, code, now, last_step?}` → `{result, step?, drift_seconds?, message}`: checks one
+/// TOTP code on its own (enrolment's first code, or a form explaining a failed code).
+pub fn verify_totp_json(policy: &Policy, input: &str) -> Result<String, InputError> {
+    let i: VerifyInput = crate::json::parse(input)?;
+    let secret = crate::authorize::TotpSecret::from_base32(&i.secret)
+        .ok_or_else(|| InputError::new("secret", "expected a base32 secret of 128 to 512 bits"))?;
+    let cfg = &policy.config().totp;
+    let check = totp::verify(cfg, &secret.0, &i.code, i.now.0, i.last_step.map(|c| c.0));
+    let period = i64::try_from(cfg.period_seconds).unwrap_or(30);
+    let v = match check {
+        totp::TotpCheck::Accepted { step } => {
+            serde_json::json!({"result": "accepted", "step": step, "message": "Code accepted."})
+        }
+        totp::TotpCheck::Replayed => {
+            serde_json::json!({"result": "replayed", "message": crate::messages::message(crate::Reason::OtpReplayed)})
+        }
+        totp::TotpCheck::Drift { offset } => {
+            let s = offset.saturating_mul(period);
+            serde_json::json!({"result": "clock-drift", "drift_seconds": s, "message": format!("That code matches a different time: your device clock is {}.", totp::drift_words(s))})
+        }
+        totp::TotpCheck::Invalid => {
+            serde_json::json!({"result": "invalid", "message": crate::messages::message(crate::Reason::OtpInvalid)})
+        }
+        totp::TotpCheck::Malformed => {
+            serde_json::json!({"result": "malformed", "message": format!("A code is {} digits; spaces are fine.", cfg.digits)})
+        }
+    };
+    to_json(&v)
+}
+
+/// Which factor a bare code looks like: `"totp"`, `"email-otp"`, `"recovery-code"` or `null`.
+pub fn classify_code_json(policy: &Policy, code: &str) -> String {
+    to_json(&crate::codes::classify(policy.config(), code)).unwrap_or_else(|_| "null".into())
+}
+
 /// Member list → enforcement plan.
 pub fn org_plan_json(input: &str) -> Result<String, InputError> {
     to_json(&org::plan(&crate::json::parse(input)?)?)

@@ -40,6 +40,7 @@ pub mod rollout;
 mod rules;
 pub mod throttle;
 pub mod time;
+pub mod token_form;
 pub mod totp;
 
 pub use action::{ActionClass, ActionKind};

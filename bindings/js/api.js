@@ -1,0 +1,123 @@
+// The stepup JavaScript API, shared by every backend (napi addon, wasm-bindgen for Node and
+// for browsers). A backend ("raw") exposes JSON-text functions straight from stepup-core's ffi
+// module; this layer turns them into plain-object calls, fills in the clock and entropy the
+// engine never reads itself, and throws StepupError for bad input. It holds no rules.
+
+/** Bad input, with the path of the offending field (SPEC §8.17). */
+export class StepupError extends Error {
+  constructor(doc, prefix) {
+    const path = prefix ? (doc.error.path === '.' ? prefix : `${prefix}.${doc.error.path}`) : doc.error.path;
+    super(`${path}: ${doc.error.message}`);
+    this.name = 'StepupError';
+    this.code = 'invalid-input';
+    this.path = path;
+    this.detail = doc.error.message;
+    this.npm = doc.npm;
+  }
+}
+
+const isErrorDoc = (v) => v !== null && typeof v === 'object' && v.outcome === 'error' && v.reason === 'invalid-input' && v.error;
+
+function parseResult(text, prefix) {
+  const v = JSON.parse(text);
+  if (isErrorDoc(v)) throw new StepupError(v, prefix);
+  return v;
+}
+
+function rawError(e, prefix) {
+  const text = typeof e === 'string' ? e : e && e.message;
+  let doc;
+  try { doc = JSON.parse(text); } catch { throw e; }
+  if (isErrorDoc(doc)) return new StepupError(doc, prefix);
+  return e;
+}
+
+const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+const toText = (v) => (typeof v === 'string' ? v : JSON.stringify(v));
+
+/**
+ * Builds the API over a backend.
+ * @param raw     `{ Policy, orgPlanJson, compareJson, schema }` with JSON-text methods
+ * @param backend a name for diagnostics: 'napi', 'wasm-node', 'wasm-web'
+ */
+export function createApi(raw, backend) {
+  const nowSeconds = () => Math.floor(Date.now() / 1000);
+  const entropy = (n = 64) => {
+    const buf = new Uint8Array(n);
+    globalThis.crypto.getRandomValues(buf);
+    return hex(buf);
+  };
+  const entropyHex = (e) => (e === undefined ? entropy() : typeof e === 'string' ? e : hex(e));
+
+  class Policy {
+    #raw;
+    /** @param config a configuration object, its JSON text, or nothing (npmjs-2026). */
+    constructor(config = {}) {
+      try {
+        this.#raw = new raw.Policy(toText(config));
+      } catch (e) {
+        throw rawError(e);
+      }
+    }
+    /** Decides a request; `now` defaults to the current time. Throws StepupError on bad input. */
+    evaluate(request) {
+      const r = request && typeof request === 'object' && request.now === undefined ? { ...request, now: nowSeconds() } : request;
+      return parseResult(this.#raw.evaluateJson(toText(r)));
+    }
+    /** Verifies a presented code when one is needed, then decides. */
+    authorize(request, secrets = {}, present = undefined) {
+      const r = request && typeof request === 'object' && request.now === undefined ? { ...request, now: nowSeconds() } : request;
+      const doc = { request: r, secrets };
+      if (present !== undefined && present !== null) doc.present = present;
+      return parseResult(this.#raw.authorizeJson(JSON.stringify(doc)));
+    }
+    /** JSON text in, decision or error document text out (byte-identical in every host). */
+    evaluateJson(text) { return this.#raw.evaluateJson(text); }
+    /** `{request, secrets, present}` JSON text in, decision or error document text out. */
+    authorizeJson(text) { return this.#raw.authorizeJson(text); }
+    /** A new TOTP secret, its otpauth URI and QR code (SVG). */
+    enrollTotp({ account, issuer = 'stepup', entropy: e } = {}) {
+      return parseResult(this.#raw.enrollTotpJson(JSON.stringify({ issuer, account, entropy: entropyHex(e) })));
+    }
+    /** Fresh recovery codes (show once) and the hashed records to store. */
+    issueRecoveryCodes({ entropy: e } = {}) {
+      return parseResult(this.#raw.issueRecoveryCodesJson(JSON.stringify({ entropy: entropyHex(e) })));
+    }
+    /** A fresh emailed login code and the hashed record to store. */
+    issueEmailCode({ now = nowSeconds(), entropy: e } = {}) {
+      return parseResult(this.#raw.issueEmailCodeJson(JSON.stringify({ entropy: entropyHex(e), now })));
+    }
+    /** The code an authenticator shows for a base32 secret. */
+    totpCode(secret, now = nowSeconds()) {
+      return parseResult(this.#raw.totpCodeJson(JSON.stringify({ secret, now })));
+    }
+    /** Checks one TOTP code on its own: accepted, replayed, clock-drift, invalid or malformed. */
+    verifyTotp({ secret, code, now = nowSeconds(), lastStep }) {
+      const doc = { secret, code, now };
+      if (lastStep !== undefined && lastStep !== null) doc.last_step = lastStep;
+      return parseResult(this.#raw.verifyTotpJson(JSON.stringify(doc)));
+    }
+    /** Checks a token-creation form (npm 11 body) against the preset's limits. */
+    checkTokenForm(token, { now = nowSeconds() } = {}) {
+      return parseResult(this.#raw.tokenFormJson(JSON.stringify({ now, token })), 'token');
+    }
+    /** 2FA adoption figures for an org's members. */
+    auditOrg(members) { return parseResult(this.#raw.orgAuditJson(JSON.stringify({ members }))); }
+    /** Which factor a typed code looks like. */
+    classifyCode(code) { return JSON.parse(this.#raw.classifyCodeJson(String(code))); }
+    /** The resolved configuration. */
+    get config() { return JSON.parse(this.#raw.configJson()); }
+  }
+
+  return Object.freeze({
+    backend,
+    Policy,
+    StepupError,
+    /** Who loses access if an org turns 2FA enforcement on. */
+    planOrgEnforcement: (input) => parseResult(raw.orgPlanJson(JSON.stringify(input))),
+    /** Differences between a decision and a conformance expectation (empty = match). */
+    compareExpectation: (expect, decision) => parseResult(raw.compareJson(toText(expect), toText(decision))),
+    /** The JSON Schema of `config` or `request`. */
+    schema: (which) => JSON.parse(raw.schema(which)),
+  });
+}

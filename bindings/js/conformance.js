@@ -1,0 +1,46 @@
+// Runs conformance cases (SPEC §7) through any backend of the JS API. Same semantics as the
+// Rust runner: config errors are reported under `config.`, authorize when secrets/present exist.
+
+export function runCases(api, cases) {
+  const policies = new Map();
+  let passed = 0;
+  const failures = [];
+  for (const c of cases) {
+    const configText = JSON.stringify(c.config ?? {});
+    let entry = policies.get(configText);
+    if (!entry) {
+      try {
+        entry = { policy: new api.Policy(configText) };
+      } catch (e) {
+        if (e.code !== 'invalid-input') throw e;
+        entry = { error: { outcome: 'error', reason: 'invalid-input', error: { path: e.path === '.' ? 'config' : `config.${e.path}`, message: e.detail }, npm: e.npm } };
+      }
+      policies.set(configText, entry);
+    }
+    let decisionText;
+    if (entry.error) {
+      decisionText = JSON.stringify(entry.error);
+    } else if (c.secrets !== undefined || c.present !== undefined) {
+      const doc = { request: c.request };
+      if (c.secrets !== undefined) doc.secrets = c.secrets;
+      if (c.present !== undefined) doc.present = c.present;
+      decisionText = entry.policy.authorizeJson(JSON.stringify(doc));
+    } else {
+      decisionText = entry.policy.evaluateJson(JSON.stringify(c.request));
+    }
+    const diffs = api.compareExpectation(c.expect, decisionText);
+    if (diffs.length === 0) passed += 1;
+    else failures.push({ name: c.name, diffs, decision: decisionText });
+  }
+  return { passed, failed: failures.length, failures };
+}
+
+/** Formats a result like the Rust runner: FAIL lines, then `N passed, N failed`. */
+export function report(file, result) {
+  const lines = [];
+  for (const f of result.failures) {
+    lines.push(`FAIL ${file}: ${f.name}`);
+    for (const d of f.diffs) lines.push(`    ${d}`);
+  }
+  return lines;
+}

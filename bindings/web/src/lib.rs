@@ -1,0 +1,104 @@
+//! stepup for JavaScript via wasm-bindgen. Every function takes and returns JSON text, exactly
+//! what `stepup_core::ffi` does, so the shared JS layer (`bindings/js/api.js`) gives the browser
+//! build, the Node wasm build and the napi addon one identical API. Errors come back as the
+//! SPEC §8.17 error document, never as a panic.
+
+use stepup_core::decision::error_json;
+use stepup_core::{InputError, Policy, ffi};
+use wasm_bindgen::prelude::*;
+
+fn out(r: Result<String, InputError>) -> String {
+    r.unwrap_or_else(|e| error_json(&e))
+}
+
+/// A policy kept resident in wasm memory; JS holds a handle.
+#[wasm_bindgen(js_name = Policy)]
+pub struct RawPolicy(Policy);
+
+#[wasm_bindgen(js_class = Policy)]
+impl RawPolicy {
+    /// Parses a configuration; throws the error document (a JSON string) when invalid.
+    #[wasm_bindgen(constructor)]
+    pub fn new(config_json: &str) -> Result<RawPolicy, JsValue> {
+        Policy::from_json(config_json)
+            .map(RawPolicy)
+            .map_err(|e| JsValue::from_str(&error_json(&e)))
+    }
+    /// Request JSON → decision (or error) JSON.
+    #[wasm_bindgen(js_name = evaluateJson)]
+    pub fn evaluate_json(&self, request: &str) -> String {
+        self.0.evaluate_json(request)
+    }
+    /// `{request, secrets, present}` JSON → decision (or error) JSON.
+    #[wasm_bindgen(js_name = authorizeJson)]
+    pub fn authorize_json(&self, input: &str) -> String {
+        self.0.authorize_json(input)
+    }
+    /// `{issuer, account, entropy}` → enrolment.
+    #[wasm_bindgen(js_name = enrollTotpJson)]
+    pub fn enroll_totp_json(&self, input: &str) -> String {
+        out(ffi::enroll_totp_json(&self.0, input))
+    }
+    /// `{entropy}` → recovery codes.
+    #[wasm_bindgen(js_name = issueRecoveryCodesJson)]
+    pub fn issue_recovery_codes_json(&self, input: &str) -> String {
+        out(ffi::issue_recovery_codes_json(&self.0, input))
+    }
+    /// `{entropy, now}` → email code.
+    #[wasm_bindgen(js_name = issueEmailCodeJson)]
+    pub fn issue_email_code_json(&self, input: &str) -> String {
+        out(ffi::issue_email_code_json(&self.0, input))
+    }
+    /// `{secret, now}` → code.
+    #[wasm_bindgen(js_name = totpCodeJson)]
+    pub fn totp_code_json(&self, input: &str) -> String {
+        out(ffi::totp_code_json(&self.0, input))
+    }
+    /// `{secret, code, now, last_step?}` → check result.
+    #[wasm_bindgen(js_name = verifyTotpJson)]
+    pub fn verify_totp_json(&self, input: &str) -> String {
+        out(ffi::verify_totp_json(&self.0, input))
+    }
+    /// `{now, token}` → token-form verdict.
+    #[wasm_bindgen(js_name = tokenFormJson)]
+    pub fn token_form_json(&self, input: &str) -> String {
+        out(ffi::token_form_json(&self.0, input))
+    }
+    /// `{members}` → adoption audit.
+    #[wasm_bindgen(js_name = orgAuditJson)]
+    pub fn org_audit_json(&self, input: &str) -> String {
+        out(ffi::org_audit_json(&self.0, input))
+    }
+    /// A code → `"totp"`, `"email-otp"`, `"recovery-code"` or `null`.
+    #[wasm_bindgen(js_name = classifyCodeJson)]
+    pub fn classify_code_json(&self, code: &str) -> String {
+        ffi::classify_code_json(&self.0, code)
+    }
+    /// The resolved configuration.
+    #[wasm_bindgen(js_name = configJson)]
+    pub fn config_json(&self) -> String {
+        ffi::config_json(self.0.config())
+    }
+}
+
+/// `{org, actor, members}` → enforcement plan.
+#[wasm_bindgen(js_name = orgPlanJson)]
+pub fn org_plan_json(input: &str) -> String {
+    out(ffi::org_plan_json(input))
+}
+
+/// `(expect, decision)` → JSON array of differences.
+#[wasm_bindgen(js_name = compareJson)]
+pub fn compare_json(expect: &str, decision: &str) -> String {
+    out(ffi::compare_json(expect, decision))
+}
+
+/// The JSON Schema of `config` or `request`.
+#[wasm_bindgen]
+pub fn schema(which: &str) -> String {
+    if which == "config" {
+        ffi::CONFIG_SCHEMA.to_owned()
+    } else {
+        ffi::REQUEST_SCHEMA.to_owned()
+    }
+}

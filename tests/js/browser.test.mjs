@@ -1,0 +1,119 @@
+// The wasm-bindgen build in real headless Chromium: the whole corpus inside the page, and a UI
+// walk through the demo with screenshots under test-output/web/.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+import { serve } from './serve.mjs';
+import { collect } from './conformance.mjs';
+import nodeApi from '../../bindings/web/node.js';
+
+const OUT = new URL('../../test-output/web/', import.meta.url).pathname;
+let server;
+let browser;
+let base;
+
+before(async () => {
+  mkdirSync(OUT, { recursive: true });
+  server = await serve(0);
+  base = `http://127.0.0.1:${server.address().port}`;
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+test('the whole conformance corpus decides identically inside Chromium', async () => {
+  const page = await browser.newPage();
+  page.on('pageerror', (e) => console.error('page error:', e));
+  await page.goto(`${base}/bindings/web/test/harness.html`);
+  await page.waitForFunction(() => window.harnessReady === true);
+  let passed = 0;
+  let failed = 0;
+  for (const file of collect([new URL('../../tests/conformance', import.meta.url).pathname])) {
+    const cases = JSON.parse(readFileSync(file, 'utf8'));
+    const r = await page.evaluate((cs) => window.runCases(window.stepup, cs), cases);
+    for (const f of r.failures) console.log(`FAIL ${file}: ${f.name}\n    ${f.diffs.join('\n    ')}`);
+    passed += r.passed;
+    failed += r.failed;
+  }
+  console.log(`chromium: ${passed} passed, ${failed} failed`);
+  assert.equal(failed, 0);
+  assert.ok(passed >= 300);
+  assert.equal(await page.evaluate(() => window.stepup.backend), 'wasm-web');
+  await page.close();
+});
+
+test('demo: enrol, check the first code, ask what actions need, validate a token', async () => {
+  const page = await browser.newPage({ viewport: { width: 1200, height: 1000 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e));
+  await page.goto(`${base}/bindings/web/demo/`);
+  await page.waitForFunction(() => window.demoReady === true);
+  await page.screenshot({ path: `${OUT}01-loaded.png`, fullPage: true });
+
+  await page.click('#enroll');
+  await page.waitForSelector('#qr svg');
+  const secret = (await page.textContent('#secret')).trim();
+  assert.match(secret, /^[A-Z2-7]{32}$/);
+  assert.equal(await page.locator('#recovery li').count(), 10);
+  // A wrong code first: the page explains it.
+  await page.fill('#first-code', '12345');
+  await page.click('#verify-first');
+  assert.match(await page.textContent('#first-result'), /6 digits/);
+  // Then the right one, computed by the engine in Node from the secret the page shows.
+  const code = new nodeApi.Policy().totpCode(secret);
+  await page.fill('#first-code', `${code.slice(0, 3)} ${code.slice(3)}`);
+  await page.click('#verify-first');
+  assert.match(await page.textContent('#first-result'), /Code accepted/);
+  await page.screenshot({ path: `${OUT}02-enrolled.png`, fullPage: true });
+
+  // The action panel answers live.
+  await page.selectOption('#kind', 'package.publish');
+  await page.selectOption('#mode', 'auth-and-writes');
+  assert.equal(await page.textContent('#reason'), 'otp-required');
+  assert.match(await page.textContent('#npm'), /^401 www-authenticate: OTP/);
+  await page.selectOption('#cred', 'granular-bypass');
+  assert.equal(await page.textContent('#reason'), 'allowed-bypass-token');
+  await page.selectOption('#kind', 'token.create');
+  assert.equal(await page.textContent('#reason'), 'bypass-token-forbidden');
+  await page.selectOption('#preset', 'npmjs-2022');
+  assert.equal(await page.textContent('#reason'), 'allowed-bypass-token');
+  await page.selectOption('#preset', 'npmjs-2026');
+  await page.selectOption('#cred', 'session');
+  await page.selectOption('#kind', 'package.publish');
+  await page.selectOption('#mode', 'none');
+  assert.equal(await page.textContent('#reason'), 'tfa-required-to-publish');
+  await page.selectOption('#mode', 'auth-and-writes');
+  await page.selectOption('#proof', '60');
+  assert.equal(await page.textContent('#reason'), 'allowed-with-proof');
+  await page.fill('#failures', '5');
+  await page.selectOption('#proof', '');
+  assert.equal(await page.textContent('#reason'), 'throttled');
+  await page.screenshot({ path: `${OUT}03-action-panel.png`, fullPage: true });
+
+  // Explaining a code that is four minutes ahead.
+  await page.fill('#x-secret', secret);
+  await page.fill('#x-offset', '-240');
+  await page.fill('#x-code', code);
+  assert.match(await page.textContent('#x-result'), /about 4 minutes (ahead|behind)/);
+
+  // The token form: a bad CIDR and a too-long expiry, then fixed.
+  await page.fill('#t-cidrs', '10.20.0.0/16\n2001:db8::/129');
+  await page.fill('#t-expires', '120');
+  const problems = await page.locator('#t-problems li').allTextContents();
+  assert.ok(problems.some((t) => t.startsWith('cidr_whitelist[1]')), problems.join('|'));
+  assert.ok(problems.some((t) => t.startsWith('expires') && t.includes('90 days')), problems.join('|'));
+  await page.fill('#t-cidrs', '10.20.0.0/16\n2001:db8::/32');
+  await page.fill('#t-expires', '30');
+  await page.check('#t-bypass');
+  assert.match((await page.locator('#t-notes').textContent()), /can be created[\s\S]*never perform/);
+  await page.screenshot({ path: `${OUT}04-token-form.png`, fullPage: true });
+  assert.deepEqual(errors, []);
+  await page.close();
+});

@@ -1,0 +1,32 @@
+// Compile-only: the published types describe the API as used (run with tsc --noEmit --strict).
+import api, { Policy, type Decision, type Request, type Effect, type TokenCheck } from '../../bindings/web/node.js';
+import { load } from '../../bindings/web/index.js';
+
+const req: Request = {
+  action: { kind: 'package.publish', package: 'left-pad' },
+  account: { id: 'alice', tfa: { mode: 'auth-and-writes', factors: ['totp'] } },
+  credential: { kind: 'granular-token', bypass_2fa: true, packages: { scopes: ['@acme'], permission: 'read-write' } },
+};
+const p = new Policy({ preset: 'npmjs-2022', throttle: { account: [{ limit: 5, window_seconds: 300 }] } });
+const d: Decision = p.evaluate(req);
+const status: number = d.npm.status;
+const factors = d.challenge?.factors ?? [];
+const steps = d.effects.filter((e): e is Extract<Effect, { kind: 'consume-totp-step' }> => e.kind === 'consume-totp-step').map((e) => e.step);
+const t: TokenCheck = p.checkTokenForm({ scopes: ['@acme'], packages_and_scopes_permission: 'read-write', expires: 30 });
+const rc: string[] = p.issueRecoveryCodes().codes;
+const kind: 'totp' | 'email-otp' | 'recovery-code' | null = p.classifyCode('123456');
+try {
+  p.evaluate({ ...req, now: -1 });
+} catch (e) {
+  if (e instanceof api.StepupError) {
+    const where: string = e.path;
+    void where;
+  }
+}
+async function browser(): Promise<Decision> {
+  const stepup = await load();
+  return new stepup.Policy().evaluate(req);
+}
+// @ts-expect-error: not an action kind
+const wrong: Request = { ...req, action: { kind: 'package.yank' } };
+void [status, factors, steps, t, rc, kind, browser, wrong];
