@@ -39,6 +39,20 @@ if ! command -v chromium >/dev/null; then
   apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi
 
+step "Node native addon (napi-rs): build, package lint"
+# npm install, not ci: npm 11 omits other platforms' optional deps of @napi-rs/cli from the lock,
+# which npm ci then rejects; install still honours the locked versions.
+(cd bindings/node && npm install --no-audit --no-fund --loglevel=error && npm run --silent build && npx publint)
+
+step "conformance corpus through the napi addon"
+keep napi node bindings/node/conformance.mjs tests/conformance
+
+step "JS API suite on the napi addon"
+STEPUP_BACKEND=napi node --test tests/js/api.test.mjs
+
+step "Node benchmark smoke (every contender accepts the same code)"
+(cd bindings/node/bench && npm ci --no-audit --no-fund --loglevel=error && BENCH_QUICK=1 node bench.mjs)
+
 step "conformance corpus through wasm-bindgen in Node"
 keep wasmnode node tests/js/conformance.mjs --backend wasm-node tests/conformance
 
@@ -61,6 +75,7 @@ git diff --exit-code --stat -- tests/conformance
 step "summary"
 echo "native: $(tail -n 1 "$log/native")"
 echo "component: $(tail -n 1 "$log/component")"
+echo "napi: $(tail -n 1 "$log/napi")"
 echo "wasm-node: $(tail -n 1 "$log/wasmnode")"
 grep -o 'chromium: .*' "$log/chromium"
 tail -n 1 "$log/schema"

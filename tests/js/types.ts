@@ -1,6 +1,7 @@
 // Compile-only: the published types describe the API as used (run with tsc --noEmit --strict).
 import api, { Policy, type Decision, type Request, type Effect, type TokenCheck } from '../../bindings/web/node.js';
 import { load } from '../../bindings/web/index.js';
+import nodeAddon, { Policy as NativePolicy } from '../../bindings/node/index.js';
 
 const req: Request = {
   action: { kind: 'package.publish', package: 'left-pad' },
@@ -29,4 +30,6 @@ async function browser(): Promise<Decision> {
 }
 // @ts-expect-error: not an action kind
 const wrong: Request = { ...req, action: { kind: 'package.yank' } };
-void [status, factors, steps, t, rc, kind, browser, wrong];
+const native: Decision = new NativePolicy().authorize(req, { totp_secret: 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ' }, { code: '123456' });
+const backendName: 'napi' | 'wasm-node' | 'wasm-web' = nodeAddon.backend;
+void [status, factors, steps, t, rc, kind, browser, wrong, native, backendName];

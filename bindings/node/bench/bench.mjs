@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+// node bindings/node/bench/bench.mjs — stepup through the napi addon (and the wasm build) next to
+// otpauth, otplib and speakeasy, in one process, same inputs. Prints per-call medians and ratios
+// as a markdown table. Every contender is first checked to accept the same valid code.
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import * as OTPAuth from 'otpauth';
+import { verifySync } from 'otplib';
+import napi from '../index.js';
+import wasm from '../../web/node.js';
+
+const require = createRequire(import.meta.url);
+const speakeasy = require('speakeasy');
+
+const SECRET = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ';
+const NOW = 1780315200;
+const napiPolicy = new napi.Policy();
+const wasmPolicy = new wasm.Policy();
+const CODE = napiPolicy.totpCode(SECRET, NOW);
+const otpauthTotp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(SECRET), digits: 6, period: 30, algorithm: 'SHA1' });
+
+const contenders = {
+  'stepup napi verifyTotp': () => napiPolicy.verifyTotp({ secret: SECRET, code: CODE, now: NOW }).result === 'accepted',
+  'stepup wasm verifyTotp': () => wasmPolicy.verifyTotp({ secret: SECRET, code: CODE, now: NOW }).result === 'accepted',
+  'otpauth validate (prebuilt TOTP)': () => otpauthTotp.validate({ token: CODE, timestamp: NOW * 1000, window: 1 }) !== null,
+  'otplib verifySync': () => verifySync({ secret: SECRET, token: CODE, epoch: NOW, epochTolerance: 30 }).valid,
+  'speakeasy totp.verify': () => speakeasy.totp.verify({ secret: SECRET, encoding: 'base32', token: CODE, window: 1, time: NOW }),
+};
+for (const [name, f] of Object.entries(contenders)) assert.equal(f(), true, `${name} must accept the valid code`);
+
+const request = {
+  now: NOW,
+  action: { kind: 'package.publish', package: 'left-pad', tag: 'latest' },
+  account: { id: 'alice', tfa: { mode: 'auth-and-writes', factors: ['totp'] }, publisher: true, impact: { weekly_downloads: 2500000, dependents: 900, dependents_rank: 42 } },
+  credential: { kind: 'session' },
+  client: { ip: '203.0.113.7' },
+  package: { name: 'left-pad', publishing_access: 'tfa-or-token' },
+  orgs: [{ name: 'acme', enforce_tfa: true }],
+  proofs: [],
+  failures: { account: [NOW - 100, NOW - 50], ip: [] },
+};
+const requestText = JSON.stringify(request);
+const evaluators = {
+  'stepup napi evaluate (object)': () => napiPolicy.evaluate(request),
+  'stepup napi evaluateJson (text)': () => napiPolicy.evaluateJson(requestText),
+  'stepup wasm evaluate (object)': () => wasmPolicy.evaluate(request),
+  'stepup napi authorize (TOTP)': () => napiPolicy.authorize(request, { totp_secret: SECRET }, { factor: 'totp', code: CODE }),
+};
+assert.equal(napiPolicy.evaluate(request).reason, 'otp-required');
+assert.equal(evaluators['stepup napi authorize (TOTP)']().reason, 'allowed-with-proof');
+
+/** Median ns per call over `rounds` rounds of `iters` calls, after a warm-up. */
+const QUICK = process.env.BENCH_QUICK === '1';
+function measure(f, { rounds = QUICK ? 3 : 15, iters = QUICK ? 200 : 20000 } = {}) {
+  for (let i = 0; i < iters; i += 1) f();
+  const per = [];
+  for (let r = 0; r < rounds; r += 1) {
+    const t = process.hrtime.bigint();
+    for (let i = 0; i < iters; i += 1) f();
+    per.push(Number(process.hrtime.bigint() - t) / iters);
+  }
+  per.sort((a, b) => a - b);
+  return per[Math.floor(per.length / 2)];
+}
+
+const fmt = (ns) => (ns >= 1000 ? `${(ns / 1000).toFixed(2)} µs` : `${ns.toFixed(0)} ns`);
+const results = {};
+console.log(`Node ${process.version}; ${QUICK ? 'QUICK smoke run (3 x 200 calls), figures not meaningful' : '15 rounds of 20,000 calls each'}; median per call.\n`);
+console.log('| TOTP verify (valid code, ±1 step) | median | × otpauth |\n|---|---|---|');
+for (const [name, f] of Object.entries(contenders)) results[name] = measure(f);
+const base = results['otpauth validate (prebuilt TOTP)'];
+for (const name of Object.keys(contenders)) console.log(`| ${name} | ${fmt(results[name])} | ${(results[name] / base).toFixed(2)} |`);
+console.log('\n| decision | median |\n|---|---|');
+for (const [name, f] of Object.entries(evaluators)) console.log(`| ${name} | ${fmt(measure(f))} |`);

@@ -1,0 +1,104 @@
+//! stepup for Node as a native addon. The same JSON-text surface as the wasm-bindgen build
+//! (`bindings/web`), so the shared JS layer (`bindings/js/api.js`) gives both one API. Every
+//! export catches unwinding, so no Rust panic can reach JavaScript.
+
+use napi::{Error, Result};
+use napi_derive::napi;
+use stepup_core::decision::error_json;
+use stepup_core::{InputError, Policy, ffi};
+
+fn out(r: std::result::Result<String, InputError>) -> String {
+    r.unwrap_or_else(|e| error_json(&e))
+}
+
+/// A policy kept resident in the addon; JS holds a handle.
+#[napi(js_name = "Policy")]
+pub struct RawPolicy(Policy);
+
+#[napi]
+impl RawPolicy {
+    /// Parses a configuration; throws an Error whose message is the error document.
+    #[napi(constructor, catch_unwind)]
+    pub fn new(config_json: String) -> Result<Self> {
+        Policy::from_json(&config_json)
+            .map(RawPolicy)
+            .map_err(|e| Error::from_reason(error_json(&e)))
+    }
+    /// Request JSON → decision (or error) JSON.
+    #[napi(js_name = "evaluateJson", catch_unwind)]
+    pub fn evaluate_json(&self, request: String) -> String {
+        self.0.evaluate_json(&request)
+    }
+    /// `{request, secrets, present}` JSON → decision (or error) JSON.
+    #[napi(js_name = "authorizeJson", catch_unwind)]
+    pub fn authorize_json(&self, input: String) -> String {
+        self.0.authorize_json(&input)
+    }
+    /// `{issuer, account, entropy}` → enrolment.
+    #[napi(js_name = "enrollTotpJson", catch_unwind)]
+    pub fn enroll_totp_json(&self, input: String) -> String {
+        out(ffi::enroll_totp_json(&self.0, &input))
+    }
+    /// `{entropy}` → recovery codes.
+    #[napi(js_name = "issueRecoveryCodesJson", catch_unwind)]
+    pub fn issue_recovery_codes_json(&self, input: String) -> String {
+        out(ffi::issue_recovery_codes_json(&self.0, &input))
+    }
+    /// `{entropy, now}` → email code.
+    #[napi(js_name = "issueEmailCodeJson", catch_unwind)]
+    pub fn issue_email_code_json(&self, input: String) -> String {
+        out(ffi::issue_email_code_json(&self.0, &input))
+    }
+    /// `{secret, now}` → code.
+    #[napi(js_name = "totpCodeJson", catch_unwind)]
+    pub fn totp_code_json(&self, input: String) -> String {
+        out(ffi::totp_code_json(&self.0, &input))
+    }
+    /// `{secret, code, now, last_step?}` → check result.
+    #[napi(js_name = "verifyTotpJson", catch_unwind)]
+    pub fn verify_totp_json(&self, input: String) -> String {
+        out(ffi::verify_totp_json(&self.0, &input))
+    }
+    /// `{now, token}` → token-form verdict.
+    #[napi(js_name = "tokenFormJson", catch_unwind)]
+    pub fn token_form_json(&self, input: String) -> String {
+        out(ffi::token_form_json(&self.0, &input))
+    }
+    /// `{members}` → adoption audit.
+    #[napi(js_name = "orgAuditJson", catch_unwind)]
+    pub fn org_audit_json(&self, input: String) -> String {
+        out(ffi::org_audit_json(&self.0, &input))
+    }
+    /// A code → `"totp"`, `"email-otp"`, `"recovery-code"` or `null`.
+    #[napi(js_name = "classifyCodeJson", catch_unwind)]
+    pub fn classify_code_json(&self, code: String) -> String {
+        ffi::classify_code_json(&self.0, &code)
+    }
+    /// The resolved configuration.
+    #[napi(js_name = "configJson", catch_unwind)]
+    pub fn config_json(&self) -> String {
+        ffi::config_json(self.0.config())
+    }
+}
+
+/// `{org, actor, members}` → enforcement plan.
+#[napi(js_name = "orgPlanJson", catch_unwind)]
+pub fn org_plan_json(input: String) -> String {
+    out(ffi::org_plan_json(&input))
+}
+
+/// `(expect, decision)` → JSON array of differences.
+#[napi(js_name = "compareJson", catch_unwind)]
+pub fn compare_json(expect: String, decision: String) -> String {
+    out(ffi::compare_json(&expect, &decision))
+}
+
+/// The JSON Schema of `config` or `request`.
+#[napi(catch_unwind)]
+pub fn schema(which: String) -> String {
+    if which == "config" {
+        ffi::CONFIG_SCHEMA.to_owned()
+    } else {
+        ffi::REQUEST_SCHEMA.to_owned()
+    }
+}
