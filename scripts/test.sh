@@ -50,6 +50,9 @@ keep napi node bindings/node/conformance.mjs tests/conformance
 step "JS API suite on the napi addon"
 STEPUP_BACKEND=napi node --test tests/js/api.test.mjs
 
+step "Verdaccio + verdaccio-stepup + the real npm CLI (pty where npm prompts)"
+hosts/verdaccio/test/run.sh
+
 step "Node benchmark smoke (every contender accepts the same code)"
 (cd bindings/node/bench && npm ci --no-audit --no-fund --loglevel=error && BENCH_QUICK=1 node bench.mjs)
 

@@ -1,0 +1,16 @@
+import type { Config } from 'stepup-node';
+
+/** `middlewares.stepup` in Verdaccio's config.yaml. */
+export interface StepupPluginConfig {
+  /** Key for encrypting TOTP secrets at rest (or env STEPUP_SECRET_KEY). Required. */
+  secret_key?: string;
+  /** Issuer shown in authenticator apps. Default "Verdaccio". */
+  issuer?: string;
+  /** stepup policy configuration (preset and overrides). */
+  policy?: Config;
+}
+
+declare function verdaccioStepup(config: StepupPluginConfig, options: { config: object; logger: object }): {
+  register_middlewares(app: unknown, auth: unknown, storage: unknown): void;
+};
+export = verdaccioStepup;

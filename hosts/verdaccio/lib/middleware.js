@@ -1,0 +1,303 @@
+'use strict';
+// verdaccio-stepup: runs after Verdaccio's auth and before its routes. Every write, token
+// operation and 2FA change is decided by the stepup engine (the napi addon); the plugin keeps the
+// state the engine asks it to (effects) and speaks npm's wire protocol.
+const crypto = require('node:crypto');
+const path = require('node:path');
+const { Store } = require('./store.js');
+const { classifyWrite } = require('./routes.js');
+
+const now = () => Math.floor(Date.now() / 1000);
+const OP_WINDOW = 60;
+
+class StepupMiddleware {
+  constructor(config, options) {
+    this.logger = options.logger;
+    const vcfg = options.config ?? {};
+    const base = path.dirname(vcfg.self_path ?? vcfg.configPath ?? path.join(process.cwd(), 'config.yaml'));
+    const storage = path.resolve(base, vcfg.storage ?? './storage');
+    const key = config.secret_key ?? process.env.STEPUP_SECRET_KEY;
+    if (!key || String(key).length < 16) {
+      throw new Error('verdaccio-stepup: set middlewares.stepup.secret_key (or STEPUP_SECRET_KEY), at least 16 characters: TOTP secrets are encrypted with it');
+    }
+    this.store = new Store(path.join(storage, '.stepup'), String(key));
+    this.issuer = config.issuer ?? 'Verdaccio';
+    this.policyConfig = config.policy ?? {};
+    // Codes accepted recently, so npm's multi-request operations (unpublish = PUT + DELETE) can
+    // reuse one code for their other requests, but never for the same request twice.
+    this.operations = new Map();
+    this.api = import('stepup-node').then((m) => m.default);
+  }
+
+  register_middlewares(app, auth) {
+    this.auth = auth;
+    app.use((req, res, next) => {
+      readJsonBody(req)
+        .then(() => this.handle(req, res, next))
+        .catch((err) => {
+        this.logger.error({ err: err.message }, 'stepup: @{err}');
+        res.status(500).json({ error: 'stepup: internal error' });
+      });
+    });
+    this.logger.info({}, 'stepup: 2FA middleware registered');
+  }
+
+  async policy() {
+    if (!this.engine) {
+      const api = await this.api;
+      this.engine = { api, policy: new api.Policy(this.policyConfig) };
+    }
+    return this.engine;
+  }
+
+  async handle(req, res, next) {
+    const user = req.remote_user?.name;
+    const p = req.path;
+    if (p === '/-/npm/v1/user') {
+      if (!user) return next();
+      if (req.method === 'GET') return this.profile(req, res, user);
+      if (req.method === 'POST') return this.profileUpdate(req, res, next, user);
+      return next();
+    }
+    let m = p.match(/^\/-\/package\/([^/]+)\/access$/);
+    if (m && req.method === 'POST' && user) return this.access(req, res, user, decodeURIComponent(m[1]));
+    m = p.match(/^\/-\/user\/org\.couchdb\.user:([^/]+)/);
+    if (m && req.method === 'PUT') return this.login(req, res, next, decodeURIComponent(m[1]));
+    const action = classifyWrite(req.method, p, req.body);
+    if (!action || !user) return next();
+    const d = await this.decide(req, user, action);
+    if (d.outcome !== 'allow') return answer(res, d);
+    if (action.kind === 'token.create') this.captureToken(req, res);
+    return next();
+  }
+
+  /** Builds the request, runs authorize with the account's secrets, applies the effects. */
+  async decide(req, user, action, { credential } = {}) {
+    const { policy } = await this.policy();
+    const t = now();
+    const state = this.store.user(user);
+    const ip = req.ip;
+    const code = typeof req.headers['npm-otp'] === 'string' ? req.headers['npm-otp'].trim() : '';
+    const proofs = [];
+    if (code && state?.tfa && this.sameOperation(req, user, action, code, t)) proofs.push({ factor: 'totp', verified_at: t });
+    const request = {
+      now: t,
+      action,
+      account: { id: user, tfa: state?.tfa ?? null, publisher: true, safeguard_until: state?.safeguard_until ?? null },
+      credential: credential ?? this.credential(req),
+      client: ip ? { ip } : {},
+      package: action.package ? { name: action.package, publishing_access: this.store.packageAccess(action.package) } : undefined,
+      proofs,
+      failures: { account: state?.failures ?? [], ip: ip ? this.store.ipFailures(ip, t) : [] },
+    };
+    const secrets = {};
+    if (state?.secret) secrets.totp_secret = this.store.decrypt(state.secret);
+    if (state?.last_totp_step !== undefined) secrets.last_totp_step = state.last_totp_step;
+    if (state?.recovery_codes) secrets.recovery_codes = state.recovery_codes;
+    const d = policy.authorize(request, secrets, code ? { code } : null);
+    this.apply(user, ip, d, t, req, action, code);
+    this.logger.info({ user, kind: action.kind, reason: d.reason, rule: d.rule }, 'stepup: @{user} @{kind} -> @{reason} (@{rule})');
+    return d;
+  }
+
+  apply(user, ip, d, t, req, action, code) {
+    const state = this.store.user(user);
+    let changed = false;
+    for (const e of d.effects) {
+      changed = true;
+      if (e.kind === 'record-failure') this.store.recordFailure(user, ip, t);
+      else if (!state) continue;
+      else if (e.kind === 'consume-totp-step') {
+        state.last_totp_step = e.step;
+        this.remember(req, user, action, code, t);
+      } else if (e.kind === 'burn-recovery-code') {
+        state.recovery_codes = state.recovery_codes.filter((_, i) => i !== e.index);
+        this.remember(req, user, action, code, t);
+      } else if (e.kind === 'clear-failures') state.failures = [];
+      else if (e.kind === 'start-safeguard') state.safeguard_until = e.until;
+    }
+    if (changed) this.store.save();
+  }
+
+  operationKey(user, action, req) {
+    return `${user}\u0000${req.headers['npm-command'] ?? ''}\u0000${action.package ?? ''}`;
+  }
+
+  remember(req, user, action, code, t) {
+    if (!code) return;
+    const hash = crypto.createHash('sha256').update(code).digest('hex');
+    this.operations.set(this.operationKey(user, action, req), { hash, until: t + OP_WINDOW, used: new Set([`${req.method} ${req.path}`]) });
+  }
+
+  sameOperation(req, user, action, code, t) {
+    const op = this.operations.get(this.operationKey(user, action, req));
+    if (!op || t >= op.until) return false;
+    const hash = crypto.createHash('sha256').update(code).digest('hex');
+    const request = `${req.method} ${req.path}`;
+    if (!crypto.timingSafeEqual(Buffer.from(hash), Buffer.from(op.hash)) || op.used.has(request)) return false;
+    op.used.add(request);
+    return true;
+  }
+
+  credential(req) {
+    const h = req.headers.authorization ?? '';
+    if (/^basic /i.test(h)) return { kind: 'basic' };
+    const key = req.remote_user?.token?.key;
+    if (!key) return { kind: 'session' };
+    const meta = this.store.token(key);
+    if (meta?.credential) return meta.credential;
+    return { kind: 'legacy-token', type: 'publish' };
+  }
+
+  async password(user, password) {
+    if (typeof password !== 'string') return false;
+    // Core's authenticate answers with a remote user ({name, groups, ...}); a plugin's with groups.
+    return new Promise((ok) => this.auth.authenticate(user, password, (err, who) => ok(!err && Boolean(who) && (Array.isArray(who) ? who.length > 0 : who.name === user))));
+  }
+
+  profile(req, res, user) {
+    const s = this.store.user(user);
+    const tfa = s?.tfa ? { mode: s.tfa.mode, pending: false } : s?.pending ? { mode: s.pending.mode, pending: true } : false;
+    res.status(200).json({ name: user, email: '', email_verified: false, created: '', updated: '', tfa, cidr_whitelist: null, fullname: '' });
+  }
+
+  async profileUpdate(req, res, next, user) {
+    const body = req.body ?? {};
+    if (body.tfa === undefined) {
+      const d = await this.decide(req, user, { kind: body.password ? 'password.change' : 'profile.update' });
+      return d.outcome === 'allow' ? next() : answer(res, d);
+    }
+    const { api, policy } = await this.policy();
+    const s = this.store.user(user) ?? {};
+    if (Array.isArray(body.tfa)) {
+      if (!s.pending) return res.status(400).json({ error: 'No two-factor authentication enrolment is pending. Run `npm profile enable-2fa` first.' });
+      const secret = this.store.decrypt(s.pending.secret);
+      const r = policy.verifyTotp({ secret, code: String(body.tfa[0] ?? ''), now: now() });
+      if (r.result !== 'accepted') return res.status(400).json({ error: `${r.message} Two-factor authentication was not enabled.` });
+      const rc = policy.issueRecoveryCodes();
+      this.store.setUser(user, {
+        tfa: { mode: s.pending.mode, factors: ['totp'] },
+        secret: s.pending.secret,
+        last_totp_step: r.step,
+        recovery_codes: rc.records,
+        failures: s.failures ?? [],
+      });
+      return res.status(200).json({ tfa: rc.codes });
+    }
+    const mode = body.tfa?.mode;
+    if (!(await this.password(user, body.tfa?.password))) {
+      res.set('www-authenticate', 'Basic realm="verdaccio"');
+      return res.status(401).json({ error: 'Incorrect or missing password.' });
+    }
+    if (mode === 'disable') {
+      if (!s.tfa) {
+        this.store.setUser(user, s.failures?.length ? { failures: s.failures } : null);
+        return res.status(200).json({ tfa: false });
+      }
+      const d = await this.decide(req, user, { kind: 'tfa.disable' });
+      if (d.outcome !== 'allow') return answer(res, d);
+      this.store.setUser(user, null);
+      return res.status(200).json({ tfa: false });
+    }
+    if (mode !== 'auth-only' && mode !== 'auth-and-writes') return res.status(400).json({ error: `Invalid two-factor authentication mode "${mode}".` });
+    if (s.tfa) {
+      const d = await this.decide(req, user, { kind: 'tfa.mode-change' });
+      if (d.outcome !== 'allow') return answer(res, d);
+      const current = this.store.user(user);
+      current.tfa.mode = mode;
+      this.store.setUser(user, current);
+      // npm 10 treats {tfa:null} as success, npm 11 {tfa:{mode}} (wire reference 2.7.4).
+      const npm10 = /^npm\/(\d+)\./.exec(req.headers['user-agent'] ?? '');
+      return res.status(200).json({ tfa: npm10 && Number(npm10[1]) <= 10 ? null : { mode, pending: false } });
+    }
+    const d = await this.decide(req, user, { kind: 'tfa.enable' });
+    if (d.outcome !== 'allow') return answer(res, d);
+    const e = policy.enrollTotp({ account: user, issuer: this.issuer });
+    this.store.setUser(user, { ...s, pending: { mode, secret: this.store.encrypt(e.secret) } });
+    void api;
+    return res.status(200).json({ tfa: e.otpauth_uri });
+  }
+
+  async access(req, res, user, pkg) {
+    const body = req.body ?? {};
+    const setting = 'publish_requires_tfa' in body;
+    const allowed = await new Promise((ok) => this.auth.allow_publish({ packageName: pkg }, req.remote_user, (err, yes) => ok(!err && yes)));
+    if (!allowed) return res.status(403).json({ error: `You may not change the settings of ${pkg}.` });
+    const d = await this.decide(req, user, { kind: setting ? 'access.publishing-setting' : 'access.visibility', package: pkg });
+    if (d.outcome !== 'allow') return answer(res, d);
+    if (setting) {
+      const access = !body.publish_requires_tfa ? 'none' : body.automation_token_overrides_tfa ? 'tfa-or-token' : 'tfa-no-tokens';
+      this.store.setPackageAccess(pkg, access);
+    }
+    return res.status(200).json({ ok: true });
+  }
+
+  async login(req, res, next, name) {
+    const s = this.store.user(name);
+    const password = req.body?.password;
+    if (!s?.tfa || !(await this.password(name, password))) return next();
+    const d = await this.decide(req, name, { kind: 'login' }, { credential: { kind: 'basic' } });
+    return d.outcome === 'allow' ? next() : answer(res, d);
+  }
+
+  /** Records what a created token may do (bypass, expiry, scope) once Verdaccio has minted it. */
+  captureToken(req, res) {
+    const body = req.body ?? {};
+    const json = res.json.bind(res);
+    res.json = (value) => {
+      if (value && typeof value.key === 'string' && res.statusCode < 300) {
+        this.policy().then(({ policy }) => {
+          const form = { ...body };
+          delete form.password;
+          if (form.name === null) delete form.name;
+          if (!('packages_and_scopes_permission' in form) && !('readonly' in form)) form.packages_all = true;
+          if (!('packages_and_scopes_permission' in form) && !('readonly' in form)) form.packages_and_scopes_permission = 'read-write';
+          const check = policy.checkTokenForm(form);
+          if (check.ok) this.store.setToken(value.key, { credential: check.credential, created: now() });
+        }).catch((err) => this.logger.error({ err: err.message }, 'stepup: token metadata: @{err}'));
+      }
+      return json(value);
+    };
+  }
+}
+
+const MAX_BODY = 64 << 20;
+
+/**
+ * Parses a JSON body if nothing has yet (Verdaccio 6.8 registers its body parser after middleware
+ * plugins). Sets `req._body`, which body-parser honours, so the body is read exactly once.
+ */
+function readJsonBody(req) {
+  if (req._body || req.method === 'GET' || req.method === 'HEAD' || !/json/i.test(req.headers['content-type'] ?? '')) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    let size = 0;
+    req.on('data', (c) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        reject(new Error('request body too large'));
+        req.destroy();
+      } else chunks.push(c);
+    });
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      try {
+        req.body = text ? JSON.parse(text) : {};
+      } catch {
+        req.body = {};
+      }
+      req._body = true;
+      resolve();
+    });
+    req.on('error', reject);
+  });
+}
+
+function answer(res, d) {
+  if (d.npm.www_authenticate) res.set('www-authenticate', d.npm.www_authenticate);
+  if (d.outcome === 'challenge') res.set('npm-notice', d.message);
+  if (d.retry_after) res.set('retry-after', String(d.retry_after));
+  return res.status(d.npm.status).json({ error: d.npm.error, reason: d.reason, message: d.message });
+}
+
+module.exports = { StepupMiddleware };

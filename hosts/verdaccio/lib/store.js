@@ -1,0 +1,89 @@
+'use strict';
+// The plugin's state, in the Verdaccio storage folder: per-user 2FA state (TOTP secrets encrypted
+// with AES-256-GCM under the configured key, recovery codes only as salted hashes), package
+// publishing-access settings, token metadata and failure times. One JSON file, replaced
+// atomically on every change, so state survives restarts and a crash never leaves half a file.
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const DAY = 86400;
+
+class Store {
+  constructor(dir, secretKey) {
+    this.dir = dir;
+    this.file = path.join(dir, 'state.json');
+    this.key = crypto.createHash('sha256').update(`verdaccio-stepup:${secretKey}`).digest();
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.data = fs.existsSync(this.file) ? JSON.parse(fs.readFileSync(this.file, 'utf8')) : { version: 1, users: {}, packages: {}, tokens: {}, ipFailures: {} };
+    // Fail at start-up, not at the first login, if the key cannot open what is stored.
+    for (const u of Object.values(this.data.users)) {
+      if (u.secret) this.decrypt(u.secret);
+    }
+  }
+
+  encrypt(text) {
+    const iv = crypto.randomBytes(12);
+    const c = crypto.createCipheriv('aes-256-gcm', this.key, iv);
+    const ct = Buffer.concat([c.update(text, 'utf8'), c.final()]);
+    return `v1.${iv.toString('base64')}.${c.getAuthTag().toString('base64')}.${ct.toString('base64')}`;
+  }
+
+  decrypt(blob) {
+    const [v, iv, tag, ct] = String(blob).split('.');
+    if (v !== 'v1') throw new Error('verdaccio-stepup: unknown secret format in state file');
+    try {
+      const d = crypto.createDecipheriv('aes-256-gcm', this.key, Buffer.from(iv, 'base64'));
+      d.setAuthTag(Buffer.from(tag, 'base64'));
+      return Buffer.concat([d.update(Buffer.from(ct, 'base64')), d.final()]).toString('utf8');
+    } catch {
+      throw new Error('verdaccio-stepup: cannot decrypt stored TOTP secrets: secret_key differs from the one they were stored with');
+    }
+  }
+
+  save() {
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify(this.data), { mode: 0o600 });
+    fs.renameSync(tmp, this.file);
+  }
+
+  user(name) {
+    return this.data.users[name] ?? null;
+  }
+
+  setUser(name, value) {
+    if (value === null) delete this.data.users[name];
+    else this.data.users[name] = value;
+    this.save();
+  }
+
+  packageAccess(name) {
+    return this.data.packages[name]?.publishing_access;
+  }
+
+  setPackageAccess(name, access) {
+    this.data.packages[name] = { ...(this.data.packages[name] ?? {}), publishing_access: access };
+    this.save();
+  }
+
+  token(key) {
+    return this.data.tokens[key] ?? null;
+  }
+
+  setToken(key, meta) {
+    this.data.tokens[key] = meta;
+    this.save();
+  }
+
+  ipFailures(ip, now) {
+    return (this.data.ipFailures[ip] ?? []).filter((t) => t > now - DAY);
+  }
+
+  recordFailure(name, ip, now) {
+    const u = this.data.users[name];
+    if (u) u.failures = [...(u.failures ?? []).filter((t) => t > now - DAY), now];
+    if (ip) this.data.ipFailures[ip] = [...this.ipFailures(ip, now), now];
+  }
+}
+
+module.exports = { Store };

@@ -1,0 +1,216 @@
+// A real Verdaccio 6.8.0 with verdaccio-stepup, driven by the real npm CLI (a pty where npm
+// prompts). Every decision comes from the stepup napi addon inside the plugin.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import stepup from 'stepup-node';
+
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+const PLUGIN = join(HERE, '..');
+const DRIVE = join(HERE, 'drive.py');
+const work = mkdtempSync(join(tmpdir(), 'stepup-verdaccio-'));
+const policy = new stepup.Policy();
+let server;
+let registry;
+let port;
+
+function config() {
+  mkdirSync(join(work, 'plugins'), { recursive: true });
+  symlinkSync(PLUGIN, join(work, 'plugins', 'verdaccio-stepup'));
+  writeFileSync(join(work, 'config.yaml'), `
+storage: ./storage
+plugins: ./plugins
+auth:
+  htpasswd:
+    file: ./htpasswd
+    max_users: 100
+middlewares:
+  stepup:
+    secret_key: test-key-0123456789abcdef
+    issuer: Verdaccio Test
+uplinks: {}
+packages:
+  '**':
+    access: $all
+    publish: $authenticated
+    unpublish: $authenticated
+log: { type: stdout, format: json, level: info }
+`);
+}
+
+async function start() {
+  port ??= 40000 + Math.floor(Math.random() * 10000);
+  registry = `http://127.0.0.1:${port}/`;
+  server = spawn(process.execPath, [join(HERE, 'node_modules/verdaccio/bin/verdaccio'), '--config', join(work, 'config.yaml'), '--listen', `127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  server.log = '';
+  server.stdout.on('data', (d) => { server.log += d; });
+  server.stderr.on('data', (d) => { server.log += d; });
+  for (let i = 0; i < 100; i += 1) {
+    try {
+      if ((await fetch(`${registry}-/ping`)).ok) return;
+    } catch { /* not up yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`verdaccio did not start:\n${server.log}`);
+}
+
+async function stop() {
+  if (!server) return;
+  server.kill();
+  await new Promise((r) => server.once('exit', r));
+}
+
+/** Creates a user, returns an npm userconfig carrying its token. */
+async function addUser(name, password) {
+  const r = await fetch(`${registry}-/user/org.couchdb.user:${name}`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ _id: `org.couchdb.user:${name}`, name, password, type: 'user', roles: [], date: new Date().toISOString() }),
+  });
+  const text = await r.text();
+  assert.equal(r.status, 201, text);
+  const { token } = JSON.parse(text);
+  return npmrc(name, token);
+}
+
+function npmrc(label, token) {
+  const file = join(work, `${label}.npmrc`);
+  writeFileSync(file, `registry=${registry}\n//127.0.0.1:${port}/:_authToken=${token}\n`);
+  return file;
+}
+
+function pkg(name, version) {
+  const dir = join(work, `pkg-${name}-${version}`);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name, version, description: 'stepup e2e' }));
+  writeFileSync(join(dir, 'index.js'), 'module.exports = 1;\n');
+  return dir;
+}
+
+/** Runs npm without a TTY (as CI would). */
+function npm(rc, args, cwd = work) {
+  const r = spawnSync('npm', ['--userconfig', rc, '--cache', join(work, 'cache'), '--registry', registry, '--loglevel=http', '--update-notifier=false', ...args], { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  return { code: r.status, out: `${r.stdout}\n${r.stderr}` };
+}
+
+/** Runs npm under a pty, answering prompts. */
+function npmTty(rc, args, rules, secretFrom) {
+  const drive = ['python3', DRIVE, ...(secretFrom ? ['--secret-from', secretFrom] : []), ...rules, '--', 'npm', '--userconfig', rc, '--cache', join(work, 'cache'), '--registry', registry, ...args];
+  const r = spawnSync(drive[0], drive.slice(1), { cwd: work, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  return { code: r.status, out: `${r.stdout}\n${r.stderr}` };
+}
+
+let lastStep = -1;
+/** A TOTP code of a step never used before (RFC 6238 allows each step once). */
+async function freshCode(secret) {
+  while (Math.floor(Date.now() / 1000 / 30) <= lastStep) await new Promise((r) => setTimeout(r, 500));
+  const now = Math.floor(Date.now() / 1000);
+  lastStep = Math.floor(now / 30);
+  return policy.totpCode(secret, now);
+}
+
+before(async () => {
+  config();
+  await start();
+});
+
+after(async () => {
+  await stop();
+  if (process.env.STEPUP_E2E_LOG) writeFileSync(process.env.STEPUP_E2E_LOG, server?.log ?? '');
+});
+
+const state = {};
+
+test('enable 2FA with `npm profile enable-2fa` (pty: password, QR, first code)', async () => {
+  state.alice = await addUser('alice', 'alice-pass-1');
+  const r = npmTty(state.alice, ['profile', 'enable-2fa', 'auth-and-writes'], ['npm password:=>alice-pass-1', 'OTP code from your authenticator:=>{totp}'], 'enter code:\\s*([A-Z2-7]{32})');
+  assert.equal(r.code, 0, r.out);
+  assert.match(r.out, /2FA successfully enabled/);
+  state.secret = /enter code:\s*([A-Z2-7]{32})/.exec(r.out)[1];
+  state.recovery = [...r.out.matchAll(/\t(\d{25})\b/g)].map((m) => m[1]);
+  assert.equal(state.recovery.length, 10, r.out);
+  lastStep = Math.floor(Date.now() / 1000 / 30);
+  const profile = npm(state.alice, ['profile', 'get', '--json']);
+  assert.equal(JSON.parse(profile.out.slice(profile.out.indexOf('{'), profile.out.lastIndexOf('}') + 1)).tfa.mode, 'auth-and-writes');
+  // The secret is encrypted at rest.
+  const stored = readFileSync(join(work, 'storage/.stepup/state.json'), 'utf8');
+  assert.ok(!stored.includes(state.secret), 'TOTP secret must not be stored in clear');
+  assert.ok(!stored.includes(state.recovery[0]), 'recovery codes are stored hashed');
+});
+
+test('publish without a code is refused with EOTP', () => {
+  const r = npm(state.alice, ['publish'], pkg('demo-2fa', '1.0.0'));
+  assert.notEqual(r.code, 0);
+  assert.match(r.out, /EOTP/, r.out);
+});
+
+test('publish with a valid code succeeds; the same code again is refused', async () => {
+  state.code = await freshCode(state.secret);
+  const ok = npm(state.alice, ['publish', `--otp=${state.code}`], pkg('demo-2fa', '1.0.0'));
+  assert.equal(ok.code, 0, ok.out);
+  assert.match(ok.out, /\+ demo-2fa@1\.0\.0/);
+  const replay = npm(state.alice, ['publish', `--otp=${state.code}`], pkg('demo-2fa', '1.0.1'));
+  assert.notEqual(replay.code, 0);
+  assert.match(replay.out, /EOTP/, replay.out);
+});
+
+test('a recovery code works once', () => {
+  const code = state.recovery[0];
+  const ok = npm(state.alice, ['publish', `--otp=${code}`], pkg('demo-2fa', '1.0.2'));
+  assert.equal(ok.code, 0, ok.out);
+  const again = npm(state.alice, ['publish', `--otp=${code}`], pkg('demo-2fa', '1.0.3'));
+  assert.notEqual(again.code, 0);
+  assert.match(again.out, /EOTP/, again.out);
+});
+
+test('`npm access set mfa=publish` makes the package refuse token publishes', () => {
+  const set = npm(state.alice, ['access', 'set', 'mfa=publish', 'demo-2fa', `--otp=${state.recovery[1]}`]);
+  assert.equal(set.code, 0, set.out);
+  const created = npm(state.alice, ['token', 'create', '--password=alice-pass-1', `--otp=${state.recovery[2]}`]);
+  assert.equal(created.code, 0, created.out);
+  const token = /Created token (\S+)/.exec(created.out)?.[1] ?? /token\s+(\S{20,})/i.exec(created.out)?.[1];
+  assert.ok(token, created.out);
+  const rc = npmrc('alice-token', token);
+  const r = npm(rc, ['publish'], pkg('demo-2fa', '1.0.4'));
+  assert.notEqual(r.code, 0);
+  assert.match(r.out, /E403/, r.out);
+  assert.match(r.out, /disallows tokens/, r.out);
+});
+
+test('five wrong codes, then the account is throttled (429)', async () => {
+  const rc = await addUser('bob', 'bob-pass-1');
+  const token = /_authToken=(.+)$/m.exec(readFileSync(rc, 'utf8'))[1];
+  const post = (body, otp) => fetch(`${registry}-/npm/v1/user`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...(otp ? { 'npm-otp': otp } : {}) }, body: JSON.stringify(body) });
+  const enrol = await (await post({ tfa: { password: 'bob-pass-1', mode: 'auth-and-writes' } })).json();
+  const secret = new URL(enrol.tfa).searchParams.get('secret');
+  assert.equal((await post({ tfa: [policy.totpCode(secret)] })).status, 200);
+  for (let i = 0; i < 5; i += 1) {
+    const r = npm(rc, ['publish', '--otp=000000'], pkg('bob-pkg', '1.0.0'));
+    assert.match(r.out, /EOTP/, `attempt ${i + 1}: ${r.out}`);
+  }
+  const r = npm(rc, ['publish', `--otp=${policy.totpCode(secret)}`], pkg('bob-pkg', '1.0.0'));
+  assert.notEqual(r.code, 0);
+  assert.match(r.out, /E429/, r.out);
+  assert.match(r.out, /Too many failed one-time passwords/, r.out);
+});
+
+test('state survives a restart', async () => {
+  await stop();
+  await start();
+  const r = npm(state.alice, ['publish'], pkg('demo-2fa', '1.0.5'));
+  assert.match(r.out, /EOTP/, r.out);
+  const profile = npm(state.alice, ['profile', 'get']);
+  assert.match(profile.out, /auth-and-writes/, profile.out);
+});
+
+test('disable 2FA with `npm profile disable-2fa` (pty: password, code)', async () => {
+  const code = await freshCode(state.secret);
+  const r = npmTty(state.alice, ['profile', 'disable-2fa', `--otp=${code}`], ['npm password:=>alice-pass-1']);
+  assert.equal(r.code, 0, r.out);
+  assert.match(r.out, /Two factor authentication disabled/);
+  assert.match(npm(state.alice, ['profile', 'get']).out, /two-factor auth:?\s+disabled/);
+});
