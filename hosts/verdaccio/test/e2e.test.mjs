@@ -104,13 +104,24 @@ function npmTty(rc, args, rules, secretFrom) {
   return { code: r.status, out: `${r.stdout}\n${r.stderr}` };
 }
 
-let lastStep = -1;
-/** A TOTP code of a step never used before (RFC 6238 allows each step once). */
+const lastSteps = new Map();
+/** A TOTP code of a step not yet used for this secret (RFC 6238 allows each step once). */
 async function freshCode(secret) {
-  while (Math.floor(Date.now() / 1000 / 30) <= lastStep) await new Promise((r) => setTimeout(r, 500));
+  while (Math.floor(Date.now() / 1000 / 30) <= (lastSteps.get(secret) ?? -1)) await new Promise((r) => setTimeout(r, 500));
   const now = Math.floor(Date.now() / 1000);
-  lastStep = Math.floor(now / 30);
+  lastSteps.set(secret, Math.floor(now / 30));
   return policy.totpCode(secret, now);
+}
+
+/** Enables 2FA for a user over HTTP (what `npm profile enable-2fa` sends), returns the secret. */
+async function enableOverHttp(rc, password) {
+  const token = /_authToken=(.+)$/m.exec(readFileSync(rc, 'utf8'))[1];
+  const post = (body) => fetch(`${registry}-/npm/v1/user`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
+  const enrol = await (await post({ tfa: { password, mode: 'auth-and-writes' } })).json();
+  const secret = new URL(enrol.tfa).searchParams.get('secret');
+  const code = await freshCode(secret);
+  assert.equal((await post({ tfa: [code] })).status, 200);
+  return secret;
 }
 
 before(async () => {
@@ -133,7 +144,7 @@ test('enable 2FA with `npm profile enable-2fa` (pty: password, QR, first code)',
   state.secret = /enter code:\s*([A-Z2-7]{32})/.exec(r.out)[1];
   state.recovery = [...r.out.matchAll(/\t(\d{25})\b/g)].map((m) => m[1]);
   assert.equal(state.recovery.length, 10, r.out);
-  lastStep = Math.floor(Date.now() / 1000 / 30);
+  lastSteps.set(state.secret, Math.floor(Date.now() / 1000 / 30));
   const profile = npm(state.alice, ['profile', 'get', '--json']);
   assert.equal(JSON.parse(profile.out.slice(profile.out.indexOf('{'), profile.out.lastIndexOf('}') + 1)).tfa.mode, 'auth-and-writes');
   // The secret is encrypted at rest.
@@ -183,19 +194,34 @@ test('`npm access set mfa=publish` makes the package refuse token publishes', ()
 
 test('five wrong codes, then the account is throttled (429)', async () => {
   const rc = await addUser('bob', 'bob-pass-1');
-  const token = /_authToken=(.+)$/m.exec(readFileSync(rc, 'utf8'))[1];
-  const post = (body, otp) => fetch(`${registry}-/npm/v1/user`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...(otp ? { 'npm-otp': otp } : {}) }, body: JSON.stringify(body) });
-  const enrol = await (await post({ tfa: { password: 'bob-pass-1', mode: 'auth-and-writes' } })).json();
-  const secret = new URL(enrol.tfa).searchParams.get('secret');
-  assert.equal((await post({ tfa: [policy.totpCode(secret)] })).status, 200);
+  const secret = await enableOverHttp(rc, 'bob-pass-1');
   for (let i = 0; i < 5; i += 1) {
     const r = npm(rc, ['publish', '--otp=000000'], pkg('bob-pkg', '1.0.0'));
     assert.match(r.out, /EOTP/, `attempt ${i + 1}: ${r.out}`);
   }
-  const r = npm(rc, ['publish', `--otp=${policy.totpCode(secret)}`], pkg('bob-pkg', '1.0.0'));
+  const r = npm(rc, ['publish', `--otp=${await freshCode(secret)}`], pkg('bob-pkg', '1.0.0'));
   assert.notEqual(r.code, 0);
   assert.match(r.out, /E429/, r.out);
   assert.match(r.out, /Too many failed one-time passwords/, r.out);
+});
+
+test('2FA mode change answers npm 10 and npm 11 the way each expects', async () => {
+  const rc = await addUser('carol', 'carol-pass-1');
+  const secret = await enableOverHttp(rc, 'carol-pass-1');
+  // npm 10 asks for the password, sends the code with the POST, and wants {tfa: null} back.
+  const npm10 = ['python3', DRIVE, 'npm password:=>carol-pass-1', '--', process.execPath, join(HERE, 'node_modules/npm10/bin/npm-cli.js'),
+    '--userconfig', rc, '--cache', join(work, 'cache10'), '--registry', registry, 'profile', 'enable-2fa', 'auth-only', `--otp=${await freshCode(secret)}`];
+  const r10 = spawnSync(npm10[0], npm10.slice(1), { cwd: work, encoding: 'utf8' });
+  assert.equal(r10.status, 0, r10.stdout + r10.stderr);
+  assert.match(r10.stdout, /Two factor authentication mode changed to: auth-only/);
+  // npm 11 wants {tfa: {mode}} back.
+  const r11 = npmTty(rc, ['profile', 'enable-2fa', 'auth-and-writes', `--otp=${await freshCode(secret)}`], ['npm password:=>carol-pass-1']);
+  assert.equal(r11.code, 0, r11.out);
+  assert.match(r11.out, /Two factor authentication mode changed to: auth-and-writes/);
+  // Without a code the change is challenged.
+  const r = npmTty(rc, ['profile', 'enable-2fa', 'auth-only'], ['npm password:=>carol-pass-1', 'Enter OTP:=>000000']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.out, /EOTP|one-time pass/, r.out);
 });
 
 test('state survives a restart', async () => {
