@@ -18,17 +18,9 @@ fn request(body: &str) -> Request {
     Request::parse(body).unwrap()
 }
 
+/// The benchmark request every host measures (also used by the component and Node benches).
 fn publish_challenge() -> String {
-    format!(
-        r#"{{"now":{NOW},"action":{{"kind":"package.publish","package":"left-pad","tag":"latest"}},
-        "account":{{"id":"alice","tfa":{{"mode":"auth-and-writes","factors":["totp"]}},"publisher":true,
-        "impact":{{"weekly_downloads":2500000,"dependents":900,"dependents_rank":42}}}},
-        "credential":{{"kind":"session"}},"client":{{"ip":"203.0.113.7"}},
-        "package":{{"name":"left-pad","publishing_access":"tfa-or-token"}},
-        "orgs":[{{"name":"acme","enforce_tfa":true}}],"proofs":[],"failures":{{"account":[{f1},{f2}],"ip":[]}}}}"#,
-        f1 = NOW - 100,
-        f2 = NOW - 50
-    )
+    include_str!("../../tests/fixtures/bench-publish.json").to_owned()
 }
 
 fn bench(c: &mut Criterion) {

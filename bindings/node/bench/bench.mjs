@@ -3,6 +3,7 @@
 // otpauth, otplib and speakeasy, in one process, same inputs. Prints per-call medians and ratios
 // as a markdown table. Every contender is first checked to accept the same valid code.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as OTPAuth from 'otpauth';
 import { verifySync } from 'otplib';
@@ -28,17 +29,8 @@ const contenders = {
 };
 for (const [name, f] of Object.entries(contenders)) assert.equal(f(), true, `${name} must accept the valid code`);
 
-const request = {
-  now: NOW,
-  action: { kind: 'package.publish', package: 'left-pad', tag: 'latest' },
-  account: { id: 'alice', tfa: { mode: 'auth-and-writes', factors: ['totp'] }, publisher: true, impact: { weekly_downloads: 2500000, dependents: 900, dependents_rank: 42 } },
-  credential: { kind: 'session' },
-  client: { ip: '203.0.113.7' },
-  package: { name: 'left-pad', publishing_access: 'tfa-or-token' },
-  orgs: [{ name: 'acme', enforce_tfa: true }],
-  proofs: [],
-  failures: { account: [NOW - 100, NOW - 50], ip: [] },
-};
+// The benchmark request every host measures (the Rust benches read the same file).
+const request = JSON.parse(readFileSync(new URL('../../../tests/fixtures/bench-publish.json', import.meta.url), 'utf8'));
 const requestText = JSON.stringify(request);
 const evaluators = {
   'stepup napi evaluate (object)': () => napiPolicy.evaluate(request),
