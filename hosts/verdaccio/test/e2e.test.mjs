@@ -64,9 +64,22 @@ async function stop() {
   await new Promise((r) => server.once('exit', r));
 }
 
+/**
+ * fetch, retried once when the connection itself failed: undici may reuse a keep-alive socket
+ * the server has just closed (idle during a long npm command), and it never retries a PUT.
+ */
+async function http(url, init) {
+  try {
+    return await fetch(url, init);
+  } catch (e) {
+    if (e instanceof TypeError && e.message === 'fetch failed') return fetch(url, init);
+    throw e;
+  }
+}
+
 /** Creates a user, returns an npm userconfig carrying its token. */
 async function addUser(name, password) {
-  const r = await fetch(`${registry}-/user/org.couchdb.user:${name}`, {
+  const r = await http(`${registry}-/user/org.couchdb.user:${name}`, {
     method: 'PUT',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ _id: `org.couchdb.user:${name}`, name, password, type: 'user', roles: [], date: new Date().toISOString() }),
@@ -116,7 +129,7 @@ async function freshCode(secret) {
 /** Enables 2FA for a user over HTTP (what `npm profile enable-2fa` sends), returns the secret. */
 async function enableOverHttp(rc, password) {
   const token = /_authToken=(.+)$/m.exec(readFileSync(rc, 'utf8'))[1];
-  const post = (body) => fetch(`${registry}-/npm/v1/user`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
+  const post = (body) => http(`${registry}-/npm/v1/user`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
   const enrol = await (await post({ tfa: { password, mode: 'auth-and-writes' } })).json();
   const secret = new URL(enrol.tfa).searchParams.get('secret');
   const code = await freshCode(secret);
