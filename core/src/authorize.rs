@@ -219,21 +219,22 @@ struct AuthorizeDoc {
 
 impl AuthorizeDoc {
     fn into_input(self) -> Result<AuthorizeInput, InputError> {
-        let input = AuthorizeInput {
-            request: self.request.into_request("request")?,
-            secrets: self.secrets,
-            present: self.present,
-        };
-        if input.secrets.recovery_codes.len() > MAX_LIST {
+        let request = self.request.into_request("request")?;
+        if self.secrets.recovery_codes.len() > MAX_LIST {
             return Err(InputError::new(
                 "secrets.recovery_codes",
                 format!("at most {MAX_LIST} entries"),
             ));
         }
-        if input.present.as_ref().is_some_and(|p| p.code.len() > 256) {
-            return Err(InputError::new("present.code", "longer than 256 bytes"));
-        }
-        Ok(input)
+        let present = self
+            .present
+            .map(|p| Presented::new(p.factor, p.code))
+            .transpose()?;
+        Ok(AuthorizeInput {
+            request,
+            secrets: self.secrets,
+            present,
+        })
     }
 }
 

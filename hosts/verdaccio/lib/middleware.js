@@ -167,7 +167,7 @@ class StepupMiddleware {
       const d = await this.decide(req, user, { kind: body.password ? 'password.change' : 'profile.update' });
       return d.outcome === 'allow' ? next() : answer(res, d);
     }
-    const { api, policy } = await this.policy();
+    const { policy } = await this.policy();
     const s = this.store.user(user) ?? {};
     if (Array.isArray(body.tfa)) {
       if (!s.pending) return res.status(400).json({ error: 'No two-factor authentication enrolment is pending. Run `npm profile enable-2fa` first.' });
@@ -214,7 +214,6 @@ class StepupMiddleware {
     if (d.outcome !== 'allow') return answer(res, d);
     const e = policy.enrollTotp({ account: user, issuer: this.issuer });
     this.store.setUser(user, { ...s, pending: { mode, secret: this.store.encrypt(e.secret) } });
-    void api;
     return res.status(200).json({ tfa: e.otpauth_uri });
   }
 
@@ -250,8 +249,11 @@ class StepupMiddleware {
           const form = { ...body };
           delete form.password;
           if (form.name === null) delete form.name;
-          if (!('packages_and_scopes_permission' in form) && !('readonly' in form)) form.packages_all = true;
-          if (!('packages_and_scopes_permission' in form) && !('readonly' in form)) form.packages_and_scopes_permission = 'read-write';
+          // npm 11 sends only {name, password} for a plain `npm token create`: a full write token.
+          if (!('packages_and_scopes_permission' in form) && !('readonly' in form)) {
+            form.packages_all = true;
+            form.packages_and_scopes_permission = 'read-write';
+          }
           const check = policy.checkTokenForm(form);
           if (check.ok) this.store.setToken(value.key, { credential: check.credential, created: now() });
         }).catch((err) => this.logger.error({ err: err.message }, 'stepup: token metadata: @{err}'));
