@@ -74,14 +74,15 @@ pub fn verify(
     };
     let skew = i64::from(cfg.skew_steps);
     // Every window step is computed (no early exit); preference is now, then -1, +1, ...
-    let mut order: Vec<i64> = vec![0];
-    for k in 1..=skew {
-        order.push(-k);
-        order.push(k);
+    // skew_steps is at most 2 (config validation), so the window fits in five slots.
+    const OFFSETS: [i64; 5] = [0, -1, 1, -2, 2];
+    let window = OFFSETS.get(..(2 * skew as usize + 1)).unwrap_or(&OFFSETS);
+    let mut hits = [(0i64, false); 5];
+    for (slot, &o) in hits.iter_mut().zip(window) {
+        *slot = (o, matches_at(o));
     }
-    let hits: Vec<(i64, bool)> = order.iter().map(|&o| (o, matches_at(o))).collect();
     let mut replayed = false;
-    for (offset, hit) in hits {
+    for &(offset, hit) in hits.iter().take(window.len()) {
         if !hit {
             continue;
         }

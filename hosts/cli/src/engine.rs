@@ -1,5 +1,6 @@
 //! Engine selection and `stepup decide`.
 
+use stepup_core::Policy;
 use stepup_core::conformance::{CaseEngine, NativeEngine};
 
 use crate::{EngineKind, Failure, files};
@@ -35,16 +36,10 @@ pub fn decide(
 ) -> Result<(), Failure> {
     let config_text = match config {
         Some(path) => {
+            let text = files::config_json(path)?;
             // Validate up front so a bad config is one clear error, not one per request.
-            files::load_policy(Some(path))?;
-            let text = files::read(path)?;
-            if path.ends_with(".toml") {
-                let v: serde_json::Value =
-                    toml::from_str(&text).map_err(|e| Failure::Input(format!("{path}: {e}")))?;
-                v.to_string()
-            } else {
-                text
-            }
+            Policy::from_json(&text).map_err(|e| Failure::Input(format!("{path}: {e}")))?;
+            text
         }
         None => "{}".to_owned(),
     };

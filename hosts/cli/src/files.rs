@@ -1,6 +1,6 @@
 //! Reading files and configurations.
 
-use stepup_core::{Config, InputError, Policy};
+use stepup_core::{InputError, Policy};
 
 use crate::Failure;
 
@@ -9,21 +9,23 @@ pub fn read(path: &str) -> Result<String, Failure> {
     std::fs::read_to_string(path).map_err(|e| Failure::Io(format!("cannot read {path}: {e}")))
 }
 
+/// A configuration file as JSON text: TOML (by extension) is converted, JSON is passed through.
+pub fn config_json(path: &str) -> Result<String, Failure> {
+    let text = read(path)?;
+    if !path.ends_with(".toml") {
+        return Ok(text);
+    }
+    let value: serde_json::Value =
+        toml::from_str(&text).map_err(|e| Failure::Input(format!("{path}: not TOML: {e}")))?;
+    Ok(value.to_string())
+}
+
 /// Loads a configuration (JSON, or TOML by extension) into a policy; `None` = the default preset.
 pub fn load_policy(path: Option<&str>) -> Result<Policy, Failure> {
     let Some(path) = path else {
         return Ok(Policy::default());
     };
-    let text = read(path)?;
-    let config = if path.ends_with(".toml") {
-        let value: serde_json::Value =
-            toml::from_str(&text).map_err(|e| Failure::Input(format!("{path}: not TOML: {e}")))?;
-        Config::from_value(&value)
-    } else {
-        Config::parse(&text)
-    };
-    config
-        .map(Policy::new)
+    Policy::from_json(&config_json(path)?)
         .map_err(|e: InputError| Failure::Input(format!("{path}: {e}")))
 }
 

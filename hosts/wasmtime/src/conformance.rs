@@ -10,10 +10,17 @@ use stepup_core::{AuthorizeInput, Request};
 
 use crate::{ComponentPolicy, HostError, Runtime};
 
+/// What one configuration gave: a warm policy, the config's error document, or a broken setup.
+enum Entry {
+    Ready(Box<ComponentPolicy>),
+    InvalidConfig(String),
+    Broken(String),
+}
+
 /// A [`CaseEngine`] backed by the wasmtime-hosted component.
 pub struct ComponentEngine {
     runtime: Runtime,
-    policies: HashMap<String, Result<ComponentPolicy, String>>,
+    policies: HashMap<String, Entry>,
 }
 
 impl ComponentEngine {
@@ -39,15 +46,15 @@ impl CaseEngine for ComponentEngine {
         let runtime = &self.runtime;
         let entry = self.policies.entry(config.to_owned()).or_insert_with(|| {
             match runtime.policy(config) {
-                Ok(p) => Ok(p),
-                Err(HostError::Input(e)) => Err(config_error_json(&e)),
-                Err(e) => Err(format!("!{e}")),
+                Ok(p) => Entry::Ready(Box::new(p)),
+                Err(HostError::Input(e)) => Entry::InvalidConfig(config_error_json(&e)),
+                Err(e) => Entry::Broken(e.to_string()),
             }
         });
         let policy = match entry {
-            Ok(p) => p,
-            Err(doc) if doc.starts_with('!') => return Err(doc.clone()),
-            Err(doc) => return Ok(doc.clone()),
+            Entry::Ready(p) => p,
+            Entry::InvalidConfig(doc) => return Ok(doc.clone()),
+            Entry::Broken(e) => return Err(e.clone()),
         };
         let via_json = if authorize {
             policy.authorize_json(input)
