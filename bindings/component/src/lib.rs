@@ -7,6 +7,7 @@ wit_bindgen::generate!({ path: "../../wit", world: "stepup" });
 
 use exports::stepup::policy::engine::{Guest, GuestPolicy, Policy as PolicyHandle};
 use exports::stepup::policy::types as w;
+use stepup_core::decision::error_json;
 use stepup_core::{Policy, codes, ffi, totp};
 
 use convert::err;
@@ -101,6 +102,14 @@ impl GuestPolicy for Resident {
 
     fn config_json(&self) -> String {
         ffi::config_json(self.0.config())
+    }
+
+    fn verify_totp_json(&self, input_json: String) -> String {
+        ffi::verify_totp_json(&self.0, &input_json).unwrap_or_else(|e| error_json(&e))
+    }
+
+    fn token_form_json(&self, input_json: String) -> String {
+        ffi::token_form_json(&self.0, &input_json).unwrap_or_else(|e| error_json(&e))
     }
 }
 

@@ -11,13 +11,7 @@ pub fn read(path: &str) -> Result<String, Failure> {
 
 /// A configuration file as JSON text: TOML (by extension) is converted, JSON is passed through.
 pub fn config_json(path: &str) -> Result<String, Failure> {
-    let text = read(path)?;
-    if !path.ends_with(".toml") {
-        return Ok(text);
-    }
-    let value: serde_json::Value =
-        toml::from_str(&text).map_err(|e| Failure::Input(format!("{path}: not TOML: {e}")))?;
-    Ok(value.to_string())
+    stepup_server::engine::config_text(std::path::Path::new(path)).map_err(Failure::Input)
 }
 
 /// Loads a configuration (JSON, or TOML by extension) into a policy; `None` = the default preset.

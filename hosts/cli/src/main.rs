@@ -77,6 +77,8 @@ enum Command {
         #[command(subcommand)]
         command: OrgCommand,
     },
+    /// Serve the decision API and the npm 2FA gateway (the component under wasmtime).
+    Serve(Box<stepup_server::ServeOptions>),
 }
 
 #[derive(Subcommand)]
@@ -205,6 +207,12 @@ fn main() -> ExitCode {
         } => files::load_policy(config.as_deref()).and_then(|p| {
             files::read(&file)
                 .and_then(|t| files::ffi_out(stepup_core::ffi::org_audit_json(&p, &t)))
+        }),
+        Command::Serve(opts) => stepup_server::run(&opts).map_err(|e| match e {
+            stepup_server::ServeError::Key(_) | stepup_server::ServeError::Policy(_) => {
+                Failure::Input(e.to_string())
+            }
+            _ => Failure::Io(e.to_string()),
         }),
     };
     match result {

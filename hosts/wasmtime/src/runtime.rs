@@ -437,4 +437,24 @@ impl ComponentPolicy {
                 .call_config_json(&mut w.store, w.policy)
         })
     }
+
+    /// `{secret, code, now, last_step?}` → verification result JSON (or an error document).
+    pub fn verify_totp_json(&mut self, input_json: &str) -> Result<String, HostError> {
+        self.call(|w| {
+            w.instance
+                .stepup_policy_engine()
+                .policy()
+                .call_verify_totp_json(&mut w.store, w.policy, input_json)
+        })
+    }
+
+    /// `{now, token}` → token-form check JSON (or an error document).
+    pub fn token_form_json(&mut self, input_json: &str) -> Result<String, HostError> {
+        self.call(|w| {
+            w.instance
+                .stepup_policy_engine()
+                .policy()
+                .call_token_form_json(&mut w.store, w.policy, input_json)
+        })
+    }
 }

@@ -1,0 +1,201 @@
+//! The policy, run by the wasmtime host: a few warm component instances (one per worker, so
+//! concurrent requests never wait on each other), swapped as a whole on reload. A reload that
+//! fails to compile the component or to parse the configuration leaves the running policy in
+//! place and says why.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use sha2::{Digest, Sha256};
+use stepup_wasmtime::{ComponentPolicy, HostError, Limits, Runtime};
+
+use crate::error::ServeError;
+
+/// Where the component and the configuration come from; read again on every reload.
+#[derive(Clone, Debug, Default)]
+pub struct PolicySource {
+    /// A component file; `None` = the component built into this binary.
+    pub component: Option<PathBuf>,
+    /// A configuration file (JSON, or TOML by extension); `None` = the default preset.
+    pub config: Option<PathBuf>,
+    /// Where compiled components are cached.
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// What is loaded, for health and logs.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Loaded {
+    /// SHA-256 of the component bytes (hex, first 16 digits).
+    pub component: String,
+    /// SHA-256 of the resolved configuration (hex, first 16 digits).
+    pub config: String,
+    /// The configuration's preset.
+    pub preset: String,
+    /// How many reloads have succeeded since start.
+    pub generation: u64,
+}
+
+struct Generation {
+    slots: Vec<Mutex<ComponentPolicy>>,
+    next: AtomicUsize,
+    loaded: Loaded,
+}
+
+/// The resident policy.
+pub struct PolicyHost {
+    source: PolicySource,
+    current: RwLock<Arc<Generation>>,
+    slots: usize,
+}
+
+impl std::fmt::Debug for PolicyHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicyHost")
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A configuration file as JSON text: TOML (by extension) is converted, JSON passed through.
+pub fn config_text(path: &std::path::Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if path.extension().is_none_or(|e| e != "toml") {
+        return Ok(text);
+    }
+    let value: serde_json::Value =
+        toml::from_str(&text).map_err(|e| format!("{}: not TOML: {e}", path.display()))?;
+    Ok(value.to_string())
+}
+
+fn short_hash(bytes: &[u8]) -> String {
+    let d = Sha256::digest(bytes);
+    stepup_core::encoding::hex_encode(d.get(..8).unwrap_or_default())
+}
+
+impl PolicyHost {
+    /// Loads the component and configuration, with `slots` warm instances.
+    pub fn load(source: PolicySource, slots: usize) -> Result<PolicyHost, ServeError> {
+        let slots = slots.max(1);
+        let generation = Self::build(&source, slots, 0)?;
+        Ok(PolicyHost {
+            source,
+            current: RwLock::new(Arc::new(generation)),
+            slots,
+        })
+    }
+
+    fn build(
+        source: &PolicySource,
+        slots: usize,
+        generation: u64,
+    ) -> Result<Generation, ServeError> {
+        let bytes: std::borrow::Cow<'_, [u8]> = match &source.component {
+            Some(p) => std::fs::read(p)
+                .map_err(|e| {
+                    ServeError::Policy(format!("cannot read component {}: {e}", p.display()))
+                })?
+                .into(),
+            None => stepup_wasmtime::COMPONENT.into(),
+        };
+        let config = match &source.config {
+            Some(p) => config_text(p).map_err(ServeError::Policy)?,
+            None => "{}".to_owned(),
+        };
+        let runtime = Runtime::with(&bytes, source.cache_dir.as_deref(), Limits::default())
+            .map_err(|e| ServeError::Policy(e.to_string()))?;
+        let mut first = runtime
+            .policy(&config)
+            .map_err(|e| ServeError::Policy(format!("configuration refused: {e}")))?;
+        let resolved = first
+            .config_json()
+            .map_err(|e| ServeError::Policy(e.to_string()))?;
+        let preset = serde_json::from_str::<serde_json::Value>(&resolved)
+            .ok()
+            .and_then(|v| v.get("preset").and_then(|p| p.as_str()).map(str::to_owned))
+            .unwrap_or_default();
+        let mut list = vec![Mutex::new(first)];
+        for _ in 1..slots {
+            list.push(Mutex::new(
+                runtime
+                    .policy(&config)
+                    .map_err(|e| ServeError::Policy(e.to_string()))?,
+            ));
+        }
+        Ok(Generation {
+            slots: list,
+            next: AtomicUsize::new(0),
+            loaded: Loaded {
+                component: short_hash(&bytes),
+                config: short_hash(resolved.as_bytes()),
+                preset,
+                generation,
+            },
+        })
+    }
+
+    /// Reads the component and configuration again; on failure the running policy stays.
+    pub fn reload(&self) -> Result<Loaded, ServeError> {
+        let generation = self.loaded().generation.saturating_add(1);
+        let fresh = Self::build(&self.source, self.slots, generation)?;
+        let loaded = fresh.loaded.clone();
+        match self.current.write() {
+            Ok(mut g) => *g = Arc::new(fresh),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(fresh),
+        }
+        Ok(loaded)
+    }
+
+    fn generation(&self) -> Arc<Generation> {
+        match self.current.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// What is loaded now.
+    pub fn loaded(&self) -> Loaded {
+        self.generation().loaded.clone()
+    }
+
+    /// Runs `f` on a free warm instance (or waits for one).
+    pub fn with<T>(
+        &self,
+        f: impl FnOnce(&mut ComponentPolicy) -> Result<T, HostError>,
+    ) -> Result<T, HostError> {
+        let g = self.generation();
+        let n = g.slots.len();
+        let start = g.next.fetch_add(1, Ordering::Relaxed);
+        for i in 0..n {
+            if let Some(slot) = g.slots.get(start.wrapping_add(i) % n)
+                && let Ok(mut p) = slot.try_lock()
+            {
+                return f(&mut p);
+            }
+        }
+        match g.slots.get(start % n.max(1)).map(|s| s.lock()) {
+            Some(Ok(mut p)) => f(&mut p),
+            Some(Err(poisoned)) => f(&mut poisoned.into_inner()),
+            None => Err(HostError::Setup("no policy instance".into())),
+        }
+    }
+
+    /// `authorize_json` on the component; a trap or host failure becomes an error document.
+    pub fn authorize_json(&self, input: &str) -> String {
+        self.with(|p| p.authorize_json(input))
+            .unwrap_or_else(|e| host_error(&e))
+    }
+
+    /// `evaluate_json` on the component.
+    pub fn evaluate_json(&self, input: &str) -> String {
+        self.with(|p| p.evaluate_json(input))
+            .unwrap_or_else(|e| host_error(&e))
+    }
+}
+
+/// A host failure as a SPEC error document (path `.`), so callers always get JSON.
+pub fn host_error(e: &HostError) -> String {
+    let err = stepup_core::InputError::new(".", e.to_string());
+    stepup_core::decision::error_json(&err)
+}

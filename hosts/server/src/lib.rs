@@ -1,0 +1,383 @@
+//! `stepup serve`: the policy component, run by the wasmtime host library, behind an HTTP
+//! decision API, plus an npm-compatible account surface and gateway that adds npm-grade 2FA in
+//! front of any npm registry. State lives in SQLite (default) or PostgreSQL (several instances),
+//! with secrets sealed under the operator's key.
+
+pub mod api;
+pub mod engine;
+pub mod error;
+pub mod keys;
+pub mod mail;
+pub mod npm;
+pub mod store;
+pub mod upstream;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{any, get, post, put};
+use sha2::Digest;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+pub use error::ServeError;
+
+use engine::{PolicyHost, PolicySource};
+use keys::Sealer;
+use mail::Outbox;
+use store::{Store, StoreUrl};
+use upstream::Upstream;
+
+/// Unix seconds now (the server is the clock; the engine never reads one).
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// SHA-256 of a text.
+pub fn sha256(text: &str) -> [u8; 32] {
+    sha2::Sha256::digest(text.as_bytes()).into()
+}
+
+/// `stepup serve` options.
+#[derive(Clone, Debug, clap::Args)]
+pub struct ServeOptions {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    pub listen: String,
+    /// SQLite file (created when missing); ignored with --database-url.
+    #[arg(long, default_value = "stepup.sqlite3")]
+    pub db: PathBuf,
+    /// PostgreSQL URL, for several instances sharing state (also STEPUP_DATABASE_URL).
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// Policy configuration (JSON or TOML); default: the npmjs-2026 preset. Reloaded on SIGHUP.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Policy component (.wasm); default: the one built into this binary. Reloaded on SIGHUP.
+    #[arg(long)]
+    pub component: Option<PathBuf>,
+    /// Where compiled components are cached; default: `stepup-cache` beside the database.
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
+    /// The npm registry to stand in front of (gateway mode), e.g. http://127.0.0.1:4873.
+    #[arg(long)]
+    pub upstream: Option<String>,
+    /// This server's public URL, for web-login links; default: from the request's Host.
+    #[arg(long)]
+    pub public_url: Option<String>,
+    /// File holding the 32-byte key that seals secrets at rest (hex or base64); or STEPUP_SECRET_KEY.
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
+    /// Development mode: without a key, create one next to the database.
+    #[arg(long)]
+    pub dev: bool,
+    /// Folder for emailed login codes (one .eml file per message); default: beside the database.
+    #[arg(long)]
+    pub mail_dir: Option<PathBuf>,
+    /// Issuer shown in authenticator apps.
+    #[arg(long, default_value = "stepup")]
+    pub issuer: String,
+    /// Take the client address from X-Forwarded-For (only behind a proxy you run).
+    #[arg(long)]
+    pub trust_proxy: bool,
+    /// Log format.
+    #[arg(long, value_parser = ["text", "json"], default_value = "text")]
+    pub log_format: String,
+    /// Warm policy instances (default: one per core).
+    #[arg(long)]
+    pub instances: Option<usize>,
+}
+
+/// Shared server state.
+#[derive(Debug)]
+pub struct App {
+    /// The resident policy.
+    pub policy: PolicyHost,
+    /// State.
+    pub store: Store,
+    /// Seals secrets at rest.
+    pub sealer: Sealer,
+    /// The registry behind the gateway.
+    pub upstream: Option<Upstream>,
+    /// Public base URL.
+    pub public_url: Option<String>,
+    /// SHA-256 of the admin token.
+    pub admin_token: Option<[u8; 32]>,
+    /// Authenticator issuer.
+    pub issuer: String,
+    /// Trust X-Forwarded-For.
+    pub trust_proxy: bool,
+    /// Emailed codes.
+    pub outbox: Outbox,
+}
+
+/// The state handle every handler gets.
+pub type Shared = Arc<App>;
+
+fn sealer(opts: &ServeOptions) -> Result<Sealer, ServeError> {
+    if let Some(path) = &opts.key_file {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ServeError::Key(format!("cannot read --key-file {}: {e}", path.display()))
+        })?;
+        return Sealer::from_text(&text);
+    }
+    if let Ok(text) = std::env::var("STEPUP_SECRET_KEY") {
+        return Sealer::from_text(&text);
+    }
+    if !opts.dev {
+        return Err(ServeError::Key(
+            "no key to seal secrets at rest: set STEPUP_SECRET_KEY or --key-file (32 bytes, e.g. `openssl rand -hex 32`), or run with --dev".into(),
+        ));
+    }
+    let path = opts.db.with_extension("dev-key");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        tracing::warn!(path = %path.display(), "--dev: using the development key file; do not use --dev in production");
+        return Sealer::from_text(&text);
+    }
+    let text = Sealer::generate_text()?;
+    write_private(&path, &text)?;
+    tracing::warn!(path = %path.display(), "--dev: created a development key file; do not use --dev in production");
+    Sealer::from_text(&text)
+}
+
+fn write_private(path: &std::path::Path, text: &str) -> Result<(), ServeError> {
+    use std::io::Write;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    o.open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|e| ServeError::Key(format!("cannot write {}: {e}", path.display())))
+}
+
+/// Builds the router.
+pub fn router(app: Shared) -> Router {
+    Router::new()
+        .route("/v1/evaluate", post(api::evaluate))
+        .route("/v1/authorize", post(api::authorize))
+        .route("/v1/health", get(api::health))
+        .route("/v1/openapi.json", get(api::openapi))
+        .route("/v1/admin/reload", post(api::reload))
+        .route("/-/user/{id}", put(npm::login::couch_login))
+        .route(
+            "/-/user/token/{token}",
+            axum::routing::delete(npm::login::logout),
+        )
+        .route("/-/whoami", get(npm::login::whoami))
+        .route("/-/v1/login", post(npm::login::web_login_start))
+        .route("/-/v1/done", any(npm::login::web_login_done))
+        .route(
+            "/-/stepup/login/{id}",
+            get(npm::login::web_login_page).post(npm::login::web_login_submit),
+        )
+        .route(
+            "/-/npm/v1/user",
+            get(npm::profile::get).post(npm::profile::post),
+        )
+        .route(
+            "/-/npm/v1/tokens",
+            get(npm::tokens::list).post(npm::tokens::create),
+        )
+        .route(
+            "/-/npm/v1/tokens/token/{which}",
+            axum::routing::delete(npm::tokens::revoke),
+        )
+        .fallback(npm::gateway::proxy)
+        .layer(DefaultBodyLimit::max(npm::gateway::MAX_BODY))
+        .with_state(app)
+}
+
+/// A running server (tests and embedding).
+#[derive(Debug)]
+pub struct Running {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Shared state.
+    pub app: Shared,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), ServeError>>,
+}
+
+impl Running {
+    /// Stops accepting, lets in-flight requests finish, closes the store.
+    pub async fn shutdown(mut self) -> Result<(), ServeError> {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        self.task.await.map_err(|e| ServeError::Io(e.to_string()))?
+    }
+}
+
+/// Opens the store, loads the policy and starts listening.
+pub async fn start(opts: &ServeOptions) -> Result<Running, ServeError> {
+    let sealer = sealer(opts)?;
+    let database_url = opts.database_url.clone().or_else(|| {
+        std::env::var("STEPUP_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+    });
+    let url = match database_url {
+        Some(u) => StoreUrl::Postgres(u),
+        None => StoreUrl::Sqlite(opts.db.display().to_string()),
+    };
+    let store = Store::open(&url).await?;
+    let beside_db = |name: &str| {
+        opts.db
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from(name), |p| p.join(name))
+    };
+    let source = PolicySource {
+        component: opts.component.clone(),
+        config: opts.config.clone(),
+        cache_dir: Some(
+            opts.cache_dir
+                .clone()
+                .unwrap_or_else(|| beside_db("stepup-cache")),
+        ),
+    };
+    let instances = opts
+        .instances
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let policy = tokio::task::spawn_blocking(move || PolicyHost::load(source, instances))
+        .await
+        .map_err(|e| ServeError::Policy(e.to_string()))??;
+    let upstream = opts.upstream.as_deref().map(Upstream::new).transpose()?;
+    let mail_dir = opts
+        .mail_dir
+        .clone()
+        .unwrap_or_else(|| beside_db("stepup-mail"));
+    let app = Arc::new(App {
+        policy,
+        store,
+        sealer,
+        upstream,
+        public_url: opts
+            .public_url
+            .as_ref()
+            .map(|u| u.trim_end_matches('/').to_owned()),
+        admin_token: std::env::var("STEPUP_ADMIN_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty())
+            .map(|t| sha256(&t)),
+        issuer: opts.issuer.clone(),
+        trust_proxy: opts.trust_proxy,
+        outbox: Outbox::new(mail_dir)?,
+    });
+    let listener = TcpListener::bind(&opts.listen)
+        .await
+        .map_err(|e| ServeError::Io(format!("cannot listen on {}: {e}", opts.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| ServeError::Io(e.to_string()))?;
+    let loaded = app.policy.loaded();
+    tracing::info!(%addr, store = app.store.backend(), gateway = app.upstream.is_some(), component = %loaded.component, config = %loaded.config, preset = %loaded.preset, "stepup serving");
+    let (stop, stopped) = oneshot::channel::<()>();
+    let service = router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let state = app.clone();
+    let task = tokio::spawn(async move {
+        let pruner = {
+            let state = state.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+                    if let Err(e) = state.store.prune(now()).await {
+                        tracing::warn!(error = %e, "pruning expired rows failed");
+                    }
+                }
+            })
+        };
+        let r = axum::serve(listener, service)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+            .map_err(|e| ServeError::Io(e.to_string()));
+        pruner.abort();
+        state.store.close().await;
+        r
+    });
+    Ok(Running {
+        addr,
+        app,
+        stop: Some(stop),
+        task,
+    })
+}
+
+fn init_logs(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("STEPUP_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// Runs the server until SIGINT/SIGTERM (graceful) — SIGHUP reloads the policy.
+pub fn run(opts: &ServeOptions) -> Result<(), ServeError> {
+    init_logs(&opts.log_format);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| ServeError::Io(format!("cannot start the runtime: {e}")))?;
+    rt.block_on(async {
+        let running = start(opts).await?;
+        let app = running.app.clone();
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let mut hup = signal(SignalKind::hangup()).map_err(|e| ServeError::Io(e.to_string()))?;
+            let mut term = signal(SignalKind::terminate()).map_err(|e| ServeError::Io(e.to_string()))?;
+            loop {
+                tokio::select! {
+                    _ = hup.recv() => {
+                        let a = app.clone();
+                        match tokio::task::spawn_blocking(move || a.policy.reload()).await {
+                            Ok(Ok(l)) => tracing::info!(generation = l.generation, component = %l.component, config = %l.config, "SIGHUP: policy reloaded"),
+                            Ok(Err(e)) => tracing::warn!(error = %e, "SIGHUP: reload refused; the running policy stays"),
+                            Err(e) => tracing::warn!(error = %e, "SIGHUP: reload failed"),
+                        }
+                    }
+                    _ = term.recv() => break,
+                    _ = tokio::signal::ctrl_c() => break,
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        tracing::info!("shutting down: finishing in-flight requests");
+        running.shutdown().await?;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+static JSON_NULL: serde_json::Value = serde_json::Value::Null;
+
+/// `v[key]` without a panic path: `null` when absent or `v` is no object.
+pub fn json_field<'a>(v: &'a serde_json::Value, key: &str) -> &'a serde_json::Value {
+    v.get(key).unwrap_or(&JSON_NULL)
+}
+
+/// `v[key] = value` without a panic path (ignored when `v` is no object).
+pub fn json_set(v: &mut serde_json::Value, key: &str, value: serde_json::Value) {
+    if let Some(o) = v.as_object_mut() {
+        o.insert(key.to_owned(), value);
+    }
+}

@@ -1,0 +1,253 @@
+//! One npm request through the engine: gather the account's state, let the component verify the
+//! presented code and decide, then apply the decision's effects. The "use once" effects are
+//! claimed atomically in the store; if another request (on any instance) claimed the same step or
+//! code first, the request is decided again with the fresh state, so the engine itself says
+//! "replayed" — the server never invents an answer.
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use stepup_core::decision::Effect;
+
+use crate::App;
+use crate::error::ServeError;
+use crate::store::Account;
+
+/// How long one accepted code also covers the other requests of the same npm command
+/// (unpublish = PUT + DELETE), never the same request twice.
+const OPERATION_WINDOW: i64 = 60;
+
+/// Everything about the HTTP request the engine needs.
+#[derive(Clone, Debug, Default)]
+pub struct Call {
+    /// Unix seconds.
+    pub now: i64,
+    /// Client address.
+    pub ip: Option<String>,
+    /// `npm-otp`, trimmed; ignored on reads.
+    pub code: Option<String>,
+    /// `npm-command` header.
+    pub command: String,
+    /// `METHOD path`, to tell the requests of one operation apart.
+    pub request: String,
+    /// Whether the method writes.
+    pub write: bool,
+}
+
+/// The decision document, and whether a code was accepted by it.
+#[derive(Debug)]
+pub struct Decided {
+    /// SPEC decision (or error document) JSON.
+    pub decision: Value,
+    /// A presented code was accepted (a step consumed or a recovery/email code used).
+    pub accepted_code: bool,
+}
+
+impl Decided {
+    /// `true` when the decision allows.
+    pub fn allowed(&self) -> bool {
+        self.decision.get("outcome").and_then(Value::as_str) == Some("allow")
+    }
+}
+
+fn code_hash(code: &str) -> String {
+    stepup_core::encoding::hex_encode(&Sha256::digest(code.as_bytes()))
+}
+
+fn tfa_json(a: &Account) -> Value {
+    match &a.tfa_mode {
+        Some(mode) => json!({"mode": mode, "factors": ["totp", "recovery-code"]}),
+        None => Value::Null,
+    }
+}
+
+/// Decides `action` for `account` presenting `credential`, applying the effects.
+pub async fn decide(
+    app: &App,
+    call: &Call,
+    account: &str,
+    credential: &Value,
+    action: &Value,
+) -> Result<Decided, ServeError> {
+    app.store.ensure_account(account, call.now).await?;
+    let package = action.get("package").and_then(Value::as_str);
+    let op = format!("{}\u{0}{}", call.command, package.unwrap_or(""));
+    let code = call.code.as_deref().filter(|c| call.write && !c.is_empty());
+    // A code already accepted for another request of this same npm command counts as a proof.
+    let mut proofs = Vec::new();
+    let mut present = code;
+    if let Some(c) = code
+        && app
+            .store
+            .claim_operation(account, &op, &code_hash(c), &call.request, call.now)
+            .await?
+    {
+        proofs.push(json!({"factor": "totp", "verified_at": call.now}));
+        present = None;
+    }
+    for _ in 0..4 {
+        let Some(acct) = app.store.account(account).await? else {
+            return Err(ServeError::Store(format!("account {account} vanished")));
+        };
+        let codes = app.store.recovery_codes(account).await?;
+        let (fa, fi) = app
+            .store
+            .failures(account, call.ip.as_deref(), call.now)
+            .await?;
+        let mut request = json!({
+            "now": call.now,
+            "action": action,
+            "account": {"id": account, "tfa": tfa_json(&acct), "publisher": true, "safeguard_until": acct.safeguard_until},
+            "credential": credential,
+            "client": call.ip.as_ref().map_or_else(|| json!({}), |ip| json!({"ip": ip})),
+            "proofs": proofs,
+            "failures": {"account": fa, "ip": fi},
+        });
+        if let Some(name) = package {
+            let mut p = json!({"name": name});
+            if let Some(access) = app.store.package_access(name).await? {
+                crate::json_set(&mut p, "publishing_access", Value::String(access));
+            }
+            crate::json_set(&mut request, "package", p);
+        }
+        let mut secrets = serde_json::Map::new();
+        if let Some(sealed) = &acct.totp_secret {
+            let secret = app.sealer.open(&format!("totp:{account}"), sealed)?;
+            secrets.insert(
+                "totp_secret".into(),
+                Value::String(String::from_utf8_lossy(&secret).into_owned()),
+            );
+        }
+        if let Some(step) = acct.last_step {
+            secrets.insert("last_totp_step".into(), json!(step));
+        }
+        if !codes.is_empty() {
+            secrets.insert(
+                "recovery_codes".into(),
+                codes
+                    .iter()
+                    .map(|c| json!({"salt": c.salt, "hash": c.hash}))
+                    .collect(),
+            );
+        }
+        if let Some(record) = &acct.email_code
+            && let Ok(v) = serde_json::from_str::<Value>(record)
+        {
+            secrets.insert("email_code".into(), v);
+        }
+        let input = json!({
+            "request": request,
+            "secrets": secrets,
+            "present": present.map(|c| json!({"code": c})),
+        });
+        let text = app.policy.authorize_json(&input.to_string());
+        let decision: Value = serde_json::from_str(&text)
+            .map_err(|e| ServeError::Policy(format!("the component answered non-JSON: {e}")))?;
+        let effects: Vec<Effect> = decision
+            .get("effects")
+            .cloned()
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| ServeError::Policy(format!("unknown effect: {e}")))?
+            .unwrap_or_default();
+        match apply(app, call, account, &acct, &codes, &effects).await? {
+            Applied::Lost => continue,
+            Applied::Done { accepted } => {
+                if accepted
+                    && let Some(c) = present
+                    && !call.command.is_empty()
+                {
+                    app.store
+                        .remember_operation(
+                            account,
+                            &op,
+                            &code_hash(c),
+                            &call.request,
+                            call.now + OPERATION_WINDOW,
+                        )
+                        .await?;
+                }
+                return Ok(Decided {
+                    decision,
+                    accepted_code: accepted,
+                });
+            }
+        }
+    }
+    Err(ServeError::Store(
+        "a code kept being claimed concurrently; try again".into(),
+    ))
+}
+
+enum Applied {
+    Done { accepted: bool },
+    Lost,
+}
+
+async fn apply(
+    app: &App,
+    call: &Call,
+    account: &str,
+    acct: &Account,
+    codes: &[crate::store::CodeRow],
+    effects: &[Effect],
+) -> Result<Applied, ServeError> {
+    let mut accepted = false;
+    // Claims first: if one is lost, nothing else of this decision may happen.
+    for e in effects {
+        let won = match e {
+            Effect::ConsumeTotpStep { step } => {
+                app.store
+                    .consume_step(account, i64::try_from(*step).unwrap_or(i64::MAX))
+                    .await?
+            }
+            Effect::BurnRecoveryCode { index } => match codes.get(*index) {
+                Some(row) => app.store.burn_code(account, row.idx).await?,
+                None => false,
+            },
+            Effect::ConsumeEmailCode => match &acct.email_code {
+                Some(old) => app.store.swap_email_code(account, old, None).await?,
+                None => false,
+            },
+            _ => continue,
+        };
+        if !won {
+            return Ok(Applied::Lost);
+        }
+        accepted = true;
+    }
+    for e in effects {
+        match e {
+            Effect::RecordFailure => {
+                app.store
+                    .record_failure(Some(account), call.ip.as_deref(), call.now)
+                    .await?;
+            }
+            Effect::ClearFailures => app.store.clear_failures(account).await?,
+            Effect::RevokeWebSessions => {
+                let n = app.store.revoke_sessions(account).await?;
+                tracing::info!(account, sessions = n, "web sessions revoked by policy");
+            }
+            Effect::StartSafeguard { until } => {
+                app.store
+                    .set_safeguard(account, i64::try_from(*until).unwrap_or(i64::MAX))
+                    .await?;
+            }
+            Effect::RecordEmailAttempt => {
+                if let Some(old) = &acct.email_code
+                    && let Ok(mut v) = serde_json::from_str::<Value>(old)
+                {
+                    let n = v.get("attempts").and_then(Value::as_u64).unwrap_or(0);
+                    crate::json_set(&mut v, "attempts", json!(n.saturating_add(1)));
+                    // Losing this race only means a concurrent attempt was counted instead.
+                    app.store
+                        .swap_email_code(account, old, Some(&v.to_string()))
+                        .await?;
+                }
+            }
+            Effect::ConsumeTotpStep { .. }
+            | Effect::BurnRecoveryCode { .. }
+            | Effect::ConsumeEmailCode => {}
+        }
+    }
+    Ok(Applied::Done { accepted })
+}

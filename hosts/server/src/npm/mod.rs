@@ -1,0 +1,372 @@
+//! The npm-compatible surface: login (couch and web), whoami, profile and 2FA, tokens, and the
+//! gateway that decides and forwards everything else. Answers follow the npm CLI's expectations
+//! (wire-protocol reference §2, §5): `error` strings it prints, `www-authenticate: OTP` only on
+//! challenges, JSON bodies where it parses them.
+
+pub mod classify;
+pub mod decide;
+pub mod gateway;
+pub mod login;
+pub mod profile;
+pub mod tokens;
+
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, Response, StatusCode, header};
+use base64::Engine as _;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha512};
+
+use crate::App;
+use crate::error::ServeError;
+use crate::store::TokenRow;
+
+/// A JSON answer.
+pub fn json_answer(status: StatusCode, body: &Value) -> Response<Body> {
+    let mut r = Response::new(Body::from(body.to_string()));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// An npm error answer: `{"error": message}` (the field the CLI prints).
+pub fn error_answer(status: StatusCode, message: &str) -> Response<Body> {
+    json_answer(status, &json!({"error": message}))
+}
+
+/// A decision as npm's HTTP answer: status, `www-authenticate`, the error text it prints, and an
+/// `npm-notice` with the engine's message on challenges.
+pub fn decision_answer(d: &Value) -> Response<Body> {
+    let npm = d.get("npm").cloned().unwrap_or(Value::Null);
+    let status = npm
+        .get("status")
+        .and_then(Value::as_u64)
+        .and_then(|s| u16::try_from(s).ok())
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .unwrap_or(StatusCode::FORBIDDEN);
+    let body = json!({
+        "error": npm.get("error").cloned().unwrap_or(Value::Null),
+        "reason": d.get("reason").cloned().unwrap_or(Value::Null),
+        "message": d.get("message").cloned().unwrap_or(Value::Null),
+    });
+    let mut r = json_answer(status, &body);
+    if let Some(v) = npm
+        .get("www_authenticate")
+        .and_then(Value::as_str)
+        .and_then(|v| HeaderValue::from_str(v).ok())
+    {
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    if d.get("outcome").and_then(Value::as_str) == Some("challenge")
+        && let Some(m) = d
+            .get("message")
+            .and_then(Value::as_str)
+            .and_then(|m| HeaderValue::from_str(m).ok())
+    {
+        r.headers_mut().insert("npm-notice", m);
+    }
+    if let Some(v) = d.get("retry_after").and_then(Value::as_u64) {
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(v));
+    }
+    r
+}
+
+/// An internal failure: logged, answered without detail.
+pub fn internal(e: &ServeError) -> Response<Body> {
+    tracing::error!(error = %e, "request failed");
+    error_answer(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "stepup: internal error; the server log says more.",
+    )
+}
+
+/// SHA-512 hex of a token: the only form tokens are stored and listed in (npm's `key`).
+pub fn token_key(token: &str) -> String {
+    stepup_core::encoding::hex_encode(&Sha512::digest(token.as_bytes()))
+}
+
+/// A fresh token: `npm_` and 36 base62 characters (≈ 214 bits).
+pub fn new_token() -> Result<String, ServeError> {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut out = String::from("npm_");
+    let mut buf = [0u8; 64];
+    while out.len() < 40 {
+        getrandom::fill(&mut buf).map_err(|e| ServeError::Key(format!("no entropy: {e}")))?;
+        for b in buf {
+            // Rejection sampling keeps the alphabet uniform.
+            if b < 248
+                && out.len() < 40
+                && let Some(&c) = ALPHABET.get(usize::from(b % 62))
+            {
+                out.push(char::from(c));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Host entropy for the engine's code and secret generation.
+pub fn entropy() -> Result<[u8; 32], ServeError> {
+    let mut e = [0u8; 32];
+    getrandom::fill(&mut e).map_err(|e| ServeError::Key(format!("no entropy: {e}")))?;
+    Ok(e)
+}
+
+/// Who is calling.
+#[derive(Debug)]
+pub enum Caller {
+    /// No credentials.
+    Anonymous,
+    /// A token this gateway issued.
+    Token(TokenRow),
+    /// Username and password on the request.
+    Basic {
+        /// Account.
+        name: String,
+        /// Password (checked upstream when needed; never logged).
+        password: String,
+    },
+    /// A bearer token this gateway does not know (or revoked).
+    Unknown,
+}
+
+impl Caller {
+    /// The account name, if any.
+    pub fn account(&self) -> Option<&str> {
+        match self {
+            Caller::Token(t) => Some(&t.account),
+            Caller::Basic { name, .. } => Some(name),
+            _ => None,
+        }
+    }
+}
+
+/// Resolves the `authorization` header.
+pub async fn caller(app: &App, headers: &HeaderMap) -> Result<Caller, ServeError> {
+    let Some(auth) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Ok(Caller::Anonymous);
+    };
+    let (scheme, rest) = auth.split_once(' ').unwrap_or((auth, ""));
+    if scheme.eq_ignore_ascii_case("bearer") {
+        return Ok(match app.store.token(&token_key(rest.trim())).await? {
+            Some(t) => Caller::Token(t),
+            None => Caller::Unknown,
+        });
+    }
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(rest.trim())
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok());
+        if let Some((name, password)) = decoded.as_deref().and_then(|d| d.split_once(':')) {
+            return Ok(Caller::Basic {
+                name: name.to_owned(),
+                password: password.to_owned(),
+            });
+        }
+    }
+    Ok(Caller::Unknown)
+}
+
+/// The answer to a token this gateway does not know: npm tells the user to log in again.
+pub fn unknown_token() -> Response<Body> {
+    let mut r = error_answer(
+        StatusCode::UNAUTHORIZED,
+        "Unable to authenticate, your authentication token seems to be invalid.",
+    );
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"stepup\""),
+    );
+    r
+}
+
+/// The answer to a wrong password: `Basic`, never `OTP` (the CLI prints "Incorrect or missing password.").
+pub fn wrong_password() -> Response<Body> {
+    let mut r = json_answer(
+        StatusCode::UNAUTHORIZED,
+        &json!({"ok": false, "error": "Incorrect or missing password."}),
+    );
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Basic realm=\"stepup\""),
+    );
+    r
+}
+
+/// The answer when an operation needs an account.
+pub fn need_login() -> Response<Body> {
+    let mut r = error_answer(
+        StatusCode::UNAUTHORIZED,
+        "You must be logged in to do that. Run `npm login`.",
+    );
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"stepup\""),
+    );
+    r
+}
+
+/// The client's address: the socket peer, or the first `x-forwarded-for` hop when the operator
+/// said a trusted proxy stands in front.
+pub fn client_ip(app: &App, peer: SocketAddr, headers: &HeaderMap) -> String {
+    if app.trust_proxy
+        && let Some(first) = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+            .filter(|v| v.parse::<std::net::IpAddr>().is_ok())
+    {
+        return first.to_owned();
+    }
+    peer.ip().to_canonical().to_string()
+}
+
+/// The engine's view of the HTTP request.
+pub fn call_of(
+    app: &App,
+    peer: SocketAddr,
+    method: &axum::http::Method,
+    path: &str,
+    headers: &HeaderMap,
+) -> decide::Call {
+    let write = !matches!(method.as_str(), "GET" | "HEAD" | "OPTIONS");
+    decide::Call {
+        now: crate::now(),
+        ip: Some(client_ip(app, peer, headers)),
+        code: headers
+            .get("npm-otp")
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty()),
+        command: headers
+            .get("npm-command")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned(),
+        request: format!("{method} {path}"),
+        write,
+    }
+}
+
+/// The npm major version from `user-agent` (`npm/10.9.9 node/...`).
+pub fn npm_major(headers: &HeaderMap) -> Option<u32> {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ua| ua.strip_prefix("npm/"))
+        .and_then(|v| v.split('.').next())
+        .and_then(|m| m.parse().ok())
+}
+
+/// An authenticated caller.
+#[derive(Debug)]
+pub struct Identity {
+    /// Account name.
+    pub account: String,
+    /// The SPEC credential it presents.
+    pub credential: Value,
+    /// The `authorization` header to send upstream for it.
+    pub upstream_auth: Option<String>,
+    /// The token, when it is one of ours.
+    pub token: Option<TokenRow>,
+}
+
+/// Resolves and checks the caller; `Err(answer)` when it is not an account.
+pub async fn identify(
+    app: &App,
+    headers: &HeaderMap,
+) -> Result<Result<Identity, Response<Body>>, ServeError> {
+    match caller(app, headers).await? {
+        Caller::Anonymous => Ok(Err(need_login())),
+        Caller::Unknown => Ok(Err(unknown_token())),
+        Caller::Token(t) => {
+            let credential: Value = serde_json::from_str(&t.credential)
+                .map_err(|e| ServeError::Store(format!("token credential is not JSON: {e}")))?;
+            let upstream_auth = match &t.upstream {
+                Some(sealed) => {
+                    let raw = app.sealer.open(&format!("upstream:{}", t.key), sealed)?;
+                    Some(format!("Bearer {}", String::from_utf8_lossy(&raw)))
+                }
+                None => None,
+            };
+            Ok(Ok(Identity {
+                account: t.account.clone(),
+                credential,
+                upstream_auth,
+                token: Some(t),
+            }))
+        }
+        Caller::Basic { name, password } => {
+            let Some(upstream) = &app.upstream else {
+                return Ok(Err(wrong_password()));
+            };
+            match upstream.check_password(&name, &password, None).await {
+                Ok(crate::upstream::PasswordCheck::Ok(t)) => Ok(Ok(Identity {
+                    account: name,
+                    credential: json!({"kind": "basic"}),
+                    upstream_auth: Some(format!("Bearer {t}")),
+                    token: None,
+                })),
+                Ok(crate::upstream::PasswordCheck::Refused) => Ok(Err(wrong_password())),
+                Err(e) => Ok(Err(crate::upstream::bad_gateway(&e))),
+            }
+        }
+    }
+}
+
+/// Unix seconds as npm's ISO-8601 (`2026-11-23T08:44:55.000Z`).
+pub fn iso(t: i64) -> String {
+    let days = t.div_euclid(86_400);
+    let secs = t.rem_euclid(86_400);
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.000Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn iso_dates() {
+        assert_eq!(super::iso(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(super::iso(1_643_716_800), "2022-02-01T12:00:00.000Z");
+        assert_eq!(super::iso(1_795_430_695), "2026-11-23T10:44:55.000Z");
+    }
+
+    #[test]
+    fn tokens_are_fresh_and_well_formed() {
+        let a = super::new_token().unwrap();
+        let b = super::new_token().unwrap();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 40);
+        assert!(
+            a.strip_prefix("npm_")
+                .unwrap()
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric())
+        );
+        assert_eq!(super::token_key(&a).len(), 128);
+    }
+}

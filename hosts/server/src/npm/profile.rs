@@ -1,0 +1,254 @@
+//! `GET/POST /-/npm/v1/user`: the profile, and 2FA enrolment, mode change and removal exactly as
+//! npm 10 and npm 11 drive them (wire-protocol reference §2.7.2–2.7.4).
+
+use std::net::SocketAddr;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, Method, Response, StatusCode};
+use serde_json::{Value, json};
+
+use super::decide::decide;
+use super::{
+    decision_answer, error_answer, identify, internal, iso, json_answer, npm_major, wrong_password,
+};
+use crate::error::ServeError;
+use crate::store::Account;
+use crate::upstream::{PasswordCheck, bad_gateway};
+use crate::{App, Shared};
+
+fn profile_json(a: &Account) -> Value {
+    let tfa = match (&a.tfa_mode, &a.pending) {
+        (Some(mode), _) => json!({"mode": mode, "pending": false}),
+        (None, Some((mode, _))) => json!({"mode": mode, "pending": true}),
+        _ => Value::Bool(false),
+    };
+    json!({
+        "name": a.name, "email": a.email, "email_verified": false, "fullname": a.fullname,
+        "created": iso(a.created), "updated": iso(a.created), "tfa": tfa, "cidr_whitelist": null,
+    })
+}
+
+/// `GET /-/npm/v1/user`.
+pub async fn get(State(app): State<Shared>, headers: HeaderMap) -> Response<Body> {
+    let run = async {
+        let id = match identify(&app, &headers).await? {
+            Ok(id) => id,
+            Err(answer) => return Ok(answer),
+        };
+        app.store.ensure_account(&id.account, crate::now()).await?;
+        let acct = app.store.account(&id.account).await?.unwrap_or_default();
+        Ok::<_, ServeError>(json_answer(StatusCode::OK, &profile_json(&acct)))
+    };
+    run.await.unwrap_or_else(|e| internal(&e))
+}
+
+async fn password_ok(
+    app: &App,
+    name: &str,
+    password: Option<&str>,
+) -> Result<Result<(), Response<Body>>, ServeError> {
+    let (Some(upstream), Some(pw)) = (&app.upstream, password) else {
+        return Ok(Err(wrong_password()));
+    };
+    match upstream.check_password(name, pw, None).await {
+        Ok(PasswordCheck::Ok(_)) => Ok(Ok(())),
+        Ok(PasswordCheck::Refused) => Ok(Err(wrong_password())),
+        Err(e) => Ok(Err(bad_gateway(&e))),
+    }
+}
+
+/// `POST /-/npm/v1/user`.
+pub async fn post(
+    State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response<Body> {
+    let run = async {
+        let id = match identify(&app, &headers).await? {
+            Ok(id) => id,
+            Err(answer) => return Ok(answer),
+        };
+        let name = id.account.as_str();
+        let call = super::call_of(&app, peer, &Method::POST, "/-/npm/v1/user", &headers);
+        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let Some(doc) = body.as_object() else {
+            return Ok(error_answer(
+                StatusCode::BAD_REQUEST,
+                "Expected a JSON object.",
+            ));
+        };
+        app.store.ensure_account(name, call.now).await?;
+        let acct = app.store.account(name).await?.unwrap_or_default();
+        let Some(tfa) = doc.get("tfa") else {
+            // Plain profile fields.
+            if doc.get("password").is_some_and(|p| !p.is_null()) {
+                return Ok(error_answer(
+                    StatusCode::BAD_REQUEST,
+                    "Passwords are managed by the registry behind this gateway; change yours there.",
+                ));
+            }
+            let email = doc
+                .get("email")
+                .and_then(Value::as_str)
+                .unwrap_or(&acct.email)
+                .to_owned();
+            let fullname = doc
+                .get("fullname")
+                .and_then(Value::as_str)
+                .unwrap_or(&acct.fullname)
+                .to_owned();
+            let kind = if email != acct.email {
+                "email.change"
+            } else {
+                "profile.update"
+            };
+            let d = decide(&app, &call, name, &id.credential, &json!({"kind": kind})).await?;
+            if !d.allowed() {
+                return Ok(decision_answer(&d.decision));
+            }
+            app.store.set_profile(name, &email, &fullname).await?;
+            let acct = app.store.account(name).await?.unwrap_or_default();
+            return Ok(json_answer(StatusCode::OK, &profile_json(&acct)));
+        };
+        if let Some(codes) = tfa.as_array() {
+            return finish_enrolment(&app, name, &acct, codes.first(), call.now).await;
+        }
+        if let Err(answer) =
+            password_ok(&app, name, tfa.get("password").and_then(Value::as_str)).await?
+        {
+            return Ok(answer);
+        }
+        let mode = tfa.get("mode").and_then(Value::as_str).unwrap_or("");
+        if mode == "disable" {
+            if acct.tfa_mode.is_none() {
+                app.store.disable_tfa(name).await?;
+                return Ok(json_answer(StatusCode::OK, &json!({"tfa": false})));
+            }
+            let d = decide(
+                &app,
+                &call,
+                name,
+                &id.credential,
+                &json!({"kind": "tfa.disable"}),
+            )
+            .await?;
+            if !d.allowed() {
+                return Ok(decision_answer(&d.decision));
+            }
+            app.store.disable_tfa(name).await?;
+            tracing::info!(account = name, "2FA disabled");
+            return Ok(json_answer(StatusCode::OK, &json!({"tfa": false})));
+        }
+        if mode != "auth-only" && mode != "auth-and-writes" {
+            return Ok(error_answer(
+                StatusCode::BAD_REQUEST,
+                &format!("Invalid two-factor authentication mode \"{mode}\"."),
+            ));
+        }
+        if acct.tfa_mode.is_some() {
+            let d = decide(
+                &app,
+                &call,
+                name,
+                &id.credential,
+                &json!({"kind": "tfa.mode-change"}),
+            )
+            .await?;
+            if !d.allowed() {
+                return Ok(decision_answer(&d.decision));
+            }
+            app.store.set_mode(name, mode).await?;
+            // npm 10 treats {tfa:null} as success, npm 11 {tfa:{mode}} (wire reference 2.7.4).
+            let answer = if npm_major(&headers).is_some_and(|m| m <= 10) {
+                json!({"tfa": null})
+            } else {
+                json!({"tfa": {"mode": mode, "pending": false}})
+            };
+            return Ok(json_answer(StatusCode::OK, &answer));
+        }
+        let d = decide(
+            &app,
+            &call,
+            name,
+            &id.credential,
+            &json!({"kind": "tfa.enable"}),
+        )
+        .await?;
+        if !d.allowed() {
+            return Ok(decision_answer(&d.decision));
+        }
+        let entropy = super::entropy()?;
+        let e = app
+            .policy
+            .with(|p| p.enroll_totp(&app.issuer, name, &entropy))
+            .map_err(|e| ServeError::Policy(e.to_string()))?;
+        let sealed = app
+            .sealer
+            .seal(&format!("totp:{name}"), e.secret.as_bytes())?;
+        app.store.set_pending(name, mode, &sealed).await?;
+        Ok::<_, ServeError>(json_answer(StatusCode::OK, &json!({"tfa": e.otpauth_uri})))
+    };
+    run.await.unwrap_or_else(|e| internal(&e))
+}
+
+/// `{"tfa": ["123456"]}`: the first code turns the pending enrolment on and returns the
+/// recovery codes, once.
+async fn finish_enrolment(
+    app: &App,
+    name: &str,
+    acct: &Account,
+    code: Option<&Value>,
+    now: i64,
+) -> Result<Response<Body>, ServeError> {
+    let Some((_, sealed)) = &acct.pending else {
+        return Ok(error_answer(
+            StatusCode::BAD_REQUEST,
+            "No two-factor authentication enrolment is pending. Run `npm profile enable-2fa` first.",
+        ));
+    };
+    let secret = app.sealer.open(&format!("totp:{name}"), sealed)?;
+    let code = code.and_then(Value::as_str).unwrap_or("");
+    let input = json!({"secret": String::from_utf8_lossy(&secret), "code": code, "now": now});
+    let out = app
+        .policy
+        .with(|p| p.verify_totp_json(&input.to_string()))
+        .map_err(|e| ServeError::Policy(e.to_string()))?;
+    let v: Value = serde_json::from_str(&out).map_err(|e| ServeError::Policy(e.to_string()))?;
+    if v.get("result").and_then(Value::as_str) != Some("accepted") {
+        let msg = v
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("That code is not valid.");
+        return Ok(error_answer(
+            StatusCode::BAD_REQUEST,
+            &format!("{msg} Two-factor authentication was not enabled."),
+        ));
+    }
+    let step = v.get("step").and_then(Value::as_i64).unwrap_or(0);
+    let entropy = super::entropy()?;
+    let issued = app
+        .policy
+        .with(|p| p.issue_recovery_codes(&entropy))
+        .map_err(|e| ServeError::Policy(e.to_string()))?;
+    let records: Vec<(String, String)> = issued
+        .records
+        .iter()
+        .filter_map(|r| {
+            let v = serde_json::to_value(r).ok()?;
+            Some((
+                v.get("salt")?.as_str()?.to_owned(),
+                v.get("hash")?.as_str()?.to_owned(),
+            ))
+        })
+        .collect();
+    if !app.store.enable_tfa(name, sealed, step, &records).await? {
+        return Ok(error_answer(
+            StatusCode::CONFLICT,
+            "This enrolment was finished or restarted meanwhile.",
+        ));
+    }
+    tracing::info!(account = name, "2FA enabled");
+    Ok(json_answer(StatusCode::OK, &json!({"tfa": issued.codes})))
+}

@@ -1,0 +1,714 @@
+//! The server's state: accounts and their 2FA secrets, recovery-code records, tokens, package
+//! settings, failure times and login sessions, in embedded SQLite (one file) or PostgreSQL (shared
+//! by several instances). Every "use once" step is a single conditional statement, so accepting a
+//! TOTP step or burning a recovery code is atomic across instances: exactly one request wins.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use sqlx::{Any, AssertSqlSafe, Pool};
+
+type AnyPool = Pool<Any>;
+type AnyPoolOptions = sqlx::pool::PoolOptions<Any>;
+
+use crate::error::ServeError;
+
+/// Where state lives.
+#[derive(Clone, Debug)]
+pub enum StoreUrl {
+    /// An SQLite file, created when missing.
+    Sqlite(String),
+    /// A PostgreSQL URL (`postgres://user@host/db`).
+    Postgres(String),
+}
+
+impl StoreUrl {
+    fn connect_url(&self) -> String {
+        match self {
+            StoreUrl::Sqlite(path) => format!("sqlite://{path}?mode=rwc"),
+            StoreUrl::Postgres(url) => url.clone(),
+        }
+    }
+}
+
+/// An account's row.
+#[derive(Clone, Debug, Default)]
+pub struct Account {
+    /// Login name.
+    pub name: String,
+    /// `auth-only` / `auth-and-writes`, or `None` without 2FA.
+    pub tfa_mode: Option<String>,
+    /// The TOTP secret, sealed.
+    pub totp_secret: Option<String>,
+    /// The last accepted TOTP step.
+    pub last_step: Option<i64>,
+    /// An enrolment waiting for its first code: mode and sealed secret.
+    pub pending: Option<(String, String)>,
+    /// End of the read-only safeguard.
+    pub safeguard_until: Option<i64>,
+    /// A pending emailed login code's record (JSON, hashed).
+    pub email_code: Option<String>,
+    /// Profile e-mail.
+    pub email: String,
+    /// Profile full name.
+    pub fullname: String,
+    /// Unix seconds.
+    pub created: i64,
+}
+
+/// A stored recovery-code record (salted hash) and its stable index.
+#[derive(Clone, Debug)]
+pub struct CodeRow {
+    /// Stable index within the account's set.
+    pub idx: i64,
+    /// Hex salt.
+    pub salt: String,
+    /// Hex SHA-256.
+    pub hash: String,
+}
+
+/// A token's row; the token itself is never stored, only its SHA-512 `key`.
+#[derive(Clone, Debug)]
+pub struct TokenRow {
+    /// SHA-512 hex of the token.
+    pub key: String,
+    /// Owner.
+    pub account: String,
+    /// Display prefix.
+    pub prefix: String,
+    /// Name.
+    pub name: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// The SPEC credential JSON this token presents.
+    pub credential: String,
+    /// The upstream registry credential, sealed.
+    pub upstream: Option<String>,
+    /// Read-only token.
+    pub readonly: bool,
+    /// CIDR allow-list JSON array, or `None`.
+    pub cidr: Option<String>,
+    /// Unix seconds.
+    pub created: i64,
+    /// Unix seconds.
+    pub expires: Option<i64>,
+}
+
+/// The store.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    postgres: bool,
+}
+
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS accounts (name TEXT PRIMARY KEY, tfa_mode TEXT, totp_secret TEXT, last_step BIGINT, pending_mode TEXT, pending_secret TEXT, safeguard_until BIGINT, email_code TEXT, email TEXT NOT NULL DEFAULT '', fullname TEXT NOT NULL DEFAULT '', created BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS recovery_codes (account TEXT NOT NULL, idx BIGINT NOT NULL, salt TEXT NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (account, idx))",
+    "CREATE TABLE IF NOT EXISTS tokens (key TEXT PRIMARY KEY, account TEXT NOT NULL, prefix TEXT NOT NULL, name TEXT, description TEXT, credential TEXT NOT NULL, upstream TEXT, readonly BIGINT NOT NULL, cidr TEXT, created BIGINT NOT NULL, expires BIGINT, session BIGINT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS tokens_by_account ON tokens (account)",
+    "CREATE TABLE IF NOT EXISTS failures (account TEXT, ip TEXT, at BIGINT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS failures_by_account ON failures (account, at)",
+    "CREATE INDEX IF NOT EXISTS failures_by_ip ON failures (ip, at)",
+    "CREATE TABLE IF NOT EXISTS packages (name TEXT PRIMARY KEY, publishing_access TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS operations (account TEXT NOT NULL, op TEXT NOT NULL, code_hash TEXT NOT NULL, until BIGINT NOT NULL, PRIMARY KEY (account, op))",
+    "CREATE TABLE IF NOT EXISTS operation_uses (account TEXT NOT NULL, op TEXT NOT NULL, code_hash TEXT NOT NULL, request TEXT NOT NULL, PRIMARY KEY (account, op, code_hash, request))",
+    "CREATE TABLE IF NOT EXISTS web_logins (id TEXT PRIMARY KEY, expires BIGINT NOT NULL, token TEXT)",
+];
+
+/// Failures older than this are never counted (the longest throttle window is a day).
+const FAILURE_HORIZON: i64 = 86_400;
+
+fn opt_str(row: &AnyRow, col: &str) -> Result<Option<String>, sqlx::Error> {
+    row.try_get::<Option<String>, _>(col)
+}
+
+fn opt_i64(row: &AnyRow, col: &str) -> Result<Option<i64>, sqlx::Error> {
+    row.try_get::<Option<i64>, _>(col)
+}
+
+impl Store {
+    /// Connects and creates the tables when missing (concurrent starts are serialised on
+    /// PostgreSQL by an advisory lock).
+    pub async fn open(url: &StoreUrl) -> Result<Store, ServeError> {
+        sqlx::any::install_default_drivers();
+        let postgres = matches!(url, StoreUrl::Postgres(_));
+        let pool = AnyPoolOptions::new()
+            .max_connections(if postgres { 16 } else { 4 })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if !postgres {
+                        sqlx::query("PRAGMA journal_mode=WAL")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA busy_timeout=5000")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA synchronous=NORMAL")
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url.connect_url())
+            .await
+            .map_err(|e| ServeError::Store(format!("cannot open the store: {e}")))?;
+        let store = Store { pool, postgres };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), ServeError> {
+        let mut tx = self.pool.begin().await?;
+        if self.postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(72657870)")
+                .execute(&mut *tx)
+                .await?;
+        }
+        for stmt in SCHEMA {
+            sqlx::query(*stmt).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Which database this is, for logs and health.
+    pub fn backend(&self) -> &'static str {
+        if self.postgres { "postgres" } else { "sqlite" }
+    }
+
+    /// A round trip to the database (health checks).
+    pub async fn ping(&self) -> Result<(), ServeError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// The account, if it has ever logged in.
+    pub async fn account(&self, name: &str) -> Result<Option<Account>, ServeError> {
+        let row = sqlx::query("SELECT name, tfa_mode, totp_secret, last_step, pending_mode, pending_secret, safeguard_until, email_code, email, fullname, created FROM accounts WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(r) = row else { return Ok(None) };
+        let pending = match (opt_str(&r, "pending_mode")?, opt_str(&r, "pending_secret")?) {
+            (Some(m), Some(s)) => Some((m, s)),
+            _ => None,
+        };
+        Ok(Some(Account {
+            name: r.try_get("name")?,
+            tfa_mode: opt_str(&r, "tfa_mode")?,
+            totp_secret: opt_str(&r, "totp_secret")?,
+            last_step: opt_i64(&r, "last_step")?,
+            pending,
+            safeguard_until: opt_i64(&r, "safeguard_until")?,
+            email_code: opt_str(&r, "email_code")?,
+            email: r.try_get("email")?,
+            fullname: r.try_get("fullname")?,
+            created: r.try_get("created")?,
+        }))
+    }
+
+    /// Creates the account row at first login (no-op when it exists).
+    pub async fn ensure_account(&self, name: &str, now: i64) -> Result<(), ServeError> {
+        sqlx::query(
+            "INSERT INTO accounts (name, created) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Profile fields.
+    pub async fn set_profile(
+        &self,
+        name: &str,
+        email: &str,
+        fullname: &str,
+    ) -> Result<(), ServeError> {
+        sqlx::query("UPDATE accounts SET email = $1, fullname = $2 WHERE name = $3")
+            .bind(email)
+            .bind(fullname)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The account's unused recovery codes, in index order.
+    pub async fn recovery_codes(&self, name: &str) -> Result<Vec<CodeRow>, ServeError> {
+        let rows = sqlx::query(
+            "SELECT idx, salt, hash FROM recovery_codes WHERE account = $1 ORDER BY idx",
+        )
+        .bind(name)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(CodeRow {
+                    idx: r.try_get("idx")?,
+                    salt: r.try_get("salt")?,
+                    hash: r.try_get("hash")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(ServeError::from)
+    }
+
+    /// Accepts TOTP `step` for the account only if it is later than the last accepted one.
+    /// `false` = another request (on any instance) got there first.
+    pub async fn consume_step(&self, name: &str, step: i64) -> Result<bool, ServeError> {
+        let r = sqlx::query("UPDATE accounts SET last_step = $1 WHERE name = $2 AND tfa_mode IS NOT NULL AND (last_step IS NULL OR last_step < $1)")
+            .bind(step)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Burns one recovery code; `false` = it was already burned (a concurrent use won).
+    pub async fn burn_code(&self, name: &str, idx: i64) -> Result<bool, ServeError> {
+        let r = sqlx::query("DELETE FROM recovery_codes WHERE account = $1 AND idx = $2")
+            .bind(name)
+            .bind(idx)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Records one failed code for the account and the client address.
+    pub async fn record_failure(
+        &self,
+        name: Option<&str>,
+        ip: Option<&str>,
+        now: i64,
+    ) -> Result<(), ServeError> {
+        sqlx::query("INSERT INTO failures (account, ip, at) VALUES ($1, $2, $3)")
+            .bind(name)
+            .bind(ip)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        // Forget what no window can count any more.
+        sqlx::query("DELETE FROM failures WHERE at < $1")
+            .bind(now - FAILURE_HORIZON)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Failure times in the last day: for the account and for the address.
+    pub async fn failures(
+        &self,
+        name: &str,
+        ip: Option<&str>,
+        now: i64,
+    ) -> Result<(Vec<i64>, Vec<i64>), ServeError> {
+        let since = now - FAILURE_HORIZON;
+        let acct =
+            sqlx::query("SELECT at FROM failures WHERE account = $1 AND at > $2 ORDER BY at")
+                .bind(name)
+                .bind(since)
+                .fetch_all(&self.pool)
+                .await?;
+        let addr = match ip {
+            Some(ip) => {
+                sqlx::query("SELECT at FROM failures WHERE ip = $1 AND at > $2 ORDER BY at")
+                    .bind(ip)
+                    .bind(since)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            None => Vec::new(),
+        };
+        let times = |rows: Vec<AnyRow>| -> Result<Vec<i64>, ServeError> {
+            rows.iter()
+                .map(|r| r.try_get::<i64, _>("at").map_err(ServeError::from))
+                .collect()
+        };
+        Ok((times(acct)?, times(addr)?))
+    }
+
+    /// Forgets the account's failures (after a correct code).
+    pub async fn clear_failures(&self, name: &str) -> Result<(), ServeError> {
+        sqlx::query("DELETE FROM failures WHERE account = $1")
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Stores a freshly issued emailed login code (replacing any earlier one).
+    pub async fn set_email_code(&self, name: &str, record: &str) -> Result<(), ServeError> {
+        sqlx::query("UPDATE accounts SET email_code = $1 WHERE name = $2")
+            .bind(record)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Replaces the emailed code's record `old` by `new` (`None` = used up); `false` = another
+    /// request changed it first.
+    pub async fn swap_email_code(
+        &self,
+        name: &str,
+        old: &str,
+        new: Option<&str>,
+    ) -> Result<bool, ServeError> {
+        let r =
+            sqlx::query("UPDATE accounts SET email_code = $1 WHERE name = $2 AND email_code = $3")
+                .bind(new)
+                .bind(name)
+                .bind(old)
+                .execute(&self.pool)
+                .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Starts (or extends) the read-only safeguard.
+    pub async fn set_safeguard(&self, name: &str, until: i64) -> Result<(), ServeError> {
+        sqlx::query("UPDATE accounts SET safeguard_until = $1 WHERE name = $2")
+            .bind(until)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Starts an enrolment: the sealed secret waits for its first code.
+    pub async fn set_pending(
+        &self,
+        name: &str,
+        mode: &str,
+        sealed: &str,
+    ) -> Result<(), ServeError> {
+        sqlx::query("UPDATE accounts SET pending_mode = $1, pending_secret = $2 WHERE name = $3")
+            .bind(mode)
+            .bind(sealed)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Finishes an enrolment: 2FA on, first step consumed, recovery codes replaced, in one
+    /// transaction. `false` = the pending enrolment was already finished or replaced.
+    pub async fn enable_tfa(
+        &self,
+        name: &str,
+        pending_sealed: &str,
+        step: i64,
+        codes: &[(String, String)],
+    ) -> Result<bool, ServeError> {
+        let mut tx = self.pool.begin().await?;
+        let r = sqlx::query("UPDATE accounts SET tfa_mode = pending_mode, totp_secret = pending_secret, last_step = $1, pending_mode = NULL, pending_secret = NULL WHERE name = $2 AND pending_secret = $3")
+            .bind(step)
+            .bind(name)
+            .bind(pending_sealed)
+            .execute(&mut *tx)
+            .await?;
+        if r.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM recovery_codes WHERE account = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        for (i, (salt, hash)) in codes.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO recovery_codes (account, idx, salt, hash) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(name)
+            .bind(i64::try_from(i).unwrap_or(i64::MAX))
+            .bind(salt)
+            .bind(hash)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Changes the 2FA mode of an account that has 2FA.
+    pub async fn set_mode(&self, name: &str, mode: &str) -> Result<(), ServeError> {
+        sqlx::query("UPDATE accounts SET tfa_mode = $1 WHERE name = $2 AND tfa_mode IS NOT NULL")
+            .bind(mode)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Turns 2FA off: secret, pending enrolment and recovery codes go.
+    pub async fn disable_tfa(&self, name: &str) -> Result<(), ServeError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE accounts SET tfa_mode = NULL, totp_secret = NULL, last_step = NULL, pending_mode = NULL, pending_secret = NULL WHERE name = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM recovery_codes WHERE account = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Stores a new token.
+    pub async fn insert_token(&self, t: &TokenRow, session: bool) -> Result<(), ServeError> {
+        sqlx::query("INSERT INTO tokens (key, account, prefix, name, description, credential, upstream, readonly, cidr, created, expires, session) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
+            .bind(&t.key)
+            .bind(&t.account)
+            .bind(&t.prefix)
+            .bind(t.name.as_deref())
+            .bind(t.description.as_deref())
+            .bind(&t.credential)
+            .bind(t.upstream.as_deref())
+            .bind(i64::from(t.readonly))
+            .bind(t.cidr.as_deref())
+            .bind(t.created)
+            .bind(t.expires)
+            .bind(i64::from(session))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    fn token_row(r: &AnyRow) -> Result<TokenRow, sqlx::Error> {
+        Ok(TokenRow {
+            key: r.try_get("key")?,
+            account: r.try_get("account")?,
+            prefix: r.try_get("prefix")?,
+            name: opt_str(r, "name")?,
+            description: opt_str(r, "description")?,
+            credential: r.try_get("credential")?,
+            upstream: opt_str(r, "upstream")?,
+            readonly: r.try_get::<i64, _>("readonly")? != 0,
+            cidr: opt_str(r, "cidr")?,
+            created: r.try_get("created")?,
+            expires: opt_i64(r, "expires")?,
+        })
+    }
+
+    const TOKEN_COLUMNS: &'static str = "key, account, prefix, name, description, credential, upstream, readonly, cidr, created, expires";
+
+    /// The token with this key.
+    pub async fn token(&self, key: &str) -> Result<Option<TokenRow>, ServeError> {
+        let q = format!("SELECT {} FROM tokens WHERE key = $1", Self::TOKEN_COLUMNS);
+        let row = sqlx::query(AssertSqlSafe(q))
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref()
+            .map(Self::token_row)
+            .transpose()
+            .map_err(ServeError::from)
+    }
+
+    /// One page of the account's tokens, newest first, and the total.
+    pub async fn tokens(
+        &self,
+        name: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<TokenRow>, i64), ServeError> {
+        let q = format!(
+            "SELECT {} FROM tokens WHERE account = $1 ORDER BY created DESC, key LIMIT $2 OFFSET $3",
+            Self::TOKEN_COLUMNS
+        );
+        let rows = sqlx::query(AssertSqlSafe(q))
+            .bind(name)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await?;
+        let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM tokens WHERE account = $1")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        let list = rows.iter().map(Self::token_row).collect::<Result<_, _>>()?;
+        Ok((list, total))
+    }
+
+    /// Deletes one of the account's tokens; `false` when it had none with that key.
+    pub async fn delete_token(&self, name: &str, key: &str) -> Result<bool, ServeError> {
+        let r = sqlx::query("DELETE FROM tokens WHERE account = $1 AND key = $2")
+            .bind(name)
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Ends every login session of the account (tokens created by `npm token create` stay).
+    pub async fn revoke_sessions(&self, name: &str) -> Result<u64, ServeError> {
+        let r = sqlx::query("DELETE FROM tokens WHERE account = $1 AND session = 1")
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected())
+    }
+
+    /// A package's publishing-access setting.
+    pub async fn package_access(&self, name: &str) -> Result<Option<String>, ServeError> {
+        let row = sqlx::query("SELECT publishing_access FROM packages WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| r.try_get("publishing_access"))
+            .transpose()
+            .map_err(ServeError::from)
+    }
+
+    /// Sets a package's publishing-access setting.
+    pub async fn set_package_access(&self, name: &str, access: &str) -> Result<(), ServeError> {
+        sqlx::query("INSERT INTO packages (name, publishing_access) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET publishing_access = $2")
+            .bind(name)
+            .bind(access)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Remembers that a code was accepted for one request of a multi-request npm operation.
+    pub async fn remember_operation(
+        &self,
+        name: &str,
+        op: &str,
+        code_hash: &str,
+        request: &str,
+        until: i64,
+    ) -> Result<(), ServeError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM operation_uses WHERE account = $1 AND op = $2")
+            .bind(name)
+            .bind(op)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO operations (account, op, code_hash, until) VALUES ($1, $2, $3, $4) ON CONFLICT (account, op) DO UPDATE SET code_hash = $3, until = $4")
+            .bind(name)
+            .bind(op)
+            .bind(code_hash)
+            .bind(until)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO operation_uses (account, op, code_hash, request) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
+            .bind(name)
+            .bind(op)
+            .bind(code_hash)
+            .bind(request)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Whether `code_hash` was accepted for another request of the same operation within its
+    /// window; claims this request atomically, so each request of an operation passes once.
+    pub async fn claim_operation(
+        &self,
+        name: &str,
+        op: &str,
+        code_hash: &str,
+        request: &str,
+        now: i64,
+    ) -> Result<bool, ServeError> {
+        let row = sqlx::query(
+            "SELECT code_hash FROM operations WHERE account = $1 AND op = $2 AND until > $3",
+        )
+        .bind(name)
+        .bind(op)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(r) = row else { return Ok(false) };
+        let stored: String = r.try_get("code_hash")?;
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(
+            stored.as_bytes(),
+            code_hash.as_bytes(),
+        )) {
+            return Ok(false);
+        }
+        let ins = sqlx::query("INSERT INTO operation_uses (account, op, code_hash, request) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
+            .bind(name)
+            .bind(op)
+            .bind(code_hash)
+            .bind(request)
+            .execute(&self.pool)
+            .await?;
+        Ok(ins.rows_affected() == 1)
+    }
+
+    /// Opens a web login waiting for the browser.
+    pub async fn create_web_login(&self, id: &str, expires: i64) -> Result<(), ServeError> {
+        sqlx::query("INSERT INTO web_logins (id, expires) VALUES ($1, $2)")
+            .bind(id)
+            .bind(expires)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// `None` = unknown or expired; `Some(None)` = waiting; `Some(Some(sealed token))` = done.
+    pub async fn web_login(
+        &self,
+        id: &str,
+        now: i64,
+    ) -> Result<Option<Option<String>>, ServeError> {
+        let row = sqlx::query("SELECT token FROM web_logins WHERE id = $1 AND expires > $2")
+            .bind(id)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| opt_str(&r, "token"))
+            .transpose()
+            .map_err(ServeError::from)
+    }
+
+    /// Completes a waiting web login with the minted token (sealed); `false` if not waiting.
+    pub async fn complete_web_login(
+        &self,
+        id: &str,
+        sealed: &str,
+        now: i64,
+    ) -> Result<bool, ServeError> {
+        let r = sqlx::query(
+            "UPDATE web_logins SET token = $1 WHERE id = $2 AND token IS NULL AND expires > $3",
+        )
+        .bind(sealed)
+        .bind(id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Hands the token out once: deletes the finished login and says whether this call did.
+    pub async fn take_web_login(&self, id: &str) -> Result<bool, ServeError> {
+        let r = sqlx::query("DELETE FROM web_logins WHERE id = $1 AND token IS NOT NULL")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Drops expired web logins.
+    pub async fn prune(&self, now: i64) -> Result<(), ServeError> {
+        sqlx::query("DELETE FROM web_logins WHERE expires <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("DELETE FROM operations WHERE until <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Closes the pool (graceful shutdown).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,206 @@
+//! The registry behind the gateway. It keeps owning passwords and packages: the gateway checks a
+//! password by logging in upstream (and keeps the upstream token it gets, sealed), and forwards
+//! every allowed request with that upstream credential in place of the gateway's own token.
+
+use axum::body::{Body, Bytes};
+use axum::http::{
+    HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri, header,
+};
+use base64::Engine as _;
+use http_body_util::BodyExt;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+
+use crate::error::ServeError;
+
+/// Largest upstream answer read into memory (login answers; proxied bodies are streamed).
+const MAX_LOGIN_ANSWER: usize = 1 << 20;
+
+/// An upstream registry (plain HTTP: run it beside the gateway, on loopback or a private network).
+#[derive(Clone, Debug)]
+pub struct Upstream {
+    base: String,
+    client: Client<HttpConnector, Body>,
+}
+
+/// What upstream said to a password check.
+#[derive(Debug)]
+pub enum PasswordCheck {
+    /// Correct; upstream's own token for the account.
+    Ok(String),
+    /// Wrong password or unknown user.
+    Refused,
+}
+
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+impl Upstream {
+    /// `url` = `http://host:port[/prefix]`.
+    pub fn new(url: &str) -> Result<Upstream, ServeError> {
+        let base = url.trim_end_matches('/').to_owned();
+        let uri: Uri = base
+            .parse()
+            .map_err(|e| ServeError::Upstream(format!("--upstream {url}: {e}")))?;
+        if uri.scheme_str() != Some("http") || uri.host().is_none() {
+            return Err(ServeError::Upstream(format!(
+                "--upstream {url}: expected http://host[:port][/prefix] (terminate TLS in front of the gateway, not behind it)"
+            )));
+        }
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new()).build(connector);
+        Ok(Upstream { base, client })
+    }
+
+    fn uri(&self, path_and_query: &str) -> Result<Uri, ServeError> {
+        format!("{}{path_and_query}", self.base)
+            .parse()
+            .map_err(|e| ServeError::Upstream(format!("bad path: {e}")))
+    }
+
+    /// Checks `name`'s password by logging in upstream (npm's couch login).
+    pub async fn check_password(
+        &self,
+        name: &str,
+        password: &str,
+        email: Option<&str>,
+    ) -> Result<PasswordCheck, ServeError> {
+        let mut body = json!({
+            "_id": format!("org.couchdb.user:{name}"),
+            "name": name,
+            "password": password,
+            "type": "user",
+            "roles": [],
+        });
+        if let Some(e) = email {
+            crate::json_set(&mut body, "email", Value::String(e.to_owned()));
+        }
+        let path = format!("/-/user/org.couchdb.user:{}", encode_component(name));
+        let req = Request::builder()
+            .method(Method::PUT)
+            .uri(self.uri(&path)?)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ACCEPT, "application/json")
+            // Registries (Verdaccio among them) answer an existing account's couch login with
+            // 409 unless the credentials also come as Basic auth, as npm's retry sends them.
+            .header(
+                header::AUTHORIZATION,
+                format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(format!("{name}:{password}"))
+                ),
+            )
+            .body(Body::from(body.to_string()))
+            .map_err(|e| ServeError::Upstream(e.to_string()))?;
+        let res = self.client.request(req).await.map_err(|e| {
+            ServeError::Upstream(format!("cannot reach the upstream registry: {e}"))
+        })?;
+        let status = res.status();
+        let bytes = http_body_util::Limited::new(res.into_body(), MAX_LOGIN_ANSWER)
+            .collect()
+            .await
+            .map_err(|e| ServeError::Upstream(format!("upstream login answer: {e}")))?
+            .to_bytes();
+        if !status.is_success() {
+            if status.is_server_error() {
+                return Err(ServeError::Upstream(format!(
+                    "upstream login answered {status}"
+                )));
+            }
+            return Ok(PasswordCheck::Refused);
+        }
+        let token = serde_json::from_slice::<Value>(&bytes)
+            .ok()
+            .and_then(|v| v.get("token").and_then(Value::as_str).map(str::to_owned));
+        match token {
+            Some(t) => Ok(PasswordCheck::Ok(t)),
+            None => Err(ServeError::Upstream(
+                "upstream login answered without a token".into(),
+            )),
+        }
+    }
+
+    /// Forwards a request: hop-by-hop headers, `authorization` and `npm-otp` are dropped, the
+    /// given upstream `authorization` is set, the answer is streamed back.
+    pub async fn forward(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        headers: &HeaderMap,
+        body: Bytes,
+        authorization: Option<&str>,
+        client_ip: Option<&str>,
+    ) -> Result<Response<Body>, ServeError> {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(self.uri(path_and_query)?);
+        if let Some(h) = req.headers_mut() {
+            for (name, value) in headers {
+                let n = name.as_str();
+                if HOP_BY_HOP.contains(&n)
+                    || n == "authorization"
+                    || n == "npm-otp"
+                    || n == "content-length"
+                {
+                    continue;
+                }
+                h.append(name.clone(), value.clone());
+            }
+            if let Some(a) = authorization.and_then(|a| HeaderValue::from_str(a).ok()) {
+                h.insert(header::AUTHORIZATION, a);
+            }
+            if let Some(ip) = client_ip.and_then(|ip| HeaderValue::from_str(ip).ok()) {
+                h.insert(HeaderName::from_static("x-forwarded-for"), ip);
+            }
+        }
+        let req = req
+            .body(Body::from(body))
+            .map_err(|e| ServeError::Upstream(e.to_string()))?;
+        let res = self.client.request(req).await.map_err(|e| {
+            ServeError::Upstream(format!("cannot reach the upstream registry: {e}"))
+        })?;
+        let (mut parts, incoming) = res.into_parts();
+        for h in HOP_BY_HOP {
+            parts.headers.remove(*h);
+        }
+        Ok(Response::from_parts(parts, Body::new(incoming)))
+    }
+}
+
+/// Percent-encodes a path segment.
+pub fn encode_component(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A bad-gateway answer in npm's error shape.
+pub fn bad_gateway(e: &ServeError) -> Response<Body> {
+    tracing::warn!(error = %e, "upstream failure");
+    let body =
+        json!({"error": "The registry behind this gateway is unavailable; try again later."});
+    let mut r = Response::new(Body::from(body.to_string()));
+    *r.status_mut() = StatusCode::BAD_GATEWAY;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}

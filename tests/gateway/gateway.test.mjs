@@ -1,0 +1,301 @@
+// `stepup serve --upstream` in front of a real Verdaccio 6.8.0 (no plugin), driven by the real npm
+// CLI (a pty where npm prompts). Verdaccio keeps passwords and packages; every decision comes from
+// the policy component inside the stepup server; state lives in the server's SQLite file.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+const ROOT = join(HERE, '../..');
+const DRIVE = join(ROOT, 'hosts/verdaccio/test/drive.py');
+const STEPUP = process.env.STEPUP_BIN ?? join(ROOT, 'target/debug/stepup');
+const work = mkdtempSync(join(tmpdir(), 'stepup-gateway-'));
+const KEY = '5f0e4d3c2b1a09f8e7d6c5b4a3928170'.repeat(2);
+const procs = {};
+let registry;
+let gport;
+
+function port() {
+  return 20000 + Math.floor(Math.random() * 20000);
+}
+
+async function waitFor(url, proc) {
+  for (let i = 0; i < 600; i += 1) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch { /* not up yet */ }
+    if (proc.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not come up:\n${proc.log}`);
+}
+
+function launch(name, cmd, args, env = {}) {
+  const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  p.log = '';
+  p.stdout.on('data', (d) => { p.log += d; });
+  p.stderr.on('data', (d) => { p.log += d; });
+  procs[name] = p;
+  return p;
+}
+
+async function startVerdaccio() {
+  const vport = port();
+  writeFileSync(join(work, 'config.yaml'), `
+storage: ./storage
+auth:
+  htpasswd:
+    file: ./htpasswd
+    max_users: 100
+uplinks: {}
+packages:
+  '**':
+    access: $all
+    publish: $authenticated
+    unpublish: $authenticated
+log: { type: stdout, format: json, level: warn }
+`);
+  const p = launch('verdaccio', process.execPath, [join(HERE, 'node_modules/verdaccio/bin/verdaccio'), '--config', join(work, 'config.yaml'), '--listen', `127.0.0.1:${vport}`]);
+  await waitFor(`http://127.0.0.1:${vport}/-/ping`, p);
+  return `http://127.0.0.1:${vport}`;
+}
+
+async function startGateway(upstream) {
+  gport ??= port();
+  const p = launch('stepup', STEPUP, ['serve', '--listen', `127.0.0.1:${gport}`, '--db', join(work, 'stepup.sqlite3'), '--upstream', upstream, '--mail-dir', join(work, 'mail'), '--issuer', 'Gateway Test'], { STEPUP_SECRET_KEY: KEY, STEPUP_LOG: 'info' });
+  registry = `http://127.0.0.1:${gport}/`;
+  await waitFor(`${registry}v1/health`, p);
+}
+
+async function stop(name) {
+  const p = procs[name];
+  if (!p || p.exitCode !== null) return;
+  p.kill('SIGTERM');
+  await new Promise((r) => p.once('exit', r));
+}
+
+/** RFC 6238 with node:crypto, independent of the engine. */
+function totp(secret, t = Date.now() / 1000) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of secret.replace(/=+$/, '')) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const msg = Buffer.alloc(8);
+  msg.writeBigUInt64BE(BigInt(Math.floor(t / 30)));
+  const mac = createHmac('sha1', key).update(msg).digest();
+  const o = mac[19] & 15;
+  return String((mac.readUInt32BE(o) & 0x7fffffff) % 1e6).padStart(6, '0');
+}
+
+const lastSteps = new Map();
+/** A code of a step not yet used for this secret (each step is accepted once). */
+async function freshCode(secret) {
+  while (Math.floor(Date.now() / 30000) <= (lastSteps.get(secret) ?? -1)) await new Promise((r) => setTimeout(r, 500));
+  lastSteps.set(secret, Math.floor(Date.now() / 30000));
+  return totp(secret);
+}
+
+function npmrc(label, token) {
+  const file = join(work, `${label}.npmrc`);
+  writeFileSync(file, `registry=${registry}\n${token ? `//127.0.0.1:${gport}/:_authToken=${token}\n` : ''}`);
+  return file;
+}
+
+function pkg(name, version) {
+  const dir = join(work, `pkg-${name}-${version}`);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name, version, description: 'stepup gateway e2e' }));
+  writeFileSync(join(dir, 'index.js'), 'module.exports = 1;\n');
+  return dir;
+}
+
+const base = (rc) => ['--userconfig', rc, '--cache', join(work, 'cache'), '--registry', registry, '--update-notifier=false'];
+
+/** npm without a TTY (as CI runs it). */
+function npm(rc, args, cwd = work) {
+  const r = spawnSync('npm', [...base(rc), '--loglevel=http', ...args], { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  return { code: r.status, out: `${r.stdout}\n${r.stderr}` };
+}
+
+/** npm under a pty, answering its prompts. */
+function npmTty(rc, args, rules, secretFrom) {
+  const r = spawnSync('python3', [DRIVE, ...(secretFrom ? ['--secret-from', secretFrom] : []), ...rules, '--', 'npm', ...base(rc), ...args], { cwd: work, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  return { code: r.status, out: `${r.stdout}\n${r.stderr}` };
+}
+
+/** The newest emailed login code for an account, from the server's outbox. */
+function mailedCode(account) {
+  const files = readdirSync(join(work, 'mail')).filter((f) => f.endsWith('.eml')).sort();
+  for (const f of files.reverse()) {
+    const text = readFileSync(join(work, 'mail', f), 'utf8');
+    if (text.includes(`X-Stepup-Account: ${account}\r\n`)) return /login code: (\d+)/.exec(text)[1];
+  }
+  throw new Error(`no mail for ${account}`);
+}
+
+async function couchLogin(name, password, otp) {
+  const headers = { 'content-type': 'application/json', 'npm-command': 'login' };
+  if (otp) headers['npm-otp'] = otp;
+  return fetch(`${registry}-/user/org.couchdb.user:${name}`, { method: 'PUT', headers, body: JSON.stringify({ _id: `org.couchdb.user:${name}`, name, password, type: 'user', roles: [], date: new Date().toISOString() }) });
+}
+
+const state = {};
+
+before(async () => {
+  const upstream = await startVerdaccio();
+  state.upstream = upstream;
+  await startGateway(upstream);
+});
+
+after(async () => {
+  await stop('stepup');
+  await stop('verdaccio');
+  if (process.env.STEPUP_E2E_LOG) writeFileSync(process.env.STEPUP_E2E_LOG, `${procs.stepup?.log}\n--- verdaccio ---\n${procs.verdaccio?.log}`);
+});
+
+test('first login without 2FA: an emailed code is required, a wrong password never says OTP', async () => {
+  // Verdaccio creates alice on the first couch login (adduser); the gateway then asks for the emailed code.
+  const first = await couchLogin('alice', 'alice-pass-1');
+  assert.equal(first.status, 401, await first.clone().text());
+  assert.equal(first.headers.get('www-authenticate'), 'OTP');
+  assert.match((await first.json()).error, /Check your email/);
+  const bad = await couchLogin('alice', 'alice-pass-2');
+  assert.equal(bad.status, 401);
+  assert.notEqual(bad.headers.get('www-authenticate'), 'OTP', 'a wrong password must not be answered with an OTP challenge');
+  const ok = await couchLogin('alice', 'alice-pass-1', mailedCode('alice'));
+  const body = await ok.json();
+  assert.equal(ok.status, 201, JSON.stringify(body));
+  assert.match(body.token, /^npm_[A-Za-z0-9]{36}$/);
+  state.alice = npmrc('alice', body.token);
+  const who = npm(state.alice, ['whoami']);
+  assert.equal(who.code, 0, who.out);
+  assert.match(who.out, /^alice$/m);
+});
+
+test('enable 2FA with `npm profile enable-2fa` (pty: password, QR, first code)', () => {
+  const r = npmTty(state.alice, ['profile', 'enable-2fa', 'auth-and-writes'], ['npm password:=>alice-pass-1', 'OTP code from your authenticator:=>{totp}'], 'enter code:\\s*([A-Z2-7]{32})');
+  assert.equal(r.code, 0, r.out);
+  assert.match(r.out, /2FA successfully enabled/);
+  state.secret = /enter code:\s*([A-Z2-7]{32})/.exec(r.out)[1];
+  state.recovery = [...r.out.matchAll(/\t(\d{25})\b/g)].map((m) => m[1]);
+  assert.equal(state.recovery.length, 10, r.out);
+  lastSteps.set(state.secret, Math.floor(Date.now() / 30000));
+  // Sealed at rest: neither the secret nor a recovery code is in the database file.
+  const db = readFileSync(join(work, 'stepup.sqlite3')).toString('latin1') + readFileSync(join(work, 'stepup.sqlite3-wal'), { flag: 'a+' }).toString('latin1');
+  assert.ok(!db.includes(state.secret), 'TOTP secret stored in clear');
+  assert.ok(!state.recovery.some((c) => db.includes(c)), 'recovery code stored in clear');
+});
+
+test('`npm login` (legacy, pty) with a TOTP code', async () => {
+  const code = await freshCode(state.secret);
+  const rc = npmrc('alice-login', null);
+  const r = npmTty(rc, ['login', '--auth-type=legacy'], ['Username:=>alice', 'Password:=>alice-pass-1', 'Enter OTP:=>' + code]);
+  assert.equal(r.code, 0, r.out);
+  assert.match(r.out, /Logged in/);
+  assert.match(readFileSync(rc, 'utf8'), /_authToken=npm_/);
+  state.aliceLogin = rc;
+});
+
+test('web login: the CLI polls doneUrl while the browser form takes password and code', async () => {
+  const rc = npmrc('alice-web', null);
+  const p = spawn('npm', [...base(rc), 'login'], { cwd: work, env: { ...process.env, NO_COLOR: '1' } });
+  let out = '';
+  p.stdout.on('data', (d) => { out += d; });
+  p.stderr.on('data', (d) => { out += d; });
+  const exited = new Promise((r) => p.once('exit', r));
+  let url;
+  for (let i = 0; i < 200 && !url; i += 1) {
+    url = /(http:\/\/\S+\/-\/stepup\/login\/[0-9a-f]+)/.exec(out)?.[1];
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(url, out);
+  const page = await (await fetch(url)).text();
+  assert.match(page, /<form method="post">/);
+  const form = (fields) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields) });
+  const asked = await (await form({ name: 'alice', password: 'alice-pass-1', otp: '' })).text();
+  assert.match(asked, /name="otp"/, 'the form asks for the second factor');
+  const done = await (await form({ name: 'alice', password: 'alice-pass-1', otp: await freshCode(state.secret) })).text();
+  assert.match(done, /Logged in as <b>alice<\/b>/, done);
+  assert.equal(await exited, 0, out);
+  assert.match(readFileSync(rc, 'utf8'), /_authToken=npm_/);
+});
+
+test('publish without a code is refused with EOTP; with a code it reaches Verdaccio', async () => {
+  const r = npm(state.alice, ['publish'], pkg('demo-gw', '1.0.0'));
+  assert.notEqual(r.code, 0);
+  assert.match(r.out, /EOTP/, r.out);
+  state.code = await freshCode(state.secret);
+  const ok = npm(state.alice, ['publish', `--otp=${state.code}`], pkg('demo-gw', '1.0.0'));
+  assert.equal(ok.code, 0, ok.out);
+  assert.match(ok.out, /\+ demo-gw@1\.0\.0/);
+  // Verdaccio has it, published by alice's own upstream account.
+  const doc = await (await fetch(`${state.upstream}/demo-gw`)).json();
+  assert.equal(doc['dist-tags'].latest, '1.0.0');
+});
+
+test('the same code again is refused (replay)', () => {
+  const replay = npm(state.alice, ['publish', `--otp=${state.code}`], pkg('demo-gw', '1.0.1'));
+  assert.notEqual(replay.code, 0);
+  assert.match(replay.out, /EOTP/, replay.out);
+});
+
+test('a recovery code works once', () => {
+  const ok = npm(state.alice, ['publish', `--otp=${state.recovery[0]}`], pkg('demo-gw', '1.0.2'));
+  assert.equal(ok.code, 0, ok.out);
+  const again = npm(state.alice, ['publish', `--otp=${state.recovery[0]}`], pkg('demo-gw', '1.0.3'));
+  assert.notEqual(again.code, 0);
+  assert.match(again.out, /EOTP/, again.out);
+});
+
+test('`npm token create --cidr`: the token is refused from outside its range, then revoked', async () => {
+  const created = npm(state.alice, ['token', 'create', '--password=alice-pass-1', '--cidr=10.0.0.0/8', `--otp=${await freshCode(state.secret)}`]);
+  assert.equal(created.code, 0, created.out);
+  const token = /Created token (\S+)/.exec(created.out)?.[1] ?? /token\s+(npm_\S+)/i.exec(created.out)?.[1];
+  assert.ok(token, created.out);
+  assert.match(created.out, /10\.0\.0\.0\/8/);
+  const rc = npmrc('alice-cidr', token);
+  // 127.0.0.1 is outside 10.0.0.0/8: reads and writes are refused with npm's EAUTHIP.
+  const view = npm(rc, ['view', 'demo-gw', 'version']);
+  assert.notEqual(view.code, 0);
+  assert.match(view.out, /EAUTHIP|not allowed from your IP/, view.out);
+  const list = npm(state.alice, ['token', 'list', '--json']);
+  assert.equal(list.code, 0, list.out);
+  const tokens = JSON.parse(list.out.slice(list.out.indexOf('['), list.out.lastIndexOf(']') + 1));
+  const mine = tokens.find((t) => token.startsWith(t.token) && t.cidr_whitelist?.includes('10.0.0.0/8'));
+  assert.ok(mine, list.out);
+  const revoke = npm(state.alice, ['token', 'revoke', mine.key.slice(0, 12), `--otp=${await freshCode(state.secret)}`]);
+  assert.equal(revoke.code, 0, revoke.out);
+  assert.match(revoke.out, /Removed 1 token/);
+  const after = npm(rc, ['whoami']);
+  assert.notEqual(after.code, 0);
+  assert.match(after.out, /E401/, after.out);
+});
+
+test('2FA mode change answers npm 10 and npm 11 the way each expects', async () => {
+  const npm10 = ['python3', DRIVE, 'npm password:=>alice-pass-1', '--', process.execPath, join(HERE, 'node_modules/npm10/bin/npm-cli.js'),
+    ...base(state.alice), 'profile', 'enable-2fa', 'auth-only', `--otp=${await freshCode(state.secret)}`];
+  const r10 = spawnSync(npm10[0], npm10.slice(1), { cwd: work, encoding: 'utf8' });
+  assert.equal(r10.status, 0, r10.stdout + r10.stderr);
+  assert.match(r10.stdout, /Two factor authentication mode changed to: auth-only/);
+  const r11 = npmTty(state.alice, ['profile', 'enable-2fa', 'auth-and-writes', `--otp=${await freshCode(state.secret)}`], ['npm password:=>alice-pass-1']);
+  assert.equal(r11.code, 0, r11.out);
+  assert.match(r11.out, /Two factor authentication mode changed to: auth-and-writes/);
+});
+
+test('state survives a gateway restart (SQLite), and the key is required', async () => {
+  await stop('stepup');
+  const env = { ...process.env };
+  delete env.STEPUP_SECRET_KEY;
+  const nokey = spawnSync(STEPUP, ['serve', '--listen', '127.0.0.1:0', '--db', join(work, 'stepup.sqlite3')], { encoding: 'utf8', env });
+  assert.equal(nokey.status, 2, nokey.stderr);
+  assert.match(nokey.stderr, /STEPUP_SECRET_KEY/);
+  await startGateway(state.upstream);
+  const r = npm(state.alice, ['publish'], pkg('demo-gw', '1.0.4'));
+  assert.match(r.out, /EOTP/, r.out);
+  assert.match(npm(state.alice, ['profile', 'get']).out, /auth-and-writes/);
+});
