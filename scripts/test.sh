@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
 log=$(mktemp -d)
-trap 'rm -rf "$log"' EXIT
+trap 'rm -rf "$log"; scripts/postgres.sh stop target/postgres' EXIT
 # Runs a command, shows its output, and keeps its last line for the summary.
 keep() { local name=$1; shift; "$@" | tee "$log/$name"; }
 
@@ -16,6 +16,10 @@ python3 -c 'import jsonschema' 2>/dev/null || python3 -m pip install --quiet jso
 step "format and lints"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "PostgreSQL for the server's shared-store tests (Debian's packages)"
+STEPUP_TEST_DATABASE_URL=$(scripts/postgres.sh target/postgres)
+export STEPUP_TEST_DATABASE_URL STEPUP_REQUIRE_POSTGRES=1
 
 step "unit, integration, doc and bench-smoke tests"
 cargo test --workspace --all-targets --locked
@@ -53,6 +57,9 @@ STEPUP_BACKEND=napi node --test tests/js/api.test.mjs
 step "Verdaccio + verdaccio-stepup + the real npm CLI (pty where npm prompts)"
 hosts/verdaccio/test/run.sh
 
+step "stepup serve --upstream in front of a real Verdaccio, driven by npm 10 and npm 11"
+(cd tests/gateway && npm ci --no-audit --no-fund --loglevel=error && node --test --test-concurrency=1 gateway.test.mjs) | tee "$log/gateway"
+
 step "Node benchmark smoke (every contender accepts the same code)"
 (cd bindings/node/bench && npm ci --no-audit --no-fund --loglevel=error && BENCH_QUICK=1 node bench.mjs)
 
@@ -82,3 +89,4 @@ echo "napi: $(tail -n 1 "$log/napi")"
 echo "wasm-node: $(tail -n 1 "$log/wasmnode")"
 grep -o 'chromium: .*' "$log/chromium"
 tail -n 1 "$log/schema"
+echo "gateway e2e: $(grep -E '^# (pass|fail) ' "$log/gateway" | tr '\n' ' ')"

@@ -88,6 +88,9 @@ pub struct ServeOptions {
     /// Log format.
     #[arg(long, value_parser = ["text", "json"], default_value = "text")]
     pub log_format: String,
+    /// File holding the admin API token (or STEPUP_ADMIN_TOKEN); without one the admin API is off.
+    #[arg(long)]
+    pub admin_token_file: Option<PathBuf>,
     /// Warm policy instances (default: one per core).
     #[arg(long)]
     pub instances: Option<usize>,
@@ -143,6 +146,22 @@ fn sealer(opts: &ServeOptions) -> Result<Sealer, ServeError> {
     write_private(&path, &text)?;
     tracing::warn!(path = %path.display(), "--dev: created a development key file; do not use --dev in production");
     Sealer::from_text(&text)
+}
+
+fn admin_token(opts: &ServeOptions) -> Result<Option<[u8; 32]>, ServeError> {
+    let text = match &opts.admin_token_file {
+        Some(p) => Some(std::fs::read_to_string(p).map_err(|e| {
+            ServeError::Key(format!(
+                "cannot read --admin-token-file {}: {e}",
+                p.display()
+            ))
+        })?),
+        None => std::env::var("STEPUP_ADMIN_TOKEN").ok(),
+    };
+    Ok(text
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .map(|t| sha256(&t)))
 }
 
 fn write_private(path: &std::path::Path, text: &str) -> Result<(), ServeError> {
@@ -265,10 +284,7 @@ pub async fn start(opts: &ServeOptions) -> Result<Running, ServeError> {
             .public_url
             .as_ref()
             .map(|u| u.trim_end_matches('/').to_owned()),
-        admin_token: std::env::var("STEPUP_ADMIN_TOKEN")
-            .ok()
-            .filter(|t| !t.is_empty())
-            .map(|t| sha256(&t)),
+        admin_token: admin_token(opts)?,
         issuer: opts.issuer.clone(),
         trust_proxy: opts.trust_proxy,
         outbox: Outbox::new(mail_dir)?,

@@ -70,7 +70,7 @@ pub async fn decide(
 ) -> Result<Decided, ServeError> {
     app.store.ensure_account(account, call.now).await?;
     let package = action.get("package").and_then(Value::as_str);
-    let op = format!("{}\u{0}{}", call.command, package.unwrap_or(""));
+    let op = format!("{} {}", call.command, package.unwrap_or(""));
     let code = call.code.as_deref().filter(|c| call.write && !c.is_empty());
     // A code already accepted for another request of this same npm command counts as a proof.
     let mut proofs = Vec::new();

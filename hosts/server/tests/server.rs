@@ -1,0 +1,454 @@
+//! The server over real HTTP: the decision API against the native engine, the OpenAPI document,
+//! hot reload, and "one code, one winner" with two instances sharing one store (SQLite file, and
+//! PostgreSQL when `STEPUP_TEST_DATABASE_URL` is set — the test script starts one).
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test helpers"
+)]
+
+use std::path::{Path, PathBuf};
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+use stepup_server::{Running, ServeOptions, start};
+
+const KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+struct Http(Client<HttpConnector, Body>);
+
+impl Http {
+    fn new() -> Http {
+        Http(Client::builder(TokioExecutor::new()).build(HttpConnector::new()))
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Body>,
+    ) -> (StatusCode, HeaderMap, String) {
+        let mut b = Request::builder().method(method).uri(url);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let res = self.0.request(b.body(body.into()).unwrap()).await.unwrap();
+        let (parts, body) = res.into_parts();
+        let bytes = body.collect().await.unwrap().to_bytes();
+        (
+            parts.status,
+            parts.headers,
+            String::from_utf8(bytes.to_vec()).unwrap(),
+        )
+    }
+
+    async fn json(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: &Value,
+    ) -> (StatusCode, HeaderMap, Value) {
+        let mut h = headers.to_vec();
+        h.push(("content-type", "application/json"));
+        let (s, hm, text) = self.send(method, url, &h, body.to_string()).await;
+        (
+            s,
+            hm,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+}
+
+fn options(dir: &Path) -> ServeOptions {
+    let key = dir.join("key");
+    std::fs::write(&key, KEY).unwrap();
+    ServeOptions {
+        listen: "127.0.0.1:0".into(),
+        db: dir.join("stepup.sqlite3"),
+        database_url: None,
+        config: None,
+        component: None,
+        cache_dir: Some(cache_dir()),
+        upstream: None,
+        public_url: None,
+        key_file: Some(key),
+        dev: false,
+        mail_dir: Some(dir.join("mail")),
+        issuer: "test".into(),
+        trust_proxy: false,
+        log_format: "text".into(),
+        admin_token_file: None,
+        instances: Some(2),
+    }
+}
+
+fn cache_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("stepup-cache")
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("server-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn url(r: &Running, path: &str) -> String {
+    format!("http://{}{path}", r.addr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decision_api_matches_the_native_engine_and_the_openapi_document() {
+    let dir = tempdir("api");
+    let server = start(&options(&dir)).await.unwrap();
+    let http = Http::new();
+    let native = stepup_core::Policy::default();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let request = std::fs::read_to_string(root.join("tests/fixtures/bench-publish.json")).unwrap();
+    let (s, _, body) = http
+        .send(
+            Method::POST,
+            &url(&server, "/v1/evaluate"),
+            &[],
+            request.clone(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        body,
+        native.evaluate_json(&request),
+        "the component over HTTP and the native engine disagree"
+    );
+    for bad in [
+        "{\"now\": 1}",
+        "not json",
+        "{\"now\":1,\"action\":{\"kind\":\"package.teleport\"}}",
+    ] {
+        let (s, _, body) = http
+            .send(Method::POST, &url(&server, "/v1/evaluate"), &[], bad)
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(body, native.evaluate_json(bad));
+    }
+    // Every conformance case's authorize document decides the same over HTTP.
+    let case = json!({"request": serde_json::from_str::<Value>(&request).unwrap(), "secrets": {"totp_secret": "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"}, "present": {"code": "000000"}});
+    let (s, _, body) = http
+        .send(
+            Method::POST,
+            &url(&server, "/v1/authorize"),
+            &[],
+            case.to_string(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(body, native.authorize_json(&case.to_string()));
+
+    let (s, _, health) = http
+        .json(Method::GET, &url(&server, "/v1/health"), &[], &Value::Null)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(health["store"], "sqlite");
+    assert_eq!(health["policy"]["preset"], "npmjs-2026");
+
+    let (s, _, doc) = http
+        .json(
+            Method::GET,
+            &url(&server, "/v1/openapi.json"),
+            &[],
+            &Value::Null,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    let router_src =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs")).unwrap();
+    for line in router_src
+        .lines()
+        .filter(|l| l.trim_start().starts_with(".route(\""))
+    {
+        let path = line.split('"').nth(1).unwrap();
+        assert!(
+            paths.contains_key(path),
+            "route {path} is missing from openapi.json"
+        );
+    }
+    // Answers carry what the document says they carry.
+    let schemas = &doc["components"]["schemas"];
+    let decision: Value = serde_json::from_str(&native.evaluate_json(&request)).unwrap();
+    for field in schemas["Decision"]["required"].as_array().unwrap() {
+        assert!(
+            decision.get(field.as_str().unwrap()).is_some(),
+            "decision lacks {field}"
+        );
+    }
+    for field in schemas["Health"]["required"].as_array().unwrap() {
+        assert!(
+            health.get(field.as_str().unwrap()).is_some(),
+            "health lacks {field}"
+        );
+    }
+    // Without --upstream, npm traffic is not proxied anywhere.
+    let (s, _, _) = http
+        .send(Method::GET, &url(&server, "/left-pad"), &[], Body::empty())
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_swaps_the_policy_and_keeps_the_old_one_when_the_new_one_fails() {
+    let dir = tempdir("reload");
+    let config = dir.join("policy.json");
+    std::fs::write(&config, r#"{"preset": "npmjs-2026"}"#).unwrap();
+    let admin = dir.join("admin");
+    std::fs::write(&admin, "let-me-reload\n").unwrap();
+    let mut opts = options(&dir);
+    opts.config = Some(config.clone());
+    opts.admin_token_file = Some(admin);
+    let server = start(&opts).await.unwrap();
+    let http = Http::new();
+    let reload = |token: &'static str| {
+        let http = &http;
+        let u = url(&server, "/v1/admin/reload");
+        async move {
+            http.json(Method::POST, &u, &[("authorization", token)], &Value::Null)
+                .await
+        }
+    };
+    let (s, h, _) = reload("Bearer wrong").await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert!(h.get("www-authenticate").is_some());
+
+    std::fs::write(&config, r#"{"preset": "npmjs-2022"}"#).unwrap();
+    let (s, _, body) = reload("Bearer let-me-reload").await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["policy"]["preset"], "npmjs-2022");
+    assert_eq!(body["policy"]["generation"], 1);
+
+    std::fs::write(&config, r#"{"preset": "npmjs-2030"}"#).unwrap();
+    let (s, _, body) = reload("Bearer let-me-reload").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("preset"), "{body}");
+    assert_eq!(
+        body["policy"]["preset"], "npmjs-2022",
+        "the running policy must stay"
+    );
+    let (_, _, health) = http
+        .json(Method::GET, &url(&server, "/v1/health"), &[], &Value::Null)
+        .await;
+    assert_eq!(health["policy"]["preset"], "npmjs-2022");
+    let request = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/bench-publish.json"),
+    )
+    .unwrap();
+    let (s, _, _) = http
+        .send(Method::POST, &url(&server, "/v1/evaluate"), &[], request)
+        .await;
+    assert_eq!(s, StatusCode::OK, "still serving after a refused reload");
+    server.shutdown().await.unwrap();
+}
+
+/// An upstream registry that knows one password ("pw") for everyone.
+async fn fake_upstream() -> (String, tokio::task::JoinHandle<()>) {
+    use axum::routing::put;
+    let app = axum::Router::new().route(
+        "/-/user/{id}",
+        put(|headers: HeaderMap, _body: Bytes| async move {
+            use base64::Engine as _;
+            let auth = headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            let decoded = auth
+                .strip_prefix("Basic ")
+                .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+                .and_then(|b| String::from_utf8(b).ok())
+                .unwrap_or_default();
+            match decoded.split_once(':') {
+                Some((user, "pw")) => (
+                    StatusCode::CREATED,
+                    json!({"ok": true, "token": format!("up-{user}")}).to_string(),
+                ),
+                _ => (
+                    StatusCode::UNAUTHORIZED,
+                    json!({"error": "unauthorized access"}).to_string(),
+                ),
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    (format!("http://{addr}"), task)
+}
+
+async fn login(
+    http: &Http,
+    server: &Running,
+    name: &str,
+    otp: Option<&str>,
+) -> (StatusCode, Value) {
+    let mut headers = vec![("npm-command", "login")];
+    if let Some(o) = otp {
+        headers.push(("npm-otp", o));
+    }
+    let body = json!({"name": name, "password": "pw"});
+    let (s, _, v) = http
+        .json(
+            Method::PUT,
+            &url(server, &format!("/-/user/org.couchdb.user:{name}")),
+            &headers,
+            &body,
+        )
+        .await;
+    (s, v)
+}
+
+/// Fires `n` identical logins carrying `code` at the two servers at once; returns how many won.
+async fn race(a: &Running, b: &Running, name: &str, code: &str, n: usize) -> usize {
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let target = url(
+            if i % 2 == 0 { a } else { b },
+            &format!("/-/user/org.couchdb.user:{name}"),
+        );
+        let code = code.to_owned();
+        tasks.push(tokio::spawn(async move {
+            let http = Http::new();
+            let (s, _, _) = http
+                .json(
+                    Method::PUT,
+                    &target,
+                    &[("npm-command", "login"), ("npm-otp", &code)],
+                    &json!({"name": "x", "password": "pw"}),
+                )
+                .await;
+            s
+        }));
+    }
+    let mut won = 0;
+    for t in tasks {
+        let s = t.await.unwrap();
+        assert!(
+            s == StatusCode::CREATED || s == StatusCode::UNAUTHORIZED,
+            "unexpected {s}"
+        );
+        if s == StatusCode::CREATED {
+            won += 1;
+        }
+    }
+    won
+}
+
+async fn one_code_one_winner(dir: &Path, database_url: Option<String>) {
+    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+    let (upstream, _task) = fake_upstream().await;
+    let config = dir.join("policy.json");
+    // No emailed login codes and no throttling here: this test is about replay across instances.
+    std::fs::write(&config, r#"{"login_verification": {"stages": [], "brown_outs": []}, "throttle": {"account": [], "ip": []}}"#).unwrap();
+    let mut opts = options(dir);
+    opts.upstream = Some(upstream);
+    opts.config = Some(config);
+    opts.database_url = database_url;
+    let a = start(&opts).await.unwrap();
+    let b = start(&opts).await.unwrap();
+    let http = Http::new();
+    let cfg = stepup_core::Policy::default().config().totp.clone();
+    let run = std::process::id();
+    for k in 0..6 {
+        let name = format!("racer{run}x{k}");
+        let (s, v) = login(&http, &a, &name, None).await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        let token = format!("Bearer {}", v["token"].as_str().unwrap());
+        let profile = url(&a, "/-/npm/v1/user");
+        let (s, _, enrol) = http
+            .json(
+                Method::POST,
+                &profile,
+                &[("authorization", &token)],
+                &json!({"tfa": {"password": "pw", "mode": "auth-and-writes"}}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{enrol}");
+        let uri = enrol["tfa"].as_str().unwrap();
+        let secret_b32 = uri
+            .split("secret=")
+            .nth(1)
+            .unwrap()
+            .split('&')
+            .next()
+            .unwrap();
+        let secret = stepup_core::encoding::base32_decode(secret_b32).unwrap();
+        let now = u64::try_from(stepup_server::now()).unwrap();
+        let first = stepup_core::totp::generate(&cfg, &secret, now);
+        let (s, _, codes) = http
+            .json(
+                Method::POST,
+                &profile,
+                &[("authorization", &token)],
+                &json!({"tfa": [first]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{codes}");
+        let recovery = codes["tfa"].as_array().unwrap()[0]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        // Without a code, a login is challenged.
+        let (s, _) = login(&http, &b, &name, None).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        // The next step's code (inside the ±1 window): sixteen at once, one winner.
+        let next = stepup_core::totp::generate(&cfg, &secret, now + 30);
+        assert_eq!(
+            race(&a, &b, &name, &next, 16).await,
+            1,
+            "TOTP step accepted more than once ({name})"
+        );
+        assert_eq!(
+            race(&a, &b, &name, &recovery, 16).await,
+            1,
+            "recovery code accepted more than once ({name})"
+        );
+        // Both stay used.
+        assert_eq!(
+            login(&http, &b, &name, Some(&recovery)).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    a.shutdown().await.unwrap();
+    b.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_code_one_winner_across_two_instances_sqlite() {
+    one_code_one_winner(&tempdir("race-sqlite"), None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_code_one_winner_across_two_instances_postgres() {
+    let Some(url) = std::env::var("STEPUP_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        assert!(
+            std::env::var("STEPUP_REQUIRE_POSTGRES").is_err(),
+            "STEPUP_REQUIRE_POSTGRES is set but STEPUP_TEST_DATABASE_URL is not"
+        );
+        eprintln!("SKIPPED: set STEPUP_TEST_DATABASE_URL to run against PostgreSQL");
+        return;
+    };
+    one_code_one_winner(&tempdir("race-postgres"), Some(url)).await;
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Load on loopback with wrk (Debian's package): the decision API, and a challenged publish through
+# the gateway (token lookup, account state from the store, the component's decision, npm's 401).
+# Prints wrk's report for each; docs/BENCHMARKS.md records the figures.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+cargo build --release --locked -q -p stepup-cli
+dir=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$dir"' EXIT
+duration=${LOAD_SECONDS:-15}
+# A stand-in upstream that accepts password "pw" (the gateway checks passwords upstream).
+python3 - "$dir/up.port" <<'PY' &
+import http.server, json, sys, base64
+class H(http.server.BaseHTTPRequestHandler):
+    def do_PUT(self):
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        user, _, pw = base64.b64decode(self.headers.get("authorization", "Basic ")[6:] or b"").decode().partition(":")
+        ok = pw == "pw"
+        body = json.dumps({"ok": True, "token": "up-" + user} if ok else {"error": "unauthorized"}).encode()
+        self.send_response(201 if ok else 401); self.send_header("content-length", str(len(body))); self.end_headers(); self.wfile.write(body)
+    def log_message(self, *a): pass
+s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+open(sys.argv[1], "w").write(str(s.server_address[1]))
+s.serve_forever()
+PY
+while [ ! -s "$dir/up.port" ]; do sleep 0.1; done
+echo '{"login_verification": {"stages": [], "brown_outs": []}}' > "$dir/policy.json"
+STEPUP_SECRET_KEY=$(openssl rand -hex 32 2>/dev/null || python3 -c 'import secrets;print(secrets.token_hex(32))') \
+  STEPUP_LOG=warn target/release/stepup serve --listen 127.0.0.1:18787 --db "$dir/db.sqlite3" \
+  --config "$dir/policy.json" --upstream "http://127.0.0.1:$(cat "$dir/up.port")" &
+until curl -sf http://127.0.0.1:18787/v1/health >/dev/null; do sleep 0.2; done
+# An account with 2FA (auth-and-writes) and a session token, set up over the npm API.
+token=$(python3 - <<'PY'
+import base64, hmac, json, struct, time, urllib.request
+base = "http://127.0.0.1:18787"
+def call(method, path, body, token=None):
+    req = urllib.request.Request(base + path, data=json.dumps(body).encode(), method=method, headers={"content-type": "application/json", **({"authorization": "Bearer " + token} if token else {})})
+    return json.load(urllib.request.urlopen(req))
+tok = call("PUT", "/-/user/org.couchdb.user:loadtest", {"name": "loadtest", "password": "pw"})["token"]
+uri = call("POST", "/-/npm/v1/user", {"tfa": {"password": "pw", "mode": "auth-and-writes"}}, tok)["tfa"]
+secret = uri.split("secret=")[1].split("&")[0]
+key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+mac = hmac.new(key, struct.pack(">Q", int(time.time()) // 30), "sha1").digest()
+o = mac[-1] & 15
+code = str((struct.unpack(">I", mac[o:o + 4])[0] & 0x7FFFFFFF) % 10 ** 6).zfill(6)
+call("POST", "/-/npm/v1/user", {"tfa": [code]}, tok)
+print(tok)
+PY
+)
+cat > "$dir/publish.json" <<'JSON'
+{"_id":"load-pkg","name":"load-pkg","dist-tags":{"latest":"1.0.0"},"versions":{"1.0.0":{"name":"load-pkg","version":"1.0.0"}},"_attachments":{"load-pkg-1.0.0.tgz":{"content_type":"application/octet-stream","data":"H4sIAAAAAAAAA+3BAQ0AAADCoPdPbQ8HFAAAAAAAAAAAAAAAAAAAgLsDmt4gNgAoAAA=","length":40}}}
+JSON
+test "$(curl -s -o /dev/null -w '%{http_code}' -XPUT -H "authorization: Bearer $token" -H 'content-type: application/json' --data-binary @"$dir/publish.json" http://127.0.0.1:18787/load-pkg)" = 401
+echo "== POST /v1/evaluate (tests/fixtures/bench-publish.json), ${duration}s"
+WRK_BODY=tests/fixtures/bench-publish.json wrk -t2 -c32 -d"${duration}s" --latency -s scripts/load/post.lua http://127.0.0.1:18787/v1/evaluate
+echo "== PUT /load-pkg through the gateway without a code (401 OTP challenge), ${duration}s"
+WRK_BODY="$dir/publish.json" WRK_METHOD=PUT WRK_AUTH="Bearer $token" wrk -t2 -c32 -d"${duration}s" --latency -s scripts/load/post.lua http://127.0.0.1:18787/load-pkg
