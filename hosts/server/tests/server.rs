@@ -1,13 +1,7 @@
 //! The server over real HTTP: the decision API against the native engine, the OpenAPI document,
 //! hot reload, and "one code, one winner" with two instances sharing one store (SQLite file, and
 //! PostgreSQL when `STEPUP_TEST_DATABASE_URL` is set — the test script starts one).
-#![expect(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    reason = "test helpers"
-)]
+#![expect(clippy::unwrap_used, clippy::indexing_slicing, reason = "test helpers")]
 
 use std::path::{Path, PathBuf};
 
@@ -366,7 +360,7 @@ async fn one_code_one_winner(dir: &Path, database_url: Option<String>) {
     let a = start(&opts).await.unwrap();
     let b = start(&opts).await.unwrap();
     let http = Http::new();
-    let cfg = stepup_core::Policy::default().config().totp.clone();
+    let cfg = stepup_core::Policy::default().config().totp;
     let run = std::process::id();
     for k in 0..6 {
         let name = format!("racer{run}x{k}");
