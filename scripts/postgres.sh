@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Starts a throwaway PostgreSQL (Debian's packages, installed when missing) on a loopback port and
-# prints its URL. The data folder lives under $1 (default: target/postgres); stop it with
-# `scripts/postgres.sh stop [DIR]`.
+# prints its URL. The data folder lives under $1 (default: /tmp/stepup-postgres, which the
+# `postgres` user can reach even when the checkout cannot be); stop it with `scripts/postgres.sh stop [DIR]`.
 set -euo pipefail
 cmd=start
 if [ "${1:-}" = stop ]; then cmd=stop; shift; fi
-dir="$(realpath -m "${1:-target/postgres}")"
+dir="$(realpath -m "${1:-/tmp/stepup-postgres}")"
 port="${STEPUP_PG_PORT:-55432}"
 bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)"
 if [ -z "$bin" ] || [ ! -x "$bin/postgres" ]; then
@@ -14,7 +14,7 @@ if [ -z "$bin" ] || [ ! -x "$bin/postgres" ]; then
   bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
 fi
 # PostgreSQL refuses to run as root: run it as the `postgres` user when we are root.
-as() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+as() { if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }
 if [ "$cmd" = stop ]; then
   as "$bin/pg_ctl" -D "$dir/data" -m fast stop >/dev/null 2>&1 || true
   exit 0

@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
 log=$(mktemp -d)
-trap 'rm -rf "$log"; scripts/postgres.sh stop target/postgres' EXIT
+trap 'rm -rf "$log"; scripts/postgres.sh stop' EXIT
 # Runs a command, shows its output, and keeps its last line for the summary.
 keep() { local name=$1; shift; "$@" | tee "$log/$name"; }
 
@@ -18,7 +18,7 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "PostgreSQL for the server's shared-store tests (Debian's packages)"
-STEPUP_TEST_DATABASE_URL=$(scripts/postgres.sh target/postgres)
+STEPUP_TEST_DATABASE_URL=$(scripts/postgres.sh)
 export STEPUP_TEST_DATABASE_URL STEPUP_REQUIRE_POSTGRES=1
 
 step "unit, integration, doc and bench-smoke tests"
