@@ -207,8 +207,12 @@ impl Store {
         }))
     }
 
-    /// Creates the account row at first login (no-op when it exists).
-    pub async fn ensure_account(&self, name: &str, now: i64) -> Result<(), ServeError> {
+    /// The account, created at first use. Only a first use writes: the lookup comes first, so
+    /// the hot path of an existing account is read-only.
+    pub async fn account_or_create(&self, name: &str, now: i64) -> Result<Account, ServeError> {
+        if let Some(a) = self.account(name).await? {
+            return Ok(a);
+        }
         sqlx::query(
             "INSERT INTO accounts (name, created) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
         )
@@ -216,7 +220,9 @@ impl Store {
         .bind(now)
         .execute(&self.pool)
         .await?;
-        Ok(())
+        self.account(name)
+            .await?
+            .ok_or_else(|| ServeError::Store(format!("account {name} vanished")))
     }
 
     /// Profile fields.

@@ -33,13 +33,11 @@ pub struct Call {
     pub write: bool,
 }
 
-/// The decision document, and whether a code was accepted by it.
+/// The decision document.
 #[derive(Debug)]
 pub struct Decided {
     /// SPEC decision (or error document) JSON.
     pub decision: Value,
-    /// A presented code was accepted (a step consumed or a recovery/email code used).
-    pub accepted_code: bool,
 }
 
 impl Decided {
@@ -68,7 +66,6 @@ pub async fn decide(
     credential: &Value,
     action: &Value,
 ) -> Result<Decided, ServeError> {
-    app.store.ensure_account(account, call.now).await?;
     let package = action.get("package").and_then(Value::as_str);
     let op = format!("{} {}", call.command, package.unwrap_or(""));
     let code = call.code.as_deref().filter(|c| call.write && !c.is_empty());
@@ -85,9 +82,7 @@ pub async fn decide(
         present = None;
     }
     for _ in 0..4 {
-        let Some(acct) = app.store.account(account).await? else {
-            return Err(ServeError::Store(format!("account {account} vanished")));
-        };
+        let acct = app.store.account_or_create(account, call.now).await?;
         let codes = app.store.recovery_codes(account).await?;
         let (fa, fi) = app
             .store
@@ -166,10 +161,7 @@ pub async fn decide(
                         )
                         .await?;
                 }
-                return Ok(Decided {
-                    decision,
-                    accepted_code: accepted,
-                });
+                return Ok(Decided { decision });
             }
         }
     }

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::classify::classify;
 use super::decide::decide;
-use super::{Caller, caller, decision_answer, error_answer, identify, internal, unknown_token};
+use super::{Caller, caller, decision_answer, error_answer, identity_of, internal, unknown_token};
 use crate::Shared;
 use crate::error::ServeError;
 use crate::upstream::bad_gateway;
@@ -57,8 +57,8 @@ pub async fn proxy(
             Caller::Anonymous if read => None,
             Caller::Anonymous => return Ok(super::need_login()),
             Caller::Unknown => return Ok(unknown_token()),
-            _ => {
-                let id = match identify(&app, &parts.headers).await? {
+            who => {
+                let id = match identity_of(&app, who).await? {
                     Ok(id) => id,
                     Err(answer) => return Ok(answer),
                 };

@@ -13,11 +13,10 @@ use serde_json::{Value, json};
 use super::decide::{Call, decide};
 use super::{
     Caller, caller, decision_answer, error_answer, internal, json_answer, need_login, token_key,
-    unknown_token, wrong_password,
+    unknown_token,
 };
 use crate::error::ServeError;
 use crate::store::TokenRow;
-use crate::upstream::{PasswordCheck, bad_gateway};
 use crate::{App, Shared};
 
 /// How long a web login waits for the browser.
@@ -111,16 +110,15 @@ async fn login_decision(
     password: &str,
     email: Option<&str>,
 ) -> Result<Result<String, Response<Body>>, ServeError> {
-    let Some(upstream) = &app.upstream else {
+    if app.upstream.is_none() {
         return Ok(Err(error_answer(
             StatusCode::NOT_IMPLEMENTED,
             "This stepup server checks passwords with its upstream registry, and none is configured (--upstream).",
         )));
-    };
-    let upstream_token = match upstream.check_password(name, password, email).await {
-        Ok(PasswordCheck::Ok(t)) => t,
-        Ok(PasswordCheck::Refused) => return Ok(Err(wrong_password())),
-        Err(e) => return Ok(Err(bad_gateway(&e))),
+    }
+    let upstream_token = match super::check_password(app, name, Some(password), email).await {
+        Ok(t) => t,
+        Err(answer) => return Ok(Err(answer)),
     };
     let d = decide(
         app,

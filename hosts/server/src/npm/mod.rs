@@ -281,12 +281,38 @@ pub struct Identity {
     pub token: Option<TokenRow>,
 }
 
+/// Checks `name`'s password with the upstream registry: its token for the account, or the npm
+/// answer to give (a wrong or missing password, or an unreachable upstream).
+pub async fn check_password(
+    app: &App,
+    name: &str,
+    password: Option<&str>,
+    email: Option<&str>,
+) -> Result<String, Response<Body>> {
+    let (Some(upstream), Some(password)) = (&app.upstream, password) else {
+        return Err(wrong_password());
+    };
+    match upstream.check_password(name, password, email).await {
+        Ok(crate::upstream::PasswordCheck::Ok(t)) => Ok(t),
+        Ok(crate::upstream::PasswordCheck::Refused) => Err(wrong_password()),
+        Err(e) => Err(crate::upstream::bad_gateway(&e)),
+    }
+}
+
 /// Resolves and checks the caller; `Err(answer)` when it is not an account.
 pub async fn identify(
     app: &App,
     headers: &HeaderMap,
 ) -> Result<Result<Identity, Response<Body>>, ServeError> {
-    match caller(app, headers).await? {
+    identity_of(app, caller(app, headers).await?).await
+}
+
+/// Checks an already resolved caller; `Err(answer)` when it is not an account.
+pub async fn identity_of(
+    app: &App,
+    who: Caller,
+) -> Result<Result<Identity, Response<Body>>, ServeError> {
+    match who {
         Caller::Anonymous => Ok(Err(need_login())),
         Caller::Unknown => Ok(Err(unknown_token())),
         Caller::Token(t) => {
@@ -306,21 +332,14 @@ pub async fn identify(
                 token: Some(t),
             }))
         }
-        Caller::Basic { name, password } => {
-            let Some(upstream) = &app.upstream else {
-                return Ok(Err(wrong_password()));
-            };
-            match upstream.check_password(&name, &password, None).await {
-                Ok(crate::upstream::PasswordCheck::Ok(t)) => Ok(Ok(Identity {
-                    account: name,
-                    credential: json!({"kind": "basic"}),
-                    upstream_auth: Some(format!("Bearer {t}")),
-                    token: None,
-                })),
-                Ok(crate::upstream::PasswordCheck::Refused) => Ok(Err(wrong_password())),
-                Err(e) => Ok(Err(crate::upstream::bad_gateway(&e))),
-            }
-        }
+        Caller::Basic { name, password } => Ok(check_password(app, &name, Some(&password), None)
+            .await
+            .map(|t| Identity {
+                account: name,
+                credential: json!({"kind": "basic"}),
+                upstream_auth: Some(format!("Bearer {t}")),
+                token: None,
+            })),
     }
 }
 

@@ -10,11 +10,10 @@ use serde_json::{Value, json};
 
 use super::decide::decide;
 use super::{
-    decision_answer, error_answer, identify, internal, iso, json_answer, npm_major, wrong_password,
+    check_password, decision_answer, error_answer, identify, internal, iso, json_answer, npm_major,
 };
 use crate::error::ServeError;
 use crate::store::Account;
-use crate::upstream::{PasswordCheck, bad_gateway};
 use crate::{App, Shared};
 
 fn profile_json(a: &Account) -> Value {
@@ -36,26 +35,13 @@ pub async fn get(State(app): State<Shared>, headers: HeaderMap) -> Response<Body
             Ok(id) => id,
             Err(answer) => return Ok(answer),
         };
-        app.store.ensure_account(&id.account, crate::now()).await?;
-        let acct = app.store.account(&id.account).await?.unwrap_or_default();
+        let acct = app
+            .store
+            .account_or_create(&id.account, crate::now())
+            .await?;
         Ok::<_, ServeError>(json_answer(StatusCode::OK, &profile_json(&acct)))
     };
     run.await.unwrap_or_else(|e| internal(&e))
-}
-
-async fn password_ok(
-    app: &App,
-    name: &str,
-    password: Option<&str>,
-) -> Result<Result<(), Response<Body>>, ServeError> {
-    let (Some(upstream), Some(pw)) = (&app.upstream, password) else {
-        return Ok(Err(wrong_password()));
-    };
-    match upstream.check_password(name, pw, None).await {
-        Ok(PasswordCheck::Ok(_)) => Ok(Ok(())),
-        Ok(PasswordCheck::Refused) => Ok(Err(wrong_password())),
-        Err(e) => Ok(Err(bad_gateway(&e))),
-    }
 }
 
 /// `POST /-/npm/v1/user`.
@@ -79,8 +65,7 @@ pub async fn post(
                 "Expected a JSON object.",
             ));
         };
-        app.store.ensure_account(name, call.now).await?;
-        let acct = app.store.account(name).await?.unwrap_or_default();
+        let acct = app.store.account_or_create(name, call.now).await?;
         let Some(tfa) = doc.get("tfa") else {
             // Plain profile fields.
             if doc.get("password").is_some_and(|p| !p.is_null()) {
@@ -115,8 +100,13 @@ pub async fn post(
         if let Some(codes) = tfa.as_array() {
             return finish_enrolment(&app, name, &acct, codes.first(), call.now).await;
         }
-        if let Err(answer) =
-            password_ok(&app, name, tfa.get("password").and_then(Value::as_str)).await?
+        if let Err(answer) = check_password(
+            &app,
+            name,
+            tfa.get("password").and_then(Value::as_str),
+            None,
+        )
+        .await
         {
             return Ok(answer);
         }

@@ -13,12 +13,11 @@ use serde_json::{Value, json};
 use super::decide::decide;
 use super::login::mint;
 use super::{
-    decision_answer, error_answer, identify, internal, iso, json_answer, token_key, wrong_password,
+    check_password, decision_answer, error_answer, identify, internal, iso, json_answer, token_key,
 };
 use crate::Shared;
 use crate::error::ServeError;
 use crate::store::TokenRow;
-use crate::upstream::{PasswordCheck, bad_gateway};
 
 fn token_json(t: &TokenRow) -> Value {
     let cidr: Value = t
@@ -123,20 +122,16 @@ pub async fn create(
             ));
         };
         let password = form.remove("password");
-        let Some(upstream) = &app.upstream else {
-            return Ok(wrong_password());
-        };
-        let upstream_token = match upstream
-            .check_password(
-                &id.account,
-                password.as_ref().and_then(Value::as_str).unwrap_or(""),
-                None,
-            )
-            .await
+        let upstream_token = match check_password(
+            &app,
+            &id.account,
+            password.as_ref().and_then(Value::as_str),
+            None,
+        )
+        .await
         {
-            Ok(PasswordCheck::Ok(t)) => t,
-            Ok(PasswordCheck::Refused) => return Ok(wrong_password()),
-            Err(e) => return Ok(bad_gateway(&e)),
+            Ok(t) => t,
+            Err(answer) => return Ok(answer),
         };
         let call = super::call_of(&app, peer, &Method::POST, "/-/npm/v1/tokens", &headers);
         let d = decide(
