@@ -160,9 +160,26 @@ impl PolicyHost {
     }
 
     /// Runs `f` on a free warm instance (or waits for one).
+    ///
+    /// A trap is tried once more on the fresh instance that replaced the trapped one: the 10 ms
+    /// deadline is wall-clock time, so a call preempted on a busy machine can trap without any
+    /// fault of the guest; a guest that really loops traps again and the error stands.
     pub fn with<T>(
         &self,
-        f: impl FnOnce(&mut ComponentPolicy) -> Result<T, HostError>,
+        mut f: impl FnMut(&mut ComponentPolicy) -> Result<T, HostError>,
+    ) -> Result<T, HostError> {
+        match self.with_once(&mut f) {
+            Err(HostError::Trap(first)) => {
+                tracing::warn!(error = %first, "policy call trapped; retrying once on a fresh instance");
+                self.with_once(&mut f)
+            }
+            other => other,
+        }
+    }
+
+    fn with_once<T>(
+        &self,
+        f: &mut impl FnMut(&mut ComponentPolicy) -> Result<T, HostError>,
     ) -> Result<T, HostError> {
         let g = self.generation();
         let n = g.slots.len();
