@@ -101,6 +101,28 @@ export function createApi(raw, backend) {
     checkTokenForm(token, { now = nowSeconds() } = {}) {
       return parseResult(this.#raw.tokenFormJson(JSON.stringify({ now, token })), 'token');
     }
+    /** Any JSON entry point by name; JSON text in, result or error document text out. */
+    callJson(fn, text) { return this.#raw.callJson(fn, text); }
+    /** A WebAuthn challenge and the options to pass to `navigator.credentials.create/get`. */
+    webauthnChallenge({ ceremony, now = nowSeconds(), entropy: e, user, credentials } = {}) {
+      const doc = { ceremony, entropy: entropyHex(e), now };
+      if (user !== undefined) doc.user = user;
+      if (credentials !== undefined) doc.credentials = credentials;
+      return parseResult(this.#raw.callJson('webauthn-challenge', JSON.stringify(doc)));
+    }
+    /** Verifies a registration (`PublicKeyCredential.toJSON()`); the credential to store or a refusal. */
+    webauthnRegister({ now = nowSeconds(), challenge, credential, existing } = {}) {
+      const doc = { now, challenge, credential };
+      if (existing !== undefined) doc.existing = existing;
+      return parseResult(this.#raw.callJson('webauthn-register', JSON.stringify(doc)));
+    }
+    /** Verifies a CI provider's OIDC ID token for trusted publishing; the `oidc` credential or a refusal. */
+    oidcExchange({ now = nowSeconds(), token, jwks, package: pkg, trust = [], usedJtis, audience } = {}) {
+      const doc = { now, token, jwks, package: pkg, trust };
+      if (usedJtis !== undefined) doc.used_jtis = usedJtis;
+      if (audience !== undefined) doc.audience = audience;
+      return parseResult(this.#raw.callJson('oidc-exchange', JSON.stringify(doc)));
+    }
     /** 2FA adoption figures for an org's members. */
     auditOrg(members) { return parseResult(this.#raw.orgAuditJson(JSON.stringify({ members }))); }
     /** Which factor a typed code looks like. */

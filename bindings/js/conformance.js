@@ -1,5 +1,6 @@
 // Runs conformance cases (SPEC §7) through any backend of the JS API. Same semantics as the
-// Rust runner: config errors are reported under `config.`, authorize when secrets/present exist.
+// Rust runner: config errors are reported under `config.`, authorize when secrets/present exist,
+// `call` cases through the named entry point.
 
 export function runCases(api, cases) {
   const policies = new Map();
@@ -20,6 +21,8 @@ export function runCases(api, cases) {
     let decisionText;
     if (entry.error) {
       decisionText = JSON.stringify(entry.error);
+    } else if (c.call !== undefined) {
+      decisionText = entry.policy.callJson(c.call, JSON.stringify(c.input ?? null));
     } else if (c.secrets !== undefined || c.present !== undefined) {
       const doc = { request: c.request };
       if (c.secrets !== undefined) doc.secrets = c.secrets;

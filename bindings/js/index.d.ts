@@ -65,7 +65,10 @@ export type Effect =
   | { kind: 'record-failure' }
   | { kind: 'clear-failures' }
   | { kind: 'revoke-web-sessions' }
-  | { kind: 'start-safeguard'; until: number };
+  | { kind: 'start-safeguard'; until: number }
+  | { kind: 'consume-webauthn-challenge' }
+  | { kind: 'update-webauthn-sign-count'; credential_id: string; sign_count: number }
+  | { kind: 'report-sign-count-regression'; credential_id: string; stored: number; presented: number };
 
 export interface Decision {
   outcome: Outcome;
@@ -75,6 +78,8 @@ export interface Decision {
   challenge?: { factors: Factor[] };
   retry_after?: number;
   drift_seconds?: number;
+  /** For a refused WebAuthn assertion: which check failed. */
+  webauthn_problem?: WebauthnProblem;
   effects: Effect[];
   /** The exact answer an npm-compatible registry gives. */
   npm: { status: number; www_authenticate: 'OTP' | 'ipaddress' | null; error: string | null };
@@ -82,8 +87,12 @@ export interface Decision {
 
 export interface CodeRecord { salt: string; hash: string }
 export interface EmailRecord extends CodeRecord { expires_at: number; attempts: number }
-export interface Secrets { totp_secret?: string; last_totp_step?: number; recovery_codes?: CodeRecord[]; email_code?: EmailRecord }
-export interface Presented { factor?: Factor; code: string }
+export interface Secrets {
+  totp_secret?: string; last_totp_step?: number; recovery_codes?: CodeRecord[]; email_code?: EmailRecord;
+  webauthn?: { challenge?: ChallengeRecord; credentials: Array<{ id: string; public_key: string; sign_count?: number }> };
+}
+/** A typed code, or a WebAuthn assertion (`PublicKeyCredential.toJSON()` of `navigator.credentials.get`). */
+export type Presented = { factor?: Factor; code: string } | { factor?: 'webauthn'; assertion: object };
 
 export interface Window { limit: number; window_seconds: number }
 /** Configuration (SPEC §6): a preset plus overrides. Dates: unix seconds or "YYYY-MM-DD". */
@@ -134,6 +143,30 @@ export interface Audit {
   webauthn: number; totp_only: number; missing: string[]; high_impact_missing: string[]; owners_missing: string[];
 }
 
+/** A pending WebAuthn challenge as the host stores it. */
+export interface ChallengeRecord { challenge: string; expires_at: number }
+export interface WebauthnChallenge extends ChallengeRecord {
+  /** `PublicKeyCredentialCreationOptionsJSON` or `PublicKeyCredentialRequestOptionsJSON`. */
+  options: Record<string, unknown>;
+}
+/** A registered credential as the host stores it (pass `{id, public_key, sign_count}` back in `secrets.webauthn.credentials`). */
+export interface WebauthnCredential {
+  id: string; public_key: string; sign_count: number; alg: 'ES256' | 'EdDSA' | 'RS256'; aaguid: string;
+  attestation: 'none' | 'self' | 'unverified'; user_verified: boolean; backup_eligible: boolean; backed_up: boolean; transports: string[];
+}
+export type WebauthnProblem = 'malformed' | 'type' | 'challenge-mismatch' | 'challenge-expired' | 'origin' | 'rp-id' | 'user-presence'
+  | 'user-verification' | 'algorithm' | 'attestation' | 'credential-exists' | 'unknown-credential' | 'signature' | 'sign-count';
+export type WebauthnRegistration =
+  | { result: 'accepted'; credential: WebauthnCredential }
+  | { result: 'rejected'; problem: WebauthnProblem; message: string };
+/** One trusted publisher of a package, as `npm trust` writes it. */
+export interface TrustEntry { type: 'github' | 'gitlab' | 'circleci'; claims: Record<string, unknown>; permissions?: Array<'createPackage' | 'createStagedPackage'> }
+export type OidcExchange =
+  | { result: 'accepted'; credential: { kind: 'oidc'; package: string; permissions: string[]; expires_at: number }; provider: 'github' | 'gitlab' | 'circleci';
+      subject: string; jti: string; token_expires_at: number; effects: Array<{ kind: 'consume-oidc-jti'; jti: string; until: number }> }
+  | { result: 'rejected'; problem: 'malformed' | 'algorithm' | 'key' | 'signature' | 'expired' | 'not-yet-valid' | 'audience' | 'issuer' | 'replayed' | 'trigger' | 'claims' | 'no-trust';
+      message: string; npm: { status: 401 | 403 | 404; error: string } };
+
 /** Bad input: `path` names the first invalid field. */
 export declare class StepupError extends Error {
   readonly code: 'invalid-input';
@@ -154,6 +187,11 @@ export declare class Policy {
   totpCode(secret: string, now?: number): string;
   verifyTotp(options: { secret: string; code: string; now?: number; lastStep?: number }): TotpCheck;
   checkTokenForm(token: TokenForm, options?: { now?: number }): TokenCheck;
+  /** Any JSON entry point by name (`webauthn-challenge`, `webauthn-register`, `oidc-exchange`, ...). */
+  callJson(fn: string, inputJson: string): string;
+  webauthnChallenge(options: { ceremony: 'registration' | 'authentication'; now?: number; entropy?: Uint8Array | string; user?: { id: string; name: string; display_name?: string }; credentials?: string[] }): WebauthnChallenge;
+  webauthnRegister(options: { now?: number; challenge: ChallengeRecord; credential: object; existing?: string[] }): WebauthnRegistration;
+  oidcExchange(options: { now?: number; token: string; jwks: { keys: object[] }; package: string; trust?: TrustEntry[]; usedJtis?: string[]; audience?: string }): OidcExchange;
   auditOrg(members: Member[]): Audit;
   classifyCode(code: string): 'totp' | 'email-otp' | 'recovery-code' | null;
   readonly config: Required<Config>;

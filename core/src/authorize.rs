@@ -19,6 +19,7 @@ use crate::rules::{
 };
 use crate::time::Count;
 use crate::totp::{self, TotpCheck};
+use crate::webauthn::{AssertionCheck, AssertionJson, WebauthnSecrets, verify_assertion};
 
 /// The account's secret state, passed in by the host for one call (SPEC §8.15).
 #[derive(Clone, Default, PartialEq, Eq, Deserialize)]
@@ -36,6 +37,9 @@ pub struct Secrets {
     /// The pending emailed login code.
     #[serde(default)]
     pub email_code: Option<EmailRecord>,
+    /// WebAuthn credentials and the pending assertion challenge.
+    #[serde(default)]
+    pub webauthn: Option<WebauthnSecrets>,
 }
 
 impl fmt::Debug for Secrets {
@@ -48,6 +52,10 @@ impl fmt::Debug for Secrets {
             .field("last_totp_step", &self.last_totp_step)
             .field("recovery_codes", &self.recovery_codes.len())
             .field("email_code", &self.email_code)
+            .field(
+                "webauthn",
+                &self.webauthn.as_ref().map(|w| w.credentials.len()),
+            )
             .finish()
     }
 }
@@ -145,6 +153,7 @@ impl Secrets {
             last_totp_step: last_totp_step.map(Count),
             recovery_codes,
             email_code,
+            webauthn: None,
         })
     }
 }
@@ -155,7 +164,11 @@ impl Presented {
         if code.len() > 256 {
             return Err(InputError::new("present.code", "longer than 256 bytes"));
         }
-        Ok(Presented { factor, code })
+        Ok(Presented {
+            factor,
+            code,
+            assertion: None,
+        })
     }
 }
 
@@ -185,7 +198,11 @@ pub struct Presented {
     #[serde(default)]
     pub factor: Option<Factor>,
     /// The code as typed.
+    #[serde(default)]
     pub code: String,
+    /// A WebAuthn assertion (`PublicKeyCredential.toJSON()`), for factor `webauthn`.
+    #[serde(default)]
+    pub assertion: Option<Box<AssertionJson>>,
 }
 
 impl fmt::Debug for Presented {
@@ -228,7 +245,25 @@ impl AuthorizeDoc {
         }
         let present = self
             .present
-            .map(|p| Presented::new(p.factor, p.code))
+            .map(|p| {
+                let assertion = p.assertion;
+                if assertion.is_some() && p.factor.is_some_and(|f| f != Factor::Webauthn) {
+                    return Err(InputError::new(
+                        "present.factor",
+                        "an assertion is a webauthn proof",
+                    ));
+                }
+                if assertion.is_some() && !p.code.is_empty() {
+                    return Err(InputError::new(
+                        "present.code",
+                        "give a code or an assertion, not both",
+                    ));
+                }
+                Presented::new(p.factor, p.code).map(|mut n| {
+                    n.assertion = assertion;
+                    n
+                })
+            })
             .transpose()?;
         Ok(AuthorizeInput {
             request,
@@ -278,9 +313,16 @@ pub(crate) fn authorize(
     if let Some(d) = throttled(cfg, req) {
         return Ok(d);
     }
-    let Some(present) = present.filter(|p| !p.code.trim().is_empty()) else {
+    let Some(present) = present.filter(|p| !p.code.trim().is_empty() || p.assertion.is_some())
+    else {
         return Ok(need.challenge());
     };
+    if let Some(assertion) = &present.assertion {
+        if !need.listed.contains(Factor::Webauthn) {
+            return Ok(need.challenge());
+        }
+        return webauthn(cfg, req, &need, secrets, assertion);
+    }
     let Some(factor) = present
         .factor
         .or_else(|| codes::classify(cfg, &present.code))
@@ -350,10 +392,67 @@ pub(crate) fn authorize(
             },
         ),
         Factor::Webauthn => Err(InputError::new(
-            "present.factor",
-            "webauthn is verified by a WebAuthn assertion, not a code",
+            "present.assertion",
+            "required: webauthn is verified by a WebAuthn assertion, not a code",
         )),
     }
+}
+
+/// Verifies a WebAuthn assertion as the presented proof (only phishing-resistant factor).
+fn webauthn(
+    cfg: &Config,
+    req: &Request,
+    need: &Need,
+    secrets: &Secrets,
+    assertion: &AssertionJson,
+) -> Result<Decision, InputError> {
+    let check = verify_assertion(
+        &cfg.webauthn,
+        secrets.webauthn.as_ref(),
+        assertion,
+        req.now.0,
+    )?;
+    Ok(match check {
+        AssertionCheck::Accepted {
+            credential_id,
+            sign_count,
+            regression,
+        } => {
+            let mut d = success(cfg, req, need, Effect::ConsumeWebauthnChallenge);
+            d.effects.insert(
+                1,
+                Effect::UpdateWebauthnSignCount {
+                    credential_id: credential_id.clone(),
+                    sign_count,
+                },
+            );
+            if let Some((stored, presented)) = regression {
+                d.effects.push(Effect::ReportSignCountRegression {
+                    credential_id,
+                    stored,
+                    presented,
+                });
+            }
+            d
+        }
+        AssertionCheck::Rejected {
+            refusal,
+            regression,
+        } => {
+            let mut extra = vec![Effect::ConsumeWebauthnChallenge];
+            if let Some((credential_id, stored, presented)) = regression {
+                extra.push(Effect::ReportSignCountRegression {
+                    credential_id,
+                    stored,
+                    presented,
+                });
+            }
+            let mut d = failed(need, Reason::OtpInvalid, extra);
+            d.message = Cow::Owned(refusal.message);
+            d.webauthn_problem = Some(refusal.problem);
+            d
+        }
+    })
 }
 
 fn success(cfg: &Config, req: &Request, need: &Need, consume: Effect) -> Decision {

@@ -159,6 +159,10 @@ pub struct Config {
     pub email_code: EmailConfig,
     /// Token limits (for token forms).
     pub tokens: TokenLimits,
+    /// The WebAuthn relying party.
+    pub webauthn: crate::webauthn::WebauthnConfig,
+    /// Trusted publishing (OIDC).
+    pub trusted_publishing: crate::oidc::TrustedPublishingConfig,
 }
 
 /// Throttle windows.
@@ -271,6 +275,10 @@ struct ConfigDoc {
     email_code: Option<EmailDoc>,
     #[serde(default)]
     tokens: Option<TokensDoc>,
+    #[serde(default)]
+    webauthn: Option<crate::webauthn::WebauthnConfig>,
+    #[serde(default)]
+    trusted_publishing: Option<crate::oidc::TrustedPublishingConfig>,
 }
 
 #[derive(Deserialize)]
@@ -465,6 +473,8 @@ impl Config {
                 write_default_ttl_days: modern.then_some(7),
                 min_ttl_days: 1,
             },
+            webauthn: crate::webauthn::WebauthnConfig::default(),
+            trusted_publishing: crate::oidc::TrustedPublishingConfig::default(),
         }
     }
 
@@ -558,6 +568,12 @@ impl Config {
             if let Some(v) = t.min_ttl_days {
                 c.tokens.min_ttl_days = v;
             }
+        }
+        if let Some(w) = d.webauthn {
+            c.webauthn = w;
+        }
+        if let Some(t) = d.trusted_publishing {
+            c.trusted_publishing = t;
         }
         c.validate()?;
         Ok(c)
@@ -703,6 +719,7 @@ impl Config {
                 "between min_ttl_days and 36500",
             );
         }
-        Ok(())
+        self.webauthn.validate()?;
+        self.trusted_publishing.validate()
     }
 }

@@ -114,6 +114,24 @@ pub enum Effect {
         /// Unix seconds.
         until: u64,
     },
+    /// Delete the pending WebAuthn challenge (used or failed: a challenge answers once).
+    ConsumeWebauthnChallenge,
+    /// Store the credential's new signature counter.
+    UpdateWebauthnSignCount {
+        /// Credential ID, base64url.
+        credential_id: String,
+        /// The counter the authenticator reported.
+        sign_count: u32,
+    },
+    /// The credential's counter did not grow: log it, alert the owner (possible clone).
+    ReportSignCountRegression {
+        /// Credential ID, base64url.
+        credential_id: String,
+        /// The stored counter.
+        stored: u32,
+        /// The counter presented.
+        presented: u32,
+    },
 }
 
 /// The challenge part of a decision.
@@ -154,6 +172,9 @@ pub struct Decision {
     /// For `otp-clock-drift`: how far the device clock is off, seconds (positive = ahead).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drift_seconds: Option<i64>,
+    /// For a refused WebAuthn assertion: which check failed (`origin`, `signature`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webauthn_problem: Option<&'static str>,
     /// State changes for the host.
     pub effects: Vec<Effect>,
     /// The npm wire answer.

@@ -85,6 +85,22 @@ pub fn hex_decode(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// Encodes bytes as unpadded base64url, the form WebAuthn and JOSE use on the wire.
+pub fn b64url_encode(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Decodes base64url with or without padding (browsers and JOSE libraries differ). `None` on
+/// any character outside the alphabet, including standard base64's `+` and `/`.
+pub fn b64url_decode(text: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    let trimmed = text.trim_end_matches('=');
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(trimmed)
+        .ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -163,3 +163,58 @@ pub fn compare_json(expect: &str, decision: &str) -> Result<String, InputError> 
         serde_json::from_str(decision).map_err(|e| InputError::new("decision", e.to_string()))?;
     to_json(&crate::conformance::compare(&e, &d))
 }
+
+/// `{ceremony, entropy, now, user?, credentials?}` → `{challenge, expires_at, options}`
+/// (see [`crate::webauthn::challenge`]).
+pub fn webauthn_challenge_json(policy: &Policy, input: &str) -> Result<String, InputError> {
+    crate::webauthn::challenge(&policy.config().webauthn, input)
+}
+
+/// `{now, challenge, credential, existing?}` → the credential to store, or a refusal
+/// (see [`crate::webauthn::register`]).
+pub fn webauthn_register_json(policy: &Policy, input: &str) -> Result<String, InputError> {
+    crate::webauthn::register(&policy.config().webauthn, input)
+}
+
+/// `{now, token, jwks, package, trust, used_jtis?, audience?}` → the `oidc` credential, or a
+/// refusal with npm's answer (see [`crate::oidc::exchange`]).
+pub fn oidc_exchange_json(policy: &Policy, input: &str) -> Result<String, InputError> {
+    crate::oidc::exchange(&policy.config().trusted_publishing, input)
+}
+
+/// The JSON entry points reachable by name through [`call_json`], so a binding forwards new
+/// functions without new glue.
+pub const FUNCTIONS: [&str; 10] = [
+    "evaluate",
+    "authorize",
+    "enroll-totp",
+    "issue-recovery-codes",
+    "issue-email-code",
+    "verify-totp",
+    "token-form",
+    "webauthn-challenge",
+    "webauthn-register",
+    "oidc-exchange",
+];
+
+/// Calls the entry point `function` (one of [`FUNCTIONS`]) with JSON `input`; the result is
+/// JSON text, and every failure (an unknown function too) is an error document.
+pub fn call_json(policy: &Policy, function: &str, input: &str) -> String {
+    let r = match function {
+        "evaluate" => return policy.evaluate_json(input),
+        "authorize" => return policy.authorize_json(input),
+        "enroll-totp" => enroll_totp_json(policy, input),
+        "issue-recovery-codes" => issue_recovery_codes_json(policy, input),
+        "issue-email-code" => issue_email_code_json(policy, input),
+        "verify-totp" => verify_totp_json(policy, input),
+        "token-form" => token_form_json(policy, input),
+        "webauthn-challenge" => webauthn_challenge_json(policy, input),
+        "webauthn-register" => webauthn_register_json(policy, input),
+        "oidc-exchange" => oidc_exchange_json(policy, input),
+        _ => Err(InputError::new(
+            "function",
+            format!("unknown function; one of {}", FUNCTIONS.join(", ")),
+        )),
+    };
+    r.unwrap_or_else(|e| crate::decision::error_json(&e))
+}

@@ -20,6 +20,7 @@
 
 pub mod action;
 pub mod authorize;
+pub mod cbor;
 pub mod cidr;
 pub mod codes;
 pub mod config;
@@ -32,16 +33,19 @@ pub mod factor;
 pub mod ffi;
 pub mod json;
 pub mod messages;
+pub mod oidc;
 pub mod org;
 pub mod policy;
 pub mod qr;
 pub mod request;
 pub mod rollout;
 mod rules;
+pub mod sig;
 pub mod throttle;
 pub mod time;
 pub mod token_form;
 pub mod totp;
+pub mod webauthn;
 
 pub use action::{ActionClass, ActionKind};
 pub use authorize::{AuthorizeInput, Presented, Secrets, TotpSecret};

@@ -34,6 +34,7 @@ pub(crate) fn with_message(
         challenge: None,
         retry_after: None,
         drift_seconds: None,
+        webauthn_problem: None,
         effects: Vec::new(),
         npm,
     }

@@ -49,7 +49,12 @@ fn decisions_do_not_depend_on_key_order() {
         };
         let text = case.input_text();
         let flipped = reversed(&serde_json::from_str(&text).unwrap()).to_string();
-        let (a, b) = if case.is_authorize() {
+        let (a, b) = if let Some(f) = &case.call {
+            (
+                stepup_core::ffi::call_json(&policy, f, &text),
+                stepup_core::ffi::call_json(&policy, f, &flipped),
+            )
+        } else if case.is_authorize() {
             (
                 policy.authorize_json(&text),
                 policy.authorize_json(&flipped),

@@ -590,7 +590,7 @@ bad("authorize: totp secret too short", lambda r: None, "secrets.totp_secret", s
 bad("authorize: recovery hash too short", lambda r: None, "secrets.recovery_codes[0].hash", secrets={"recovery_codes": [{"salt": "00", "hash": "abcd"}]}, present={"factor": "recovery-code", "code": "1"})
 bad("authorize: unknown present factor", lambda r: None, "present.factor", secrets={}, present={"factor": "sms", "code": "123456"})
 bad("authorize: request errors are under request", setp(["now"], "x"), "request.now", secrets={}, present={"factor": "totp", "code": "123456"})
-c.append(case("authorize: webauthn cannot be presented as a code", req(now=NOW, factors=["webauthn"]), err("present.factor"), secrets={}, present={"factor": "webauthn", "code": "123456"}))
+c.append(case("authorize: webauthn cannot be presented as a code", req(now=NOW, factors=["webauthn"]), err("present.assertion"), secrets={}, present={"factor": "webauthn", "code": "123456"}))
 c.append(case("error answers 400 for npm", {"now": "x"}, {"outcome": "error", "npm_status": 400, "error_path": "now"}))
 files["13-bad-input"] = c
 
@@ -601,3 +601,6 @@ for name, cases in files.items():
         f.write("\n")
     total += len(cases)
 print(f"wrote {total} cases in {len(files)} files")
+
+import generate_signed  # noqa: E402  (WebAuthn and trusted-publishing cases, signed with fixed keys)
+generate_signed.main()

@@ -206,6 +206,23 @@ fn effect(e: &Effect) -> w::Effect {
         Effect::ClearFailures => w::Effect::ClearFailures,
         Effect::RevokeWebSessions => w::Effect::RevokeWebSessions,
         Effect::StartSafeguard { until } => w::Effect::StartSafeguard(*until),
+        Effect::ConsumeWebauthnChallenge => w::Effect::ConsumeWebauthnChallenge,
+        Effect::UpdateWebauthnSignCount {
+            credential_id,
+            sign_count,
+        } => w::Effect::UpdateWebauthnSignCount(w::SignCount {
+            credential_id: credential_id.clone(),
+            sign_count: *sign_count,
+        }),
+        Effect::ReportSignCountRegression {
+            credential_id,
+            stored,
+            presented,
+        } => w::Effect::ReportSignCountRegression(w::SignCountRegression {
+            credential_id: credential_id.clone(),
+            stored: *stored,
+            presented: *presented,
+        }),
     }
 }
 
@@ -221,6 +238,7 @@ pub fn decision(d: Decision) -> w::Decision {
             .map(|c| c.factors.iter().map(factor_out).collect()),
         retry_after: d.retry_after,
         drift_seconds: d.drift_seconds,
+        webauthn_problem: d.webauthn_problem.map(str::to_owned),
         effects: d.effects.iter().map(effect).collect(),
         npm: w::NpmAnswer {
             status: d.npm.status,

@@ -111,6 +111,10 @@ impl GuestPolicy for Resident {
     fn token_form_json(&self, input_json: String) -> String {
         ffi::token_form_json(&self.0, &input_json).unwrap_or_else(|e| error_json(&e))
     }
+
+    fn call_json(&self, function: String, input_json: String) -> String {
+        ffi::call_json(&self.0, &function, &input_json)
+    }
 }
 
 export!(Component);

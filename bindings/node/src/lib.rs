@@ -59,6 +59,11 @@ impl RawPolicy {
     pub fn verify_totp_json(&self, input: String) -> String {
         out(ffi::verify_totp_json(&self.0, &input))
     }
+    /// Any JSON entry point by name (`webauthn-challenge`, `webauthn-register`, `oidc-exchange`).
+    #[napi(js_name = "callJson", catch_unwind)]
+    pub fn call_json(&self, function: String, input: String) -> String {
+        ffi::call_json(&self.0, &function, &input)
+    }
     /// `{now, token}` → token-form verdict.
     #[napi(js_name = "tokenFormJson", catch_unwind)]
     pub fn token_form_json(&self, input: String) -> String {

@@ -59,6 +59,11 @@ impl RawPolicy {
     pub fn verify_totp_json(&self, input: &str) -> String {
         out(ffi::verify_totp_json(&self.0, input))
     }
+    /// Any JSON entry point by name (`webauthn-challenge`, `webauthn-register`, `oidc-exchange`).
+    #[wasm_bindgen(js_name = callJson)]
+    pub fn call_json(&self, function: &str, input: &str) -> String {
+        ffi::call_json(&self.0, function, input)
+    }
     /// `{now, token}` → token-form verdict.
     #[wasm_bindgen(js_name = tokenFormJson)]
     pub fn token_form_json(&self, input: &str) -> String {

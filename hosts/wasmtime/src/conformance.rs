@@ -41,8 +41,8 @@ fn typed_json(r: Result<stepup_core::Decision, HostError>) -> Result<String, Str
     }
 }
 
-impl CaseEngine for ComponentEngine {
-    fn decide(&mut self, config: &str, authorize: bool, input: &str) -> Result<String, String> {
+impl ComponentEngine {
+    fn entry(&mut self, config: &str) -> Result<Result<&mut ComponentPolicy, String>, String> {
         let runtime = &self.runtime;
         let entry = self.policies.entry(config.to_owned()).or_insert_with(|| {
             match runtime.policy(config) {
@@ -51,10 +51,26 @@ impl CaseEngine for ComponentEngine {
                 Err(e) => Entry::Broken(e.to_string()),
             }
         });
-        let policy = match entry {
-            Entry::Ready(p) => p,
-            Entry::InvalidConfig(doc) => return Ok(doc.clone()),
-            Entry::Broken(e) => return Err(e.clone()),
+        match entry {
+            Entry::Ready(p) => Ok(Ok(p)),
+            Entry::InvalidConfig(doc) => Ok(Err(doc.clone())),
+            Entry::Broken(e) => Err(e.clone()),
+        }
+    }
+}
+
+impl CaseEngine for ComponentEngine {
+    fn call(&mut self, config: &str, function: &str, input: &str) -> Result<String, String> {
+        match self.entry(config)? {
+            Ok(p) => p.call_json(function, input).map_err(|e| e.to_string()),
+            Err(doc) => Ok(doc),
+        }
+    }
+
+    fn decide(&mut self, config: &str, authorize: bool, input: &str) -> Result<String, String> {
+        let policy = match self.entry(config)? {
+            Ok(p) => p,
+            Err(doc) => return Ok(doc),
         };
         let via_json = if authorize {
             policy.authorize_json(input)
@@ -64,8 +80,13 @@ impl CaseEngine for ComponentEngine {
         .map_err(|e| e.to_string())?;
         // Same case through the typed records, when the input is valid enough to build them.
         let via_typed = if authorize {
+            // WebAuthn secrets and assertions travel only through JSON.
             AuthorizeInput::parse(input)
                 .ok()
+                .filter(|i| {
+                    i.secrets.webauthn.is_none()
+                        && i.present.as_ref().is_none_or(|p| p.assertion.is_none())
+                })
                 .map(|i| typed_json(policy.authorize(&i.request, &i.secrets, i.present.as_ref())))
         } else {
             Request::parse(input)

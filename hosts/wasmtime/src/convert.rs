@@ -232,6 +232,16 @@ fn effect(e: w::Effect) -> Effect {
         w::Effect::ClearFailures => Effect::ClearFailures,
         w::Effect::RevokeWebSessions => Effect::RevokeWebSessions,
         w::Effect::StartSafeguard(until) => Effect::StartSafeguard { until },
+        w::Effect::ConsumeWebauthnChallenge => Effect::ConsumeWebauthnChallenge,
+        w::Effect::UpdateWebauthnSignCount(c) => Effect::UpdateWebauthnSignCount {
+            credential_id: c.credential_id,
+            sign_count: c.sign_count,
+        },
+        w::Effect::ReportSignCountRegression(r) => Effect::ReportSignCountRegression {
+            credential_id: r.credential_id,
+            stored: r.stored,
+            presented: r.presented,
+        },
     }
 }
 
@@ -247,6 +257,9 @@ pub fn decision(d: w::Decision) -> Decision {
         }),
         retry_after: d.retry_after,
         drift_seconds: d.drift_seconds,
+        webauthn_problem: d
+            .webauthn_problem
+            .and_then(|p| stepup_core::webauthn::problem_name(&p)),
         effects: d.effects.into_iter().map(effect).collect(),
         npm: NpmAnswer {
             status: d.npm.status,

@@ -457,4 +457,17 @@ impl ComponentPolicy {
                 .call_token_form_json(&mut w.store, w.policy, input_json)
         })
     }
+
+    /// Any JSON entry point by name (`webauthn-challenge`, `webauthn-register`,
+    /// `oidc-exchange`, ...) → result JSON (or an error document).
+    pub fn call_json(&mut self, function: &str, input_json: &str) -> Result<String, HostError> {
+        self.call(|w| {
+            w.instance.stepup_policy_engine().policy().call_call_json(
+                &mut w.store,
+                w.policy,
+                function,
+                input_json,
+            )
+        })
+    }
 }

@@ -239,6 +239,10 @@ async fn apply(
             Effect::ConsumeTotpStep { .. }
             | Effect::BurnRecoveryCode { .. }
             | Effect::ConsumeEmailCode => {}
+            // The gateway does not pass WebAuthn secrets yet, so the engine never asks for these.
+            Effect::ConsumeWebauthnChallenge
+            | Effect::UpdateWebauthnSignCount { .. }
+            | Effect::ReportSignCountRegression { .. } => {}
         }
     }
     Ok(Applied::Done { accepted })
