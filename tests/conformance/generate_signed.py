@@ -271,6 +271,9 @@ W.append(call("webauthn register: unknown field", "webauthn-register",
 W.append(call("config: webauthn origin outside the RP ID", "webauthn-register", reg_input(registration(P256)),
               {"outcome": "error", "error_path": "config.webauthn.origins[0]"},
               config={"webauthn": {"rp_id": RP, "origins": ["https://elsewhere.example"]}}))
+W.append(call("config: webauthn RP ID may not be an IP address", "webauthn-challenge",
+              {"ceremony": "authentication", "entropy": SEED.hex(), "now": NOW},
+              {"outcome": "error", "error_path": "config.webauthn.rp_id"}, config={"webauthn": {"rp_id": "127.0.0.1"}}))
 W.append(call("config: webauthn plain http only for localhost", "webauthn-register", reg_input(registration(P256)),
               {"outcome": "error", "error_path": "config.webauthn.origins[0]"},
               config={"webauthn": {"rp_id": RP, "origins": ["http://registry.example"]}}))

@@ -117,3 +117,41 @@ test('demo: enrol, check the first code, ask what actions need, validate a token
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('demo: a security key registered and used through the DevTools virtual authenticator', async () => {
+  // WebAuthn needs a domain as RP ID, so the page is opened as localhost, not 127.0.0.1.
+  const page = await browser.newPage({ viewport: { width: 1200, height: 1000 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e));
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: { protocol: 'ctap2', transport: 'usb', hasResidentKey: false, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+  });
+  await page.goto(`${base.replace('127.0.0.1', 'localhost')}/bindings/web/demo/`);
+  await page.waitForFunction(() => window.demoReady === true);
+
+  await page.click('#wa-register');
+  await page.waitForFunction(() => document.querySelector('#wa-result').textContent !== '');
+  assert.match(await page.textContent('#wa-result'), /^Security key registered \(ES256, attestation none\)/);
+  const stored = JSON.parse(await page.textContent('#wa-credential'));
+  const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+  assert.equal(credentials.length, 1);
+  // The engine read the same credential ID the authenticator holds.
+  assert.equal(stored.id, credentials[0].credentialId.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, ''));
+
+  for (let round = 1; round <= 2; round += 1) {
+    await page.evaluate(() => { document.querySelector('#wa-result').textContent = ''; });
+    await page.click('#wa-use');
+    await page.waitForFunction(() => document.querySelector('#wa-result').textContent !== '');
+    assert.equal(await page.getAttribute('#wa-result', 'data-reason'), 'allowed-with-proof', await page.textContent('#wa-result'));
+    const after = (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials[0];
+    // The counter the engine told the host to store is the authenticator's own.
+    assert.equal(JSON.parse(await page.textContent('#wa-credential')).sign_count, after.signCount);
+    assert.ok(after.signCount >= round);
+  }
+  await page.screenshot({ path: `${OUT}05-security-key.png`, fullPage: true });
+
+  assert.deepEqual(errors, []);
+  await page.close();
+});

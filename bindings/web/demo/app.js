@@ -139,4 +139,80 @@ function checkToken() {
 }
 document.querySelectorAll('#token input, #token select, #token textarea').forEach((el) => el.addEventListener('input', checkToken));
 checkToken();
+
+// 5. Security key. Binary fields cross the WebAuthn API as ArrayBuffers; the engine speaks the
+// standard JSON form (base64url), so the page only converts between the two.
+const b64u = {
+  decode: (s) => Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0)).buffer,
+  encode: (buf) => btoa(String.fromCharCode(...new Uint8Array(buf))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, ''),
+};
+const creationOptions = (o) => ({
+  ...o,
+  challenge: b64u.decode(o.challenge),
+  user: { ...o.user, id: b64u.decode(o.user.id) },
+  excludeCredentials: o.excludeCredentials.map((c) => ({ ...c, id: b64u.decode(c.id) })),
+});
+const requestOptions = (o) => ({
+  ...o,
+  challenge: b64u.decode(o.challenge),
+  allowCredentials: o.allowCredentials.map((c) => ({ ...c, id: b64u.decode(c.id) })),
+});
+const credentialJson = (c) => {
+  const r = c.response;
+  const response = { clientDataJSON: b64u.encode(r.clientDataJSON) };
+  if (r.attestationObject) {
+    response.attestationObject = b64u.encode(r.attestationObject);
+    response.transports = r.getTransports?.() ?? [];
+  } else {
+    response.authenticatorData = b64u.encode(r.authenticatorData);
+    response.signature = b64u.encode(r.signature);
+    response.userHandle = r.userHandle ? b64u.encode(r.userHandle) : null;
+  }
+  return { id: c.id, rawId: b64u.encode(c.rawId), type: c.type, clientExtensionResults: c.getClientExtensionResults(), response };
+};
+// The relying party is this page; WebAuthn needs a domain (localhost counts), never an IP address.
+let keyPolicy;
+let keyCredential;
+const waShow = (text, good) => {
+  $('wa-result').textContent = text;
+  $('wa-result').className = `result ${good ? 'good' : 'bad'}`;
+};
+$('wa-register').addEventListener('click', async () => {
+  const account = $('account').value || 'alice';
+  try {
+    keyPolicy ??= new stepup.Policy({ webauthn: { rp_id: location.hostname, rp_name: 'stepup demo', origins: [location.origin] } });
+    const ch = keyPolicy.webauthnChallenge({ ceremony: 'registration', user: { id: account, name: account }, credentials: keyCredential ? [keyCredential.id] : [] });
+    const created = await navigator.credentials.create({ publicKey: creationOptions(ch.options) });
+    const r = keyPolicy.webauthnRegister({ challenge: { challenge: ch.challenge, expires_at: ch.expires_at }, credential: credentialJson(created) });
+    if (r.result !== 'accepted') return waShow(`Refused (${r.problem}): ${r.message}`, false);
+    keyCredential = r.credential;
+    $('wa-credential').textContent = JSON.stringify(keyCredential, null, 1);
+    $('wa-use').disabled = false;
+    waShow(`Security key registered (${keyCredential.alg}, attestation ${keyCredential.attestation}).`, true);
+  } catch (e) {
+    waShow(e.message, false);
+  }
+});
+$('wa-use').addEventListener('click', async () => {
+  try {
+    const ch = keyPolicy.webauthnChallenge({ ceremony: 'authentication', credentials: [keyCredential.id] });
+    const got = await navigator.credentials.get({ publicKey: requestOptions(ch.options) });
+    const request = {
+      action: { kind: 'package.publish', package: $('package').value || 'left-pad' },
+      account: { id: $('account').value || 'alice', tfa: { mode: 'auth-and-writes', factors: ['webauthn'] } },
+      credential: { kind: 'session' },
+    };
+    // What a registry stores per key: id, public key, counter.
+    const stored = { id: keyCredential.id, public_key: keyCredential.public_key, sign_count: keyCredential.sign_count };
+    const secrets = { webauthn: { challenge: { challenge: ch.challenge, expires_at: ch.expires_at }, credentials: [stored] } };
+    const d = keyPolicy.authorize(request, secrets, { assertion: credentialJson(got) });
+    const update = d.effects.find((e) => e.kind === 'update-webauthn-sign-count');
+    if (update) keyCredential.sign_count = update.sign_count;
+    $('wa-credential').textContent = JSON.stringify(keyCredential, null, 1);
+    waShow(`${d.reason}: ${d.message}${update ? ` (counter ${update.sign_count})` : ''}`, d.outcome === 'allow');
+    $('wa-result').dataset.reason = d.reason;
+  } catch (e) {
+    waShow(e.message, false);
+  }
+});
 window.demoReady = true;

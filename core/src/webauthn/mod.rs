@@ -139,10 +139,11 @@ impl WebauthnConfig {
     /// Range and shape checks, naming the field (under `webauthn.`).
     pub fn validate(&self) -> Result<(), InputError> {
         let err = |p: &str, m: String| Err(InputError::new(format!("webauthn.{p}"), m));
-        if !is_host(&self.rp_id) {
+        if !is_host(&self.rp_id) || self.rp_id.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
             return err(
                 "rp_id",
-                "expected a host name such as registry.example".into(),
+                "expected a host name such as registry.example (WebAuthn forbids IP addresses)"
+                    .into(),
             );
         }
         if self.rp_name.is_empty() || self.rp_name.len() > 64 {
