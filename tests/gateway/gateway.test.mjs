@@ -4,7 +4,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { createHmac } from 'node:crypto';
+import { createHmac, generateKeyPairSync, randomUUID, sign as rsaSign } from 'node:crypto';
+import { createServer } from 'node:http';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -65,9 +66,22 @@ log: { type: stdout, format: json, level: warn }
   return `http://127.0.0.1:${vport}`;
 }
 
+// A stand-in for GitHub's OIDC issuer: an RSA key whose public half the gateway trusts.
+const ci = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const JWKS_FILE = join(work, 'ci-jwks.json');
+writeFileSync(JWKS_FILE, JSON.stringify({ keys: [{ ...ci.publicKey.export({ format: 'jwk' }), kid: 'ci-1', alg: 'RS256', use: 'sig' }] }));
+const b64u = (x) => Buffer.from(typeof x === 'string' ? x : JSON.stringify(x)).toString('base64url');
+function idToken(claims) {
+  const signing = `${b64u({ alg: 'RS256', typ: 'JWT', kid: 'ci-1' })}.${b64u(claims)}`;
+  return `${signing}.${rsaSign('sha256', Buffer.from(signing), ci.privateKey).toString('base64url')}`;
+}
+
 async function startGateway(upstream) {
   gport ??= port();
-  const p = launch('stepup', STEPUP, ['serve', '--listen', `127.0.0.1:${gport}`, '--db', join(work, 'stepup.sqlite3'), '--upstream', upstream, '--mail-dir', join(work, 'mail'), '--issuer', 'Gateway Test'], { STEPUP_SECRET_KEY: KEY, STEPUP_LOG: 'info' });
+  // Security keys: the relying party is this gateway as the browser sees it (a domain, not an IP).
+  const config = join(work, 'policy.json');
+  writeFileSync(config, JSON.stringify({ webauthn: { rp_id: 'localhost', rp_name: 'gateway test', origins: [`http://localhost:${gport}`] } }));
+  const p = launch('stepup', STEPUP, ['serve', '--config', config, '--listen', `127.0.0.1:${gport}`, '--db', join(work, 'stepup.sqlite3'), '--upstream', upstream, '--mail-dir', join(work, 'mail'), '--issuer', 'Gateway Test', '--oidc-jwks', JWKS_FILE], { STEPUP_SECRET_KEY: KEY, STEPUP_LOG: 'info' });
   registry = `http://127.0.0.1:${gport}/`;
   await waitFor(`${registry}v1/health`, p);
 }
@@ -172,6 +186,7 @@ test('first login without 2FA: an emailed code is required, a wrong password nev
   assert.equal(ok.status, 201, JSON.stringify(body));
   assert.match(body.token, /^npm_[A-Za-z0-9]{36}$/);
   state.alice = npmrc('alice', body.token);
+  state.aliceToken = body.token;
   const who = npm(state.alice, ['whoami']);
   assert.equal(who.code, 0, who.out);
   assert.match(who.out, /^alice$/m);
@@ -285,6 +300,153 @@ test('2FA mode change answers npm 10 and npm 11 the way each expects', async () 
   const r11 = npmTty(state.alice, ['profile', 'enable-2fa', 'auth-and-writes', `--otp=${await freshCode(state.secret)}`], ['npm password:=>alice-pass-1']);
   assert.equal(r11.code, 0, r11.out);
   assert.match(r11.out, /Two factor authentication mode changed to: auth-and-writes/);
+});
+
+test('trusted publishing: npm in a GitHub Actions job exchanges its ID token and publishes', async () => {
+  // Trusted publishing configures existing packages: publish once by hand.
+  const first = npm(state.alice, ['publish', `--otp=${await freshCode(state.secret)}`], pkg('demo-oidc', '1.0.0'));
+  assert.equal(first.code, 0, first.out);
+  // Trust is package governance: a second factor is required to set it.
+  const trust = [{ type: 'github', claims: { repository: 'acme/demo-oidc', workflow_ref: { file: 'release.yml' } }, permissions: ['createPackage'] }];
+  const post = (otp, pkgName = 'demo-oidc') => fetch(`${registry}-/package/${pkgName}/trust`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${state.aliceToken}`, 'content-type': 'application/json', 'npm-command': 'trust', ...(otp ? { 'npm-otp': otp } : {}) },
+    body: JSON.stringify(trust),
+  });
+  const challenged = await post();
+  assert.equal(challenged.status, 401);
+  assert.equal(challenged.headers.get('www-authenticate'), 'OTP');
+  const missing = await post(await freshCode(state.secret), 'demo-never-published');
+  assert.equal(missing.status, 404, await missing.clone().text());
+  const set = await post(await freshCode(state.secret));
+  assert.equal(set.status, 201, await set.clone().text());
+  const listed = await (await fetch(`${registry}-/package/demo-oidc/trust`, { headers: { authorization: `Bearer ${state.aliceToken}` } })).json();
+  assert.deepEqual(listed.map((t) => [t.type, t.claims.repository]), [['github', 'acme/demo-oidc']]);
+
+  // The CI job: npm asks the (fake) GitHub token service for an ID token with its audience.
+  const issued = [];
+  let reuse;
+  const tokens = createServer((req, res) => {
+    const url = new URL(req.url, 'http://x');
+    assert.equal(req.headers.authorization, 'Bearer runner-request-token');
+    const now = Math.floor(Date.now() / 1000);
+    const jwt = reuse ?? idToken({
+      iss: 'https://token.actions.githubusercontent.com', aud: url.searchParams.get('audience'), jti: randomUUID(),
+      sub: 'repo:acme/demo-oidc:ref:refs/tags/v2.0.0', iat: now, nbf: now, exp: now + 300,
+      repository: 'acme/demo-oidc', workflow_ref: 'acme/demo-oidc/.github/workflows/release.yml@refs/tags/v2.0.0',
+      event_name: 'push', runner_environment: 'github-hosted',
+    });
+    issued.push(jwt);
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ value: jwt }));
+  });
+  await new Promise((r) => tokens.listen(0, '127.0.0.1', r));
+  const env = {
+    ...process.env, NO_COLOR: '1', GITHUB_ACTIONS: 'true', CI: 'true',
+    ACTIONS_ID_TOKEN_REQUEST_URL: `http://127.0.0.1:${tokens.address().port}/token?api-version=2.0`,
+    ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'runner-request-token',
+  };
+  // Asynchronous: the token service above runs on this process's event loop.
+  const ciNpm = (version) => new Promise((resolve) => {
+    const child = spawn('npm', [...base(npmrc('ci', null)), '--loglevel=verbose', '--provenance=false', 'publish'], { cwd: pkg('demo-oidc', version), env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+  try {
+    // No npm token at all in the job: only the ID token.
+    const r = await ciNpm('2.0.0');
+    const out = `${r.stdout}\n${r.stderr}`;
+    assert.equal(r.status, 0, out);
+    assert.match(out, /oidc Successfully retrieved and set token/);
+    assert.match(out, /\+ demo-oidc@2\.0\.0/);
+    assert.equal(issued.length, 1);
+    const [, payload] = issued[0].split('.');
+    assert.equal(JSON.parse(Buffer.from(payload, 'base64url')).aud, 'npm:127.0.0.1');
+    const doc = await (await fetch(`${state.upstream}/demo-oidc`)).json();
+    assert.equal(doc['dist-tags'].latest, '2.0.0');
+
+    // The same ID token again (a leaked log): the exchange refuses it, so npm has no credential.
+    reuse = issued[0];
+    const replay = await fetch(`${registry}-/npm/v1/oidc/token/exchange/package/demo-oidc`, { method: 'POST', headers: { authorization: `Bearer ${reuse}` } });
+    assert.equal(replay.status, 401);
+    assert.match((await replay.json()).message, /OIDC token exchange error/);
+    const again = await ciNpm('2.0.1');
+    assert.notEqual(again.status, 0);
+    assert.match(`${again.stdout}\n${again.stderr}`, /Failed token exchange request|ENEEDAUTH/);
+
+    // A workflow the trust does not name gets npm's 404.
+    reuse = undefined;
+    const now = Math.floor(Date.now() / 1000);
+    const other = idToken({ iss: 'https://token.actions.githubusercontent.com', aud: 'npm:127.0.0.1', jti: randomUUID(), iat: now, exp: now + 300,
+      repository: 'acme/demo-oidc', workflow_ref: 'acme/demo-oidc/.github/workflows/ci.yml@refs/heads/main', event_name: 'push', runner_environment: 'github-hosted' });
+    const wrong = await fetch(`${registry}-/npm/v1/oidc/token/exchange/package/demo-oidc`, { method: 'POST', headers: { authorization: `Bearer ${other}` } });
+    assert.equal(wrong.status, 404);
+    assert.equal((await wrong.json()).message, 'OIDC token exchange error - package not found');
+  } finally {
+    tokens.close();
+  }
+});
+
+test('security key: registered on the gateway page, then `npm login` completes with it in Chromium', async () => {
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  try {
+    const page = await browser.newPage();
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('WebAuthn.enable');
+    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: { protocol: 'ctap2', transport: 'usb', hasResidentKey: false, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+    });
+    const origin = `http://localhost:${gport}`;
+    // Adding a key is a 2FA change: alice (TOTP on) must give a code as well as her password.
+    await page.goto(`${origin}/-/stepup/security-keys`);
+    await page.fill('#name', 'alice');
+    await page.fill('#password', 'alice-pass-1');
+    await page.click('#use-key');
+    await page.waitForFunction(() => !/^(|Waiting for your security key\.\.\.)$/.test(document.querySelector('#key-note').textContent));
+    assert.match(await page.textContent('#key-note'), /one-time password|authenticator/i);
+    await page.fill('#otp', await freshCode(state.secret));
+    await page.click('#use-key');
+    await page.waitForSelector('#done');
+    assert.match(await page.textContent('#done'), /Security key registered for alice \(ES256\)/);
+    assert.equal((await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials.length, 1);
+
+    // npm login (web): the CLI polls while the browser signs in with password + key, no code.
+    const rc = npmrc('alice-key', null);
+    const p = spawn('npm', [...base(rc), 'login'], { cwd: work, env: { ...process.env, NO_COLOR: '1' } });
+    let out = '';
+    p.stdout.on('data', (d) => { out += d; });
+    p.stderr.on('data', (d) => { out += d; });
+    const exited = new Promise((r) => p.once('exit', r));
+    let url;
+    for (let i = 0; i < 200 && !url; i += 1) {
+      url = /(http:\/\/\S+\/-\/stepup\/login\/[0-9a-f]+)/.exec(out)?.[1];
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(url, out);
+    await page.goto(url.replace('127.0.0.1', 'localhost'));
+    await page.fill('#name', 'alice');
+    await page.fill('#password', 'alice-pass-1');
+    await page.click('#use-key');
+    await page.waitForSelector('#done');
+    assert.match(await page.textContent('#done'), /Logged in as alice with a security key/);
+    assert.equal(await exited, 0, out);
+    assert.match(readFileSync(rc, 'utf8'), /_authToken=npm_/);
+    assert.match(npm(rc, ['whoami']).out, /alice/);
+    const [key] = (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials;
+    assert.ok(key.signCount >= 1);
+
+    // A second login attempt replaying nothing but a stale page: the challenge was consumed.
+    const stale = await fetch(`${url}/key`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'alice', password: 'alice-pass-1', assertion: {} }) });
+    assert.equal(stale.status, 410);
+  } finally {
+    await browser.close();
+  }
 });
 
 test('state survives a gateway restart (SQLite), and the key is required', async () => {

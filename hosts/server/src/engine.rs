@@ -34,6 +34,8 @@ pub struct Loaded {
     pub preset: String,
     /// How many reloads have succeeded since start.
     pub generation: u64,
+    /// `trusted_publishing.audience` when the configuration sets one.
+    pub audience: Option<String>,
 }
 
 struct Generation {
@@ -111,10 +113,16 @@ impl PolicyHost {
         let resolved = first
             .config_json()
             .map_err(|e| ServeError::Policy(e.to_string()))?;
-        let preset = serde_json::from_str::<serde_json::Value>(&resolved)
-            .ok()
-            .and_then(|v| v.get("preset").and_then(|p| p.as_str()).map(str::to_owned))
+        let doc = serde_json::from_str::<serde_json::Value>(&resolved).unwrap_or_default();
+        let preset = doc
+            .get("preset")
+            .and_then(|p| p.as_str())
+            .map(str::to_owned)
             .unwrap_or_default();
+        let audience = doc
+            .pointer("/trusted_publishing/audience")
+            .and_then(|a| a.as_str())
+            .map(str::to_owned);
         let mut list = vec![Mutex::new(first)];
         for _ in 1..slots {
             list.push(Mutex::new(
@@ -131,6 +139,7 @@ impl PolicyHost {
                 config: short_hash(resolved.as_bytes()),
                 preset,
                 generation,
+                audience,
             },
         })
     }

@@ -94,6 +94,10 @@ pub struct ServeOptions {
     /// Warm policy instances (default: one per core).
     #[arg(long)]
     pub instances: Option<usize>,
+    /// JWKS file(s) of the CI providers trusted publishing accepts (their keys are merged).
+    /// Read at start; providers rotate keys, so refresh the file and restart.
+    #[arg(long = "oidc-jwks")]
+    pub oidc_jwks: Vec<PathBuf>,
 }
 
 /// Shared server state.
@@ -117,6 +121,26 @@ pub struct App {
     pub trust_proxy: bool,
     /// Emailed codes.
     pub outbox: Outbox,
+    /// Merged JWKS of the trusted CI providers (`{"keys": [...]}`).
+    pub oidc_jwks: serde_json::Value,
+}
+
+fn oidc_jwks(paths: &[PathBuf]) -> Result<serde_json::Value, ServeError> {
+    let mut keys = Vec::new();
+    for p in paths {
+        let text = std::fs::read_to_string(p)
+            .map_err(|e| ServeError::Io(format!("cannot read --oidc-jwks {}: {e}", p.display())))?;
+        let doc: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| ServeError::Io(format!("--oidc-jwks {} is not JSON: {e}", p.display())))?;
+        let Some(list) = doc.get("keys").and_then(|k| k.as_array()) else {
+            return Err(ServeError::Io(format!(
+                "--oidc-jwks {} is not a JWKS (no \"keys\" array)",
+                p.display()
+            )));
+        };
+        keys.extend(list.iter().cloned());
+    }
+    Ok(serde_json::json!({ "keys": keys }))
 }
 
 /// The state handle every handler gets.
@@ -210,6 +234,28 @@ pub fn router(app: Shared) -> Router {
             "/-/npm/v1/tokens/token/{which}",
             axum::routing::delete(npm::tokens::revoke),
         )
+        .route("/-/stepup/webauthn.js", get(npm::keys::script))
+        .route(
+            "/-/stepup/security-keys",
+            get(npm::keys::register_page).post(npm::keys::register),
+        )
+        .route(
+            "/-/stepup/security-keys/options",
+            post(npm::keys::register_options),
+        )
+        .route(
+            "/-/stepup/login/{id}/key-options",
+            post(npm::keys::login_options),
+        )
+        .route("/-/stepup/login/{id}/key", post(npm::keys::login_key))
+        .route(
+            "/-/package/{name}/trust",
+            get(npm::trust::list).post(npm::trust::configure),
+        )
+        .route(
+            "/-/npm/v1/oidc/token/exchange/package/{name}",
+            post(npm::trust::exchange),
+        )
         .fallback(npm::gateway::proxy)
         .layer(DefaultBodyLimit::max(npm::gateway::MAX_BODY))
         .with_state(app)
@@ -288,6 +334,7 @@ pub async fn start(opts: &ServeOptions) -> Result<Running, ServeError> {
         issuer: opts.issuer.clone(),
         trust_proxy: opts.trust_proxy,
         outbox: Outbox::new(mail_dir)?,
+        oidc_jwks: oidc_jwks(&opts.oidc_jwks)?,
     });
     let listener = TcpListener::bind(&opts.listen)
         .await

@@ -53,6 +53,19 @@ pub struct Account {
     pub fullname: String,
     /// Unix seconds.
     pub created: i64,
+    /// How many security keys (WebAuthn credentials) are registered.
+    pub security_keys: i64,
+}
+
+/// A registered security key, as the engine takes it back (`secrets.webauthn.credentials`).
+#[derive(Clone, Debug)]
+pub struct KeyRow {
+    /// Credential ID, base64url.
+    pub id: String,
+    /// COSE public key, base64url.
+    pub public_key: String,
+    /// Last signature counter seen.
+    pub sign_count: i64,
 }
 
 /// A stored recovery-code record (salted hash) and its stable index.
@@ -112,6 +125,12 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS operations (account TEXT NOT NULL, op TEXT NOT NULL, code_hash TEXT NOT NULL, until BIGINT NOT NULL, PRIMARY KEY (account, op))",
     "CREATE TABLE IF NOT EXISTS operation_uses (account TEXT NOT NULL, op TEXT NOT NULL, code_hash TEXT NOT NULL, request TEXT NOT NULL, PRIMARY KEY (account, op, code_hash, request))",
     "CREATE TABLE IF NOT EXISTS web_logins (id TEXT PRIMARY KEY, expires BIGINT NOT NULL, token TEXT)",
+    "CREATE TABLE IF NOT EXISTS trust (package TEXT PRIMARY KEY, config TEXT NOT NULL, account TEXT NOT NULL, upstream TEXT, updated BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS maintainers (package TEXT NOT NULL, account TEXT NOT NULL, PRIMARY KEY (package, account))",
+    "CREATE TABLE IF NOT EXISTS oidc_jtis (jti TEXT PRIMARY KEY, until BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS webauthn_credentials (id TEXT PRIMARY KEY, account TEXT NOT NULL, public_key TEXT NOT NULL, sign_count BIGINT NOT NULL, alg TEXT NOT NULL, created BIGINT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS webauthn_by_account ON webauthn_credentials (account)",
+    "CREATE TABLE IF NOT EXISTS webauthn_challenges (account TEXT NOT NULL, purpose TEXT NOT NULL, challenge TEXT NOT NULL, expires BIGINT NOT NULL, PRIMARY KEY (account, purpose))",
 ];
 
 /// Failures older than this are never counted (the longest throttle window is a day).
@@ -184,7 +203,7 @@ impl Store {
 
     /// The account, if it has ever logged in.
     pub async fn account(&self, name: &str) -> Result<Option<Account>, ServeError> {
-        let row = sqlx::query("SELECT name, tfa_mode, totp_secret, last_step, pending_mode, pending_secret, safeguard_until, email_code, email, fullname, created FROM accounts WHERE name = $1")
+        let row = sqlx::query("SELECT name, tfa_mode, totp_secret, last_step, pending_mode, pending_secret, safeguard_until, email_code, email, fullname, created, (SELECT COUNT(*) FROM webauthn_credentials w WHERE w.account = accounts.name) AS security_keys FROM accounts WHERE name = $1")
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
@@ -204,6 +223,7 @@ impl Store {
             email: r.try_get("email")?,
             fullname: r.try_get("fullname")?,
             created: r.try_get("created")?,
+            security_keys: r.try_get("security_keys")?,
         }))
     }
 
@@ -457,8 +477,216 @@ impl Store {
             .bind(name)
             .execute(&mut *tx)
             .await?;
+        sqlx::query("DELETE FROM webauthn_credentials WHERE account = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The account's security keys.
+    pub async fn security_keys(&self, name: &str) -> Result<Vec<KeyRow>, ServeError> {
+        let rows = sqlx::query("SELECT id, public_key, sign_count FROM webauthn_credentials WHERE account = $1 ORDER BY created, id")
+            .bind(name)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| -> Result<KeyRow, sqlx::Error> {
+                Ok(KeyRow {
+                    id: r.try_get("id")?,
+                    public_key: r.try_get("public_key")?,
+                    sign_count: r.try_get("sign_count")?,
+                })
+            })
+            .collect::<Result<_, _>>()
+            .map_err(ServeError::from)
+    }
+
+    /// Registers a security key and, for an account without 2FA, turns 2FA on
+    /// (`auth-and-writes`, as npm does when the first key is added). `false` if the key exists.
+    pub async fn add_security_key(
+        &self,
+        name: &str,
+        key: &KeyRow,
+        alg: &str,
+        now: i64,
+    ) -> Result<bool, ServeError> {
+        let mut tx = self.pool.begin().await?;
+        let r = sqlx::query("INSERT INTO webauthn_credentials (id, account, public_key, sign_count, alg, created) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING")
+            .bind(&key.id)
+            .bind(name)
+            .bind(&key.public_key)
+            .bind(key.sign_count)
+            .bind(alg)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE accounts SET tfa_mode = 'auth-and-writes' WHERE name = $1 AND tfa_mode IS NULL",
+        )
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Stores a key's new signature counter if it still has `old` (a concurrent assertion
+    /// that got there first wins); `false` when it lost.
+    pub async fn set_sign_count(&self, id: &str, old: i64, new: i64) -> Result<bool, ServeError> {
+        let r = sqlx::query(
+            "UPDATE webauthn_credentials SET sign_count = $3 WHERE id = $1 AND sign_count = $2",
+        )
+        .bind(id)
+        .bind(old)
+        .bind(new)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Stores a pending WebAuthn challenge (`register` or `assert`), replacing the previous.
+    pub async fn put_challenge(
+        &self,
+        name: &str,
+        purpose: &str,
+        challenge: &str,
+        expires: i64,
+    ) -> Result<(), ServeError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM webauthn_challenges WHERE account = $1 AND purpose = $2")
+            .bind(name)
+            .bind(purpose)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO webauthn_challenges (account, purpose, challenge, expires) VALUES ($1, $2, $3, $4)")
+            .bind(name)
+            .bind(purpose)
+            .bind(challenge)
+            .bind(expires)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The pending challenge: `(challenge, expires)`.
+    pub async fn challenge(
+        &self,
+        name: &str,
+        purpose: &str,
+    ) -> Result<Option<(String, i64)>, ServeError> {
+        let row = sqlx::query(
+            "SELECT challenge, expires FROM webauthn_challenges WHERE account = $1 AND purpose = $2",
+        )
+        .bind(name)
+        .bind(purpose)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| -> Result<_, sqlx::Error> {
+            Ok((r.try_get("challenge")?, r.try_get("expires")?))
+        })
+        .transpose()
+        .map_err(ServeError::from)
+    }
+
+    /// Deletes the pending challenge if it is still `challenge`; `true` for the one caller that
+    /// did (a challenge answers once).
+    pub async fn take_challenge(
+        &self,
+        name: &str,
+        purpose: &str,
+        challenge: &str,
+    ) -> Result<bool, ServeError> {
+        let r = sqlx::query("DELETE FROM webauthn_challenges WHERE account = $1 AND purpose = $2 AND challenge = $3")
+            .bind(name)
+            .bind(purpose)
+            .bind(challenge)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Replaces a package's trusted publishers (the `npm trust` array), remembering who set
+    /// them and that account's sealed upstream credential, which trusted publishes then use.
+    pub async fn set_trust(
+        &self,
+        package: &str,
+        config: &str,
+        account: &str,
+        upstream: Option<&str>,
+        now: i64,
+    ) -> Result<(), ServeError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM trust WHERE package = $1")
+            .bind(package)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO trust (package, config, account, upstream, updated) VALUES ($1, $2, $3, $4, $5)")
+            .bind(package)
+            .bind(config)
+            .bind(account)
+            .bind(upstream)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A package's trusted publishers: `(config, account, sealed upstream credential)`.
+    pub async fn trust(
+        &self,
+        package: &str,
+    ) -> Result<Option<(String, String, Option<String>)>, ServeError> {
+        let row = sqlx::query("SELECT config, account, upstream FROM trust WHERE package = $1")
+            .bind(package)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| -> Result<_, sqlx::Error> {
+            Ok((
+                r.try_get("config")?,
+                r.try_get("account")?,
+                opt_str(&r, "upstream")?,
+            ))
+        })
+        .transpose()
+        .map_err(ServeError::from)
+    }
+
+    /// Records that `account` published `package` through this gateway (upstream registries
+    /// such as Verdaccio 6 keep no maintainer list of their own).
+    pub async fn add_maintainer(&self, package: &str, account: &str) -> Result<(), ServeError> {
+        sqlx::query("INSERT INTO maintainers (package, account) VALUES ($1, $2) ON CONFLICT (package, account) DO NOTHING")
+            .bind(package)
+            .bind(account)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether `account` published `package` through this gateway.
+    pub async fn is_maintainer(&self, package: &str, account: &str) -> Result<bool, ServeError> {
+        let row =
+            sqlx::query("SELECT 1 AS one FROM maintainers WHERE package = $1 AND account = $2")
+                .bind(package)
+                .bind(account)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.is_some())
+    }
+
+    /// Marks an ID token's `jti` used until `until`; `false` when it already was (a replay).
+    pub async fn claim_jti(&self, jti: &str, until: i64) -> Result<bool, ServeError> {
+        let r = sqlx::query(
+            "INSERT INTO oidc_jtis (jti, until) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING",
+        )
+        .bind(jti)
+        .bind(until)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
     }
 
     /// Stores a new token.
@@ -707,6 +935,14 @@ impl Store {
             .execute(&self.pool)
             .await?;
         sqlx::query("DELETE FROM operations WHERE until <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("DELETE FROM webauthn_challenges WHERE expires <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("DELETE FROM oidc_jtis WHERE until <= $1")
             .bind(now)
             .execute(&self.pool)
             .await?;

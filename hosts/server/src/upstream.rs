@@ -17,6 +17,8 @@ use crate::error::ServeError;
 
 /// Largest upstream answer read into memory (login answers; proxied bodies are streamed).
 const MAX_LOGIN_ANSWER: usize = 1 << 20;
+/// Largest package document read (to check maintainers before a trust change).
+const MAX_PACKUMENT: usize = 32 << 20;
 
 /// An upstream registry (plain HTTP: run it beside the gateway, on loopback or a private network).
 #[derive(Clone, Debug)]
@@ -129,6 +131,43 @@ impl Upstream {
                 "upstream login answered without a token".into(),
             )),
         }
+    }
+
+    /// The package document (packument) as `authorization` sees it; `None` when upstream has
+    /// no such package.
+    pub async fn packument(
+        &self,
+        name: &str,
+        authorization: Option<&str>,
+    ) -> Result<Option<Value>, ServeError> {
+        let path = format!("/{}", encode_component(name).replace("%40", "@"));
+        let res = self
+            .forward(
+                Method::GET,
+                &path,
+                &HeaderMap::new(),
+                Bytes::new(),
+                authorization,
+                None,
+            )
+            .await?;
+        let status = res.status();
+        if status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let bytes = http_body_util::Limited::new(res.into_body(), MAX_PACKUMENT)
+            .collect()
+            .await
+            .map_err(|e| ServeError::Upstream(format!("upstream package document: {e}")))?
+            .to_bytes();
+        if !status.is_success() {
+            return Err(ServeError::Upstream(format!(
+                "upstream answered {status} for the package document"
+            )));
+        }
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| ServeError::Upstream(format!("upstream package document: {e}")))
     }
 
     /// Forwards a request: hop-by-hop headers, `authorization` and `npm-otp` are dropped, the

@@ -82,6 +82,7 @@ fn options(dir: &Path) -> ServeOptions {
         log_format: "text".into(),
         admin_token_file: None,
         instances: Some(2),
+        oidc_jwks: Vec::new(),
     }
 }
 

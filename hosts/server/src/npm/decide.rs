@@ -31,7 +31,13 @@ pub struct Call {
     pub request: String,
     /// Whether the method writes.
     pub write: bool,
+    /// A WebAuthn assertion (`PublicKeyCredential.toJSON()`) answering the account's pending
+    /// `assert` challenge, presented instead of a code.
+    pub assertion: Option<Value>,
 }
+
+/// Where the pending assertion challenge is kept (one per account).
+pub const ASSERT: &str = "assert";
 
 /// The decision document.
 #[derive(Debug)]
@@ -52,8 +58,16 @@ fn code_hash(code: &str) -> String {
 }
 
 fn tfa_json(a: &Account) -> Value {
+    let mut factors = Vec::new();
+    if a.totp_secret.is_some() {
+        factors.push("totp");
+    }
+    if a.security_keys > 0 {
+        factors.push("webauthn");
+    }
+    factors.push("recovery-code");
     match &a.tfa_mode {
-        Some(mode) => json!({"mode": mode, "factors": ["totp", "recovery-code"]}),
+        Some(mode) => json!({"mode": mode, "factors": factors}),
         None => Value::Null,
     }
 }
@@ -82,6 +96,7 @@ pub async fn decide(
         present = None;
     }
     for _ in 0..4 {
+        let mut present_doc: Option<Value> = None;
         let acct = app.store.account_or_create(account, call.now).await?;
         let codes = app.store.recovery_codes(account).await?;
         let (fa, fi) = app
@@ -129,10 +144,32 @@ pub async fn decide(
         {
             secrets.insert("email_code".into(), v);
         }
+        let keys = if acct.security_keys > 0 {
+            app.store.security_keys(account).await?
+        } else {
+            Vec::new()
+        };
+        if let Some(assertion) = &call.assertion {
+            // No pending challenge (never asked, or already answered): an empty one, which the
+            // engine refuses as a mismatch, so it is still the engine that answers.
+            let (challenge, expires) = app
+                .store
+                .challenge(account, ASSERT)
+                .await?
+                .unwrap_or_default();
+            secrets.insert(
+                "webauthn".into(),
+                json!({
+                    "challenge": {"challenge": challenge, "expires_at": expires.max(0)},
+                    "credentials": keys.iter().map(|k| json!({"id": k.id, "public_key": k.public_key, "sign_count": k.sign_count})).collect::<Vec<_>>(),
+                }),
+            );
+            present_doc = Some(json!({"assertion": assertion}));
+        }
         let input = json!({
             "request": request,
             "secrets": secrets,
-            "present": present.map(|c| json!({"code": c})),
+            "present": present_doc.clone().or_else(|| present.map(|c| json!({"code": c}))),
         });
         let text = app.policy.authorize_json(&input.to_string());
         let decision: Value = serde_json::from_str(&text)
@@ -144,7 +181,7 @@ pub async fn decide(
             .transpose()
             .map_err(|e| ServeError::Policy(format!("unknown effect: {e}")))?
             .unwrap_or_default();
-        match apply(app, call, account, &acct, &codes, &effects).await? {
+        match apply(app, call, account, &acct, &codes, &keys, &effects).await? {
             Applied::Lost => continue,
             Applied::Done { accepted } => {
                 if accepted
@@ -181,6 +218,7 @@ async fn apply(
     account: &str,
     acct: &Account,
     codes: &[crate::store::CodeRow],
+    keys: &[crate::store::KeyRow],
     effects: &[Effect],
 ) -> Result<Applied, ServeError> {
     let mut accepted = false;
@@ -198,6 +236,22 @@ async fn apply(
             },
             Effect::ConsumeEmailCode => match &acct.email_code {
                 Some(old) => app.store.swap_email_code(account, old, None).await?,
+                None => false,
+            },
+            Effect::ConsumeWebauthnChallenge => match app.store.challenge(account, ASSERT).await? {
+                Some((c, _)) => app.store.take_challenge(account, ASSERT, &c).await?,
+                // Nothing to consume: the engine already refused the assertion.
+                None => continue,
+            },
+            Effect::UpdateWebauthnSignCount {
+                credential_id,
+                sign_count,
+            } => match keys.iter().find(|k| k.id == *credential_id) {
+                Some(k) => {
+                    app.store
+                        .set_sign_count(&k.id, k.sign_count, i64::from(*sign_count))
+                        .await?
+                }
                 None => false,
             },
             _ => continue,
@@ -239,10 +293,20 @@ async fn apply(
             Effect::ConsumeTotpStep { .. }
             | Effect::BurnRecoveryCode { .. }
             | Effect::ConsumeEmailCode => {}
-            // The gateway does not pass WebAuthn secrets yet, so the engine never asks for these.
-            Effect::ConsumeWebauthnChallenge
-            | Effect::UpdateWebauthnSignCount { .. }
-            | Effect::ReportSignCountRegression { .. } => {}
+            Effect::ReportSignCountRegression {
+                credential_id,
+                stored,
+                presented,
+            } => {
+                tracing::warn!(
+                    account,
+                    credential = %credential_id,
+                    stored,
+                    presented,
+                    "security key counter did not grow: possibly a cloned authenticator"
+                );
+            }
+            Effect::ConsumeWebauthnChallenge | Effect::UpdateWebauthnSignCount { .. } => {}
         }
     }
     Ok(Applied::Done { accepted })

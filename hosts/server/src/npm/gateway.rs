@@ -53,6 +53,7 @@ pub async fn proxy(
     let run = async {
         let ip = super::client_ip(&app, peer, &parts.headers);
         let read = action.get("kind").and_then(Value::as_str) == Some("package.read");
+        let mut publisher = None;
         let upstream_auth = match caller(&app, &parts.headers).await? {
             Caller::Anonymous if read => None,
             Caller::Anonymous => return Ok(super::need_login()),
@@ -84,22 +85,33 @@ pub async fn proxy(
                 if !d.allowed() {
                     return Ok(decision_answer(&d.decision));
                 }
+                publisher = Some(id.account.clone());
                 id.upstream_auth
             }
         };
-        Ok::<_, ServeError>(
-            upstream
-                .forward(
-                    parts.method.clone(),
-                    &path_and_query,
-                    &parts.headers,
-                    bytes.clone(),
-                    upstream_auth.as_deref(),
-                    Some(&ip),
-                )
-                .await
-                .unwrap_or_else(|e| bad_gateway(&e)),
-        )
+        let answer = match upstream
+            .forward(
+                parts.method.clone(),
+                &path_and_query,
+                &parts.headers,
+                bytes.clone(),
+                upstream_auth.as_deref(),
+                Some(&ip),
+            )
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => return Ok(bad_gateway(&e)),
+        };
+        // Remember who publishes what: trust and publishing settings are for maintainers.
+        if answer.status().is_success()
+            && crate::json_field(&action, "kind") == "package.publish"
+            && let (Some(account), Some(pkg)) =
+                (&publisher, action.get("package").and_then(Value::as_str))
+        {
+            app.store.add_maintainer(pkg, account).await?;
+        }
+        Ok::<_, ServeError>(answer)
     };
     run.await.unwrap_or_else(|e| internal(&e))
 }
@@ -140,7 +152,7 @@ async fn publishing_setting(
     if !d.allowed() {
         return Ok(Some(decision_answer(&d.decision)));
     }
-    if !maintains(app, &pkg, id).await? {
+    if super::maintainer_of(app, &pkg, id).await? != super::Maintainer::Yes {
         return Ok(Some(error_answer(
             StatusCode::FORBIDDEN,
             &format!("You may not change the settings of {pkg}."),
@@ -163,43 +175,4 @@ async fn publishing_setting(
         StatusCode::OK,
         &json!({"ok": true}),
     )))
-}
-
-/// Whether the upstream packument names the account as a maintainer (or publisher).
-async fn maintains(app: &crate::App, pkg: &str, id: &super::Identity) -> Result<bool, ServeError> {
-    let Some(upstream) = &app.upstream else {
-        return Ok(false);
-    };
-    let path = format!("/{}", crate::upstream::encode_component(pkg));
-    let res = match upstream
-        .forward(
-            Method::GET,
-            &path,
-            &axum::http::HeaderMap::new(),
-            axum::body::Bytes::new(),
-            id.upstream_auth.as_deref(),
-            None,
-        )
-        .await
-    {
-        Ok(r) if r.status().is_success() => r,
-        _ => return Ok(false),
-    };
-    let bytes = axum::body::to_bytes(res.into_body(), MAX_BODY)
-        .await
-        .unwrap_or_default();
-    let doc: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    let named = |v: &Value| v.get("name").and_then(Value::as_str) == Some(id.account.as_str());
-    let in_list = |v: Option<&Value>| {
-        v.and_then(Value::as_array)
-            .is_some_and(|a| a.iter().any(named))
-    };
-    Ok(in_list(doc.get("maintainers"))
-        || doc
-            .get("versions")
-            .and_then(Value::as_object)
-            .is_some_and(|vs| {
-                vs.values()
-                    .any(|v| in_list(v.get("maintainers")) || v.get("_npmUser").is_some_and(named))
-            }))
 }

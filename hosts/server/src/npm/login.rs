@@ -103,7 +103,7 @@ async fn maybe_send_code(
 }
 
 /// Password check upstream, then the engine's login decision. `Ok(Err(answer))` = refused.
-async fn login_decision(
+pub(super) async fn login_decision(
     app: &App,
     call: &Call,
     name: &str,
@@ -275,7 +275,7 @@ pub async fn web_login_done(
     run.await.unwrap_or_else(|e| internal(&e))
 }
 
-fn page(title: &str, body: &str) -> Response<Body> {
+pub(super) fn page(title: &str, body: &str) -> Response<Body> {
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{title}</title><style>body{{font:16px system-ui,sans-serif;max-width:26rem;margin:3rem auto;padding:0 1rem}}label{{display:block;margin:.8rem 0 .2rem}}input{{width:100%;padding:.4rem;font:inherit}}button{{margin-top:1rem;padding:.5rem 1rem;font:inherit}}.note{{color:#a33}}</style></head><body><h1>{title}</h1>{body}</body></html>"
     );
@@ -287,13 +287,13 @@ fn page(title: &str, body: &str) -> Response<Body> {
     r.headers_mut().insert(
         "content-security-policy",
         HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+            "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; connect-src 'self'; form-action 'self'",
         ),
     );
     r
 }
 
-fn escape(s: &str) -> String {
+pub(super) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -312,7 +312,7 @@ fn form(note: &str, name: &str, ask_code: bool) -> String {
         "<input type=\"hidden\" name=\"otp\" value=\"\">"
     };
     format!(
-        "{note}<form method=\"post\"><label for=\"name\">Username</label><input id=\"name\" name=\"name\" value=\"{}\" autocomplete=\"username\" required><label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>{code}<button type=\"submit\">Log in</button></form>",
+        "{note}<form method=\"post\"><label for=\"name\">Username</label><input id=\"name\" name=\"name\" value=\"{}\" autocomplete=\"username\" required><label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>{code}<button type=\"submit\">Log in</button> <button type=\"button\" id=\"use-key\" data-stepup=\"login\">Use a security key</button></form><p id=\"key-note\" class=\"note\" role=\"status\"></p><script src=\"/-/stepup/webauthn.js\" defer></script>",
         escape(name)
     )
 }
@@ -327,6 +327,33 @@ pub async fn web_login_page(State(app): State<Shared>, Path(id): Path<String>) -
         ),
         Err(e) => internal(&e),
     }
+}
+
+/// Mints the session token of a finished web login and hands it to the polling CLI; `false`
+/// when the login expired meanwhile.
+pub(super) async fn complete_login(
+    app: &App,
+    id: &str,
+    name: &str,
+    upstream_token: &str,
+) -> Result<bool, ServeError> {
+    let (token, _) = mint(
+        app,
+        name,
+        &json!({"kind": "session"}),
+        true,
+        Some(upstream_token),
+        Some("web login".into()),
+        None,
+        None,
+    )
+    .await?;
+    let sealed = app
+        .sealer
+        .seal(&format!("web-login:{id}"), token.as_bytes())?;
+    app.store
+        .complete_web_login(id, &sealed, crate::now())
+        .await
 }
 
 /// The login form's fields.
@@ -365,25 +392,7 @@ pub async fn web_login_submit(
         call.code = Some(f.otp.trim().to_owned()).filter(|c| !c.is_empty());
         match login_decision(&app, &call, &f.name, &f.password, None).await? {
             Ok(upstream_token) => {
-                let (token, _) = mint(
-                    &app,
-                    &f.name,
-                    &json!({"kind": "session"}),
-                    true,
-                    Some(&upstream_token),
-                    Some("web login".into()),
-                    None,
-                    None,
-                )
-                .await?;
-                let sealed = app
-                    .sealer
-                    .seal(&format!("web-login:{id}"), token.as_bytes())?;
-                if !app
-                    .store
-                    .complete_web_login(&id, &sealed, crate::now())
-                    .await?
-                {
+                if !complete_login(&app, &id, &f.name, &upstream_token).await? {
                     return Ok(page(
                         "Login expired",
                         "<p>This login expired meanwhile. Run <code>npm login</code> again.</p>",

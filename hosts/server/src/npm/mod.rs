@@ -6,9 +6,11 @@
 pub mod classify;
 pub mod decide;
 pub mod gateway;
+pub mod keys;
 pub mod login;
 pub mod profile;
 pub mod tokens;
+pub mod trust;
 
 use std::net::SocketAddr;
 
@@ -255,6 +257,7 @@ pub fn call_of(
             .to_owned(),
         request: format!("{method} {path}"),
         write,
+        assertion: None,
     }
 }
 
@@ -279,6 +282,50 @@ pub struct Identity {
     pub upstream_auth: Option<String>,
     /// The token, when it is one of ours.
     pub token: Option<TokenRow>,
+}
+
+/// Whether an account may change a package's settings.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Maintainer {
+    /// Published it through this gateway, or upstream names it a maintainer or publisher.
+    Yes,
+    /// The package exists and the account is none of those.
+    No,
+    /// Upstream has no such package.
+    Missing,
+}
+
+/// Whether `id` maintains `pkg`: published it through this gateway, or the upstream
+/// packument lists it in `maintainers` or as a version's `_npmUser`.
+pub async fn maintainer_of(app: &App, pkg: &str, id: &Identity) -> Result<Maintainer, ServeError> {
+    let Some(upstream) = &app.upstream else {
+        return Ok(Maintainer::No);
+    };
+    let doc = match upstream.packument(pkg, id.upstream_auth.as_deref()).await? {
+        Some(doc) => doc,
+        None => return Ok(Maintainer::Missing),
+    };
+    if app.store.is_maintainer(pkg, &id.account).await? {
+        return Ok(Maintainer::Yes);
+    }
+    let named = |v: &Value| v.get("name").and_then(Value::as_str) == Some(id.account.as_str());
+    let in_list = |v: Option<&Value>| {
+        v.and_then(Value::as_array)
+            .is_some_and(|a| a.iter().any(named))
+    };
+    let upstream_says = in_list(doc.get("maintainers"))
+        || doc
+            .get("versions")
+            .and_then(Value::as_object)
+            .is_some_and(|vs| {
+                vs.values()
+                    .any(|v| in_list(v.get("maintainers")) || v.get("_npmUser").is_some_and(named))
+            });
+    Ok(if upstream_says {
+        Maintainer::Yes
+    } else {
+        Maintainer::No
+    })
 }
 
 /// Checks `name`'s password with the upstream registry: its token for the account, or the npm

@@ -1,0 +1,307 @@
+//! Trusted publishing: `npm trust` (`/-/package/NAME/trust`) stores a package's trusted
+//! publishers, and the OIDC exchange (`/-/npm/v1/oidc/token/exchange/package/NAME`) turns a CI
+//! provider's ID token into a short-lived publish token. The engine (in the component) verifies
+//! the token and its claims; this module stores, claims the `jti` once, and mints.
+
+use std::net::SocketAddr;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, Method, Response, StatusCode};
+use serde_json::{Value, json};
+
+use super::decide::decide;
+use super::{decision_answer, error_answer, identify, internal, json_answer, new_token, token_key};
+use crate::error::ServeError;
+use crate::store::TokenRow;
+use crate::{App, Shared};
+
+/// `GET /-/package/NAME/trust`: the stored array (empty when none), for the package's maintainers.
+pub async fn list(
+    State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response<Body> {
+    let run = async {
+        let id = match identify(&app, &headers).await? {
+            Ok(id) => id,
+            Err(answer) => return Ok(answer),
+        };
+        let path = format!("/-/package/{name}/trust");
+        let call = super::call_of(&app, peer, &Method::GET, &path, &headers);
+        let d = decide(
+            &app,
+            &call,
+            &id.account,
+            &id.credential,
+            &json!({"kind": "package.read", "package": name}),
+        )
+        .await?;
+        if !d.allowed() {
+            return Ok(decision_answer(&d.decision));
+        }
+        let config = match app.store.trust(&name).await? {
+            Some((text, _, _)) => serde_json::from_str(&text).unwrap_or(json!([])),
+            None => json!([]),
+        };
+        Ok::<_, ServeError>(json_answer(StatusCode::OK, &config))
+    };
+    run.await.unwrap_or_else(|e| internal(&e))
+}
+
+/// `POST /-/package/NAME/trust` (`npm trust github|gitlab|circleci`): a package-governance
+/// action, so the engine asks for a second factor; the array is checked by the engine too.
+pub async fn configure(
+    State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response<Body> {
+    let run = async {
+        let id = match identify(&app, &headers).await? {
+            Ok(id) => id,
+            Err(answer) => return Ok(answer),
+        };
+        let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+            return Ok(error_answer(
+                StatusCode::BAD_REQUEST,
+                "trust configuration must be JSON",
+            ));
+        };
+        let entries = match body {
+            Value::Array(a) => a,
+            one @ Value::Object(_) => vec![one],
+            _ => {
+                return Ok(error_answer(
+                    StatusCode::BAD_REQUEST,
+                    "trust configuration must be an array",
+                ));
+            }
+        };
+        // The engine validates the entries (an exchange with no token checks only the trust).
+        let probe = json!({"now": crate::now(), "token": "", "jwks": {"keys": []}, "package": name,
+                           "trust": entries, "audience": "npm:probe"});
+        let checked = app
+            .policy
+            .with(|p| p.call_json("oidc-exchange", &probe.to_string()))
+            .map_err(|e| ServeError::Policy(e.to_string()))?;
+        let checked: Value =
+            serde_json::from_str(&checked).map_err(|e| ServeError::Policy(e.to_string()))?;
+        if let Some(path) = checked.pointer("/error/path").and_then(Value::as_str) {
+            let msg = checked
+                .pointer("/error/message")
+                .and_then(Value::as_str)
+                .unwrap_or("invalid");
+            return Ok(error_answer(
+                StatusCode::BAD_REQUEST,
+                &format!("{path}: {msg}"),
+            ));
+        }
+        let path = format!("/-/package/{name}/trust");
+        let call = super::call_of(&app, peer, &Method::POST, &path, &headers);
+        let d = decide(
+            &app,
+            &call,
+            &id.account,
+            &id.credential,
+            &json!({"kind": "trust.configure", "package": name}),
+        )
+        .await?;
+        if !d.allowed() {
+            return Ok(decision_answer(&d.decision));
+        }
+        // Only a maintainer of an existing package may name its trusted publishers (trusted
+        // publishing does not create packages: publish once by hand first).
+        match super::maintainer_of(&app, &name, &id).await? {
+            super::Maintainer::Yes => {}
+            super::Maintainer::Missing => {
+                return Ok(error_answer(
+                    StatusCode::NOT_FOUND,
+                    &format!(
+                        "{name} does not exist yet: publish it once before configuring trusted publishing"
+                    ),
+                ));
+            }
+            super::Maintainer::No => {
+                return Ok(error_answer(
+                    StatusCode::FORBIDDEN,
+                    &format!("{} is not a maintainer of {name}", id.account),
+                ));
+            }
+        }
+        // Trusted publishes reach the upstream registry as the account that set the trust.
+        let upstream = match &id.upstream_auth {
+            Some(auth) => {
+                let raw = auth.strip_prefix("Bearer ").unwrap_or(auth);
+                Some(app.sealer.seal(&format!("trust:{name}"), raw.as_bytes())?)
+            }
+            None => None,
+        };
+        let stored: Vec<Value> = entries
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut e)| {
+                crate::json_set(&mut e, "id", json!(format!("{name}#{i}")));
+                e
+            })
+            .collect();
+        app.store
+            .set_trust(
+                &name,
+                &Value::Array(stored.clone()).to_string(),
+                &id.account,
+                upstream.as_deref(),
+                crate::now(),
+            )
+            .await?;
+        tracing::info!(account = %id.account, package = %name, entries = stored.len(), "trusted publishers set");
+        Ok(json_answer(StatusCode::CREATED, &Value::Array(stored)))
+    };
+    run.await.unwrap_or_else(|e| internal(&e))
+}
+
+fn exchange_error(status: u16, message: &str) -> Response<Body> {
+    json_answer(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::UNAUTHORIZED),
+        &json!({"message": message}),
+    )
+}
+
+/// The audience npm asks GitHub for: `npm:` and the registry's host name (no port).
+fn audience(app: &App, headers: &HeaderMap) -> Option<String> {
+    let host = match &app.public_url {
+        Some(u) => u.split("://").nth(1).unwrap_or(u).to_owned(),
+        None => headers.get("host")?.to_str().ok()?.to_owned(),
+    };
+    let host = host.split('/').next().unwrap_or_default();
+    let name = match host.rsplit_once(':') {
+        Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    };
+    Some(format!("npm:{name}"))
+}
+
+/// `POST /-/npm/v1/oidc/token/exchange/package/NAME` with `authorization: Bearer <ID token>`:
+/// 201 `{token}` valid for trusted publishes of NAME, or npm's error shapes.
+pub async fn exchange(
+    State(app): State<Shared>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response<Body> {
+    let run = async {
+        let Some(id_token) = headers
+            .get("authorization")
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| h.strip_prefix("Bearer "))
+        else {
+            return Ok(exchange_error(
+                401,
+                "OIDC token exchange error - unauthorized",
+            ));
+        };
+        let Some((config, account, upstream)) = app.store.trust(&name).await? else {
+            return Ok(exchange_error(
+                404,
+                "OIDC token exchange error - package not found",
+            ));
+        };
+        let trust: Value = serde_json::from_str(&config)
+            .map_err(|e| ServeError::Store(format!("trust config is not JSON: {e}")))?;
+        // Stored entries carry their id for `npm trust list`; the engine takes the npm shape.
+        let trust: Vec<Value> = trust
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| {
+                let mut e = e.clone();
+                if let Some(o) = e.as_object_mut() {
+                    o.remove("id");
+                }
+                e
+            })
+            .collect();
+        let now = crate::now();
+        let mut input = json!({"now": now, "token": id_token, "jwks": app.oidc_jwks, "package": name, "trust": trust});
+        if app.policy.loaded().audience.is_none()
+            && let Some(aud) = audience(&app, &headers)
+        {
+            crate::json_set(&mut input, "audience", json!(aud));
+        }
+        let out = app
+            .policy
+            .with(|p| p.call_json("oidc-exchange", &input.to_string()))
+            .map_err(|e| ServeError::Policy(e.to_string()))?;
+        let out: Value =
+            serde_json::from_str(&out).map_err(|e| ServeError::Policy(e.to_string()))?;
+        match out.get("result").and_then(Value::as_str) {
+            Some("accepted") => {}
+            Some(_) => {
+                let status = out
+                    .pointer("/npm/status")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(401);
+                let problem = out.get("problem").and_then(Value::as_str).unwrap_or("?");
+                tracing::info!(package = %name, problem, "oidc exchange refused");
+                let msg = out
+                    .pointer("/npm/error")
+                    .and_then(Value::as_str)
+                    .unwrap_or("OIDC token exchange error - unauthorized");
+                return Ok(exchange_error(u16::try_from(status).unwrap_or(401), msg));
+            }
+            None => {
+                let msg = out
+                    .pointer("/error/message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("bad input");
+                return Ok(exchange_error(
+                    400,
+                    &format!("OIDC token exchange error - {msg}"),
+                ));
+            }
+        }
+        let jti = out.get("jti").and_then(Value::as_str).unwrap_or_default();
+        let until = out
+            .pointer("/effects/0/until")
+            .and_then(Value::as_i64)
+            .unwrap_or(now);
+        if !app.store.claim_jti(jti, until).await? {
+            tracing::info!(package = %name, "oidc exchange refused: jti replayed");
+            return Ok(exchange_error(
+                401,
+                "OIDC token exchange error - unauthorized",
+            ));
+        }
+        let token = new_token()?;
+        let key = token_key(&token);
+        let upstream = match upstream {
+            Some(sealed) => {
+                let raw = app.sealer.open(&format!("trust:{name}"), &sealed)?;
+                Some(app.sealer.seal(&format!("upstream:{key}"), &raw)?)
+            }
+            None => None,
+        };
+        let credential = out.get("credential").cloned().unwrap_or(Value::Null);
+        let expires = credential.get("expires_at").and_then(Value::as_i64);
+        let row = TokenRow {
+            key,
+            account,
+            prefix: token.chars().take(8).collect(),
+            name: Some(format!("trusted publishing: {name}")),
+            description: None,
+            credential: credential.to_string(),
+            upstream,
+            readonly: false,
+            cidr: None,
+            created: now,
+            expires,
+        };
+        // Stored as a session token: it never shows in `npm token list`.
+        app.store.insert_token(&row, true).await?;
+        let provider = out.get("provider").and_then(Value::as_str).unwrap_or("?");
+        tracing::info!(package = %name, provider, "oidc exchange: publish token minted");
+        Ok::<_, ServeError>(json_answer(StatusCode::CREATED, &json!({"token": token})))
+    };
+    run.await.unwrap_or_else(|e| internal(&e))
+}
