@@ -112,7 +112,9 @@ export function createApi(raw, backend) {
     }
     /** Verifies a registration (`PublicKeyCredential.toJSON()`); the credential to store or a refusal. */
     webauthnRegister({ now = nowSeconds(), challenge, credential, existing } = {}) {
-      const doc = { now, challenge, credential };
+      // Accepts what webauthnChallenge returned (options included) or the stored record.
+      const record = challenge && typeof challenge === 'object' ? { challenge: challenge.challenge, expires_at: challenge.expires_at } : challenge;
+      const doc = { now, challenge: record, credential };
       if (existing !== undefined) doc.existing = existing;
       return parseResult(this.#raw.callJson('webauthn-register', JSON.stringify(doc)));
     }

@@ -116,6 +116,16 @@ export interface Config {
   recovery_codes?: { count?: number };
   email_code?: { digits?: number; ttl_seconds?: number; max_attempts?: number };
   tokens?: { write_max_ttl_days?: number | null; write_default_ttl_days?: number | null; min_ttl_days?: number };
+  /** The WebAuthn relying party: rp_id is the host users see; origins are exact `scheme://host[:port]`. */
+  webauthn?: {
+    rp_id?: string; rp_name?: string; origins?: string[]; user_verification?: 'required' | 'preferred' | 'discouraged';
+    challenge_ttl_seconds?: number; algorithms?: Array<'ES256' | 'EdDSA' | 'RS256'>; sign_count_regression?: 'reject' | 'report';
+  };
+  /** Trusted publishing: the audience (`npm:<registry host>`), clock leeway, minted-token lifetime, refused triggers, issuers. */
+  trusted_publishing?: {
+    audience?: string | null; leeway_seconds?: number; token_ttl_seconds?: number; refuse_events?: string[];
+    require_hosted_runner?: boolean; issuers?: { github?: string; gitlab?: string; circleci?: string };
+  };
 }
 
 export interface TotpEnrollment { secret: string; otpauth_uri: string; qr_svg: string }
@@ -190,6 +200,7 @@ export declare class Policy {
   /** Any JSON entry point by name (`webauthn-challenge`, `webauthn-register`, `oidc-exchange`, ...). */
   callJson(fn: string, inputJson: string): string;
   webauthnChallenge(options: { ceremony: 'registration' | 'authentication'; now?: number; entropy?: Uint8Array | string; user?: { id: string; name: string; display_name?: string }; credentials?: string[] }): WebauthnChallenge;
+  /** `challenge`: the stored record, or what webauthnChallenge returned. */
   webauthnRegister(options: { now?: number; challenge: ChallengeRecord; credential: object; existing?: string[] }): WebauthnRegistration;
   oidcExchange(options: { now?: number; token: string; jwks: { keys: object[] }; package: string; trust?: TrustEntry[]; usedJtis?: string[]; audience?: string }): OidcExchange;
   auditOrg(members: Member[]): Audit;

@@ -8,6 +8,11 @@ export interface StepupPluginConfig {
   issuer?: string;
   /** stepup policy configuration (preset and overrides). */
   policy?: Config;
+  /**
+   * Trusted publishing: JWKS file(s) of the CI providers whose ID tokens
+   * `POST /-/npm/v1/oidc/token/exchange/package/NAME` accepts (paths relative to config.yaml).
+   */
+  oidc_jwks?: string | string[];
 }
 
 declare function verdaccioStepup(config: StepupPluginConfig, options: { config: object; logger: object }): {

@@ -136,6 +136,26 @@ function npm(rc, args, cwd = work) {
   return { code: r.status, out: `${r.stdout}\n${r.stderr}` };
 }
 
+/** npm in the background (it polls while a browser acts): its output so far, its exit, and a wait for a URL it prints. */
+function npmBackground(rc, args, cwd = work, { tty = false } = {}) {
+  // npm polls a web-OTP doneUrl only on a terminal (without one it prints the URLs and fails).
+  const cmd = tty ? ['python3', DRIVE, '--', 'npm', ...base(rc), '--browser=false', ...args] : ['npm', ...base(rc), ...args];
+  const p = spawn(cmd[0], cmd.slice(1), { cwd, env: { ...process.env, NO_COLOR: '1' } });
+  const run = { out: '' };
+  p.stdout.on('data', (d) => { run.out += d; });
+  p.stderr.on('data', (d) => { run.out += d; });
+  run.exited = new Promise((r) => p.once('exit', r));
+  run.url = async (pattern) => {
+    for (let i = 0; i < 300; i += 1) {
+      const m = pattern.exec(run.out);
+      if (m) return m[1];
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.fail(`no ${pattern} in:\n${run.out}`);
+  };
+  return run;
+}
+
 /** npm under a pty, answering its prompts. */
 function npmTty(rc, args, rules, secretFrom) {
   const r = spawnSync('python3', [DRIVE, ...(secretFrom ? ['--secret-from', secretFrom] : []), ...rules, '--', 'npm', ...base(rc), ...args], { cwd: work, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
@@ -218,17 +238,8 @@ test('`npm login` (legacy, pty) with a TOTP code', async () => {
 
 test('web login: the CLI polls doneUrl while the browser form takes password and code', async () => {
   const rc = npmrc('alice-web', null);
-  const p = spawn('npm', [...base(rc), 'login'], { cwd: work, env: { ...process.env, NO_COLOR: '1' } });
-  let out = '';
-  p.stdout.on('data', (d) => { out += d; });
-  p.stderr.on('data', (d) => { out += d; });
-  const exited = new Promise((r) => p.once('exit', r));
-  let url;
-  for (let i = 0; i < 200 && !url; i += 1) {
-    url = /(http:\/\/\S+\/-\/stepup\/login\/[0-9a-f]+)/.exec(out)?.[1];
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.ok(url, out);
+  const login = npmBackground(rc, ['login']);
+  const url = await login.url(/(http:\/\/\S+\/-\/stepup\/login\/[0-9a-f]+)/);
   const page = await (await fetch(url)).text();
   assert.match(page, /<form method="post">/);
   const form = (fields) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields) });
@@ -236,7 +247,7 @@ test('web login: the CLI polls doneUrl while the browser form takes password and
   assert.match(asked, /name="otp"/, 'the form asks for the second factor');
   const done = await (await form({ name: 'alice', password: 'alice-pass-1', otp: await freshCode(state.secret) })).text();
   assert.match(done, /Logged in as <b>alice<\/b>/, done);
-  assert.equal(await exited, 0, out);
+  assert.equal(await login.exited, 0, login.out);
   assert.match(readFileSync(rc, 'utf8'), /_authToken=npm_/);
 });
 
@@ -418,28 +429,38 @@ test('security key: registered on the gateway page, then `npm login` completes w
 
     // npm login (web): the CLI polls while the browser signs in with password + key, no code.
     const rc = npmrc('alice-key', null);
-    const p = spawn('npm', [...base(rc), 'login'], { cwd: work, env: { ...process.env, NO_COLOR: '1' } });
-    let out = '';
-    p.stdout.on('data', (d) => { out += d; });
-    p.stderr.on('data', (d) => { out += d; });
-    const exited = new Promise((r) => p.once('exit', r));
-    let url;
-    for (let i = 0; i < 200 && !url; i += 1) {
-      url = /(http:\/\/\S+\/-\/stepup\/login\/[0-9a-f]+)/.exec(out)?.[1];
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    assert.ok(url, out);
+    const login = npmBackground(rc, ['login']);
+    const url = await login.url(/(http:\/\/\S+\/-\/stepup\/login\/[0-9a-f]+)/);
     await page.goto(url.replace('127.0.0.1', 'localhost'));
     await page.fill('#name', 'alice');
     await page.fill('#password', 'alice-pass-1');
     await page.click('#use-key');
     await page.waitForSelector('#done');
     assert.match(await page.textContent('#done'), /Logged in as alice with a security key/);
-    assert.equal(await exited, 0, out);
+    assert.equal(await login.exited, 0, login.out);
     assert.match(readFileSync(rc, 'utf8'), /_authToken=npm_/);
     assert.match(npm(rc, ['whoami']).out, /alice/);
     const [key] = (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials;
     assert.ok(key.signCount >= 1);
+
+    // Publishing with the key: the 401 carries authUrl/doneUrl (npm's web OTP flow), the
+    // browser approves the operation with the key, npm retries with the one-time token.
+    // Without a terminal (CI), npm prints the approval URL and fails: nothing waits forever.
+    const ci = npm(rc, ['publish'], pkg('demo-key', '1.0.0'));
+    assert.notEqual(ci.code, 0);
+    assert.match(ci.out, /EOTP[\s\S]*Open this URL in your browser to authenticate:\s+npm error\s+http:\/\/\S+\/-\/stepup\/approve\//, ci.out);
+    const pub = npmBackground(rc, ['--loglevel=http', 'publish'], pkg('demo-key', '1.0.0'), { tty: true });
+    const authUrl = await pub.url(/(http:\/\/\S+\/-\/stepup\/approve\/[0-9a-f]+)/);
+    assert.match(pub.out, /Authenticate your account at/);
+    await page.goto(authUrl.replace('127.0.0.1', 'localhost'));
+    assert.match(await page.textContent('body'), /package\.publish of demo-key/);
+    await page.click('#use-key');
+    await page.waitForSelector('#done');
+    assert.match(await page.textContent('#done'), /Approved/);
+    assert.equal(await pub.exited, 0, pub.out);
+    assert.match(pub.out, /\+ demo-key@1\.0\.0/);
+    const doc = await (await fetch(`${state.upstream}/demo-key`)).json();
+    assert.equal(doc['dist-tags'].latest, '1.0.0');
 
     // A second login attempt replaying nothing but a stale page: the challenge was consumed.
     const stale = await fetch(`${url}/key`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'alice', password: 'alice-pass-1', assertion: {} }) });
@@ -457,7 +478,8 @@ test('state survives a gateway restart (SQLite), and the key is required', async
   assert.equal(nokey.status, 2, nokey.stderr);
   assert.match(nokey.stderr, /STEPUP_SECRET_KEY/);
   await startGateway(state.upstream);
-  const r = npm(state.alice, ['publish'], pkg('demo-gw', '1.0.4'));
+  // --auth-type=legacy: alice has a security key now, which would otherwise start the web flow.
+  const r = npm(state.alice, ['publish', '--auth-type=legacy'], pkg('demo-gw', '1.0.4'));
   assert.match(r.out, /EOTP/, r.out);
   assert.match(npm(state.alice, ['profile', 'get']).out, /auth-and-writes/);
 });

@@ -118,3 +118,34 @@ test(`${backend}: hostile input is an error, not a crash`, () => {
   // Still healthy afterwards.
   assert.equal(p.evaluate(req()).reason, 'otp-required');
 });
+
+test(`${backend}: WebAuthn and trusted publishing entry points`, async () => {
+  const { generateKeyPairSync, sign } = await import('node:crypto');
+  const p = new Policy({ webauthn: { rp_id: 'registry.example' }, trusted_publishing: { audience: 'npm:registry.example' } });
+  const ch = p.webauthnChallenge({ ceremony: 'registration', now: 100, entropy: 'ab'.repeat(32), user: { id: 'alice', name: 'alice' } });
+  assert.equal(ch.expires_at, 400);
+  assert.equal(ch.options.rp.id, 'registry.example');
+  assert.equal(ch.options.challenge, ch.challenge);
+  assert.throws(() => p.webauthnChallenge({ ceremony: 'registration', now: 100, entropy: 'ab' }), (e) => e.path === 'entropy');
+  const bad = p.webauthnRegister({ now: 500, challenge: ch, credential: { id: 'AAAA', type: 'public-key', response: { clientDataJSON: 'e30', attestationObject: 'oA' } } });
+  assert.equal(bad.result, 'rejected');
+  assert.equal(bad.problem, 'malformed');
+
+  // An ID token signed here (node:crypto), verified by the engine.
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const b64u = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const now = 1780315200;
+  const signing = `${b64u({ alg: 'RS256', kid: 'k' })}.${b64u({ iss: 'https://token.actions.githubusercontent.com', aud: 'npm:registry.example', jti: 'j1', exp: now + 60,
+    repository: 'acme/left-pad', workflow_ref: 'acme/left-pad/.github/workflows/release.yml@refs/heads/main', runner_environment: 'github-hosted' })}`;
+  const token = `${signing}.${sign('sha256', Buffer.from(signing), privateKey).toString('base64url')}`;
+  const jwks = { keys: [{ ...publicKey.export({ format: 'jwk' }), kid: 'k' }] };
+  const trust = [{ type: 'github', claims: { repository: 'acme/left-pad', workflow_ref: { file: 'release.yml' } } }];
+  const ok = p.oidcExchange({ now, token, jwks, package: 'left-pad', trust });
+  assert.equal(ok.result, 'accepted');
+  assert.deepEqual(ok.credential, { kind: 'oidc', package: 'left-pad', permissions: ['createPackage'], expires_at: now + 900 });
+  assert.deepEqual(ok.effects, [{ kind: 'consume-oidc-jti', jti: 'j1', until: now + 120 }]);
+  assert.equal(p.evaluate({ now, action: { kind: 'package.publish', package: 'left-pad' }, account: { id: 'ci' }, credential: ok.credential }).reason, 'allowed-trusted-publisher');
+  assert.equal(p.oidcExchange({ now, token, jwks, package: 'left-pad', trust, usedJtis: ['j1'] }).problem, 'replayed');
+  assert.throws(() => p.oidcExchange({ now, token, jwks, package: 'left-pad', trust: [{ type: 'jenkins', claims: {} }] }), (e) => e.path === 'trust[0].type');
+  assert.equal(JSON.parse(p.callJson('no-such', '{}')).error.path, 'function');
+});

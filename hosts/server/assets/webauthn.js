@@ -32,7 +32,14 @@
     note('Waiting for your security key...');
     const who = { name: field('name'), password: field('password') };
     try {
-      if (button.dataset.stepup === 'login') {
+      if (button.dataset.stepup === 'approve') {
+        const options = await post(`${location.pathname}/key-options`, {});
+        const got = await navigator.credentials.get({ publicKey: {
+          ...options, challenge: b64u.decode(options.challenge),
+          allowCredentials: options.allowCredentials.map((c) => ({ ...c, id: b64u.decode(c.id) })) } });
+        const done = await post(`${location.pathname}/key`, { assertion: toJson(got) });
+        document.body.replaceChildren(Object.assign(document.createElement('p'), { id: 'done', textContent: done.message }));
+      } else if (button.dataset.stepup === 'login') {
         const options = await post(`${location.pathname}/key-options`, who);
         const got = await navigator.credentials.get({ publicKey: {
           ...options, challenge: b64u.decode(options.challenge),

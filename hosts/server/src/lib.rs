@@ -248,6 +248,12 @@ pub fn router(app: Shared) -> Router {
             post(npm::keys::login_options),
         )
         .route("/-/stepup/login/{id}/key", post(npm::keys::login_key))
+        .route("/-/stepup/approve/{id}", get(npm::keys::approve_page))
+        .route(
+            "/-/stepup/approve/{id}/key-options",
+            post(npm::keys::approve_options),
+        )
+        .route("/-/stepup/approve/{id}/key", post(npm::keys::approve))
         .route(
             "/-/package/{name}/trust",
             get(npm::trust::list).post(npm::trust::configure),

@@ -57,6 +57,23 @@ pub struct Account {
     pub security_keys: i64,
 }
 
+/// A browser approval of one npm operation (web OTP).
+#[derive(Clone, Debug)]
+pub struct Approval {
+    /// Random id (also the web-login id whose `doneUrl` hands the token to the CLI).
+    pub id: String,
+    /// The account.
+    pub account: String,
+    /// `npm-command package`, as in the operation window.
+    pub op: String,
+    /// The SPEC action JSON being approved.
+    pub action: String,
+    /// The SPEC credential JSON the request presented.
+    pub credential: String,
+    /// Unix seconds.
+    pub expires: i64,
+}
+
 /// A registered security key, as the engine takes it back (`secrets.webauthn.credentials`).
 #[derive(Clone, Debug)]
 pub struct KeyRow {
@@ -127,6 +144,8 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS web_logins (id TEXT PRIMARY KEY, expires BIGINT NOT NULL, token TEXT)",
     "CREATE TABLE IF NOT EXISTS trust (package TEXT PRIMARY KEY, config TEXT NOT NULL, account TEXT NOT NULL, upstream TEXT, updated BIGINT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS maintainers (package TEXT NOT NULL, account TEXT NOT NULL, PRIMARY KEY (package, account))",
+    "CREATE TABLE IF NOT EXISTS approvals (id TEXT PRIMARY KEY, account TEXT NOT NULL, op TEXT NOT NULL, action TEXT NOT NULL, credential TEXT NOT NULL, expires BIGINT NOT NULL, token_hash TEXT, approved_at BIGINT)",
+    "CREATE TABLE IF NOT EXISTS approval_uses (id TEXT NOT NULL, request TEXT NOT NULL, PRIMARY KEY (id, request))",
     "CREATE TABLE IF NOT EXISTS oidc_jtis (jti TEXT PRIMARY KEY, until BIGINT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS webauthn_credentials (id TEXT PRIMARY KEY, account TEXT NOT NULL, public_key TEXT NOT NULL, sign_count BIGINT NOT NULL, alg TEXT NOT NULL, created BIGINT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS webauthn_by_account ON webauthn_credentials (account)",
@@ -677,6 +696,84 @@ impl Store {
         Ok(row.is_some())
     }
 
+    /// Records a pending browser approval of one npm operation (npm's web OTP flow).
+    pub async fn create_approval(&self, a: &Approval) -> Result<(), ServeError> {
+        sqlx::query("INSERT INTO approvals (id, account, op, action, credential, expires) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(&a.id)
+            .bind(&a.account)
+            .bind(&a.op)
+            .bind(&a.action)
+            .bind(&a.credential)
+            .bind(a.expires)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// A pending (not yet approved, not expired) approval.
+    pub async fn pending_approval(
+        &self,
+        id: &str,
+        now: i64,
+    ) -> Result<Option<Approval>, ServeError> {
+        let row = sqlx::query("SELECT id, account, op, action, credential, expires FROM approvals WHERE id = $1 AND expires > $2 AND token_hash IS NULL")
+            .bind(id)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| -> Result<Approval, sqlx::Error> {
+            Ok(Approval {
+                id: r.try_get("id")?,
+                account: r.try_get("account")?,
+                op: r.try_get("op")?,
+                action: r.try_get("action")?,
+                credential: r.try_get("credential")?,
+                expires: r.try_get("expires")?,
+            })
+        })
+        .transpose()
+        .map_err(ServeError::from)
+    }
+
+    /// Marks an approval approved with the hash of its one-time token; `false` if it already was.
+    pub async fn approve(&self, id: &str, token_hash: &str, now: i64) -> Result<bool, ServeError> {
+        let r = sqlx::query("UPDATE approvals SET token_hash = $2, approved_at = $3 WHERE id = $1 AND token_hash IS NULL")
+            .bind(id)
+            .bind(token_hash)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Spends an approval token on one request of its operation: the approval time, once per
+    /// distinct request (npm retries each request of the command with the token).
+    pub async fn use_approval(
+        &self,
+        account: &str,
+        op: &str,
+        token_hash: &str,
+        request: &str,
+        now: i64,
+    ) -> Result<Option<i64>, ServeError> {
+        let row = sqlx::query("SELECT id, approved_at FROM approvals WHERE account = $1 AND op = $2 AND token_hash = $3 AND expires > $4")
+            .bind(account)
+            .bind(op)
+            .bind(token_hash)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(r) = row else { return Ok(None) };
+        let id: String = r.try_get("id")?;
+        let at = opt_i64(&r, "approved_at")?;
+        let used = sqlx::query("INSERT INTO approval_uses (id, request) VALUES ($1, $2) ON CONFLICT (id, request) DO NOTHING")
+            .bind(&id)
+            .bind(request)
+            .execute(&self.pool)
+            .await?;
+        Ok(at.filter(|_| used.rows_affected() == 1))
+    }
+
     /// Marks an ID token's `jti` used until `until`; `false` when it already was (a replay).
     pub async fn claim_jti(&self, jti: &str, until: i64) -> Result<bool, ServeError> {
         let r = sqlx::query(
@@ -935,6 +1032,16 @@ impl Store {
             .execute(&self.pool)
             .await?;
         sqlx::query("DELETE FROM operations WHERE until <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query(
+            "DELETE FROM approval_uses WHERE id IN (SELECT id FROM approvals WHERE expires <= $1)",
+        )
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        sqlx::query("DELETE FROM approvals WHERE expires <= $1")
             .bind(now)
             .execute(&self.pool)
             .await?;

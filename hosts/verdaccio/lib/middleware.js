@@ -3,6 +3,7 @@
 // operation and 2FA change is decided by the stepup engine (the napi addon); the plugin keeps the
 // state the engine asks it to (effects) and speaks npm's wire protocol.
 const crypto = require('node:crypto');
+const fs = require('node:fs');
 const path = require('node:path');
 const { Store } = require('./store.js');
 const { classifyWrite } = require('./routes.js');
@@ -23,6 +24,9 @@ class StepupMiddleware {
     this.store = new Store(path.join(storage, '.stepup'), String(key));
     this.issuer = config.issuer ?? 'Verdaccio';
     this.policyConfig = config.policy ?? {};
+    // Trusted publishing: the CI providers' key sets (JWKS files), merged.
+    const jwksFiles = [].concat(config.oidc_jwks ?? []);
+    this.jwks = { keys: jwksFiles.flatMap((f) => JSON.parse(fs.readFileSync(path.resolve(base, f), 'utf8')).keys ?? []) };
     // Codes accepted recently, so npm's multi-request operations (unpublish = PUT + DELETE) can
     // reuse one code for their other requests, but never for the same request twice.
     this.operations = new Map();
@@ -51,15 +55,32 @@ class StepupMiddleware {
   }
 
   async handle(req, res, next) {
-    const user = req.remote_user?.name;
     const p = req.path;
+    let m = p.match(/^\/-\/npm\/v1\/oidc\/token\/exchange\/package\/(.+)$/);
+    if (m && req.method === 'POST') return this.oidcExchange(req, res, decodeURIComponent(m[1]));
+    // A trusted-publishing token: Verdaccio does not know it (the request arrives anonymous);
+    // it may only publish its package, as the maintainer who set the trust.
+    const oidc = this.oidcCaller(req);
+    if (oidc) {
+      const action = classifyWrite(req.method, p, req.body);
+      if (!action) return next();
+      const d = await this.decide(req, oidc.account, action, { credential: oidc.credential });
+      if (d.outcome !== 'allow') return answer(res, d);
+      const groups = ['$all', '$authenticated', '@all', '@authenticated', 'all'];
+      req.remote_user = { name: oidc.account, groups, real_groups: [] };
+      res.locals.remote_user = req.remote_user;
+      return next();
+    }
+    const user = req.remote_user?.name;
     if (p === '/-/npm/v1/user') {
       if (!user) return next();
       if (req.method === 'GET') return this.profile(req, res, user);
       if (req.method === 'POST') return this.profileUpdate(req, res, next, user);
       return next();
     }
-    let m = p.match(/^\/-\/package\/([^/]+)\/access$/);
+    m = p.match(/^\/-\/package\/([^/]+)\/trust$/);
+    if (m && user) return this.trust(req, res, user, decodeURIComponent(m[1]));
+    m = p.match(/^\/-\/package\/([^/]+)\/access$/);
     if (m && req.method === 'POST' && user) return this.access(req, res, user, decodeURIComponent(m[1]));
     m = p.match(/^\/-\/user\/org\.couchdb\.user:([^/]+)/);
     if (m && req.method === 'PUT') return this.login(req, res, next, decodeURIComponent(m[1]));
@@ -229,6 +250,66 @@ class StepupMiddleware {
       this.store.setPackageAccess(pkg, access);
     }
     return res.status(200).json({ ok: true });
+  }
+
+  oidcCaller(req) {
+    const h = req.headers.authorization ?? '';
+    const m = /^bearer (stepup_oidc_[0-9a-f]+)$/i.exec(h);
+    if (!m) return null;
+    return this.store.oidcToken(crypto.createHash('sha256').update(m[1]).digest('hex'), now());
+  }
+
+  /** `npm trust` (GET lists, POST sets): package governance, for those who may publish it. */
+  async trust(req, res, user, pkg) {
+    if (req.method === 'GET') return res.status(200).json(this.store.trust(pkg)?.entries ?? []);
+    if (req.method !== 'POST') return res.status(405).json({ error: 'method not allowed' });
+    const allowed = await new Promise((ok) => this.auth.allow_publish({ packageName: pkg }, req.remote_user, (err, yes) => ok(!err && yes)));
+    if (!allowed) return res.status(403).json({ error: `You may not change the settings of ${pkg}.` });
+    const entries = Array.isArray(req.body) ? req.body : [req.body];
+    const { policy } = await this.policy();
+    // The engine validates the entries (an exchange with no token checks only the trust).
+    try {
+      policy.oidcExchange({ token: '', jwks: { keys: [] }, package: pkg, trust: entries, audience: 'npm:probe' });
+    } catch (e) {
+      return res.status(400).json({ error: `${e.path}: ${e.detail}` });
+    }
+    const d = await this.decide(req, user, { kind: 'trust.configure', package: pkg });
+    if (d.outcome !== 'allow') return answer(res, d);
+    const stored = entries.map((e, i) => ({ ...e, id: `${pkg}#${i}` }));
+    this.store.setTrust(pkg, { entries: stored, account: user });
+    this.logger.info({ user, pkg }, 'stepup: @{user} set trusted publishers of @{pkg}');
+    return res.status(201).json(stored);
+  }
+
+  /** `POST /-/npm/v1/oidc/token/exchange/package/NAME`: the engine verifies the CI's ID token. */
+  async oidcExchange(req, res, pkg) {
+    const fail = (status, message) => res.status(status).json({ message });
+    const idToken = /^bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    if (!idToken) return fail(401, 'OIDC token exchange error - unauthorized');
+    const trust = this.store.trust(pkg);
+    if (!trust) return fail(404, 'OIDC token exchange error - package not found');
+    const { policy } = await this.policy();
+    const t = now();
+    const input = { now: t, token: idToken, jwks: this.jwks, package: pkg, trust: trust.entries.map(({ id, ...e }) => e) };
+    if (!policy.config.trusted_publishing.audience) input.audience = `npm:${String(req.headers.host ?? 'localhost').replace(/:\d+$/, '')}`;
+    let r;
+    try {
+      r = policy.oidcExchange(input);
+    } catch (e) {
+      return fail(400, `OIDC token exchange error - ${e.detail}`);
+    }
+    if (r.result !== 'accepted') {
+      this.logger.info({ pkg, problem: r.problem }, 'stepup: oidc exchange for @{pkg} refused (@{problem})');
+      return fail(r.npm.status, r.npm.error);
+    }
+    if (!this.store.claimJti(r.jti, r.effects[0].until, t)) {
+      this.logger.info({ pkg }, 'stepup: oidc exchange for @{pkg} refused (jti replayed)');
+      return fail(401, 'OIDC token exchange error - unauthorized');
+    }
+    const token = `stepup_oidc_${crypto.randomBytes(32).toString('hex')}`;
+    this.store.setOidcToken(crypto.createHash('sha256').update(token).digest('hex'), { account: trust.account, credential: r.credential }, t);
+    this.logger.info({ pkg, provider: r.provider }, 'stepup: trusted publishing token minted for @{pkg} (@{provider})');
+    return res.status(201).json({ token });
   }
 
   async login(req, res, next, name) {

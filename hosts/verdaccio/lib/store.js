@@ -75,6 +75,38 @@ class Store {
     this.save();
   }
 
+  trust(pkg) {
+    return this.data.packages[pkg]?.trust ?? null;
+  }
+
+  setTrust(pkg, trust) {
+    this.data.packages[pkg] = { ...(this.data.packages[pkg] ?? {}), trust };
+    this.save();
+  }
+
+  /** Marks an ID token's jti used until `until`; false when it already was (a replay). */
+  claimJti(jti, until, now) {
+    const jtis = Object.fromEntries(Object.entries(this.data.jtis ?? {}).filter(([, u]) => u > now));
+    if (jti in jtis) return false;
+    jtis[jti] = until;
+    this.data.jtis = jtis;
+    this.save();
+    return true;
+  }
+
+  /** A trusted-publishing token by the SHA-256 of its text. */
+  oidcToken(hash, now) {
+    const t = this.data.oidcTokens?.[hash];
+    return t && t.credential.expires_at > now ? t : null;
+  }
+
+  setOidcToken(hash, meta, now) {
+    const live = Object.fromEntries(Object.entries(this.data.oidcTokens ?? {}).filter(([, t]) => t.credential.expires_at > now));
+    live[hash] = meta;
+    this.data.oidcTokens = live;
+    this.save();
+  }
+
   ipFailures(ip, now) {
     return (this.data.ipFailures[ip] ?? []).filter((t) => t > now - DAY);
   }

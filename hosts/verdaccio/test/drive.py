@@ -4,7 +4,7 @@
 usage: drive.py [--secret-from REGEX] 'PROMPT_REGEX=>ANSWER' ... -- COMMAND...
 An ANSWER of {totp} is the current RFC 6238 code of the base32 secret captured by
 --secret-from's first group, computed here with hmac, independently of the engine.
-Prints everything the command wrote; exits with its exit code."""
+Prints everything the command writes as it comes; exits with its exit code."""
 import base64, hmac, os, pty, re, select, struct, sys, time
 
 def totp(secret_b32, t=None):
@@ -37,6 +37,9 @@ while time.time() < deadline:
         break
     out += data
     buf += data
+    # Streamed as it comes, so a caller can react while the command still runs.
+    sys.stdout.write(data)
+    sys.stdout.flush()
     if secret_re and secret is None:
         m = secret_re.search(out)
         if m:
@@ -50,5 +53,4 @@ while time.time() < deadline:
             buf = ""
             break
 _, status = os.waitpid(pid, 0)
-sys.stdout.write(out)
 sys.exit(os.waitstatus_to_exitcode(status))

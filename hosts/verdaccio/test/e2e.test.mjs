@@ -3,6 +3,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { generateKeyPairSync, randomUUID, sign as rsaSign } from 'node:crypto';
+import { createServer } from 'node:http';
 import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +20,16 @@ let server;
 let registry;
 let port;
 
+// A stand-in for GitHub's OIDC issuer: an RSA key whose public half the plugin trusts.
+const ci = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const b64u = (x) => Buffer.from(typeof x === 'string' ? x : JSON.stringify(x)).toString('base64url');
+function idToken(claims) {
+  const signing = `${b64u({ alg: 'RS256', typ: 'JWT', kid: 'ci-1' })}.${b64u(claims)}`;
+  return `${signing}.${rsaSign('sha256', Buffer.from(signing), ci.privateKey).toString('base64url')}`;
+}
+
 function config() {
+  writeFileSync(join(work, 'ci-jwks.json'), JSON.stringify({ keys: [{ ...ci.publicKey.export({ format: 'jwk' }), kid: 'ci-1', alg: 'RS256', use: 'sig' }] }));
   mkdirSync(join(work, 'plugins'), { recursive: true });
   symlinkSync(PLUGIN, join(work, 'plugins', 'verdaccio-stepup'));
   writeFileSync(join(work, 'config.yaml'), `
@@ -32,6 +43,7 @@ middlewares:
   stepup:
     secret_key: test-key-0123456789abcdef
     issuer: Verdaccio Test
+    oidc_jwks: ./ci-jwks.json
 uplinks: {}
 packages:
   '**':
@@ -244,6 +256,60 @@ test('state survives a restart', async () => {
   assert.match(r.out, /EOTP/, r.out);
   const profile = npm(state.alice, ['profile', 'get']);
   assert.match(profile.out, /auth-and-writes/, profile.out);
+});
+
+test('trusted publishing: npm in a GitHub Actions job exchanges its ID token and publishes', async () => {
+  const first = npm(state.alice, ['publish', `--otp=${await freshCode(state.secret)}`], pkg('demo-oidc', '1.0.0'));
+  assert.equal(first.code, 0, first.out);
+  const token = /_authToken=(.+)$/m.exec(readFileSync(state.alice, 'utf8'))[1];
+  const trust = [{ type: 'github', claims: { repository: 'acme/demo-oidc', workflow_ref: { file: 'release.yml' } } }];
+  const post = (otp) => http(`${registry}-/package/demo-oidc/trust`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...(otp ? { 'npm-otp': otp } : {}) },
+    body: JSON.stringify(trust),
+  });
+  const challenged = await post();
+  assert.equal(challenged.status, 401, 'trust is package governance: a second factor is needed');
+  const set = await post(await freshCode(state.secret));
+  assert.equal(set.status, 201, await set.clone().text());
+
+  const issued = [];
+  const tokens = createServer((req, res) => {
+    const url = new URL(req.url, 'http://x');
+    const t = Math.floor(Date.now() / 1000);
+    const jwt = idToken({
+      iss: 'https://token.actions.githubusercontent.com', aud: url.searchParams.get('audience'), jti: randomUUID(), iat: t, exp: t + 300,
+      repository: 'acme/demo-oidc', workflow_ref: 'acme/demo-oidc/.github/workflows/release.yml@refs/tags/v2.0.0', event_name: 'push', runner_environment: 'github-hosted',
+    });
+    issued.push(jwt);
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ value: jwt }));
+  });
+  await new Promise((r) => tokens.listen(0, '127.0.0.1', r));
+  try {
+    const env = { ...process.env, NO_COLOR: '1', GITHUB_ACTIONS: 'true', CI: 'true',
+      ACTIONS_ID_TOKEN_REQUEST_URL: `http://127.0.0.1:${tokens.address().port}/token`, ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'runner' };
+    const rc = join(work, 'ci.npmrc');
+    writeFileSync(rc, `registry=${registry}\n`);
+    // Asynchronous: the token service runs on this process's event loop.
+    const r = await new Promise((resolve) => {
+      const child = spawn('npm', ['--userconfig', rc, '--cache', join(work, 'cache'), '--registry', registry, '--loglevel=verbose', '--provenance=false', 'publish'],
+        { cwd: pkg('demo-oidc', '2.0.0'), env });
+      let out = '';
+      child.stdout.on('data', (d) => { out += d; });
+      child.stderr.on('data', (d) => { out += d; });
+      child.on('close', (code) => resolve({ code, out }));
+    });
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /oidc Successfully retrieved and set token/);
+    assert.match(r.out, /\+ demo-oidc@2\.0\.0/);
+    // The exchanged token publishes that package only, and the ID token is single-use.
+    const minted = JSON.parse(readFileSync(join(work, 'storage/.stepup/state.json'), 'utf8')).oidcTokens;
+    assert.equal(Object.keys(minted).length, 1);
+    const replay = await http(`${registry}-/npm/v1/oidc/token/exchange/package/demo-oidc`, { method: 'POST', headers: { authorization: `Bearer ${issued[0]}` } });
+    assert.equal(replay.status, 401);
+  } finally {
+    tokens.close();
+  }
 });
 
 test('disable 2FA with `npm profile disable-2fa` (pty: password, code)', async () => {

@@ -39,6 +39,15 @@ pub struct Call {
 /// Where the pending assertion challenge is kept (one per account).
 pub const ASSERT: &str = "assert";
 
+/// The prefix of a one-time token from a browser approval (npm's web OTP flow).
+pub const APPROVAL_PREFIX: &str = "stepup-approval-";
+
+/// The operation a request belongs to: its npm command and package.
+pub fn operation(call: &Call, action: &Value) -> String {
+    let package = action.get("package").and_then(Value::as_str);
+    format!("{} {}", call.command, package.unwrap_or(""))
+}
+
 /// The decision document.
 #[derive(Debug)]
 pub struct Decided {
@@ -81,10 +90,23 @@ pub async fn decide(
     action: &Value,
 ) -> Result<Decided, ServeError> {
     let package = action.get("package").and_then(Value::as_str);
-    let op = format!("{} {}", call.command, package.unwrap_or(""));
-    let code = call.code.as_deref().filter(|c| call.write && !c.is_empty());
+    let op = operation(call, action);
+    let mut code = call.code.as_deref().filter(|c| call.write && !c.is_empty());
     // A code already accepted for another request of this same npm command counts as a proof.
     let mut proofs = Vec::new();
+    // A token from a browser approval of this operation: the security key was the proof.
+    if let Some(c) = code
+        && c.starts_with(APPROVAL_PREFIX)
+    {
+        if let Some(at) = app
+            .store
+            .use_approval(account, &op, &code_hash(c), &call.request, call.now)
+            .await?
+        {
+            proofs.push(json!({"factor": "webauthn", "verified_at": at}));
+        }
+        code = None;
+    }
     let mut present = code;
     if let Some(c) = code
         && app

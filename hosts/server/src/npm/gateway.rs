@@ -83,7 +83,16 @@ pub async fn proxy(
                     tracing::info!(account = %id.account, kind = %crate::json_field(&action, "kind"), reason = %crate::json_field(&d.decision, "reason"), rule = %crate::json_field(&d.decision, "rule"), "decided");
                 }
                 if !d.allowed() {
-                    return Ok(decision_answer(&d.decision));
+                    return super::keys::challenge_answer(
+                        &app,
+                        &parts.headers,
+                        &call,
+                        &id.account,
+                        &id.credential,
+                        &action,
+                        &d.decision,
+                    )
+                    .await;
                 }
                 publisher = Some(id.account.clone());
                 id.upstream_auth

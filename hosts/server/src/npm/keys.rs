@@ -12,11 +12,11 @@ use axum::http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::decide::{ASSERT, decide};
+use super::decide::{APPROVAL_PREFIX, ASSERT, Call, decide, operation};
 use super::login::{complete_login, escape, login_decision, page};
 use super::{check_password, entropy, internal, json_answer};
 use crate::error::ServeError;
-use crate::store::KeyRow;
+use crate::store::{Approval, KeyRow};
 use crate::{App, Shared};
 
 const REGISTER: &str = "register";
@@ -49,7 +49,9 @@ pub async fn register_page() -> Response<Body> {
 /// The JSON bodies of the key endpoints.
 #[derive(Deserialize)]
 pub struct KeyForm {
+    #[serde(default)]
     name: String,
+    #[serde(default)]
     password: String,
     #[serde(default)]
     otp: String,
@@ -103,6 +105,19 @@ async fn new_challenge(
         .put_challenge(name, purpose, &challenge, expires)
         .await?;
     Ok(out.get("options").cloned().unwrap_or(Value::Null))
+}
+
+/// A fresh assertion challenge for the account's keys, as the browser's request options.
+async fn assertion_options(app: &App, account: &str) -> Result<Response<Body>, ServeError> {
+    let keys = app.store.security_keys(account).await?;
+    if keys.is_empty() {
+        return Ok(refused(
+            StatusCode::BAD_REQUEST,
+            "No security key is registered for this account.",
+        ));
+    }
+    let options = new_challenge(app, account, ASSERT, &keys).await?;
+    Ok(json_answer(StatusCode::OK, &options))
 }
 
 /// The JSON error of an npm answer, for the page script.
@@ -256,15 +271,7 @@ pub async fn login_options(
         if let Err(answer) = check_password(&app, &f.name, Some(&f.password), None).await {
             return Ok(as_json_error(answer).await);
         }
-        let keys = app.store.security_keys(&f.name).await?;
-        if keys.is_empty() {
-            return Ok(refused(
-                StatusCode::BAD_REQUEST,
-                "No security key is registered for this account.",
-            ));
-        }
-        let options = new_challenge(&app, &f.name, ASSERT, &keys).await?;
-        Ok::<_, ServeError>(json_answer(StatusCode::OK, &options))
+        assertion_options(&app, &f.name).await
     };
     run.await.unwrap_or_else(|e| internal(&e))
 }
@@ -307,6 +314,182 @@ pub async fn login_key(
             }
             Err(answer) => Ok(as_json_error(answer).await),
         }
+    };
+    run.await.unwrap_or_else(|e| internal(&e))
+}
+
+/// How long a browser approval of an npm operation stays open.
+const APPROVAL_TTL: i64 = 300;
+
+/// npm's web OTP flow for accounts with security keys: a challenged write from the npm CLI
+/// (`npm-auth-type: web`) gets `authUrl` / `doneUrl` in its 401, the browser approves the
+/// operation with a key, and the CLI retries with the one-time token `doneUrl` hands out.
+/// Other answers pass through unchanged.
+pub async fn challenge_answer(
+    app: &App,
+    headers: &HeaderMap,
+    call: &Call,
+    account: &str,
+    credential: &Value,
+    action: &Value,
+    decision: &Value,
+) -> Result<Response<Body>, ServeError> {
+    let web = headers
+        .get("npm-auth-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == "web");
+    let factors = decision
+        .pointer("/challenge/factors")
+        .and_then(Value::as_array)
+        .is_some_and(|f| f.iter().any(|x| x == "webauthn"));
+    if !web || !factors || text(decision, "outcome") != "challenge" {
+        return Ok(super::decision_answer(decision));
+    }
+    let Some(acct) = app.store.account(account).await? else {
+        return Ok(super::decision_answer(decision));
+    };
+    if acct.security_keys == 0 {
+        return Ok(super::decision_answer(decision));
+    }
+    let id = stepup_core::encoding::hex_encode(&entropy()?);
+    let expires = call.now + APPROVAL_TTL;
+    app.store
+        .create_approval(&Approval {
+            id: id.clone(),
+            account: account.to_owned(),
+            op: operation(call, action),
+            action: action.to_string(),
+            credential: credential.to_string(),
+            expires,
+        })
+        .await?;
+    // The CLI polls the same doneUrl a web login does.
+    app.store.create_web_login(&id, expires).await?;
+    let base = super::login::base_url(app, headers);
+    let answer = super::decision_answer(decision);
+    let (parts, body) = answer.into_parts();
+    let bytes = axum::body::to_bytes(body, 1 << 16)
+        .await
+        .unwrap_or_default();
+    let mut doc: Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| json!({}));
+    crate::json_set(
+        &mut doc,
+        "authUrl",
+        json!(format!("{base}/-/stepup/approve/{id}")),
+    );
+    crate::json_set(
+        &mut doc,
+        "doneUrl",
+        json!(format!("{base}/-/v1/done?authId={id}")),
+    );
+    Ok(Response::from_parts(parts, Body::from(doc.to_string())))
+}
+
+/// `GET /-/stepup/approve/ID`: approve one npm operation with a security key.
+pub async fn approve_page(State(app): State<Shared>, Path(id): Path<String>) -> Response<Body> {
+    match app.store.pending_approval(&id, crate::now()).await {
+        Ok(Some(a)) => {
+            let action: Value = serde_json::from_str(&a.action).unwrap_or(Value::Null);
+            let what = match action.get("package").and_then(Value::as_str) {
+                Some(p) => format!("{} of {}", text(&action, "kind"), p),
+                None => text(&action, "kind"),
+            };
+            page(
+                "Approve with your security key",
+                &format!(
+                    "<p>The npm CLI asks to run <b>{}</b> as <b>{}</b>. If that was you, touch your key.</p>\
+                     <button type=\"button\" id=\"use-key\" data-stepup=\"approve\">Approve with a security key</button>\
+                     <p id=\"key-note\" class=\"note\" role=\"status\"></p><script src=\"/-/stepup/webauthn.js\" defer></script>",
+                    escape(&what),
+                    escape(&a.account)
+                ),
+            )
+        }
+        Ok(None) => page(
+            "Approval expired",
+            "<p>This approval has expired or is finished. Run the npm command again.</p>",
+        ),
+        Err(e) => internal(&e),
+    }
+}
+
+/// `POST /-/stepup/approve/ID/key-options`: a challenge for the approving account's keys.
+pub async fn approve_options(State(app): State<Shared>, Path(id): Path<String>) -> Response<Body> {
+    let run = async {
+        let Some(a) = app.store.pending_approval(&id, crate::now()).await? else {
+            return Ok(refused(
+                StatusCode::GONE,
+                "This approval has expired or is finished.",
+            ));
+        };
+        assertion_options(&app, &a.account).await
+    };
+    run.await.unwrap_or_else(|e| internal(&e))
+}
+
+/// `POST /-/stepup/approve/ID/key` `{assertion}`: the engine decides the approved action with
+/// the assertion as the proof; on allow, the CLI's `doneUrl` poll gets a one-time token.
+pub async fn approve(
+    State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Json(f): Json<KeyForm>,
+) -> Response<Body> {
+    let run = async {
+        let now = crate::now();
+        let Some(a) = app.store.pending_approval(&id, now).await? else {
+            return Ok(refused(
+                StatusCode::GONE,
+                "This approval has expired or is finished.",
+            ));
+        };
+        let Some(assertion) = f.assertion else {
+            return Ok(refused(StatusCode::BAD_REQUEST, "assertion: required"));
+        };
+        let action: Value = serde_json::from_str(&a.action)
+            .map_err(|e| ServeError::Store(format!("approval action is not JSON: {e}")))?;
+        let credential: Value = serde_json::from_str(&a.credential)
+            .map_err(|e| ServeError::Store(format!("approval credential is not JSON: {e}")))?;
+        let mut call = super::call_of(
+            &app,
+            peer,
+            &Method::POST,
+            &format!("/-/stepup/approve/{id}"),
+            &headers,
+        );
+        call.command = a.op.split(' ').next().unwrap_or_default().to_owned();
+        call.write = true;
+        call.assertion = Some(assertion);
+        let d = decide(&app, &call, &a.account, &credential, &action).await?;
+        if !d.allowed() {
+            return Ok(refused(
+                StatusCode::UNAUTHORIZED,
+                &text(&d.decision, "message"),
+            ));
+        }
+        let token = format!(
+            "{APPROVAL_PREFIX}{}",
+            stepup_core::encoding::hex_encode(&entropy()?)
+        );
+        let hash = stepup_core::encoding::hex_encode(&<sha2::Sha256 as sha2::Digest>::digest(
+            token.as_bytes(),
+        ));
+        if !app.store.approve(&id, &hash, now).await? {
+            return Ok(refused(
+                StatusCode::GONE,
+                "This approval was already given.",
+            ));
+        }
+        let sealed = app
+            .sealer
+            .seal(&format!("web-login:{id}"), token.as_bytes())?;
+        app.store.complete_web_login(&id, &sealed, now).await?;
+        tracing::info!(account = %a.account, op = %a.op, "operation approved with a security key");
+        Ok::<_, ServeError>(json_answer(
+            StatusCode::OK,
+            &json!({"message": "Approved. You can close this window and return to the terminal."}),
+        ))
     };
     run.await.unwrap_or_else(|e| internal(&e))
 }

@@ -209,7 +209,7 @@ pub async fn whoami(State(app): State<Shared>, headers: HeaderMap) -> Response<B
     }
 }
 
-fn base_url(app: &App, headers: &HeaderMap) -> String {
+pub(super) fn base_url(app: &App, headers: &HeaderMap) -> String {
     if let Some(u) = &app.public_url {
         return u.clone();
     }
