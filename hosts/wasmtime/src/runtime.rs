@@ -20,8 +20,11 @@ use crate::convert;
 pub struct Limits {
     /// Linear-memory cap per instance.
     pub memory_bytes: usize,
-    /// Wall-clock budget of one call.
+    /// Wall-clock budget of one decision (`evaluate`, `authorize` and their JSON forms).
     pub deadline: Duration,
+    /// Wall-clock budget of the other calls: enrolment draws a QR code, and `call-json` may
+    /// verify RSA or P-256 signatures (WebAuthn, OIDC), which take milliseconds in wasm.
+    pub slow_deadline: Duration,
     /// Epoch tick: the deadline is enforced to within one tick.
     pub tick: Duration,
 }
@@ -31,6 +34,7 @@ impl Default for Limits {
         Limits {
             memory_bytes: 64 << 20,
             deadline: Duration::from_millis(10),
+            slow_deadline: Duration::from_millis(250),
             tick: Duration::from_millis(1),
         }
     }
@@ -87,6 +91,7 @@ struct Shared {
     pre: StepupPre<HostState>,
     limits: Limits,
     deadline_ticks: u64,
+    slow_ticks: u64,
     _ticker: Ticker,
 }
 
@@ -146,15 +151,20 @@ impl Runtime {
                 .map_err(setup)?
         };
         let tick_ns = limits.tick.as_nanos().max(1);
-        let deadline_ticks = u64::try_from(limits.deadline.as_nanos().div_ceil(tick_ns))
-            .unwrap_or(u64::MAX)
-            .max(1);
+        let ticks = |d: Duration| {
+            u64::try_from(d.as_nanos().div_ceil(tick_ns))
+                .unwrap_or(u64::MAX)
+                .max(1)
+        };
+        let deadline_ticks = ticks(limits.deadline);
+        let slow_ticks = ticks(limits.slow_deadline.max(limits.deadline));
         Ok(Runtime {
             shared: Arc::new(Shared {
                 engine,
                 pre,
                 limits,
                 deadline_ticks,
+                slow_ticks,
                 _ticker: Ticker {
                     stop,
                     thread: Some(thread),
@@ -286,9 +296,27 @@ impl fmt::Debug for ComponentPolicy {
 }
 
 impl ComponentPolicy {
-    /// Runs one call on the warm instance under the deadline; a trap discards the instance.
+    /// Runs one decision on the warm instance under the deadline; a trap discards the instance.
     fn call<T>(
         &mut self,
+        f: impl FnOnce(&mut Warm) -> wasmtime::Result<T>,
+    ) -> Result<T, HostError> {
+        let ticks = self.shared.deadline_ticks;
+        self.call_within(ticks, f)
+    }
+
+    /// Runs one non-decision call under the slower budget.
+    fn call_slow<T>(
+        &mut self,
+        f: impl FnOnce(&mut Warm) -> wasmtime::Result<T>,
+    ) -> Result<T, HostError> {
+        let ticks = self.shared.slow_ticks;
+        self.call_within(ticks, f)
+    }
+
+    fn call_within<T>(
+        &mut self,
+        ticks: u64,
         f: impl FnOnce(&mut Warm) -> wasmtime::Result<T>,
     ) -> Result<T, HostError> {
         if self.warm.is_none() {
@@ -297,7 +325,7 @@ impl ComponentPolicy {
         let Some(warm) = self.warm.as_mut() else {
             return Err(HostError::Setup("no instance".into()));
         };
-        warm.store.set_epoch_deadline(self.shared.deadline_ticks);
+        warm.store.set_epoch_deadline(ticks);
         match f(warm) {
             Ok(v) => Ok(v),
             Err(e) => {
@@ -372,7 +400,7 @@ impl ComponentPolicy {
         account: &str,
         entropy: &[u8],
     ) -> Result<stepup_core::totp::TotpEnrollment, HostError> {
-        let out = self.call(|w| {
+        let out = self.call_slow(|w| {
             w.instance.stepup_policy_engine().policy().call_enroll_totp(
                 &mut w.store,
                 w.policy,
@@ -390,7 +418,7 @@ impl ComponentPolicy {
         &mut self,
         entropy: &[u8],
     ) -> Result<stepup_core::codes::IssuedRecoveryCodes, HostError> {
-        let out = self.call(|w| {
+        let out = self.call_slow(|w| {
             w.instance
                 .stepup_policy_engine()
                 .policy()
@@ -406,7 +434,7 @@ impl ComponentPolicy {
         entropy: &[u8],
         now: u64,
     ) -> Result<stepup_core::codes::IssuedEmailCode, HostError> {
-        let out = self.call(|w| {
+        let out = self.call_slow(|w| {
             w.instance
                 .stepup_policy_engine()
                 .policy()
@@ -418,7 +446,7 @@ impl ComponentPolicy {
 
     /// The code an authenticator shows for `secret` at `now`.
     pub fn totp_code(&mut self, secret: &[u8], now: u64) -> Result<String, HostError> {
-        self.call(|w| {
+        self.call_slow(|w| {
             w.instance.stepup_policy_engine().policy().call_totp_code(
                 &mut w.store,
                 w.policy,
@@ -430,7 +458,7 @@ impl ComponentPolicy {
 
     /// The resolved configuration, JSON.
     pub fn config_json(&mut self) -> Result<String, HostError> {
-        self.call(|w| {
+        self.call_slow(|w| {
             w.instance
                 .stepup_policy_engine()
                 .policy()
@@ -440,7 +468,7 @@ impl ComponentPolicy {
 
     /// `{secret, code, now, last_step?}` → verification result JSON (or an error document).
     pub fn verify_totp_json(&mut self, input_json: &str) -> Result<String, HostError> {
-        self.call(|w| {
+        self.call_slow(|w| {
             w.instance
                 .stepup_policy_engine()
                 .policy()
@@ -450,7 +478,7 @@ impl ComponentPolicy {
 
     /// `{now, token}` → token-form check JSON (or an error document).
     pub fn token_form_json(&mut self, input_json: &str) -> Result<String, HostError> {
-        self.call(|w| {
+        self.call_slow(|w| {
             w.instance
                 .stepup_policy_engine()
                 .policy()
@@ -461,7 +489,7 @@ impl ComponentPolicy {
     /// Any JSON entry point by name (`webauthn-challenge`, `webauthn-register`,
     /// `oidc-exchange`, ...) → result JSON (or an error document).
     pub fn call_json(&mut self, function: &str, input_json: &str) -> Result<String, HostError> {
-        self.call(|w| {
+        self.call_slow(|w| {
             w.instance.stepup_policy_engine().policy().call_call_json(
                 &mut w.store,
                 w.policy,

@@ -106,6 +106,7 @@ fn hostile() -> Runtime {
         Limits {
             memory_bytes: 32 << 20,
             deadline: Duration::from_millis(10),
+            slow_deadline: Duration::from_millis(100),
             tick: Duration::from_millis(1),
         },
     )
