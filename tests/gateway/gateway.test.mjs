@@ -137,9 +137,9 @@ function npm(rc, args, cwd = work) {
 }
 
 /** npm in the background (it polls while a browser acts): its output so far, its exit, and a wait for a URL it prints. */
-function npmBackground(rc, args, cwd = work, { tty = false } = {}) {
+function npmBackground(rc, args, cwd = work, { tty = false, rules = [] } = {}) {
   // npm polls a web-OTP doneUrl only on a terminal (without one it prints the URLs and fails).
-  const cmd = tty ? ['python3', DRIVE, '--', 'npm', ...base(rc), '--browser=false', ...args] : ['npm', ...base(rc), ...args];
+  const cmd = tty ? ['python3', DRIVE, ...rules, '--', 'npm', ...base(rc), '--browser=false', ...args] : ['npm', ...base(rc), ...args];
   const p = spawn(cmd[0], cmd.slice(1), { cwd, env: { ...process.env, NO_COLOR: '1' } });
   const run = { out: '' };
   p.stdout.on('data', (d) => { run.out += d; });
@@ -461,6 +461,28 @@ test('security key: registered on the gateway page, then `npm login` completes w
     assert.match(pub.out, /\+ demo-key@1\.0\.0/);
     const doc = await (await fetch(`${state.upstream}/demo-key`)).json();
     assert.equal(doc['dist-tags'].latest, '1.0.0');
+
+    // An account whose only second factor is a key: the first key turns 2FA on and comes with
+    // recovery codes; `npm token create` is then approved in the browser like a publish.
+    const kimFirst = await couchLogin('kim', 'kim-pass-1');
+    assert.equal(kimFirst.status, 401);
+    const kimLogin = await couchLogin('kim', 'kim-pass-1', mailedCode('kim'));
+    const kimRc = npmrc('kim', (await kimLogin.json()).token);
+    await page.goto(`${origin}/-/stepup/security-keys`);
+    await page.fill('#name', 'kim');
+    await page.fill('#password', 'kim-pass-1');
+    await page.click('#use-key');
+    await page.waitForSelector('#done');
+    assert.equal(await page.locator('#recovery li').count(), 10);
+    assert.match(npm(kimRc, ['profile', 'get']).out, /auth-and-writes/);
+    const tok = npmBackground(kimRc, ['token', 'create'], work, { tty: true, rules: ['npm password:=>kim-pass-1'] });
+    const tokUrl = await tok.url(/(http:\/\/\S+\/-\/stepup\/approve\/[0-9a-f]+)/);
+    await page.goto(tokUrl.replace('127.0.0.1', 'localhost'));
+    assert.match(await page.textContent('body'), /token\.create/);
+    await page.click('#use-key');
+    await page.waitForSelector('#done');
+    assert.equal(await tok.exited, 0, tok.out);
+    assert.match(tok.out, /npm_[A-Za-z0-9]{36}/);
 
     // A second login attempt replaying nothing but a stale page: the challenge was consumed.
     const stale = await fetch(`${url}/key`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'alice', password: 'alice-pass-1', assertion: {} }) });

@@ -52,7 +52,15 @@
           ...options, challenge: b64u.decode(options.challenge), user: { ...options.user, id: b64u.decode(options.user.id) },
           excludeCredentials: options.excludeCredentials.map((c) => ({ ...c, id: b64u.decode(c.id) })) } });
         const done = await post('/-/stepup/security-keys', { ...who, credential: toJson(created) });
-        document.body.replaceChildren(Object.assign(document.createElement('p'), { id: 'done', textContent: done.message }));
+        const shown = [Object.assign(document.createElement('p'), { id: 'done', textContent: done.message })];
+        if (done.recovery_codes) {
+          // Shown once: the only way back in if the key is lost.
+          shown.push(Object.assign(document.createElement('p'), { textContent: 'Recovery codes (each works once; store them safely):' }));
+          const list = Object.assign(document.createElement('ul'), { id: 'recovery' });
+          list.append(...done.recovery_codes.map((c) => Object.assign(document.createElement('li'), { textContent: c })));
+          shown.push(list);
+        }
+        document.body.replaceChildren(...shown);
       }
     } catch (e) {
       note(e.message);

@@ -152,6 +152,30 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS webauthn_challenges (account TEXT NOT NULL, purpose TEXT NOT NULL, challenge TEXT NOT NULL, expires BIGINT NOT NULL, PRIMARY KEY (account, purpose))",
 ];
 
+/// Replaces an account's recovery codes inside a transaction (regenerating invalidates all).
+async fn replace_recovery_codes(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    name: &str,
+    codes: &[(String, String)],
+) -> Result<(), ServeError> {
+    sqlx::query("DELETE FROM recovery_codes WHERE account = $1")
+        .bind(name)
+        .execute(&mut **tx)
+        .await?;
+    for (i, (salt, hash)) in codes.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO recovery_codes (account, idx, salt, hash) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(name)
+        .bind(i64::try_from(i).unwrap_or(i64::MAX))
+        .bind(salt)
+        .bind(hash)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
 /// Failures older than this are never counted (the longest throttle window is a day).
 const FAILURE_HORIZON: i64 = 86_400;
 
@@ -456,21 +480,7 @@ impl Store {
         if r.rows_affected() != 1 {
             return Ok(false);
         }
-        sqlx::query("DELETE FROM recovery_codes WHERE account = $1")
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
-        for (i, (salt, hash)) in codes.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO recovery_codes (account, idx, salt, hash) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(name)
-            .bind(i64::try_from(i).unwrap_or(i64::MAX))
-            .bind(salt)
-            .bind(hash)
-            .execute(&mut *tx)
-            .await?;
-        }
+        replace_recovery_codes(&mut tx, name, codes).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -523,14 +533,16 @@ impl Store {
     }
 
     /// Registers a security key and, for an account without 2FA, turns 2FA on
-    /// (`auth-and-writes`, as npm does when the first key is added). `false` if the key exists.
+    /// (`auth-and-writes`, as npm does when the first key is added) with `codes` as its
+    /// recovery codes. `None` if the key exists, else whether 2FA was turned on.
     pub async fn add_security_key(
         &self,
         name: &str,
         key: &KeyRow,
         alg: &str,
+        codes: &[(String, String)],
         now: i64,
-    ) -> Result<bool, ServeError> {
+    ) -> Result<Option<bool>, ServeError> {
         let mut tx = self.pool.begin().await?;
         let r = sqlx::query("INSERT INTO webauthn_credentials (id, account, public_key, sign_count, alg, created) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING")
             .bind(&key.id)
@@ -541,14 +553,22 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
+        if r.rows_affected() != 1 {
+            return Ok(None);
+        }
+        let on = sqlx::query(
             "UPDATE accounts SET tfa_mode = 'auth-and-writes' WHERE name = $1 AND tfa_mode IS NULL",
         )
         .bind(name)
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected()
+            == 1;
+        if on {
+            replace_recovery_codes(&mut tx, name, codes).await?;
+        }
         tx.commit().await?;
-        Ok(r.rows_affected() == 1)
+        Ok(Some(on))
     }
 
     /// Stores a key's new signature counter if it still has `old` (a concurrent assertion

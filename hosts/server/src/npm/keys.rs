@@ -236,21 +236,33 @@ pub async fn register(State(app): State<Shared>, Json(f): Json<KeyForm>) -> Resp
             sign_count: c.get("sign_count").and_then(Value::as_i64).unwrap_or(0),
         };
         let alg = text(&c, "alg");
-        if !app
+        // The first key turns 2FA on: it comes with recovery codes, shown once, as with TOTP.
+        let first = app
             .store
-            .add_security_key(&f.name, &key, &alg, crate::now())
+            .account(&f.name)
             .await?
-        {
+            .is_some_and(|a| a.tfa_mode.is_none());
+        let super::profile::IssuedCodes(codes, records) = if first {
+            super::profile::recovery_codes(&app)?
+        } else {
+            super::profile::IssuedCodes(Vec::new(), Vec::new())
+        };
+        let Some(turned_on) = app
+            .store
+            .add_security_key(&f.name, &key, &alg, &records, crate::now())
+            .await?
+        else {
             return Ok(refused(
                 StatusCode::CONFLICT,
                 "This security key is already registered.",
             ));
+        };
+        tracing::info!(account = %f.name, alg = %alg, tfa_turned_on = turned_on, "security key registered");
+        let mut body = json!({"id": key.id, "alg": alg, "message": format!("Security key registered for {} ({alg}). Two-factor authentication is on.", f.name)});
+        if turned_on {
+            crate::json_set(&mut body, "recovery_codes", json!(codes));
         }
-        tracing::info!(account = %f.name, alg = %alg, "security key registered");
-        Ok::<_, ServeError>(json_answer(
-            StatusCode::CREATED,
-            &json!({"id": key.id, "alg": alg, "message": format!("Security key registered for {} ({alg}). Two-factor authentication is on.", f.name)}),
-        ))
+        Ok::<_, ServeError>(json_answer(StatusCode::CREATED, &body))
     };
     run.await.unwrap_or_else(|e| internal(&e))
 }
@@ -383,6 +395,25 @@ pub async fn challenge_answer(
         json!(format!("{base}/-/v1/done?authId={id}")),
     );
     Ok(Response::from_parts(parts, Body::from(doc.to_string())))
+}
+
+/// Decides `action`; when it is not allowed, the npm answer to give (with the web-OTP
+/// approval URLs for accounts with security keys).
+pub async fn decide_or_answer(
+    app: &App,
+    headers: &HeaderMap,
+    call: &Call,
+    account: &str,
+    credential: &Value,
+    action: &Value,
+) -> Result<Result<(), Response<Body>>, ServeError> {
+    let d = decide(app, call, account, credential, action).await?;
+    if d.allowed() {
+        return Ok(Ok(()));
+    }
+    challenge_answer(app, headers, call, account, credential, action, &d.decision)
+        .await
+        .map(Err)
 }
 
 /// `GET /-/stepup/approve/ID`: approve one npm operation with a security key.

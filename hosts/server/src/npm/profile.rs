@@ -89,9 +89,12 @@ pub async fn post(
             } else {
                 "profile.update"
             };
-            let d = decide(&app, &call, name, &id.credential, &json!({"kind": kind})).await?;
-            if !d.allowed() {
-                return Ok(decision_answer(&d.decision));
+            let action = json!({"kind": kind});
+            if let Err(answer) =
+                super::keys::decide_or_answer(&app, &headers, &call, name, &id.credential, &action)
+                    .await?
+            {
+                return Ok(answer);
             }
             app.store.set_profile(name, &email, &fullname).await?;
             let acct = app.store.account(name).await?.unwrap_or_default();
@@ -116,16 +119,17 @@ pub async fn post(
                 app.store.disable_tfa(name).await?;
                 return Ok(json_answer(StatusCode::OK, &json!({"tfa": false})));
             }
-            let d = decide(
+            if let Err(answer) = super::keys::decide_or_answer(
                 &app,
+                &headers,
                 &call,
                 name,
                 &id.credential,
                 &json!({"kind": "tfa.disable"}),
             )
-            .await?;
-            if !d.allowed() {
-                return Ok(decision_answer(&d.decision));
+            .await?
+            {
+                return Ok(answer);
             }
             app.store.disable_tfa(name).await?;
             tracing::info!(account = name, "2FA disabled");
@@ -138,16 +142,17 @@ pub async fn post(
             ));
         }
         if acct.tfa_mode.is_some() {
-            let d = decide(
+            if let Err(answer) = super::keys::decide_or_answer(
                 &app,
+                &headers,
                 &call,
                 name,
                 &id.credential,
                 &json!({"kind": "tfa.mode-change"}),
             )
-            .await?;
-            if !d.allowed() {
-                return Ok(decision_answer(&d.decision));
+            .await?
+            {
+                return Ok(answer);
             }
             app.store.set_mode(name, mode).await?;
             // npm 10 treats {tfa:null} as success, npm 11 {tfa:{mode}} (wire reference 2.7.4).
@@ -181,6 +186,30 @@ pub async fn post(
         Ok::<_, ServeError>(json_answer(StatusCode::OK, &json!({"tfa": e.otpauth_uri})))
     };
     run.await.unwrap_or_else(|e| internal(&e))
+}
+
+/// Fresh recovery codes: the codes to show once, and their `(salt, hash)` records to store.
+pub(super) struct IssuedCodes(pub Vec<String>, pub Vec<(String, String)>);
+
+/// Fresh recovery codes from the engine.
+pub(super) fn recovery_codes(app: &App) -> Result<IssuedCodes, ServeError> {
+    let entropy = super::entropy()?;
+    let issued = app
+        .policy
+        .with(|p| p.issue_recovery_codes(&entropy))
+        .map_err(|e| ServeError::Policy(e.to_string()))?;
+    let records = issued
+        .records
+        .iter()
+        .filter_map(|r| {
+            let v = serde_json::to_value(r).ok()?;
+            Some((
+                v.get("salt")?.as_str()?.to_owned(),
+                v.get("hash")?.as_str()?.to_owned(),
+            ))
+        })
+        .collect();
+    Ok(IssuedCodes(issued.codes, records))
 }
 
 /// `{"tfa": ["123456"]}`: the first code turns the pending enrolment on and returns the
@@ -217,22 +246,7 @@ async fn finish_enrolment(
         ));
     }
     let step = v.get("step").and_then(Value::as_i64).unwrap_or(0);
-    let entropy = super::entropy()?;
-    let issued = app
-        .policy
-        .with(|p| p.issue_recovery_codes(&entropy))
-        .map_err(|e| ServeError::Policy(e.to_string()))?;
-    let records: Vec<(String, String)> = issued
-        .records
-        .iter()
-        .filter_map(|r| {
-            let v = serde_json::to_value(r).ok()?;
-            Some((
-                v.get("salt")?.as_str()?.to_owned(),
-                v.get("hash")?.as_str()?.to_owned(),
-            ))
-        })
-        .collect();
+    let IssuedCodes(codes, records) = recovery_codes(app)?;
     if !app.store.enable_tfa(name, sealed, step, &records).await? {
         return Ok(error_answer(
             StatusCode::CONFLICT,
@@ -240,5 +254,5 @@ async fn finish_enrolment(
         ));
     }
     tracing::info!(account = name, "2FA enabled");
-    Ok(json_answer(StatusCode::OK, &json!({"tfa": issued.codes})))
+    Ok(json_answer(StatusCode::OK, &json!({"tfa": codes})))
 }

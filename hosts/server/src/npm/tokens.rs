@@ -134,16 +134,17 @@ pub async fn create(
             Err(answer) => return Ok(answer),
         };
         let call = super::call_of(&app, peer, &Method::POST, "/-/npm/v1/tokens", &headers);
-        let d = decide(
+        if let Err(answer) = super::keys::decide_or_answer(
             &app,
+            &headers,
             &call,
             &id.account,
             &id.credential,
             &json!({"kind": "token.create"}),
         )
-        .await?;
-        if !d.allowed() {
-            return Ok(decision_answer(&d.decision));
+        .await?
+        {
+            return Ok(answer);
         }
         if form.get("name").is_some_and(Value::is_null) {
             form.remove("name");
@@ -235,16 +236,17 @@ pub async fn revoke(
             "/-/npm/v1/tokens/token",
             &headers,
         );
-        let d = decide(
+        if let Err(answer) = super::keys::decide_or_answer(
             &app,
+            &headers,
             &call,
             &id.account,
             &id.credential,
             &json!({"kind": "token.revoke"}),
         )
-        .await?;
-        if !d.allowed() {
-            return Ok(decision_answer(&d.decision));
+        .await?
+        {
+            return Ok(answer);
         }
         let key = if which.len() == 128 && which.bytes().all(|b| b.is_ascii_hexdigit()) {
             which.to_ascii_lowercase()
