@@ -166,12 +166,12 @@ pub async fn decide(
         {
             secrets.insert("email_code".into(), v);
         }
-        let keys = if acct.security_keys > 0 {
-            app.store.security_keys(account).await?
-        } else {
-            Vec::new()
-        };
+        // Keys and the pending challenge matter only to an assertion: other decisions skip both
+        // reads, and the challenge verified is the one claimed afterwards.
+        let mut keys = Vec::new();
+        let mut pending = None;
         if let Some(assertion) = &call.assertion {
+            keys = app.store.security_keys(account).await?;
             // No pending challenge (never asked, or already answered): an empty one, which the
             // engine refuses as a mismatch, so it is still the engine that answers.
             let (challenge, expires) = app
@@ -179,6 +179,7 @@ pub async fn decide(
                 .challenge(account, ASSERT)
                 .await?
                 .unwrap_or_default();
+            pending = Some(challenge.clone()).filter(|c| !c.is_empty());
             secrets.insert(
                 "webauthn".into(),
                 json!({
@@ -203,7 +204,11 @@ pub async fn decide(
             .transpose()
             .map_err(|e| ServeError::Policy(format!("unknown effect: {e}")))?
             .unwrap_or_default();
-        match apply(app, call, account, &acct, &codes, &keys, &effects).await? {
+        let webauthn = WebauthnState {
+            keys: &keys,
+            challenge: pending.as_deref(),
+        };
+        match apply(app, call, account, &acct, &codes, &webauthn, &effects).await? {
             Applied::Lost => continue,
             Applied::Done { accepted } => {
                 if accepted
@@ -229,6 +234,12 @@ pub async fn decide(
     ))
 }
 
+/// What an assertion was checked against: the account's keys and the pending challenge.
+struct WebauthnState<'a> {
+    keys: &'a [crate::store::KeyRow],
+    challenge: Option<&'a str>,
+}
+
 enum Applied {
     Done { accepted: bool },
     Lost,
@@ -240,7 +251,7 @@ async fn apply(
     account: &str,
     acct: &Account,
     codes: &[crate::store::CodeRow],
-    keys: &[crate::store::KeyRow],
+    webauthn: &WebauthnState<'_>,
     effects: &[Effect],
 ) -> Result<Applied, ServeError> {
     let mut accepted = false;
@@ -260,15 +271,15 @@ async fn apply(
                 Some(old) => app.store.swap_email_code(account, old, None).await?,
                 None => false,
             },
-            Effect::ConsumeWebauthnChallenge => match app.store.challenge(account, ASSERT).await? {
-                Some((c, _)) => app.store.take_challenge(account, ASSERT, &c).await?,
+            Effect::ConsumeWebauthnChallenge => match webauthn.challenge {
+                Some(c) => app.store.take_challenge(account, ASSERT, c).await?,
                 // Nothing to consume: the engine already refused the assertion.
                 None => continue,
             },
             Effect::UpdateWebauthnSignCount {
                 credential_id,
                 sign_count,
-            } => match keys.iter().find(|k| k.id == *credential_id) {
+            } => match webauthn.keys.iter().find(|k| k.id == *credential_id) {
                 Some(k) => {
                     app.store
                         .set_sign_count(&k.id, k.sign_count, i64::from(*sign_count))
