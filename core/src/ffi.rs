@@ -184,7 +184,7 @@ pub fn oidc_exchange_json(policy: &Policy, input: &str) -> Result<String, InputE
 
 /// The JSON entry points reachable by name through [`call_json`], so a binding forwards new
 /// functions without new glue.
-pub const FUNCTIONS: [&str; 10] = [
+pub const FUNCTIONS: [&str; 11] = [
     "evaluate",
     "authorize",
     "enroll-totp",
@@ -195,6 +195,7 @@ pub const FUNCTIONS: [&str; 10] = [
     "webauthn-challenge",
     "webauthn-register",
     "oidc-exchange",
+    "oidc-trust",
 ];
 
 /// Calls the entry point `function` (one of [`FUNCTIONS`]) with JSON `input`; the result is
@@ -211,6 +212,7 @@ pub fn call_json(policy: &Policy, function: &str, input: &str) -> String {
         "webauthn-challenge" => webauthn_challenge_json(policy, input),
         "webauthn-register" => webauthn_register_json(policy, input),
         "oidc-exchange" => oidc_exchange_json(policy, input),
+        "oidc-trust" => crate::oidc::check_trust(input),
         _ => Err(InputError::new(
             "function",
             format!("unknown function; one of {}", FUNCTIONS.join(", ")),

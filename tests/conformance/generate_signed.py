@@ -428,7 +428,7 @@ def oidc_no(problem, status):
 
 
 T = []
-tc = lambda name, inp, expect, config=TCFG: T.append(call(name, "oidc-exchange", inp, expect, config=config))
+tc = lambda name, inp, expect, config=TCFG, function="oidc-exchange": T.append(call(name, function, inp, expect, config=config))
 tc("oidc: GitHub Actions token (RS256) for the trusted workflow", ex(jwt(gh_claims())), oidc_ok("gh-jti-1", NOW + 290))
 tc("oidc: GitLab token (ES256)", ex(jwt(gl_claims(), key=P256, kid="gl-1"), trust=GL_TRUST), oidc_ok("gl-jti-1", NOW + 290, provider="gitlab"))
 tc("oidc: CircleCI token with the trusted context", ex(jwt(circle_claims()), trust=CC_TRUST), oidc_ok("cc-jti-1", NOW + 290, provider="circleci"))
@@ -469,6 +469,11 @@ tc("oidc: GitLab pipeline file differs", ex(jwt(gl_claims(ci_config_ref_uri="git
    oidc_no("claims", 404))
 tc("oidc: no trusted publisher for this provider", ex(jwt(gh_claims()), trust=GL_TRUST), oidc_no("no-trust", 404))
 tc("oidc: no trusted publisher at all", ex(jwt(gh_claims()), trust=[]), oidc_no("no-trust", 404))
+tc("oidc trust check: entries as the exchange reads them (absent permissions = createPackage)", {"trust": GL_TRUST + GH_TRUST},
+   {"match": [dict(GL_TRUST[0], claims=dict(sorted(GL_TRUST[0]["claims"].items())), permissions=["createPackage"]),
+              dict(GH_TRUST[0], claims=dict(sorted(GH_TRUST[0]["claims"].items())))]}, function="oidc-trust")
+tc("oidc trust check: an unknown field is named", {"trust": [dict(GH_TRUST[0], id="left-pad#0")]},
+   {"outcome": "error", "error_path": "trust[0].id"}, function="oidc-trust")
 tc("oidc: unknown trust type", ex(jwt(gh_claims()), trust=[{"type": "jenkins", "claims": {}}]), {"outcome": "error", "error_path": "trust[0].type"})
 tc("oidc: GitHub trust without a workflow", ex(jwt(gh_claims()), trust=[{"type": "github", "claims": {"repository": "acme/left-pad"}}]),
    {"outcome": "error", "error_path": "trust[0].claims.workflow_ref"})

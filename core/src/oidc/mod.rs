@@ -110,6 +110,27 @@ struct ExchangeInput {
     audience: Option<String>,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrustInput {
+    trust: Vec<Value>,
+}
+
+/// `{trust}` → the trust array as the exchange will read it (absent `permissions` filled in),
+/// or an error naming the first bad field: what a host checks before storing `npm trust` input.
+pub fn check_trust(input: &str) -> Result<String, InputError> {
+    let i: TrustInput = crate::json::parse(input)?;
+    let entries: Vec<Value> = provider::parse_trust(&i.trust)?
+        .into_iter()
+        .map(|t| {
+            // Claims in a canonical (sorted) order, so the answer does not depend on key order.
+            let claims: std::collections::BTreeMap<_, _> = t.claims.into_iter().collect();
+            json!({"type": t.provider.name(), "claims": claims, "permissions": t.permissions})
+        })
+        .collect();
+    serde_json::to_string(&entries).map_err(|e| InputError::new(".", e.to_string()))
+}
+
 /// A refusal: stable problem code, HTTP status and message npm prints.
 struct Refusal {
     problem: &'static str,

@@ -164,11 +164,10 @@ pub fn challenge(cfg: &WebauthnConfig, input: &str) -> Result<String, InputError
     let i: ChallengeInput = crate::json::parse(input)?;
     let entropy =
         hex_decode(&i.entropy).ok_or_else(|| InputError::new("entropy", "expected hex"))?;
-    let seed = entropy
-        .get(..32)
-        .filter(|_| entropy.len() >= 16)
-        .or_else(|| (entropy.len() >= 16).then_some(entropy.as_slice()))
-        .ok_or_else(|| InputError::new("entropy", "at least 16 bytes"))?;
+    if entropy.len() < 16 {
+        return Err(InputError::new("entropy", "at least 16 bytes"));
+    }
+    let seed = entropy.get(..32).unwrap_or(&entropy);
     let challenge = b64url_encode(&Sha256::digest(seed));
     let expires_at = i.now.0.saturating_add(cfg.challenge_ttl_seconds);
     if i.credentials.len() > MAX_CREDENTIALS {

@@ -261,24 +261,22 @@ class StepupMiddleware {
 
   /** `npm trust` (GET lists, POST sets): package governance, for those who may publish it. */
   async trust(req, res, user, pkg) {
-    if (req.method === 'GET') return res.status(200).json(this.store.trust(pkg)?.entries ?? []);
+    // Ids are positions: `npm trust list` shows them, the exchange reads the npm shape.
+    const withIds = (entries) => entries.map((e, i) => ({ ...e, id: `${pkg}#${i}` }));
+    if (req.method === 'GET') return res.status(200).json(withIds(this.store.trust(pkg)?.entries ?? []));
     if (req.method !== 'POST') return res.status(405).json({ error: 'method not allowed' });
     const allowed = await new Promise((ok) => this.auth.allow_publish({ packageName: pkg }, req.remote_user, (err, yes) => ok(!err && yes)));
     if (!allowed) return res.status(403).json({ error: `You may not change the settings of ${pkg}.` });
     const entries = Array.isArray(req.body) ? req.body : [req.body];
     const { policy } = await this.policy();
-    // The engine validates the entries (an exchange with no token checks only the trust).
-    try {
-      policy.oidcExchange({ token: '', jwks: { keys: [] }, package: pkg, trust: entries, audience: 'npm:probe' });
-    } catch (e) {
-      return res.status(400).json({ error: `${e.path}: ${e.detail}` });
-    }
+    // The engine validates the entries, with the exchange's own reader.
+    const checked = JSON.parse(policy.callJson('oidc-trust', JSON.stringify({ trust: entries })));
+    if (checked.error) return res.status(400).json({ error: `${checked.error.path}: ${checked.error.message}` });
     const d = await this.decide(req, user, { kind: 'trust.configure', package: pkg });
     if (d.outcome !== 'allow') return answer(res, d);
-    const stored = entries.map((e, i) => ({ ...e, id: `${pkg}#${i}` }));
-    this.store.setTrust(pkg, { entries: stored, account: user });
+    this.store.setTrust(pkg, { entries, account: user });
     this.logger.info({ user, pkg }, 'stepup: @{user} set trusted publishers of @{pkg}');
-    return res.status(201).json(stored);
+    return res.status(201).json(withIds(entries));
   }
 
   /** `POST /-/npm/v1/oidc/token/exchange/package/NAME`: the engine verifies the CI's ID token. */
@@ -290,7 +288,7 @@ class StepupMiddleware {
     if (!trust) return fail(404, 'OIDC token exchange error - package not found');
     const { policy } = await this.policy();
     const t = now();
-    const input = { now: t, token: idToken, jwks: this.jwks, package: pkg, trust: trust.entries.map(({ id, ...e }) => e) };
+    const input = { now: t, token: idToken, jwks: this.jwks, package: pkg, trust: trust.entries };
     if (!policy.config.trusted_publishing.audience) input.audience = `npm:${String(req.headers.host ?? 'localhost').replace(/:\d+$/, '')}`;
     let r;
     try {

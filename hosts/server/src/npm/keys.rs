@@ -73,15 +73,6 @@ fn refused(status: StatusCode, message: &str) -> Response<Body> {
     json_answer(status, &json!({ "error": message }))
 }
 
-/// Runs an engine entry point by name on a warm instance.
-fn engine(app: &App, function: &str, input: &Value) -> Result<Value, ServeError> {
-    let out = app
-        .policy
-        .with(|p| p.call_json(function, &input.to_string()))
-        .map_err(|e| ServeError::Policy(e.to_string()))?;
-    serde_json::from_str(&out).map_err(|e| ServeError::Policy(e.to_string()))
-}
-
 /// Asks the engine for a challenge and keeps it for `purpose`; the options for the browser.
 async fn new_challenge(
     app: &App,
@@ -98,7 +89,7 @@ async fn new_challenge(
     if purpose == REGISTER {
         crate::json_set(&mut input, "user", json!({"id": name, "name": name}));
     }
-    let out = engine(app, "webauthn-challenge", &input)?;
+    let out = super::engine(app, "webauthn-challenge", &input)?;
     let challenge = text(&out, "challenge");
     let expires = out.get("expires_at").and_then(Value::as_i64).unwrap_or(0);
     app.store
@@ -123,16 +114,10 @@ async fn assertion_options(app: &App, account: &str) -> Result<Response<Body>, S
 /// The JSON error of an npm answer, for the page script.
 async fn as_json_error(answer: Response<Body>) -> Response<Body> {
     let status = answer.status();
-    let body = axum::body::to_bytes(answer.into_body(), 1 << 16)
+    let msg = super::answer_message(answer)
         .await
-        .unwrap_or_default();
-    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let msg = v
-        .get("message")
-        .or_else(|| v.get("error"))
-        .and_then(Value::as_str)
-        .unwrap_or("refused");
-    refused(status, msg)
+        .unwrap_or_else(|| "refused".into());
+    refused(status, &msg)
 }
 
 /// `POST /-/stepup/security-keys/options` `{name, password, otp}`: adding a key is
@@ -195,7 +180,7 @@ pub async fn register(State(app): State<Shared>, Json(f): Json<KeyForm>) -> Resp
             ));
         };
         let keys = app.store.security_keys(&f.name).await?;
-        let out = engine(
+        let out = super::engine(
             &app,
             "webauthn-register",
             &json!({"now": crate::now(), "challenge": {"challenge": challenge, "expires_at": expires},
@@ -378,23 +363,13 @@ pub async fn challenge_answer(
     // The CLI polls the same doneUrl a web login does.
     app.store.create_web_login(&id, expires).await?;
     let base = super::login::base_url(app, headers);
-    let answer = super::decision_answer(decision);
-    let (parts, body) = answer.into_parts();
-    let bytes = axum::body::to_bytes(body, 1 << 16)
-        .await
-        .unwrap_or_default();
-    let mut doc: Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| json!({}));
-    crate::json_set(
-        &mut doc,
-        "authUrl",
-        json!(format!("{base}/-/stepup/approve/{id}")),
-    );
-    crate::json_set(
-        &mut doc,
-        "doneUrl",
-        json!(format!("{base}/-/v1/done?authId={id}")),
-    );
-    Ok(Response::from_parts(parts, Body::from(doc.to_string())))
+    Ok(super::decision_answer_with(
+        decision,
+        &[
+            ("authUrl", json!(format!("{base}/-/stepup/approve/{id}"))),
+            ("doneUrl", json!(format!("{base}/-/v1/done?authId={id}"))),
+        ],
+    ))
 }
 
 /// Decides `action`; when it is not allowed, the npm answer to give (with the web-OTP

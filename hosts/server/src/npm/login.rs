@@ -412,16 +412,10 @@ pub async fn web_login_submit(
                     .headers()
                     .get(header::WWW_AUTHENTICATE)
                     .is_some_and(|v| v == "OTP");
-                let body = axum::body::to_bytes(answer.into_body(), 1 << 16)
+                let msg = super::answer_message(answer)
                     .await
-                    .unwrap_or_default();
-                let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                let msg = v
-                    .get("message")
-                    .or_else(|| v.get("error"))
-                    .and_then(Value::as_str)
-                    .unwrap_or("Login refused.");
-                let r = page("Log in to the registry", &form(msg, &f.name, challenged));
+                    .unwrap_or_else(|| "Login refused.".into());
+                let r = page("Log in to the registry", &form(&msg, &f.name, challenged));
                 let mut r = r;
                 *r.status_mut() = if challenged { StatusCode::OK } else { status };
                 Ok::<_, ServeError>(r)

@@ -35,6 +35,29 @@ pub fn json_answer(status: StatusCode, body: &Value) -> Response<Body> {
     r
 }
 
+/// Runs an engine entry point by name (`call-json`) on a warm instance: its result, or its
+/// error document, as JSON.
+pub fn engine(app: &App, function: &str, input: &Value) -> Result<Value, ServeError> {
+    let out = app
+        .policy
+        .with(|p| p.call_json(function, &input.to_string()))
+        .map_err(|e| ServeError::Policy(e.to_string()))?;
+    serde_json::from_str(&out).map_err(|e| ServeError::Policy(e.to_string()))
+}
+
+/// The sentence an npm answer tells the user (`message`, else `error`), for pages and page
+/// scripts that show a refusal in their own shape.
+pub async fn answer_message(answer: Response<Body>) -> Option<String> {
+    let body = axum::body::to_bytes(answer.into_body(), 1 << 16)
+        .await
+        .unwrap_or_default();
+    let v: Value = serde_json::from_slice(&body).ok()?;
+    v.get("message")
+        .or_else(|| v.get("error"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
+
 /// An npm error answer: `{"error": message}` (the field the CLI prints).
 pub fn error_answer(status: StatusCode, message: &str) -> Response<Body> {
     json_answer(status, &json!({"error": message}))
@@ -43,6 +66,11 @@ pub fn error_answer(status: StatusCode, message: &str) -> Response<Body> {
 /// A decision as npm's HTTP answer: status, `www-authenticate`, the error text it prints, and an
 /// `npm-notice` with the engine's message on challenges.
 pub fn decision_answer(d: &Value) -> Response<Body> {
+    decision_answer_with(d, &[])
+}
+
+/// [`decision_answer`] with more members in the body (npm's web OTP `authUrl` / `doneUrl`).
+pub fn decision_answer_with(d: &Value, extra: &[(&str, Value)]) -> Response<Body> {
     let npm = d.get("npm").cloned().unwrap_or(Value::Null);
     let status = npm
         .get("status")
@@ -50,11 +78,14 @@ pub fn decision_answer(d: &Value) -> Response<Body> {
         .and_then(|s| u16::try_from(s).ok())
         .and_then(|s| StatusCode::from_u16(s).ok())
         .unwrap_or(StatusCode::FORBIDDEN);
-    let body = json!({
+    let mut body = json!({
         "error": npm.get("error").cloned().unwrap_or(Value::Null),
         "reason": d.get("reason").cloned().unwrap_or(Value::Null),
         "message": d.get("message").cloned().unwrap_or(Value::Null),
     });
+    for (k, v) in extra {
+        crate::json_set(&mut body, k, v.clone());
+    }
     let mut r = json_answer(status, &body);
     if let Some(v) = npm
         .get("www_authenticate")

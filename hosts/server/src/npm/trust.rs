@@ -45,7 +45,7 @@ pub async fn list(
             Some((text, _, _)) => serde_json::from_str(&text).unwrap_or(json!([])),
             None => json!([]),
         };
-        Ok::<_, ServeError>(json_answer(StatusCode::OK, &config))
+        Ok::<_, ServeError>(json_answer(StatusCode::OK, &with_ids(&name, &config)))
     };
     run.await.unwrap_or_else(|e| internal(&e))
 }
@@ -80,15 +80,8 @@ pub async fn configure(
                 ));
             }
         };
-        // The engine validates the entries (an exchange with no token checks only the trust).
-        let probe = json!({"now": crate::now(), "token": "", "jwks": {"keys": []}, "package": name,
-                           "trust": entries, "audience": "npm:probe"});
-        let checked = app
-            .policy
-            .with(|p| p.call_json("oidc-exchange", &probe.to_string()))
-            .map_err(|e| ServeError::Policy(e.to_string()))?;
-        let checked: Value =
-            serde_json::from_str(&checked).map_err(|e| ServeError::Policy(e.to_string()))?;
+        // The engine validates the entries, with the exchange's own reader.
+        let checked = super::engine(&app, "oidc-trust", &json!({ "trust": entries }))?;
         if let Some(path) = checked.pointer("/error/path").and_then(Value::as_str) {
             let msg = checked
                 .pointer("/error/message")
@@ -139,27 +132,35 @@ pub async fn configure(
             }
             None => None,
         };
-        let stored: Vec<Value> = entries
-            .into_iter()
-            .enumerate()
-            .map(|(i, mut e)| {
-                crate::json_set(&mut e, "id", json!(format!("{name}#{i}")));
-                e
-            })
-            .collect();
+        let config = Value::Array(entries);
         app.store
             .set_trust(
                 &name,
-                &Value::Array(stored.clone()).to_string(),
+                &config.to_string(),
                 &id.account,
                 upstream.as_deref(),
                 crate::now(),
             )
             .await?;
-        tracing::info!(account = %id.account, package = %name, entries = stored.len(), "trusted publishers set");
-        Ok(json_answer(StatusCode::CREATED, &Value::Array(stored)))
+        tracing::info!(account = %id.account, package = %name, "trusted publishers set");
+        Ok(json_answer(StatusCode::CREATED, &with_ids(&name, &config)))
     };
     run.await.unwrap_or_else(|e| internal(&e))
+}
+
+/// The stored trust array as `npm trust list` shows it: each entry with its id, `NAME#index`.
+fn with_ids(name: &str, config: &Value) -> Value {
+    config
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, e)| {
+            let mut e = e.clone();
+            crate::json_set(&mut e, "id", json!(format!("{name}#{i}")));
+            e
+        })
+        .collect()
 }
 
 fn exchange_error(status: u16, message: &str) -> Response<Body> {
@@ -209,19 +210,6 @@ pub async fn exchange(
         };
         let trust: Value = serde_json::from_str(&config)
             .map_err(|e| ServeError::Store(format!("trust config is not JSON: {e}")))?;
-        // Stored entries carry their id for `npm trust list`; the engine takes the npm shape.
-        let trust: Vec<Value> = trust
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|e| {
-                let mut e = e.clone();
-                if let Some(o) = e.as_object_mut() {
-                    o.remove("id");
-                }
-                e
-            })
-            .collect();
         let now = crate::now();
         let mut input = json!({"now": now, "token": id_token, "jwks": app.oidc_jwks, "package": name, "trust": trust});
         if app.policy.loaded().audience.is_none()
@@ -229,12 +217,7 @@ pub async fn exchange(
         {
             crate::json_set(&mut input, "audience", json!(aud));
         }
-        let out = app
-            .policy
-            .with(|p| p.call_json("oidc-exchange", &input.to_string()))
-            .map_err(|e| ServeError::Policy(e.to_string()))?;
-        let out: Value =
-            serde_json::from_str(&out).map_err(|e| ServeError::Policy(e.to_string()))?;
+        let out = super::engine(&app, "oidc-exchange", &input)?;
         match out.get("result").and_then(Value::as_str) {
             Some("accepted") => {}
             Some(_) => {
