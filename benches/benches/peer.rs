@@ -95,7 +95,7 @@ fn floor_and_authorize(c: &mut Criterion) {
     });
     g.finish();
 
-    let mut g = c.benchmark_group("authorize");
+    let mut g = c.benchmark_group("peer_authorize");
     g.bench_function("native_totp", |b| {
         b.iter(|| black_box(native.authorize(&a.request, &a.secrets, a.present.as_ref())))
     });

@@ -3,7 +3,7 @@
 // otpauth, otplib and speakeasy, in one process, same inputs. Prints per-call medians and ratios
 // as a markdown table. Every contender is first checked to accept the same valid code.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as OTPAuth from 'otpauth';
 import { verifySync } from 'otplib';
@@ -63,4 +63,14 @@ for (const [name, f] of Object.entries(contenders)) results[name] = measure(f);
 const base = results['otpauth validate (prebuilt TOTP)'];
 for (const name of Object.keys(contenders)) console.log(`| ${name} | ${fmt(results[name])} | ${(results[name] / base).toFixed(2)} |`);
 console.log('\n| decision | median |\n|---|---|');
-for (const [name, f] of Object.entries(evaluators)) console.log(`| ${name} | ${fmt(measure(f))} |`);
+for (const [name, f] of Object.entries(evaluators)) {
+  results[name] = measure(f);
+  console.log(`| ${name} | ${fmt(results[name])} |`);
+}
+
+// Medians (ns) for scripts/bench-report.py, which puts every host in one table and chart.
+if (!QUICK) {
+  const dir = new URL('../../../target/bench/', import.meta.url);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(new URL('node.json', dir), `${JSON.stringify({ node: process.version, median_ns: results }, null, 1)}\n`);
+}
