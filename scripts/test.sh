@@ -51,8 +51,8 @@ step "Node native addon (napi-rs): build, package lint"
 step "conformance corpus through the napi addon"
 keep napi node bindings/node/conformance.mjs tests/conformance
 
-step "JS API suite on the napi addon"
-STEPUP_BACKEND=napi node --test tests/js/api.test.mjs
+step "JS API suite on the napi addon, and its packed fast path"
+STEPUP_BACKEND=napi node --test tests/js/api.test.mjs tests/js/packed.test.mjs
 
 step "Verdaccio + verdaccio-stepup + the real npm CLI (pty where npm prompts)"
 hosts/verdaccio/test/run.sh
@@ -62,12 +62,13 @@ step "stepup serve --upstream in front of a real Verdaccio, driven by npm 10 and
 
 step "Node benchmark smoke (every contender accepts the same code)"
 (cd bindings/node/bench && npm ci --no-audit --no-fund --loglevel=error && BENCH_QUICK=1 node bench.mjs)
+BENCH_QUICK=1 node tests/js/browser-bench.mjs
 
 step "conformance corpus through wasm-bindgen in Node"
 keep wasmnode node tests/js/conformance.mjs --backend wasm-node tests/conformance
 
-step "JS API suite on wasm-node"
-STEPUP_BACKEND=wasm-node node --test tests/js/api.test.mjs
+step "JS API suite on wasm-node, and its packed fast path"
+STEPUP_BACKEND=wasm-node node --test tests/js/api.test.mjs tests/js/packed.test.mjs
 
 step "headless Chromium: the corpus inside the page, the demo UI (screenshots in test-output/web)"
 node --test tests/js/browser.test.mjs | tee "$log/chromium"

@@ -32,10 +32,32 @@ export function runCases(api, cases) {
       decisionText = entry.policy.evaluateJson(JSON.stringify(c.request));
     }
     const diffs = api.compareExpectation(c.expect, decisionText);
+    if (entry.policy && c.call === undefined && c.secrets === undefined && c.present === undefined) {
+      const d = sameThroughObjects(entry.policy, c.request, decisionText);
+      if (d) diffs.push(d);
+    }
     if (diffs.length === 0) passed += 1;
     else failures.push({ name: c.name, diffs, decision: decisionText });
   }
   return { passed, failed: failures.length, failures };
+}
+
+/**
+ * `evaluate` (objects in and out, the packed fast path where it applies) must give exactly what
+ * `evaluateJson` gives: the same decision text, or a StepupError at the same path. Requests
+ * without `now` are skipped (`evaluate` fills in the clock there, `evaluateJson` refuses).
+ */
+function sameThroughObjects(policy, request, decisionText) {
+  if (request === null || typeof request !== 'object' || request.now === undefined) return null;
+  const viaJson = JSON.parse(decisionText);
+  let viaObject;
+  try {
+    viaObject = JSON.stringify(policy.evaluate(request));
+  } catch (e) {
+    if (e.code !== 'invalid-input') throw e;
+    return viaJson.outcome === 'error' && viaJson.error.path === e.path ? null : `evaluate threw at ${e.path}; evaluateJson gave ${decisionText}`;
+  }
+  return viaObject === decisionText ? null : `evaluate (objects) gave ${viaObject}; evaluateJson gave ${decisionText}`;
 }
 
 /** Formats a result like the Rust runner: FAIL lines, then `N passed, N failed`. */

@@ -23,6 +23,40 @@ fn publish_challenge() -> String {
     include_str!("../../tests/fixtures/bench-publish.json").to_owned()
 }
 
+/// `tests/fixtures/bench-publish.json` in the packed form (see `stepup_core::packed`).
+fn packed_publish() -> Vec<u8> {
+    fn s(b: &mut Vec<u8>, text: &str) {
+        b.extend_from_slice(&(text.len() as u16).to_le_bytes());
+        b.extend_from_slice(text.as_bytes());
+    }
+    let n = |b: &mut Vec<u8>, v: f64| b.extend_from_slice(&v.to_le_bytes());
+    let mut b = vec![1, 1];
+    n(&mut b, NOW as f64);
+    b.extend_from_slice(&[2, 1, 14, 2]);
+    s(&mut b, "left-pad");
+    b.push(3);
+    s(&mut b, "latest");
+    b.extend_from_slice(&[0, 3, 1]);
+    s(&mut b, "alice");
+    b.extend_from_slice(&[2, 1, 2, 2, 1, 0, 1, 0, 3, 1, 4, 1]);
+    n(&mut b, 2_500_000.0);
+    b.push(2);
+    n(&mut b, 900.0);
+    b.push(3);
+    n(&mut b, 42.0);
+    b.extend_from_slice(&[0, 0, 4, 1, 0, 0, 5, 1]);
+    s(&mut b, "203.0.113.7");
+    b.extend_from_slice(&[0, 6, 1]);
+    s(&mut b, "left-pad");
+    b.extend_from_slice(&[2, 1, 0, 7, 1, 0, 1]);
+    s(&mut b, "acme");
+    b.extend_from_slice(&[2, 1, 0, 8, 0, 0, 9, 1, 2, 0]);
+    n(&mut b, 1_780_315_100.0);
+    n(&mut b, 1_780_315_150.0);
+    b.extend_from_slice(&[2, 0, 0, 0, 0]);
+    b
+}
+
 fn bench(c: &mut Criterion) {
     let policy = Policy::default();
     let publish = publish_challenge();
@@ -81,6 +115,28 @@ fn bench(c: &mut Criterion) {
     g.bench_function("totp_wrong_with_drift_probe", |b| {
         b.iter(|| {
             black_box(policy.authorize(&wrong.request, &wrong.secrets, wrong.present.as_ref()))
+        })
+    });
+    g.finish();
+
+    // The packed form the JS hosts use: the same request, encoded as bindings/js/packed.js does.
+    let packed = packed_publish();
+    assert_eq!(
+        stepup_core::packed::decode_request(&packed),
+        Some(request(&publish))
+    );
+    let mut g = c.benchmark_group("packed");
+    g.bench_function("decode", |b| {
+        b.iter(|| black_box(stepup_core::packed::decode_request(black_box(&packed))))
+    });
+    let mut out = vec![0u8; 1024];
+    g.bench_function("evaluate_packed", |b| {
+        b.iter(|| {
+            black_box(stepup_core::ffi::evaluate_packed(
+                &policy,
+                black_box(&packed),
+                &mut out,
+            ))
         })
     });
     g.finish();

@@ -220,3 +220,28 @@ pub fn call_json(policy: &Policy, function: &str, input: &str) -> String {
     };
     r.unwrap_or_else(|e| crate::decision::error_json(&e))
 }
+
+/// Decides a packed request (see [`crate::packed`]) and writes the packed decision into
+/// `output`. Returns the number of bytes written, or 0 when the request should be decided from
+/// its JSON form instead (not decodable here, or refused: JSON gives the error with its path).
+pub fn evaluate_packed(policy: &Policy, input: &[u8], output: &mut [u8]) -> usize {
+    let Some(req) = crate::packed::decode_request(input) else {
+        return 0;
+    };
+    let mut buf = Vec::with_capacity(512);
+    if crate::packed::encode_decision(&policy.evaluate(&req), &mut buf).is_none() {
+        return 0;
+    }
+    match output.get_mut(..buf.len()) {
+        Some(dst) => {
+            dst.copy_from_slice(&buf);
+            buf.len()
+        }
+        None => 0,
+    }
+}
+
+/// The enum name lists of the packed form, for the JS encoder and decoder.
+pub fn packed_tables_json() -> String {
+    crate::packed::tables_json()
+}

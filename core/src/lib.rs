@@ -35,6 +35,7 @@ pub mod json;
 pub mod messages;
 pub mod oidc;
 pub mod org;
+pub mod packed;
 pub mod policy;
 pub mod qr;
 pub mod request;

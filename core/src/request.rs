@@ -44,20 +44,20 @@ pub struct Request {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RequestDoc {
-    now: Timestamp,
-    action: Action,
-    account: Account,
-    credential: CredentialDoc,
+    pub(crate) now: Timestamp,
+    pub(crate) action: Action,
+    pub(crate) account: Account,
+    pub(crate) credential: CredentialDoc,
     #[serde(default, deserialize_with = "nullable")]
-    client: Client,
+    pub(crate) client: Client,
     #[serde(default)]
-    package: Option<Package>,
+    pub(crate) package: Option<Package>,
     #[serde(default, deserialize_with = "nullable")]
-    orgs: Vec<Org>,
+    pub(crate) orgs: Vec<Org>,
     #[serde(default, deserialize_with = "nullable")]
-    proofs: Vec<Proof>,
+    pub(crate) proofs: Vec<Proof>,
     #[serde(default, deserialize_with = "nullable")]
-    failures: Failures,
+    pub(crate) failures: Failures,
 }
 
 impl RequestDoc {
@@ -209,29 +209,29 @@ pub struct Impact {
 /// `credential`, as written; turned into [`Credential`] after field checks.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CredentialDoc {
-    kind: CredentialKind,
+pub(crate) struct CredentialDoc {
+    pub(crate) kind: CredentialKind,
     #[serde(default, rename = "type")]
-    token_type: Option<LegacyType>,
+    pub(crate) token_type: Option<LegacyType>,
     #[serde(default)]
-    bypass_2fa: Option<bool>,
+    pub(crate) bypass_2fa: Option<bool>,
     #[serde(default)]
-    expires_at: Option<Timestamp>,
+    pub(crate) expires_at: Option<Timestamp>,
     #[serde(default)]
-    cidr_whitelist: Option<Vec<Cidr>>,
+    pub(crate) cidr_whitelist: Option<Vec<Cidr>>,
     #[serde(default)]
-    packages: Option<PackagesAxis>,
+    pub(crate) packages: Option<PackagesAxis>,
     #[serde(default)]
-    orgs: Option<OrgsAxis>,
+    pub(crate) orgs: Option<OrgsAxis>,
     #[serde(default)]
-    package: Option<String>,
+    pub(crate) package: Option<String>,
     #[serde(default)]
-    permissions: Option<Vec<OidcPermission>>,
+    pub(crate) permissions: Option<Vec<OidcPermission>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-enum CredentialKind {
+pub(crate) enum CredentialKind {
     Session,
     Basic,
     LegacyToken,

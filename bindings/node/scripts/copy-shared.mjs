@@ -5,4 +5,4 @@ import { copyFileSync, mkdirSync } from 'node:fs';
 const from = new URL('../../js/', import.meta.url);
 const to = new URL('../lib/', import.meta.url);
 mkdirSync(to, { recursive: true });
-for (const f of ['api.js', 'conformance.js', 'index.d.ts']) copyFileSync(new URL(f, from), new URL(f, to));
+for (const f of ['api.js', 'packed.js', 'conformance.js', 'index.d.ts']) copyFileSync(new URL(f, from), new URL(f, to));

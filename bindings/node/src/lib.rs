@@ -11,6 +11,10 @@ fn out(r: std::result::Result<String, InputError>) -> String {
     r.unwrap_or_else(|e| error_json(&e))
 }
 
+/// A caller-owned `Uint8Array` the packed decision is written into (named so the napi macro
+/// takes it by value: napi-rs reads a mutable typed-array slice without copying).
+type OutBytes<'a> = &'a mut [u8];
+
 /// A policy kept resident in the addon; JS holds a handle.
 #[napi(js_name = "Policy")]
 pub struct RawPolicy(Policy);
@@ -28,6 +32,11 @@ impl RawPolicy {
     #[napi(js_name = "evaluateJson", catch_unwind)]
     pub fn evaluate_json(&self, request: String) -> String {
         self.0.evaluate_json(&request)
+    }
+    /// Packed request → packed decision in `output`; returns its length, 0 = use the JSON path.
+    #[napi(js_name = "evaluatePacked", catch_unwind)]
+    pub fn evaluate_packed(&self, input: &[u8], output: OutBytes<'_>) -> u32 {
+        u32::try_from(ffi::evaluate_packed(&self.0, input, output)).unwrap_or(0)
     }
     /// `{request, secrets, present}` JSON → decision (or error) JSON.
     #[napi(js_name = "authorizeJson", catch_unwind)]
@@ -96,6 +105,12 @@ pub fn org_plan_json(input: String) -> String {
 #[napi(js_name = "compareJson", catch_unwind)]
 pub fn compare_json(expect: String, decision: String) -> String {
     out(ffi::compare_json(&expect, &decision))
+}
+
+/// The enum name lists of the packed request and decision form.
+#[napi(js_name = "packedTables", catch_unwind)]
+pub fn packed_tables() -> String {
+    ffi::packed_tables_json()
 }
 
 /// The JSON Schema of `config` or `request`.

@@ -34,6 +34,11 @@ impl RawPolicy {
     pub fn authorize_json(&self, input: &str) -> String {
         self.0.authorize_json(input)
     }
+    /// Packed request → packed decision in `output`; returns its length, 0 = use the JSON path.
+    #[wasm_bindgen(js_name = evaluatePacked)]
+    pub fn evaluate_packed(&self, input: &[u8], output: &mut [u8]) -> u32 {
+        u32::try_from(ffi::evaluate_packed(&self.0, input, output)).unwrap_or(0)
+    }
     /// `{issuer, account, entropy}` → enrolment.
     #[wasm_bindgen(js_name = enrollTotpJson)]
     pub fn enroll_totp_json(&self, input: &str) -> String {
@@ -106,4 +111,10 @@ pub fn schema(which: &str) -> String {
     } else {
         ffi::REQUEST_SCHEMA.to_owned()
     }
+}
+
+/// The enum name lists of the packed request and decision form.
+#[wasm_bindgen(js_name = packedTables)]
+pub fn packed_tables() -> String {
+    ffi::packed_tables_json()
 }

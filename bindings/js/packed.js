@@ -1,0 +1,360 @@
+// The packed request and decision form (stepup-core `packed`): the request object is written
+// straight into bytes and the decision read straight back into the object JSON.parse would give,
+// so `evaluate` skips JSON text (stringify, the engine's parse, JSON.parse), which costs far more
+// than the rules. It is a fast path only: anything unusual (a non-ASCII string, an unknown key,
+// a value JSON would refuse) makes encode() return -1 and the caller uses the JSON path, which
+// gives the exact same answer or the exact error. Enum names come from the engine's tables.
+
+const BAIL = Symbol('bail');
+
+/** Builds an encoder/decoder pair from the engine's `packedTables()` JSON. */
+export function createPacker(tablesJson) {
+  const t = JSON.parse(tablesJson);
+  const index = {};
+  for (const [k, v] of Object.entries(t)) if (Array.isArray(v)) index[k] = new Map(v.map((name, i) => [name, i]));
+  let buf = new Uint8Array(4096);
+  let view = new DataView(buf.buffer);
+  let pos = 0;
+  const out = new Uint8Array(1024);
+  const outView = new DataView(out.buffer);
+
+  const room = (n) => {
+    if (pos + n <= buf.length) return;
+    if (buf.length >= 1 << 18) throw BAIL;
+    const bigger = new Uint8Array(buf.length * 4);
+    bigger.set(buf);
+    buf = bigger;
+    view = new DataView(buf.buffer);
+  };
+  const u8 = (v) => { room(1); buf[pos++] = v; };
+  const u16 = (v) => { if (v > 0xffff) throw BAIL; room(2); view.setUint16(pos, v, true); pos += 2; };
+  const int = (v) => {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw BAIL;
+    room(8); view.setFloat64(pos, v, true); pos += 8;
+  };
+  const str = (s) => {
+    if (typeof s !== 'string') throw BAIL;
+    const n = s.length;
+    u16(n);
+    room(n);
+    for (let i = 0; i < n; i += 1) {
+      const c = s.charCodeAt(i);
+      if (c > 0x7f) throw BAIL;
+      buf[pos++] = c;
+    }
+  };
+  const list = (v, item) => {
+    if (!Array.isArray(v)) throw BAIL;
+    u16(v.length);
+    for (let i = 0; i < v.length; i += 1) item(v[i]);
+  };
+  const enumOf = (table) => {
+    const names = index[table];
+    return (v) => {
+      const i = names.get(v);
+      if (i === undefined) throw BAIL;
+      u8(i);
+    };
+  };
+  const bool = (v) => {
+    if (typeof v !== 'boolean') throw BAIL;
+    u8(v ? 1 : 0);
+  };
+  const action = enumOf('actions');
+  const factor = enumOf('factors');
+  const tfaMode = enumOf('tfa_modes');
+  const credKind = enumOf('credential_kinds');
+  const legacyType = enumOf('legacy_types');
+  const permission = enumOf('permissions');
+  const access = enumOf('publishing_access');
+  const oidcPermission = enumOf('oidc_permissions');
+  const ints = (v) => list(v, int);
+  const strs = (v) => list(v, str);
+  const factors = (v) => list(v, factor);
+
+  // One writer per object shape (separate functions, so each keeps its own inline caches).
+  // Each own key is matched to its field: an unknown key bails, as JSON's deny_unknown_fields
+  // refuses it; undefined is dropped and null is absent, as in JSON (a required field left
+  // out is refused by the engine, so the JSON path reports it). Inherited keys are ignored, as
+  // JSON.stringify ignores them: a polluted prototype cannot add a field.
+  const isObject = (o) => o !== null && typeof o === 'object' && !Array.isArray(o) && typeof o.toJSON !== 'function';
+  const field = (o, k) => (Object.hasOwn(o, k) ? o[k] : undefined);
+  function tfa(o) {
+    if (!isObject(o)) throw BAIL;
+    for (const k in o) {
+      const v = field(o, k);
+      if (v === undefined) continue;
+      switch (k) {
+        case 'mode': if (v !== null) { u8(1); tfaMode(v); } break;
+        case 'factors': if (v !== null) { u8(2); factors(v); } break;
+        default: throw BAIL;
+      }
+    }
+    u8(0);
+  }
+  function impact(o) {
+    if (!isObject(o)) throw BAIL;
+    for (const k in o) {
+      const v = field(o, k);
+      if (v === undefined) continue;
+      switch (k) {
+        case 'weekly_downloads': if (v !== null) { u8(1); int(v); } break;
+        case 'dependents': if (v !== null) { u8(2); int(v); } break;
+        case 'dependents_rank': if (v !== null) { u8(3); int(v); } break;
+        default: throw BAIL;
+      }
+    }
+    u8(0);
+  }
+  function packageInfo(o) {
+    if (!isObject(o)) throw BAIL;
+    for (const k in o) {
+      const v = field(o, k);
+      if (v === undefined) continue;
+      switch (k) {
+        case 'name': if (v !== null) { u8(1); str(v); } break;
+        case 'publishing_access': if (v !== null) { u8(2); access(v); } break;
+        case 'weekly_downloads': if (v !== null) { u8(3); int(v); } break;
+        case 'dependents': if (v !== null) { u8(4); int(v); } break;
+        case 'dependents_rank': if (v !== null) { u8(5); int(v); } break;
+        default: throw BAIL;
+      }
+    }
+    u8(0);
+  }
+  function packages(o) {
+    if (!isObject(o)) throw BAIL;
+    for (const k in o) {
+      const v = field(o, k);
+      if (v === undefined) continue;
+      switch (k) {
+        case 'all': if (v !== null) { u8(1); bool(v); } break;
+        case 'names': if (v !== null) { u8(2); strs(v); } break;
+        case 'scopes': if (v !== null) { u8(3); strs(v); } break;
+        case 'permission': if (v !== null) { u8(4); permission(v); } break;
+        default: throw BAIL;
+      }
+    }
+    u8(0);
+  }
+  function orgsAxis(o) {
+    if (!isObject(o)) throw BAIL;
+    for (const k in o) {
+      const v = field(o, k);
+      if (v === undefined) continue;
+      switch (k) {
+        case 'names': if (v !== null) { u8(1); strs(v); } break;
+        case 'permission': if (v !== null) { u8(2); permission(v); } break;
+        default: throw BAIL;
+      }
+    }
+    u8(0);
+  }
+  function org(o) {
+    if (!isObject(o)) throw BAIL;
+    for (const k in o) {
+      const v = field(o, k);
+      if (v === undefined) continue;
+      switch (k) {
+        case 'name': if (v !== null) { u8(1); str(v); } break;
+        case 'enforce_tfa': if (v !== null) { u8(2); bool(v); } break;
+        default: throw BAIL;
+      }
+    }
+    u8(0);
+  }
+  function proof(o) {
+    if (!isObject(o)) throw BAIL;
+    for (const k in o) {
+      const v = field(o, k);
+      if (v === undefined) continue;
+      switch (k) {
+        case 'factor': if (v !== null) { u8(1); factor(v); } break;
+        case 'verified_at': if (v !== null) { u8(2); int(v); } break;
+        default: throw BAIL;
+      }
+    }
+    u8(0);
+  }
+  function actionOf(o) {
+    if (!isObject(o)) throw BAIL;
+    for (const k in o) {
+      const v = field(o, k);
+      if (v === undefined) continue;
+      switch (k) {
+        case 'kind': if (v !== null) { u8(1); action(v); } break;
+        case 'package': if (v !== null) { u8(2); str(v); } break;
+        case 'tag': if (v !== null) { u8(3); str(v); } break;
+        case 'org': if (v !== null) { u8(4); str(v); } break;
+        case 'target_account': if (v !== null) { u8(5); str(v); } break;
+        default: throw BAIL;
+      }
+    }
+    u8(0);
+  }
+  function account(o) {
+    if (!isObject(o)) throw BAIL;
+    for (const k in o) {
+      const v = field(o, k);
+      if (v === undefined) continue;
+      switch (k) {
+        case 'id': if (v !== null) { u8(1); str(v); } break;
+        case 'tfa': if (v !== null) { u8(2); tfa(v); } break;
+        case 'publisher': if (v !== null) { u8(3); bool(v); } break;
+        case 'impact': if (v !== null) { u8(4); impact(v); } break;
+        case 'safeguard_until': if (v !== null) { u8(5); int(v); } break;
+        default: throw BAIL;
+      }
+    }
+    u8(0);
+  }
+  function credential(o) {
+    if (!isObject(o)) throw BAIL;
+    for (const k in o) {
+      const v = field(o, k);
+      if (v === undefined) continue;
+      switch (k) {
+        case 'kind': if (v !== null) { u8(1); credKind(v); } break;
+        case 'type': if (v !== null) { u8(2); legacyType(v); } break;
+        case 'bypass_2fa': if (v !== null) { u8(3); bool(v); } break;
+        case 'expires_at': if (v !== null) { u8(4); int(v); } break;
+        case 'cidr_whitelist': if (v !== null) { u8(5); strs(v); } break;
+        case 'packages': if (v !== null) { u8(6); packages(v); } break;
+        case 'orgs': if (v !== null) { u8(7); orgsAxis(v); } break;
+        case 'package': if (v !== null) { u8(8); str(v); } break;
+        case 'permissions': if (v !== null) { u8(9); list(v, oidcPermission); } break;
+        default: throw BAIL;
+      }
+    }
+    u8(0);
+  }
+  function client(o) {
+    if (!isObject(o)) throw BAIL;
+    for (const k in o) {
+      const v = field(o, k);
+      if (v === undefined) continue;
+      if (k !== 'ip') throw BAIL;
+      if (v !== null) { u8(1); str(v); }
+    }
+    u8(0);
+  }
+  function failures(o) {
+    if (!isObject(o)) throw BAIL;
+    for (const k in o) {
+      const v = field(o, k);
+      if (v === undefined) continue;
+      switch (k) {
+        case 'account': if (v !== null) { u8(1); ints(v); } break;
+        case 'ip': if (v !== null) { u8(2); ints(v); } break;
+        default: throw BAIL;
+      }
+    }
+    u8(0);
+  }
+  function writeRequest(o, now) {
+    if (!isObject(o)) throw BAIL;
+    if (now !== undefined) { u8(1); int(now); }
+    for (const k in o) {
+      const v = field(o, k);
+      if (v === undefined) continue;
+      switch (k) {
+        case 'now': if (v !== null && now === undefined) { u8(1); int(v); } break;
+        case 'action': if (v !== null) { u8(2); actionOf(v); } break;
+        case 'account': if (v !== null) { u8(3); account(v); } break;
+        case 'credential': if (v !== null) { u8(4); credential(v); } break;
+        case 'client': if (v !== null) { u8(5); client(v); } break;
+        case 'package': if (v !== null) { u8(6); packageInfo(v); } break;
+        case 'orgs': if (v !== null) { u8(7); list(v, org); } break;
+        case 'proofs': if (v !== null) { u8(8); list(v, proof); } break;
+        case 'failures': if (v !== null) { u8(9); failures(v); } break;
+        default: throw BAIL;
+      }
+    }
+    u8(0);
+  }
+
+  /** Writes `request` (its `now` replaced by `now` when given); the bytes, or null to use JSON. */
+  function encode(request, now) {
+    pos = 0;
+    try {
+      u8(t.version);
+      writeRequest(request, now);
+    } catch (e) {
+      if (e === BAIL) return null;
+      throw e;
+    }
+    return buf.subarray(0, pos);
+  }
+
+  // Decoding: `out` is filled by the engine.
+  let at = 0;
+  const rd8 = () => out[at++];
+  const rdNum = () => { const v = outView.getFloat64(at, true); at += 8; return v; };
+  // Decision strings repeat (rules, messages, npm errors): ASCII ones are kept by a hash of
+  // their bytes and reused after a byte-for-byte check, so most reads allocate nothing.
+  const seen = new Map();
+  const rdStr = () => {
+    const n = outView.getUint16(at, true);
+    at += 2;
+    const end = at + n;
+    let h = n;
+    let ascii = true;
+    for (let i = at; i < end; i += 1) {
+      const c = out[i];
+      if (c > 0x7f) ascii = false;
+      h = (Math.imul(h, 31) + c) | 0;
+    }
+    let s;
+    if (!ascii) {
+      s = new TextDecoder().decode(out.subarray(at, end));
+    } else {
+      s = seen.get(h);
+      let same = s !== undefined && s.length === n;
+      for (let i = 0; same && i < n; i += 1) same = s.charCodeAt(i) === out[at + i];
+      if (!same) {
+        s = String.fromCharCode.apply(null, out.subarray(at, end));
+        if (seen.size < 1024) seen.set(h, s);
+      }
+    }
+    at = end;
+    return s;
+  };
+  const effectOf = () => {
+    const kind = t.effects[rd8()];
+    switch (kind) {
+      case 'consume-totp-step': return { kind, step: rdNum() };
+      case 'burn-recovery-code': return { kind, index: rdNum() };
+      case 'start-safeguard': return { kind, until: rdNum() };
+      case 'update-webauthn-sign-count': return { kind, credential_id: rdStr(), sign_count: rdNum() };
+      case 'report-sign-count-regression': return { kind, credential_id: rdStr(), stored: rdNum(), presented: rdNum() };
+      default: return { kind };
+    }
+  };
+
+  /** Reads the decision the engine wrote (`len` bytes of `out`). */
+  function decode() {
+    at = 0;
+    const d = { outcome: t.outcomes[rd8()], reason: t.reasons[rd8()], rule: rdStr(), message: rdStr() };
+    const flags = rd8();
+    if (flags & 1) {
+      const n = rd8();
+      const factors = [];
+      for (let i = 0; i < n; i += 1) factors.push(t.factors[rd8()]);
+      d.challenge = { factors };
+    }
+    if (flags & 2) d.retry_after = rdNum();
+    if (flags & 4) d.drift_seconds = rdNum();
+    if (flags & 8) d.webauthn_problem = rdStr();
+    const n = rd8();
+    const effects = [];
+    for (let i = 0; i < n; i += 1) effects.push(effectOf());
+    d.effects = effects;
+    const status = outView.getUint16(at, true);
+    at += 2;
+    const nf = rd8();
+    d.npm = { status, www_authenticate: nf & 1 ? rdStr() : null, error: nf & 2 ? rdStr() : null };
+    return d;
+  }
+
+  return { encode, decode, out };
+}

@@ -1,0 +1,96 @@
+// The packed fast path of `evaluate` (bindings/js/packed.js + stepup-core `packed`), per
+// backend: STEPUP_BACKEND=napi|wasm-node. It must be taken for ordinary requests, give exactly
+// the decision the JSON path gives, and step aside (to the JSON path) for anything unusual.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import { loadBackend } from './backends.mjs';
+import { createPacker } from '../../bindings/js/packed.js';
+
+const backend = process.env.STEPUP_BACKEND ?? 'wasm-node';
+const api = await loadBackend(backend);
+const require = createRequire(import.meta.url);
+const raw = require(backend === 'napi' ? '../../bindings/node/binding.cjs' : '../../bindings/web/pkg/node/stepup_web.js');
+const packer = createPacker(raw.packedTables());
+const rawPolicy = new raw.Policy('{}');
+const policy = new api.Policy();
+const bench = JSON.parse(readFileSync(new URL('../fixtures/bench-publish.json', import.meta.url), 'utf8'));
+const peers = JSON.parse(readFileSync(new URL('../../benches/requests.json', import.meta.url), 'utf8'));
+
+/** The decision through the packed form, or null when it steps aside. */
+function viaPacked(request, now) {
+  const bytes = packer.encode(request, now);
+  if (bytes === null) return null;
+  return rawPolicy.evaluatePacked(bytes, packer.out) > 0 ? packer.decode() : null;
+}
+
+test(`${backend}: ordinary requests take the packed path and decide exactly as JSON`, () => {
+  for (const { name, request } of [{ name: 'bench', request: bench }, ...peers]) {
+    const packed = viaPacked(request);
+    assert.notEqual(packed, null, `${name}: the packed path stepped aside`);
+    assert.equal(JSON.stringify(packed), policy.evaluateJson(JSON.stringify(request)), name);
+    assert.equal(JSON.stringify(policy.evaluate(request)), JSON.stringify(packed), name);
+  }
+});
+
+test(`${backend}: unusual input steps aside, and evaluate still answers as JSON does`, () => {
+  const cases = {
+    'unknown key': { ...bench, surprise: 1 },
+    'unknown key, null value': { ...bench, surprise: null },
+    'non-ASCII package name': { ...bench, action: { ...bench.action, package: 'léft-pad' } },
+    'fractional time': { ...bench, now: 1.5 },
+    'negative count': { ...bench, package: { ...bench.package, weekly_downloads: -1 } },
+    'string where a number goes': { ...bench, now: '1780315200' },
+    'unknown action': { ...bench, action: { kind: 'package.steal' } },
+    'a Date object': { ...bench, now: new Date(0) },
+    'session with an allow-list': { ...bench, credential: { kind: 'session', cidr_whitelist: [] } },
+    'missing account': { now: bench.now, action: bench.action, credential: bench.credential },
+  };
+  for (const [name, request] of Object.entries(cases)) {
+    assert.equal(viaPacked(request), null, `${name}: should step aside`);
+    const json = JSON.parse(policy.evaluateJson(JSON.stringify(request)));
+    let viaApi;
+    try {
+      viaApi = policy.evaluate(request);
+    } catch (e) {
+      assert.equal(e.code, 'invalid-input', name);
+      assert.equal(json.outcome, 'error', `${name}: JSON decided, evaluate threw`);
+      assert.equal(e.path, json.error.path, name);
+      continue;
+    }
+    assert.deepEqual(viaApi, json, name);
+  }
+});
+
+test(`${backend}: null and undefined mean absent, as in JSON`, () => {
+  const request = { ...bench, client: null, proofs: undefined, account: { ...bench.account, impact: null, safeguard_until: null } };
+  const packed = viaPacked(request);
+  assert.notEqual(packed, null);
+  assert.equal(JSON.stringify(packed), policy.evaluateJson(JSON.stringify(request)));
+});
+
+test(`${backend}: a polluted prototype cannot add a field`, () => {
+  const request = { ...bench, credential: Object.create({ bypass_2fa: true, kind: 'granular-token' }) };
+  request.credential.kind = 'session';
+  const d = policy.evaluate(request);
+  assert.equal(d.reason, 'otp-required');
+  assert.equal(JSON.stringify(d), policy.evaluateJson(JSON.stringify(request)));
+});
+
+test(`${backend}: a missing now is filled in, a given one is kept`, () => {
+  const { now: _drop, ...noNow } = bench;
+  const withClock = viaPacked(noNow, bench.now);
+  assert.equal(JSON.stringify(withClock), policy.evaluateJson(JSON.stringify(bench)));
+  // `now` given twice (request and clock) is decided with the clock's.
+  const later = viaPacked(bench, bench.now + 10_000);
+  assert.equal(JSON.stringify(later), policy.evaluateJson(JSON.stringify({ ...bench, now: bench.now + 10_000 })));
+});
+
+test(`${backend}: corrupt packed bytes are refused, never misread`, () => {
+  const bytes = packer.encode(bench).slice();
+  const out = new Uint8Array(2048);
+  for (let n = 0; n < bytes.length; n += 1) assert.equal(rawPolicy.evaluatePacked(bytes.subarray(0, n), out), 0, `prefix ${n}`);
+  assert.equal(rawPolicy.evaluatePacked(new Uint8Array([9, 0]), out), 0, 'unknown version');
+  assert.equal(rawPolicy.evaluatePacked(bytes, new Uint8Array(16)), 0, 'output too small');
+});
