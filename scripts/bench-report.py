@@ -28,6 +28,8 @@ START, END = "<!-- bench-report:start -->", "<!-- bench-report:end -->"
 PEER = "cargo bench -p stepup-benches --bench peer"
 NODE = "cd bindings/node/bench && node bench.mjs"
 CHROMIUM = "node tests/js/browser-bench.mjs"
+VIA_JSON_NAPI = "stepup napi evaluate through JSON text (stringify, evaluateJson, parse)"
+VIA_JSON_CHROME = "chromium evaluate through JSON text (stringify, evaluateJson, parse)"
 
 
 def median_of(group, name):
@@ -128,6 +130,9 @@ def main():
          "native evaluate, same request", native.get(pub),
          ratio(node.get("stepup napi evaluate (object)"), native.get(pub)),
          f"≤ 1.5 µs: {met(node.get('stepup napi evaluate (object)'), 1500)}", NODE),
+        ("Node: napi `evaluate` before the packed path (stringify, `evaluateJson`, parse)", node.get(VIA_JSON_NAPI),
+         "napi `evaluate` (packed)", node.get("stepup napi evaluate (object)"),
+         f"packed is {ratio(node.get(VIA_JSON_NAPI), node.get('stepup napi evaluate (object)'))} faster", "", NODE),
         ("Node: napi `evaluateJson` (text in, text out)", node.get("stepup napi evaluateJson (text)"),
          "native evaluate, same request", native.get(pub), ratio(node.get("stepup napi evaluateJson (text)"), native.get(pub)), "", NODE),
         ("Node: wasm-bindgen `evaluate` (object)", node.get("stepup wasm evaluate (object)"),
@@ -136,6 +141,9 @@ def main():
         ("Chromium: wasm-bindgen `evaluate` (object)", chrome.get("chromium evaluate (object)"),
          "native evaluate, same request", native.get(pub), ratio(chrome.get("chromium evaluate (object)"), native.get(pub)),
          f"≤ 3 µs: {met(chrome.get('chromium evaluate (object)'), 3000)}", CHROMIUM),
+        ("Chromium: `evaluate` before the packed path (stringify, `evaluateJson`, parse)", chrome.get(VIA_JSON_CHROME),
+         "Chromium `evaluate` (packed)", chrome.get("chromium evaluate (object)"),
+         f"packed is {ratio(chrome.get(VIA_JSON_CHROME), chrome.get('chromium evaluate (object)'))} faster", "", CHROMIUM),
         ("Chromium: wasm-bindgen `evaluateJson` (text)", chrome.get("chromium evaluateJson (text)"),
          "native evaluate, same request", native.get(pub), ratio(chrome.get("chromium evaluateJson (text)"), native.get(pub)), "", CHROMIUM),
     ]
@@ -154,10 +162,12 @@ def main():
 
     bars = [
         ("Cedar 4.14 (Rust, native)", cedar.get(pub)),
-        ("Chromium: wasm evaluate (object)", chrome.get("chromium evaluate (object)")),
+        ("Chromium: wasm evaluate (object, packed)", chrome.get("chromium evaluate (object)")),
+        ("Chromium: wasm evaluate through JSON text", chrome.get(VIA_JSON_CHROME)),
         ("Chromium: wasm evaluateJson (text)", chrome.get("chromium evaluateJson (text)")),
-        ("Node: wasm evaluate (object)", node.get("stepup wasm evaluate (object)")),
-        ("Node: napi evaluate (object)", node.get("stepup napi evaluate (object)")),
+        ("Node: wasm evaluate (object, packed)", node.get("stepup wasm evaluate (object)")),
+        ("Node: napi evaluate (object, packed)", node.get("stepup napi evaluate (object)")),
+        ("Node: napi evaluate through JSON text", node.get(VIA_JSON_NAPI)),
         ("Node: napi evaluateJson (text)", node.get("stepup napi evaluateJson (text)")),
         ("wasmtime: component, typed", comp.get(pub)),
         ("Rust: native evaluate", native.get(pub)),
@@ -179,14 +189,14 @@ def main():
 
 def chart(bars, machine_name):
     """Horizontal bars, log scale (10 ns … 100 µs), one per host, for the benchmark request."""
-    w, left, right, top, bar, gap = 860, 250, 90, 50, 22, 10
+    w, left, right, top, bar, gap = 960, 330, 90, 50, 22, 10
     h = top + len(bars) * (bar + gap) + 50
     lo, hi = 1.0, 5.0  # log10 ns
     x = lambda ns: left + (math.log10(max(ns, 10)) - lo) / (hi - lo) * (w - left - right)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">',
            f'<rect width="{w}" height="{h}" fill="white"/>',
            f'<text x="{left}" y="20" font-size="14" font-weight="bold">One decision (publish, challenged): median latency per host, log scale</text>',
-           f'<text x="{left}" y="36" fill="#555">{html.escape(machine_name)}</text>']
+           f'<text x="{left}" y="36" fill="#555">{html.escape(machine_name)}; red: the peer, grey: the JSON path evaluate replaced</text>']
     for e in range(int(lo), int(hi) + 1):
         gx = x(10 ** e)
         label = {1: "10 ns", 2: "100 ns", 3: "1 µs", 4: "10 µs", 5: "100 µs"}[e]
@@ -194,7 +204,7 @@ def chart(bars, machine_name):
         out.append(f'<text x="{gx:.1f}" y="{h - 25}" text-anchor="middle" fill="#555">{label}</text>')
     for i, (name, ns) in enumerate(bars):
         y = top + i * (bar + gap)
-        colour = "#c0504d" if name.startswith("Cedar") else "#4f81bd"
+        colour = "#c0504d" if name.startswith("Cedar") else "#a6a6a6" if "through JSON" in name else "#4f81bd"
         out.append(f'<text x="{left - 8}" y="{y + bar * 0.7:.1f}" text-anchor="end">{html.escape(name)}</text>')
         out.append(f'<rect x="{left}" y="{y}" width="{x(ns) - left:.1f}" height="{bar}" fill="{colour}"/>')
         out.append(f'<text x="{x(ns) + 6:.1f}" y="{y + bar * 0.7:.1f}">{html.escape(fmt(ns))}</text>')

@@ -40,6 +40,7 @@ try {
       userAgent: navigator.userAgent,
       median_ns: {
         'chromium evaluate (object)': measure(() => policy.evaluate(request)),
+        'chromium evaluate through JSON text (stringify, evaluateJson, parse)': measure(() => JSON.parse(policy.evaluateJson(JSON.stringify(request)))),
         'chromium evaluateJson (text)': measure(() => policy.evaluateJson(text)),
       },
     };

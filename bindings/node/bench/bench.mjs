@@ -34,8 +34,10 @@ const request = JSON.parse(readFileSync(new URL('../../../tests/fixtures/bench-p
 const requestText = JSON.stringify(request);
 const evaluators = {
   'stepup napi evaluate (object)': () => napiPolicy.evaluate(request),
+  'stepup napi evaluate through JSON text (stringify, evaluateJson, parse)': () => JSON.parse(napiPolicy.evaluateJson(JSON.stringify(request))),
   'stepup napi evaluateJson (text)': () => napiPolicy.evaluateJson(requestText),
   'stepup wasm evaluate (object)': () => wasmPolicy.evaluate(request),
+  'stepup wasm evaluate through JSON text (stringify, evaluateJson, parse)': () => JSON.parse(wasmPolicy.evaluateJson(JSON.stringify(request))),
   'stepup napi authorize (TOTP)': () => napiPolicy.authorize(request, { totp_secret: SECRET }, { factor: 'totp', code: CODE }),
 };
 assert.equal(napiPolicy.evaluate(request).reason, 'otp-required');
