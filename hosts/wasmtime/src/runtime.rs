@@ -232,10 +232,19 @@ fn load_cached(engine: &Engine, bytes: &[u8], dir: &Path) -> Result<Component, H
     }
     let component = Component::new(engine, bytes).map_err(setup)?;
     let serialized = component.serialize().map_err(setup)?;
-    std::fs::create_dir_all(dir).map_err(setup)?;
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, &serialized).map_err(setup)?;
-    std::fs::rename(&tmp, &path).map_err(setup)?;
+    // The cache is best effort: the compiled component is in hand either way. Each writer uses
+    // its own temporary name (two runtimes in one process may compile at once: with one name per
+    // process, the second rename found the file already moved and startup failed), and the
+    // rename makes the finished file appear whole.
+    static WRITERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = WRITERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_extension(format!("tmp{}-{n}", std::process::id()));
+    let written = std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(&tmp, &serialized))
+        .and_then(|()| std::fs::rename(&tmp, &path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
     Ok(component)
 }
 

@@ -193,3 +193,17 @@ fn cwasm_cache_is_written_reused_and_survives_corruption() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The cache is best effort: a folder that cannot be written (here a path under a regular
+/// file) must not stop the runtime. Two runtimes compiling at once into one folder hit the same
+/// path in production: with one temporary name per process, the later rename failed and a
+/// server instance did not start (seen once in the PostgreSQL race test).
+#[test]
+fn an_unwritable_cache_folder_does_not_stop_the_runtime() {
+    let file = std::env::temp_dir().join(format!("stepup-cwasm-file-{}", std::process::id()));
+    std::fs::write(&file, b"a file, not a folder").unwrap();
+    let runtime = Runtime::with(COMPONENT, Some(&file.join("cache")), Limits::default());
+    let _ = std::fs::remove_file(&file);
+    let r = req_for("alice");
+    assert!(runtime.unwrap().policy("{}").unwrap().evaluate(&r).is_ok());
+}
