@@ -76,9 +76,16 @@ export function createPacker(tablesJson) {
   // Each own key is matched to its field: an unknown key bails, as JSON's deny_unknown_fields
   // refuses it; undefined is dropped and null is absent, as in JSON (a required field left
   // out is refused by the engine, so the JSON path reports it). Inherited keys are ignored, as
-  // JSON.stringify ignores them: a polluted prototype cannot add a field.
-  const isObject = (o) => o !== null && typeof o === 'object' && !Array.isArray(o) && typeof o.toJSON !== 'function';
-  const field = (o, k) => (Object.hasOwn(o, k) ? o[k] : undefined);
+  // JSON.stringify ignores them: a polluted prototype cannot add a field. Only plain objects
+  // are taken (prototype Object.prototype or null), and only while Object.prototype has no
+  // enumerable keys, so `for...in` sees exactly the own keys JSON.stringify writes.
+  let prototypeClean = true;
+  const isObject = (o) => {
+    if (o === null || typeof o !== 'object' || !prototypeClean) return false;
+    const proto = Object.getPrototypeOf(o);
+    return (proto === Object.prototype || proto === null) && typeof o.toJSON !== 'function';
+  };
+  const field = (o, k) => o[k];
   function tfa(o) {
     if (!isObject(o)) throw BAIL;
     for (const k in o) {
@@ -276,6 +283,8 @@ export function createPacker(tablesJson) {
   /** Writes `request` (its `now` replaced by `now` when given); the bytes, or null to use JSON. */
   function encode(request, now) {
     pos = 0;
+    prototypeClean = true;
+    for (const _ in Object.prototype) prototypeClean = false;
     try {
       u8(t.version);
       writeRequest(request, now);

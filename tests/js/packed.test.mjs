@@ -78,6 +78,20 @@ test(`${backend}: a polluted prototype cannot add a field`, () => {
   assert.equal(JSON.stringify(d), policy.evaluateJson(JSON.stringify(request)));
 });
 
+test(`${backend}: a polluted Object.prototype steps aside and changes nothing`, () => {
+  const request = { ...bench, credential: { kind: 'granular-token', packages: { names: ['left-pad'], permission: 'read-write' } } };
+  const before = JSON.stringify(policy.evaluate(request));
+  // eslint-disable-next-line no-extend-native
+  Object.prototype.bypass_2fa = true;
+  try {
+    assert.equal(viaPacked(request), null);
+    assert.equal(JSON.stringify(policy.evaluate(request)), before);
+  } finally {
+    delete Object.prototype.bypass_2fa;
+  }
+  assert.notEqual(viaPacked(request), null);
+});
+
 test(`${backend}: a missing now is filled in, a given one is kept`, () => {
   const { now: _drop, ...noNow } = bench;
   const withClock = viaPacked(noNow, bench.now);
