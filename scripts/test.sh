@@ -73,6 +73,15 @@ STEPUP_BACKEND=wasm-node node --test tests/js/api.test.mjs tests/js/packed.test.
 step "headless Chromium: the corpus inside the page, the demo UI (screenshots in test-output/web)"
 node --test tests/js/browser.test.mjs | tee "$log/chromium"
 
+step "differential testing: random requests decided by every host, byte for byte"
+# The seed changes daily (printed, so any finding reproduces); STEPUP_DIFF_SEED pins it.
+keep differential node tests/js/differential.mjs --count "${STEPUP_DIFF_COUNT:-5000}" --seed "${STEPUP_DIFF_SEED:-$(date +%Y%m%d)}"
+# The harness's own test: a host made to misanswer must be caught, minimised and reported.
+if STEPUP_DIFF_INJECT=1 node tests/js/differential.mjs --count 200 --seed 7 > "$log/inject" 2>&1; then
+  echo "an injected disagreement went unnoticed"; exit 1
+fi
+grep -q 'disagreements; minimised cases' "$log/inject"
+
 step "TypeScript types of the JS API"
 (cd tests/js && npx tsc -p tsconfig.json)
 
@@ -90,4 +99,5 @@ echo "napi: $(tail -n 1 "$log/napi")"
 echo "wasm-node: $(tail -n 1 "$log/wasmnode")"
 grep -o 'chromium: .*' "$log/chromium"
 tail -n 1 "$log/schema"
+grep -E '^differential: [0-9]+ requests|^differential: 0 disagreements' "$log/differential"
 echo "gateway e2e: $(grep -E '^# (pass|fail) ' "$log/gateway" | tr '\n' ' ')"

@@ -9,21 +9,31 @@ use crate::{EngineKind, Failure, files};
 pub fn make(kind: EngineKind) -> Result<Box<dyn CaseEngine>, Failure> {
     match kind {
         EngineKind::Native => Ok(Box::new(NativeEngine::default())),
-        EngineKind::Component => {
-            let cache = std::env::var_os("STEPUP_CWASM_CACHE")
-                .map(std::path::PathBuf::from)
-                .unwrap_or_else(|| std::env::temp_dir().join("stepup-cwasm"));
-            let runtime = stepup_wasmtime::Runtime::with(
-                stepup_wasmtime::COMPONENT,
-                Some(&cache),
-                stepup_wasmtime::Limits::default(),
-            )
-            .map_err(|e| Failure::Io(e.to_string()))?;
-            Ok(Box::new(
-                stepup_wasmtime::conformance::ComponentEngine::new(runtime),
-            ))
-        }
+        EngineKind::Component => Ok(Box::new(
+            stepup_wasmtime::conformance::ComponentEngine::new(runtime()?),
+        )),
     }
+}
+
+/// The wasmtime runtime, its compiled component cached under `STEPUP_CWASM_CACHE` (default: a
+/// folder in the temp dir).
+fn runtime() -> Result<stepup_wasmtime::Runtime, Failure> {
+    let cache = std::env::var_os("STEPUP_CWASM_CACHE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("stepup-cwasm"));
+    stepup_wasmtime::Runtime::with(
+        stepup_wasmtime::COMPONENT,
+        Some(&cache),
+        stepup_wasmtime::Limits::default(),
+    )
+    .map_err(|e| Failure::Io(e.to_string()))
+}
+
+/// A warm component policy with `config_json` resident.
+pub fn component_policy(config_json: &str) -> Result<stepup_wasmtime::ComponentPolicy, Failure> {
+    runtime()?
+        .policy(config_json)
+        .map_err(|e| Failure::Io(e.to_string()))
 }
 
 /// `stepup decide`: one decision per file; `{request, secrets, present}` documents are

@@ -2,6 +2,7 @@
 //! command line. Bad input is reported with its field path and a non-zero exit, never a panic.
 
 mod conformance;
+mod differential;
 mod engine;
 mod files;
 mod totp;
@@ -46,6 +47,11 @@ enum Command {
         /// Request files.
         #[arg(required = true)]
         requests: Vec<String>,
+    },
+    /// Differential testing across hosts: generate random requests, decide a file of them.
+    Differential {
+        #[command(subcommand)]
+        command: DifferentialCommand,
     },
     /// Run conformance vector files or folders; ends with `N passed, N failed`.
     Conformance {
@@ -113,6 +119,27 @@ enum TotpCommand {
 }
 
 #[derive(Subcommand)]
+enum DifferentialCommand {
+    /// Print random request documents, one per line (deterministic per seed).
+    Generate {
+        /// How many.
+        #[arg(long, default_value_t = 5_000)]
+        count: u64,
+        /// Generator seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Decide every line of a file (default configuration); print one decision per line.
+    Decide {
+        /// Engine to decide with.
+        #[arg(long, value_enum, default_value = "native")]
+        engine: EngineKind,
+        /// JSON-lines file of requests.
+        file: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum ConfigCommand {
     /// Validate a configuration file; errors name the field.
     Check {
@@ -163,6 +190,12 @@ fn main() -> ExitCode {
             requests,
         } => engine::decide(config.as_deref(), engine, pretty, &requests),
         Command::Conformance { engine, paths } => conformance::run(engine, &paths),
+        Command::Differential {
+            command: DifferentialCommand::Generate { count, seed },
+        } => differential::generate(count, seed),
+        Command::Differential {
+            command: DifferentialCommand::Decide { engine, file },
+        } => differential::decide(engine, &file),
         Command::Totp {
             command:
                 TotpCommand::Enroll {
