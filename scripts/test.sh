@@ -37,6 +37,18 @@ echo "component: $(wc -c < "$wasm") bytes, $(gzip -9 -c "$wasm" | wc -c) gzipped
 step "wasm-bindgen build for browsers and Node"
 bindings/web/build.sh
 
+step "fuzzing (cargo-fuzz, libFuzzer): every target for a bounded time, seeded from the corpus"
+# Nightly is on this machine kind; cargo-fuzz comes from the crate registry.
+rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --quiet
+node fuzz/seed.mjs
+cargo +nightly fuzz build -O
+for target in request_json config_json authorize_json parsers packed; do
+  cargo +nightly fuzz run -O "$target" "fuzz/corpus/$target" -- \
+    -max_total_time="${STEPUP_FUZZ_SECONDS:-30}" -max_len=65536 -rss_limit_mb=2048 2>&1 \
+    | grep -E '^Done|SUMMARY|panicked' | sed "s/^/fuzz $target: /"
+done
+
 step "JS tooling: npm packages and Debian's Chromium"
 (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
 if ! command -v chromium >/dev/null; then
