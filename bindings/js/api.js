@@ -35,7 +35,19 @@ function rawError(e, prefix) {
 }
 
 const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
-const toText = (v) => (typeof v === 'string' ? v : JSON.stringify(v));
+/**
+ * JSON text of a document. What JSON.stringify cannot write (a cycle, nesting deeper than the
+ * JS stack, a BigInt) is bad input like any other: a StepupError at the document's root.
+ */
+const toText = (v) => {
+  if (typeof v === 'string') return v;
+  try {
+    return JSON.stringify(v);
+  } catch (e) {
+    const message = `not a JSON document: ${e.message}`;
+    throw new StepupError({ error: { path: '.', message }, npm: { status: 400, www_authenticate: null, error: `.: ${message}` } });
+  }
+};
 
 /**
  * Builds the API over a backend.
@@ -77,7 +89,7 @@ export function createApi(raw, backend) {
       const r = request && typeof request === 'object' && request.now === undefined ? { ...request, now: nowSeconds() } : request;
       const doc = { request: r, secrets };
       if (present !== undefined && present !== null) doc.present = present;
-      return parseResult(this.#raw.authorizeJson(JSON.stringify(doc)));
+      return parseResult(this.#raw.authorizeJson(toText(doc)));
     }
     /** JSON text in, decision or error document text out (byte-identical in every host). */
     evaluateJson(text) { return this.#raw.evaluateJson(text); }

@@ -149,3 +149,25 @@ test(`${backend}: WebAuthn and trusted publishing entry points`, async () => {
   assert.throws(() => p.oidcExchange({ now, token, jwks, package: 'left-pad', trust: [{ type: 'jenkins', claims: {} }] }), (e) => e.path === 'trust[0].type');
   assert.equal(JSON.parse(p.callJson('no-such', '{}')).error.path, 'function');
 });
+
+test(`${backend}: oversized, deeply nested and unwritable documents are refused with a clear error`, () => {
+  const p = new Policy();
+  const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+  const deepDoc = JSON.parse(p.evaluateJson(deep));
+  assert.equal(deepDoc.outcome, 'error');
+  assert.ok(deepDoc.error.path && deepDoc.error.message, JSON.stringify(deepDoc));
+  const huge = JSON.parse(p.evaluateJson(JSON.stringify({ ...req(), pad: 'x'.repeat(2 << 20) })));
+  assert.equal(huge.outcome, 'error');
+  assert.match(huge.error.message, /limit is 1048576/);
+  // Through objects: nesting deeper than the engine's limit, then deeper than JSON.stringify can
+  // go, then a cycle. Each is a StepupError, never a crash or a RangeError.
+  let nested = {};
+  for (let i = 0; i < 200; i += 1) nested = { inner: nested };
+  assert.throws(() => p.evaluate({ ...req(), action: nested }), (e) => e instanceof StepupError && e.path.startsWith('action'));
+  let abyss = {};
+  for (let i = 0; i < 1_000_000; i += 1) abyss = { a: abyss };
+  assert.throws(() => p.evaluate({ ...req(), action: abyss }), (e) => e instanceof StepupError && e.path === '.');
+  const cyclic = req();
+  cyclic.account.self = cyclic;
+  assert.throws(() => p.evaluate(cyclic), (e) => e instanceof StepupError && /not a JSON document/.test(e.detail));
+});

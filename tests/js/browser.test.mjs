@@ -155,3 +155,25 @@ test('demo: a security key registered and used through the DevTools virtual auth
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('hostile documents inside Chromium: refused with a clear error, the page keeps deciding', async () => {
+  const page = await browser.newPage();
+  await page.goto(`${base}/bindings/web/test/harness.html`);
+  await page.waitForFunction(() => window.harnessReady === true);
+  const r = await page.evaluate(() => {
+    const p = new window.stepup.Policy();
+    const ok = { now: 1780315200, action: { kind: 'package.read' }, account: { id: 'a' }, credential: { kind: 'session' } };
+    const deep = JSON.parse(p.evaluateJson(`${'['.repeat(100000)}${']'.repeat(100000)}`));
+    const huge = JSON.parse(p.evaluateJson(JSON.stringify({ ...ok, pad: 'x'.repeat(2 << 20) })));
+    let abyss = {};
+    for (let i = 0; i < 1000000; i += 1) abyss = { a: abyss };
+    let thrown = null;
+    try { p.evaluate({ ...ok, action: abyss }); } catch (e) { thrown = { name: e.name, path: e.path }; }
+    return { deep: deep.outcome, huge: huge.error.message, thrown, after: p.evaluate(ok).outcome };
+  });
+  assert.equal(r.deep, 'error');
+  assert.match(r.huge, /limit is 1048576/);
+  assert.deepEqual(r.thrown, { name: 'StepupError', path: '.' });
+  assert.equal(r.after, 'allow');
+  await page.close();
+});

@@ -124,13 +124,23 @@ async fn decision_api_matches_the_native_engine_and_the_openapi_document() {
         native.evaluate_json(&request),
         "the component over HTTP and the native engine disagree"
     );
+    // Hostile documents: nested 100,000 deep, and 2 MiB (the engine's limit is 1 MiB).
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let huge = format!(r#"{{"now":1,"pad":"{}"}}"#, "x".repeat(2 << 20));
     for bad in [
         "{\"now\": 1}",
         "not json",
         "{\"now\":1,\"action\":{\"kind\":\"package.teleport\"}}",
+        deep.as_str(),
+        huge.as_str(),
     ] {
         let (s, _, body) = http
-            .send(Method::POST, &url(&server, "/v1/evaluate"), &[], bad)
+            .send(
+                Method::POST,
+                &url(&server, "/v1/evaluate"),
+                &[],
+                bad.to_owned(),
+            )
             .await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}");
         assert_eq!(body, native.evaluate_json(bad));
