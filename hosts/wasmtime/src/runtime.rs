@@ -273,6 +273,9 @@ struct Warm {
 impl Warm {
     fn new(shared: &Shared, config_json: &str) -> Result<Warm, HostError> {
         let mut store = new_store(shared);
+        // Instantiating and parsing the configuration is not a decision: it gets the slower
+        // budget (under a loaded CI run, a policy reload overran 10 ms and was refused).
+        store.set_epoch_deadline(shared.slow_ticks);
         let instance = shared.pre.instantiate(&mut store).map_err(trap)?;
         let created = instance
             .stepup_policy_engine()
