@@ -2,7 +2,7 @@
 // straight into bytes and the decision read straight back into the object JSON.parse would give,
 // so `evaluate` skips JSON text (stringify, the engine's parse, JSON.parse), which costs far more
 // than the rules. It is a fast path only: anything unusual (a non-ASCII string, an unknown key,
-// a value JSON would refuse) makes encode() return -1 and the caller uses the JSON path, which
+// a value JSON would refuse) makes encode() return null and the caller uses the JSON path, which
 // gives the exact same answer or the exact error. Enum names come from the engine's tables.
 
 const BAIL = Symbol('bail');
@@ -18,10 +18,13 @@ export function createPacker(tablesJson) {
   const out = new Uint8Array(1024);
   const outView = new DataView(out.buffer);
 
+  // The engine takes at most 256 KiB packed (stepup-core `packed::MAX_INPUT`).
   const room = (n) => {
     if (pos + n <= buf.length) return;
-    if (buf.length >= 1 << 18) throw BAIL;
-    const bigger = new Uint8Array(buf.length * 4);
+    if (pos + n > 1 << 18) throw BAIL;
+    let size = buf.length;
+    while (size < pos + n) size *= 4;
+    const bigger = new Uint8Array(size);
     bigger.set(buf);
     buf = bigger;
     view = new DataView(buf.buffer);
