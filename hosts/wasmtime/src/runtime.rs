@@ -309,10 +309,7 @@ impl fmt::Debug for ComponentPolicy {
 
 impl ComponentPolicy {
     /// Runs one decision on the warm instance under the deadline; a trap discards the instance.
-    fn call<T>(
-        &mut self,
-        f: impl FnMut(&mut Warm) -> wasmtime::Result<T>,
-    ) -> Result<T, HostError> {
+    fn call<T>(&mut self, f: impl FnMut(&mut Warm) -> wasmtime::Result<T>) -> Result<T, HostError> {
         let ticks = self.shared.deadline_ticks;
         self.call_within(ticks, f)
     }
