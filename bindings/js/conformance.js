@@ -47,7 +47,7 @@ export function runCases(api, cases) {
  * `evaluateJson` gives: the same decision text, or a StepupError at the same path. Requests
  * without `now` are skipped (`evaluate` fills in the clock there, `evaluateJson` refuses).
  */
-function sameThroughObjects(policy, request, decisionText) {
+export function sameThroughObjects(policy, request, decisionText) {
   if (request === null || typeof request !== 'object' || request.now === undefined) return null;
   const viaJson = JSON.parse(decisionText);
   let viaObject;

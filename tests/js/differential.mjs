@@ -13,6 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { serve } from './serve.mjs';
+import { sameThroughObjects } from '../../bindings/js/conformance.js';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -49,15 +50,8 @@ const INJECT = process.env.STEPUP_DIFF_INJECT === '1';
 function jsAnswer(policy, line) {
   if (INJECT && policy === napiPolicy && line.includes('"basic"')) return `${policy.evaluateJson(line)} `;
   const text = policy.evaluateJson(line);
-  let viaObject;
-  try {
-    viaObject = JSON.stringify(policy.evaluate(JSON.parse(line)));
-  } catch (e) {
-    if (e.code !== 'invalid-input') throw e;
-    const doc = JSON.parse(text);
-    viaObject = doc.outcome === 'error' && doc.error.path === e.path ? text : `threw at ${e.path}`;
-  }
-  return viaObject === text ? text : `evaluate and evaluateJson differ: ${viaObject} / ${text}`;
+  const diff = sameThroughObjects(policy, JSON.parse(line), text);
+  return diff === null ? text : `evaluate and evaluateJson differ: ${diff}`;
 }
 
 // Chromium: the page decides batches with the same two entry points.
@@ -76,15 +70,8 @@ async function chromiumAnswers(lines) {
       const policy = (window.diffPolicy ??= new window.stepup.Policy());
       return batch.map((line) => {
         const text = policy.evaluateJson(line);
-        let viaObject;
-        try {
-          viaObject = JSON.stringify(policy.evaluate(JSON.parse(line)));
-        } catch (e) {
-          if (e.code !== 'invalid-input') throw e;
-          const doc = JSON.parse(text);
-          viaObject = doc.outcome === 'error' && doc.error.path === e.path ? text : `threw at ${e.path}`;
-        }
-        return viaObject === text ? text : `evaluate and evaluateJson differ: ${viaObject} / ${text}`;
+        const diff = window.sameThroughObjects(policy, JSON.parse(line), text);
+        return diff === null ? text : `evaluate and evaluateJson differ: ${diff}`;
       });
     }, lines.slice(i, i + 2000))));
   }
