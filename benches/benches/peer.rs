@@ -22,11 +22,18 @@ const NOW: u64 = 1_780_315_200;
 const KEY: &[u8; 20] = b"12345678901234567890";
 const KEY_B32: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 
-fn peer(c: &mut Criterion) {
+/// Compiles the component once for both groups (compiling with Cranelift takes a quarter second
+/// in release, far longer in the debug build `cargo test` smoke-runs).
+fn all(c: &mut Criterion) {
+    let runtime = Runtime::new().unwrap();
+    peer(c, &runtime);
+    floor_and_authorize(c, &runtime);
+}
+
+fn peer(c: &mut Criterion, runtime: &Runtime) {
     let shared = shared_requests().unwrap();
     let cedar = CedarNpm::new(shared.iter().map(|s| &s.request)).unwrap();
     let native = Policy::default();
-    let runtime = Runtime::new().unwrap();
     let mut component = runtime.policy("{}").unwrap();
     for s in &shared {
         // The agreement test holds the answers equal; here the component must match native.
@@ -59,7 +66,7 @@ fn peer(c: &mut Criterion) {
     }
 }
 
-fn floor_and_authorize(c: &mut Criterion) {
+fn floor_and_authorize(c: &mut Criterion, runtime: &Runtime) {
     let native = Policy::default();
     let code = stepup_core::totp::generate(&native.config().totp, KEY, NOW);
     let publish = include_str!("../../tests/fixtures/bench-publish.json");
@@ -67,7 +74,6 @@ fn floor_and_authorize(c: &mut Criterion) {
         r#"{{"request":{publish},"secrets":{{"totp_secret":"{KEY_B32}","last_totp_step":0}},"present":{{"factor":"totp","code":"{code}"}}}}"#
     );
     let a = AuthorizeInput::parse(&input).unwrap();
-    let runtime = Runtime::new().unwrap();
     let mut component = runtime.policy("{}").unwrap();
     let number: u32 = code.parse().unwrap();
     let keyed = floor::keyed(KEY).unwrap();
@@ -117,6 +123,6 @@ criterion_group! {
         .sample_size(30)
         .measurement_time(Duration::from_millis(700))
         .warm_up_time(Duration::from_millis(300));
-    targets = peer, floor_and_authorize
+    targets = all
 }
 criterion_main!(benches);

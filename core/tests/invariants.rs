@@ -6,8 +6,11 @@
     reason = "serde_json indexing on documents built here as objects: it inserts, or reads null"
 )]
 
+mod common;
+
+use common::reversed;
 use proptest::prelude::*;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use stepup_core::{ActionClass, ActionKind, Outcome, Policy, Reason, Request};
 
 const NOW: u64 = 1_780_315_200;
@@ -154,19 +157,6 @@ fn class(doc: &Value) -> ActionClass {
         .iter()
         .find(|k| k.as_str() == name)
         .map_or(ActionClass::Read, |k| k.class())
-}
-
-fn reversed(v: &Value) -> Value {
-    match v {
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .rev()
-                .map(|(k, v)| (k.clone(), reversed(v)))
-                .collect::<Map<_, _>>(),
-        ),
-        Value::Array(a) => Value::Array(a.iter().map(reversed).collect()),
-        other => other.clone(),
-    }
 }
 
 proptest! {

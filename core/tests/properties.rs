@@ -4,7 +4,10 @@
     reason = "test helpers: a failed setup should fail the test loudly"
 )]
 
-use serde_json::{Map, Value};
+mod common;
+
+use common::reversed;
+use serde_json::Value;
 use stepup_core::conformance::load_cases;
 use stepup_core::{AuthorizeInput, Policy};
 
@@ -21,20 +24,6 @@ fn corpus() -> Vec<stepup_core::conformance::Case> {
         all.extend(load_cases(&std::fs::read_to_string(f).unwrap()).unwrap());
     }
     all
-}
-
-/// Reverses the key order of every object, recursively.
-fn reversed(v: &Value) -> Value {
-    match v {
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .rev()
-                .map(|(k, v)| (k.clone(), reversed(v)))
-                .collect::<Map<_, _>>(),
-        ),
-        Value::Array(a) => Value::Array(a.iter().map(reversed).collect()),
-        other => other.clone(),
-    }
 }
 
 #[test]
