@@ -3,7 +3,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n== %s\n' "$*"; }
+# Each step says how much disk is left: CI machines' disks vary, and a full one fails a link.
+step() { printf '\n== %s (disk free: %s)\n' "$*" "$(df -h --output=avail . | tail -n 1 | tr -d ' ')"; }
+# Incremental caches double the debug build's size on disk and a fresh clone never reuses them.
+export CARGO_INCREMENTAL=0
 log=$(mktemp -d)
 trap 'rm -rf "$log"; scripts/postgres.sh stop' EXIT
 # Runs a command, shows its output, and keeps its last line for the summary.
@@ -26,7 +29,9 @@ cargo test --workspace --all-targets --locked
 cargo test --workspace --doc --locked
 
 step "conformance corpus through the native engine"
-cargo build --locked -q -p stepup-cli
+# `cargo test` above built target/debug/stepup with the workspace's features; `cargo build -p`
+# would resolve features for one package and build wasmtime and its dependencies a second time.
+test -x target/debug/stepup
 keep native ./target/debug/stepup conformance tests/conformance
 
 step "conformance corpus through the wasmtime-hosted component (JSON and typed entry points)"
@@ -48,6 +53,8 @@ for target in request_json config_json authorize_json parsers packed; do
     -max_total_time="${STEPUP_FUZZ_SECONDS:-30}" -max_len=65536 -rss_limit_mb=2048 2>&1 \
     | grep -E '^Done|SUMMARY|panicked' | sed "s/^/fuzz $target: /"
 done
+# The sanitizer build is not used again; its half gigabyte is better left to the next builds.
+rm -rf fuzz/target
 
 step "JS tooling: npm packages and Debian's Chromium"
 (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
