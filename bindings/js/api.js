@@ -50,6 +50,28 @@ const toText = (v) => {
 };
 
 /**
+ * The packed call of a wasm build: the request is copied into the module's scratch buffer and
+ * only the decision's bytes are copied out (returns their length, 0 = use the JSON path).
+ */
+function scratchEvaluator(raw) {
+  const memory = raw.wasmMemory();
+  const [outAt, outLen] = raw.packedOutput();
+  let heap = new Uint8Array(memory.buffer);
+  return (policy, bytes, out) => {
+    const at = raw.packedInput(bytes.length);
+    if (at === 0) return 0;
+    // A view goes stale (length 0) when the memory grows.
+    if (heap.byteLength === 0) heap = new Uint8Array(memory.buffer);
+    heap.set(bytes, at);
+    const n = policy.evaluatePackedScratch(bytes.length);
+    if (n === 0 || n > outLen || n > out.length) return 0;
+    if (heap.byteLength === 0) heap = new Uint8Array(memory.buffer);
+    out.set(heap.subarray(outAt, outAt + n));
+    return n;
+  };
+}
+
+/**
  * Builds the API over a backend.
  * @param raw     `{ Policy, orgPlanJson, compareJson, schema }` with JSON-text methods
  * @param backend a name for diagnostics: 'napi', 'wasm-node', 'wasm-web'
@@ -57,6 +79,10 @@ const toText = (v) => {
 export function createApi(raw, backend) {
   // The packed fast path for `evaluate`, where the backend has it (every current one does).
   const packer = typeof raw.packedTables === 'function' ? createPacker(raw.packedTables()) : null;
+  // The wasm builds keep request and decision buffers in their memory (no per-call copies).
+  const evaluatePacked = packer !== null && typeof raw.packedInput === 'function'
+    ? scratchEvaluator(raw)
+    : (policy, bytes, out) => policy.evaluatePacked(bytes, out);
   const nowSeconds = () => Math.floor(Date.now() / 1000);
   const entropy = (n = 64) => {
     const buf = new Uint8Array(n);
@@ -79,7 +105,7 @@ export function createApi(raw, backend) {
     evaluate(request) {
       if (packer !== null && request !== null && typeof request === 'object') {
         const bytes = packer.encode(request, request.now === undefined ? nowSeconds() : undefined);
-        if (bytes !== null && this.#raw.evaluatePacked(bytes, packer.out) > 0) return packer.decode();
+        if (bytes !== null && evaluatePacked(this.#raw, bytes, packer.out) > 0) return packer.decode();
       }
       const r = request && typeof request === 'object' && request.now === undefined ? { ...request, now: nowSeconds() } : request;
       return parseResult(this.#raw.evaluateJson(toText(r)));

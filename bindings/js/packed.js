@@ -302,33 +302,30 @@ export function createPacker(tablesJson) {
   let at = 0;
   const rd8 = () => out[at++];
   const rdNum = () => { const v = outView.getFloat64(at, true); at += 8; return v; };
-  // Decision strings repeat (rules, messages, npm errors): ASCII ones are kept by a hash of
-  // their bytes and reused after a byte-for-byte check, so most reads allocate nothing.
+  // Decision texts: the engine's constants (rules, standard messages, npm errors) come with a
+  // non-zero key that, with the length, always names the same bytes (stepup-core `packed`), so
+  // each is read once and then reused; texts made per decision (key 0) are read every time.
   const seen = new Map();
+  const rdText = (n) => {
+    const end = at + n;
+    let ascii = true;
+    for (let i = at; i < end; i += 1) if (out[i] > 0x7f) { ascii = false; break; }
+    const s = ascii
+      ? String.fromCharCode.apply(null, out.subarray(at, end))
+      : new TextDecoder().decode(out.subarray(at, end));
+    at = end;
+    return s;
+  };
   const rdStr = () => {
     const n = outView.getUint16(at, true);
-    at += 2;
-    const end = at + n;
-    let h = n;
-    let ascii = true;
-    for (let i = at; i < end; i += 1) {
-      const c = out[i];
-      if (c > 0x7f) ascii = false;
-      h = (Math.imul(h, 31) + c) | 0;
-    }
-    let s;
-    if (!ascii) {
-      s = new TextDecoder().decode(out.subarray(at, end));
-    } else {
-      s = seen.get(h);
-      let same = s !== undefined && s.length === n;
-      for (let i = 0; same && i < n; i += 1) same = s.charCodeAt(i) === out[at + i];
-      if (!same) {
-        s = String.fromCharCode.apply(null, out.subarray(at, end));
-        if (seen.size < 1024) seen.set(h, s);
-      }
-    }
-    at = end;
+    const key = outView.getFloat64(at + 2, true);
+    at += 10;
+    if (key === 0) return rdText(n);
+    let s = seen.get(key);
+    // Only ASCII texts are kept, so a kept string's length is its byte length.
+    if (s !== undefined && s.length === n) { at += n; return s; }
+    s = rdText(n);
+    if (s.length === n && seen.size < 4096) seen.set(key, s);
     return s;
   };
   const effectOf = () => {

@@ -30,7 +30,7 @@ fn packed_publish() -> Vec<u8> {
         b.extend_from_slice(text.as_bytes());
     }
     let n = |b: &mut Vec<u8>, v: f64| b.extend_from_slice(&v.to_le_bytes());
-    let mut b = vec![1, 1];
+    let mut b = vec![stepup_core::packed::VERSION, 1];
     n(&mut b, NOW as f64);
     b.extend_from_slice(&[2, 1, 14, 2]);
     s(&mut b, "left-pad");

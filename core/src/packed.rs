@@ -15,6 +15,12 @@
 //! absent (JSON `null` is sent as absent where JSON treats it so). Values: numbers are f64 and
 //! must be safe non-negative integers; booleans one byte 0/1; strings a u16 length and UTF-8;
 //! enums one byte indexing the name lists of [`tables_json`]; lists a u16 count and items.
+//!
+//! A decision's texts are a u16 length, an f64 key and the UTF-8 bytes. The key is non-zero only
+//! for the engine's constant texts (rule names, standard messages, npm errors): it is the text's
+//! address, which with the length names the same bytes for the life of the process, so the JS
+//! decoder can reuse the string it made last time instead of reading the bytes again (reading
+//! them cost more than the decision). Texts made per decision have key 0.
 
 use std::borrow::Cow;
 
@@ -30,7 +36,7 @@ use crate::request::{
 use crate::time::{Count, MAX_SAFE_INTEGER, Timestamp};
 
 /// Format version; the first byte of every packed request.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 
 /// Largest packed request accepted (a JSON request is capped at 1 MiB; a packed one is smaller).
 pub const MAX_INPUT: usize = 256 * 1024;
@@ -448,8 +454,8 @@ pub fn encode_decision(d: &Decision, out: &mut Vec<u8>) -> Option<()> {
     let mut w = Writer(out);
     w.u8(outcome_index(d.outcome));
     w.u8(reason_index(d.reason)?);
-    w.str(&d.rule)?;
-    w.str(&d.message)?;
+    w.text(&d.rule)?;
+    w.text(&d.message)?;
     let flags = u8::from(d.challenge.is_some())
         | u8::from(d.retry_after.is_some()) << 1
         | u8::from(d.drift_seconds.is_some()) << 2
@@ -469,21 +475,20 @@ pub fn encode_decision(d: &Decision, out: &mut Vec<u8>) -> Option<()> {
         w.0.extend_from_slice(&(s as f64).to_le_bytes());
     }
     if let Some(p) = d.webauthn_problem {
-        w.str(p)?;
+        w.text(&Cow::Borrowed(p))?;
     }
     w.u8(u8::try_from(d.effects.len()).ok()?);
     for e in &d.effects {
         effect(&mut w, e)?;
     }
     w.0.extend_from_slice(&d.npm.status.to_le_bytes());
-    let opt = |o: &Option<Cow<'static, str>>| o.as_deref().map(str::to_owned);
-    let (www, error) = (opt(&d.npm.www_authenticate), opt(&d.npm.error));
+    let (www, error) = (&d.npm.www_authenticate, &d.npm.error);
     w.u8(u8::from(www.is_some()) | u8::from(error.is_some()) << 1);
-    if let Some(h) = &www {
-        w.str(h)?;
+    if let Some(h) = www {
+        w.text(h)?;
     }
-    if let Some(e) = &error {
-        w.str(e)?;
+    if let Some(e) = error {
+        w.text(e)?;
     }
     Some(())
 }
@@ -495,8 +500,29 @@ impl Writer<'_> {
         self.0.push(v);
     }
     fn str(&mut self, s: &str) -> Option<()> {
+        self.keyed(s, 0)
+    }
+    /// A decision text: keyed by its address when it is one of the engine's constants.
+    #[expect(
+        clippy::ptr_arg,
+        reason = "the variant is the point: only a borrowed text is a constant"
+    )]
+    fn text(&mut self, s: &Cow<'static, str>) -> Option<()> {
+        let key = match s {
+            Cow::Borrowed(c) => u64::try_from(c.as_ptr() as usize).unwrap_or(0),
+            Cow::Owned(_) => 0,
+        };
+        // An address that f64 cannot hold exactly is sent as "not a constant".
+        self.keyed(s, if key > MAX_SAFE_INTEGER { 0 } else { key })
+    }
+    fn keyed(&mut self, s: &str, key: u64) -> Option<()> {
         let n = u16::try_from(s.len()).ok()?;
         self.0.extend_from_slice(&n.to_le_bytes());
+        #[expect(
+            clippy::cast_precision_loss,
+            reason = "the caller keeps keys at or below 2^53 - 1"
+        )]
+        self.0.extend_from_slice(&(key as f64).to_le_bytes());
         self.0.extend_from_slice(s.as_bytes());
         Some(())
     }
@@ -683,6 +709,41 @@ mod tests {
         let mut frac = base(0, &[]);
         frac[2..10].copy_from_slice(&1.5f64.to_le_bytes());
         assert!(decode_request(&frac).is_none());
-        assert!(decode_request(&[2]).is_none(), "other version");
+        let mut other = base(0, &[]);
+        other[0] = VERSION + 1;
+        assert!(decode_request(&other).is_none(), "other version");
+    }
+
+    /// Reads one decision text: (key, text) and the rest.
+    fn text(b: &[u8]) -> (u64, &str, &[u8]) {
+        let n = usize::from(u16::from_le_bytes([b[0], b[1]]));
+        let key = f64::from_le_bytes(b[2..10].try_into().unwrap());
+        let (t, rest) = b[10..].split_at(n);
+        (key as u64, std::str::from_utf8(t).unwrap(), rest)
+    }
+
+    /// Constant texts carry the same non-zero key in every decision; texts made for one
+    /// decision carry 0. The JS decoder reuses strings by key, so this is what makes it sound.
+    #[test]
+    fn constant_texts_are_keyed() {
+        let policy = crate::Policy::default();
+        let req = Request::parse(include_str!("../../tests/fixtures/bench-publish.json")).unwrap();
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        encode_decision(&policy.evaluate(&req), &mut a).unwrap();
+        encode_decision(&policy.evaluate(&req), &mut b).unwrap();
+        assert_eq!(a, b);
+        let (rule_key, rule, rest) = text(&a[2..]);
+        let (message_key, message, _) = text(rest);
+        assert!(rule_key != 0 && message_key != 0 && rule_key != message_key);
+        assert_eq!(rule, policy.evaluate(&req).rule);
+        assert_eq!(message, policy.evaluate(&req).message);
+
+        let mut owned = policy.evaluate(&req);
+        owned.message = Cow::Owned(owned.message.to_string());
+        let mut c = Vec::new();
+        encode_decision(&owned, &mut c).unwrap();
+        let (_, _, rest) = text(&c[2..]);
+        let (key, same, _) = text(rest);
+        assert_eq!((key, same), (0, message));
     }
 }

@@ -109,3 +109,33 @@ test(`${backend}: corrupt packed bytes are refused, never misread`, () => {
   assert.equal(rawPolicy.evaluatePacked(new Uint8Array([9, 0]), out), 0, 'unknown version');
   assert.equal(rawPolicy.evaluatePacked(bytes, new Uint8Array(16)), 0, 'output too small');
 });
+
+if (backend !== 'napi') {
+  // The wasm builds decide packed requests in scratch buffers inside wasm memory (api.js
+  // `scratchEvaluator`); a request larger than any before grows that memory under the views.
+  test(`${backend}: the scratch buffers survive memory growth and refuse what is too large`, () => {
+    const memory = raw.wasmMemory();
+    const before = memory.buffer.byteLength;
+    let grown = false;
+    for (const n of [10, 200, 600, 1024]) {
+      const names = Array.from({ length: n }, (_, i) => `${'p'.repeat(200)}-${i}`);
+      const request = {
+        ...bench,
+        action: { kind: 'package.publish', package: names[n - 1] },
+        credential: { kind: 'granular-token', bypass_2fa: true, packages: { names, permission: 'read-write' } },
+      };
+      const bytes = packer.encode(request);
+      assert.notEqual(bytes, null);
+      const at = raw.packedInput(bytes.length);
+      assert.notEqual(at, 0);
+      new Uint8Array(memory.buffer).set(bytes, at);
+      assert.ok(rawPolicy.evaluatePackedScratch(bytes.length) > 0, `${n} names: the scratch path decided`);
+      assert.equal(JSON.stringify(policy.evaluate(request)), policy.evaluateJson(JSON.stringify(request)), `${n} names`);
+      grown ||= memory.buffer.byteLength > before;
+    }
+    assert.ok(grown, 'the memory grew during the test');
+    assert.equal(JSON.stringify(policy.evaluate(bench)), policy.evaluateJson(JSON.stringify(bench)));
+    assert.equal(raw.packedInput(256 * 1024 + 1), 0, 'more than a packed request may be');
+    assert.equal(rawPolicy.evaluatePackedScratch(256 * 1024 + 1), 0);
+  });
+}

@@ -3,7 +3,10 @@
 //! build, the Node wasm build and the napi addon one identical API. Errors come back as the
 //! SPEC §8.17 error document, never as a panic.
 
+use std::cell::RefCell;
+
 use stepup_core::decision::error_json;
+use stepup_core::packed::MAX_INPUT;
 use stepup_core::{InputError, Policy, ffi};
 use wasm_bindgen::prelude::*;
 
@@ -38,6 +41,18 @@ impl RawPolicy {
     #[wasm_bindgen(js_name = evaluatePacked)]
     pub fn evaluate_packed(&self, input: &[u8], output: &mut [u8]) -> u32 {
         u32::try_from(ffi::evaluate_packed(&self.0, input, output)).unwrap_or(0)
+    }
+    /// [`Self::evaluate_packed`] on the scratch buffers: the request's first `len` bytes of
+    /// [`packed_input`] in, the decision in [`packed_output`].
+    #[wasm_bindgen(js_name = evaluatePackedScratch)]
+    pub fn evaluate_packed_scratch(&self, len: u32) -> u32 {
+        SCRATCH.with_borrow_mut(|s| {
+            let Scratch { input, output } = s;
+            let Some(request) = usize::try_from(len).ok().and_then(|n| input.get(..n)) else {
+                return 0;
+            };
+            u32::try_from(ffi::evaluate_packed(&self.0, request, output)).unwrap_or(0)
+        })
     }
     /// `{issuer, account, entropy}` → enrolment.
     #[wasm_bindgen(js_name = enrollTotpJson)]
@@ -117,4 +132,56 @@ pub fn schema(which: &str) -> String {
 #[wasm_bindgen(js_name = packedTables)]
 pub fn packed_tables() -> String {
     ffi::packed_tables_json()
+}
+
+/// Request and decision buffers that stay in wasm memory, so the JS layer writes a packed
+/// request straight into one and copies only the decision's bytes out of the other. Passing
+/// `&[u8]` and `&mut [u8]` made the generated glue allocate, copy and free both buffers on every
+/// call, which cost more than the decision.
+struct Scratch {
+    input: Vec<u8>,
+    output: Vec<u8>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch {
+        input: Vec::new(),
+        output: vec![0; 1024],
+    });
+}
+
+fn address(p: *const u8) -> u32 {
+    u32::try_from(p as usize).unwrap_or(0)
+}
+
+/// The address of the scratch request buffer, made at least `len` bytes long; 0 when `len` is
+/// more than a packed request may be (the caller then uses the JSON path).
+#[wasm_bindgen(js_name = packedInput)]
+pub fn packed_input(len: u32) -> u32 {
+    let Some(n) = usize::try_from(len).ok().filter(|n| *n <= MAX_INPUT) else {
+        return 0;
+    };
+    SCRATCH.with_borrow_mut(|s| {
+        if s.input.len() < n {
+            s.input.resize(n, 0);
+        }
+        address(s.input.as_ptr())
+    })
+}
+
+/// The address and length of the scratch decision buffer (fixed for the module's life).
+#[wasm_bindgen(js_name = packedOutput)]
+pub fn packed_output() -> Vec<u32> {
+    SCRATCH.with_borrow(|s| {
+        vec![
+            address(s.output.as_ptr()),
+            u32::try_from(s.output.len()).unwrap_or(0),
+        ]
+    })
+}
+
+/// The module's memory, for views over the scratch buffers.
+#[wasm_bindgen(js_name = wasmMemory)]
+pub fn wasm_memory() -> JsValue {
+    wasm_bindgen::memory()
 }
