@@ -1,8 +1,13 @@
 //! TOTP (RFC 6238) verification with replay and clock-drift detection, code generation and
-//! enrolment (secret, otpauth URI, QR). Codes are computed by totp-rs; the window scan here
+//! enrolment (secret, otpauth URI, QR). Verification keys the HMAC once per check and clones the
+//! keyed state for each step (keying per step was a third of `authorize`); codes shown to users
+//! and enrolment come from totp-rs, and a test holds both to the same codes. The window scan
 //! checks every candidate step so timing does not reveal which one matched.
 
+use hmac::digest::KeyInit;
+use hmac::{Hmac, Mac};
 use serde::Serialize;
+use subtle::ConstantTimeEq;
 use totp_rs::{Algorithm, Builder, Totp};
 
 use crate::config::{TotpAlgorithm, TotpConfig};
@@ -48,10 +53,65 @@ fn totp_for(cfg: &TotpConfig, secret: &[u8]) -> Totp {
         .build_noncompliant()
 }
 
-/// Removes the spaces the npm prompt allows; `None` unless exactly `digits` ASCII digits remain.
-fn normalize(code: &str, digits: u8) -> Option<String> {
-    let s: String = code.chars().filter(|c| *c != ' ').collect();
-    (s.len() == usize::from(digits) && s.bytes().all(|b| b.is_ascii_digit())).then_some(s)
+/// Removes the spaces the npm prompt allows; the code's value unless exactly `digits` ASCII
+/// digits remain (leading zeros are part of the length, so the value identifies the code).
+fn normalize(code: &str, digits: u8) -> Option<u32> {
+    let mut n = 0usize;
+    let mut value = 0u32;
+    for b in code.bytes().filter(|b| *b != b' ') {
+        if !b.is_ascii_digit() || n >= usize::from(digits) {
+            return None;
+        }
+        n += 1;
+        value = value.checked_mul(10)?.checked_add(u32::from(b - b'0'))?;
+    }
+    (n == usize::from(digits)).then_some(value)
+}
+
+/// An HMAC keyed with the secret once; each step's code is computed from a clone (RFC 4226 §5.3
+/// dynamic truncation), so the key is hashed once per check rather than once per step.
+enum Keyed {
+    Sha1(Hmac<sha1::Sha1>),
+    Sha256(Hmac<sha2::Sha256>),
+    Sha512(Hmac<sha2::Sha512>),
+}
+
+impl Keyed {
+    fn new(algorithm: TotpAlgorithm, secret: &[u8]) -> Option<Keyed> {
+        Some(match algorithm {
+            TotpAlgorithm::Sha1 => Keyed::Sha1(Hmac::new_from_slice(secret).ok()?),
+            TotpAlgorithm::Sha256 => Keyed::Sha256(Hmac::new_from_slice(secret).ok()?),
+            TotpAlgorithm::Sha512 => Keyed::Sha512(Hmac::new_from_slice(secret).ok()?),
+        })
+    }
+
+    /// The code of counter `step` with `digits` digits, as a number.
+    fn code(&self, step: u64, digits: u8) -> u32 {
+        fn truncate(h: &[u8], digits: u8) -> u32 {
+            let offset = usize::from(h.last().copied().unwrap_or(0) & 0x0f);
+            let word = h.get(offset..).and_then(|b| b.first_chunk::<4>());
+            let bin = word.map_or(0, |b| u32::from_be_bytes(*b) & 0x7fff_ffff);
+            // Digits are 6–8 (config validation), so the power always exists.
+            10u32
+                .checked_pow(u32::from(digits))
+                .map_or(bin, |m| bin % m)
+        }
+        let counter = step.to_be_bytes();
+        match self {
+            Keyed::Sha1(k) => truncate(
+                &k.clone().chain_update(counter).finalize().into_bytes(),
+                digits,
+            ),
+            Keyed::Sha256(k) => truncate(
+                &k.clone().chain_update(counter).finalize().into_bytes(),
+                digits,
+            ),
+            Keyed::Sha512(k) => truncate(
+                &k.clone().chain_update(counter).finalize().into_bytes(),
+                digits,
+            ),
+        }
+    }
 }
 
 /// Checks `code` at `now` against the window and, failing that, the drift probe.
@@ -65,12 +125,14 @@ pub fn verify(
     let Some(code) = normalize(code, cfg.digits) else {
         return TotpCheck::Malformed;
     };
-    let totp = totp_for(cfg, secret);
+    let Some(keyed) = Keyed::new(cfg.algorithm, secret) else {
+        return TotpCheck::Invalid;
+    };
     let origin = now / cfg.period_seconds;
     let matches_at = |offset: i64| -> bool {
-        let step = origin.checked_add_signed(offset);
-        step.and_then(|s| s.checked_mul(cfg.period_seconds))
-            .is_some_and(|t| totp.check(&code, t).is_some())
+        origin
+            .checked_add_signed(offset)
+            .is_some_and(|step| bool::from(keyed.code(step, cfg.digits).ct_eq(&code)))
     };
     let skew = i64::from(cfg.skew_steps);
     // Every window step is computed (no early exit); preference is now, then -1, +1, ...
@@ -206,6 +268,52 @@ pub fn drift_words(seconds: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The pre-keyed codes `verify` compares are the codes totp-rs generates (and authenticators
+    /// show), for every algorithm and length, across steps, secrets and leading zeros.
+    #[test]
+    fn keyed_codes_are_totp_rs_codes() {
+        let secrets: [&[u8]; 3] = [SHA1_SEED, b"a 32-byte secret for sha256 ....", &[0u8; 64]];
+        for alg in [
+            TotpAlgorithm::Sha1,
+            TotpAlgorithm::Sha256,
+            TotpAlgorithm::Sha512,
+        ] {
+            for digits in 6..=8 {
+                let c = cfg(digits, alg);
+                for secret in secrets {
+                    let keyed = Keyed::new(alg, secret).unwrap();
+                    for step in (0..2000u64).chain([59_333_333, u64::from(u32::MAX)]) {
+                        let shown = generate(&c, secret, step * c.period_seconds);
+                        let ours = format!(
+                            "{:0width$}",
+                            keyed.code(step, digits),
+                            width = usize::from(digits)
+                        );
+                        assert_eq!(ours, shown, "{alg:?} {digits} step {step}");
+                        assert_eq!(normalize(&shown, digits), Some(keyed.code(step, digits)));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn normalize_takes_exactly_the_digits() {
+        assert_eq!(normalize("012 345", 6), Some(12345));
+        assert_eq!(normalize(" 000000 ", 6), Some(0));
+        for bad in [
+            "12345",
+            "1234567",
+            "12345a",
+            "１２３４５６",
+            "",
+            "99999999999999999999",
+        ] {
+            assert_eq!(normalize(bad, 6), None, "{bad}");
+        }
+        assert_eq!(normalize("99999999", 8), Some(99_999_999));
+    }
 
     const SHA1_SEED: &[u8] = b"12345678901234567890";
 
