@@ -1,7 +1,8 @@
-//! stepup for JavaScript via wasm-bindgen. Every function takes and returns JSON text, exactly
-//! what `stepup_core::ffi` does, so the shared JS layer (`bindings/js/api.js`) gives the browser
-//! build, the Node wasm build and the napi addon one identical API. Errors come back as the
-//! SPEC §8.17 error document, never as a panic.
+//! stepup for JavaScript via wasm-bindgen. Every function takes and returns what
+//! `stepup_core::ffi` does — JSON text, or for `evaluate`'s fast path the packed form, here
+//! through scratch buffers in wasm memory — so the shared JS layer (`bindings/js/api.js`) gives
+//! the browser build, the Node wasm build and the napi addon one identical API. Errors come back
+//! as the SPEC §8.17 error document, never as a panic.
 
 use std::cell::RefCell;
 
