@@ -15,6 +15,9 @@ export function createPacker(tablesJson) {
   let buf = new Uint8Array(4096);
   let view = new DataView(buf.buffer);
   let pos = 0;
+  // Views of the first n bytes of `buf`, made once per length and kept until `buf` is replaced
+  // (a fresh subarray per call was 5 % of encode's time).
+  let views = [];
   const out = new Uint8Array(1024);
   const outView = new DataView(out.buffer);
 
@@ -28,40 +31,65 @@ export function createPacker(tablesJson) {
     bigger.set(buf);
     buf = bigger;
     view = new DataView(buf.buffer);
+    views = [];
   };
-  const u8 = (v) => { room(1); buf[pos++] = v; };
-  const u16 = (v) => { if (v > 0xffff) throw BAIL; room(2); view.setUint16(pos, v, true); pos += 2; };
-  const int = (v) => {
+  const u8 = (v) => {
+    if (pos >= buf.length) room(1);
+    buf[pos++] = v;
+  };
+  // Field writers: a field's tag (0 for a list item, which has none; booleans and lists are
+  // never items) and its value, with one room check. One call per field instead of a call per
+  // tag, length and value, and the string loop on locals: together a quarter of encode's time.
+  const wInt = (tag, v) => {
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw BAIL;
-    room(8); view.setFloat64(pos, v, true); pos += 8;
+    if (pos + 9 > buf.length) room(9);
+    if (tag !== 0) buf[pos++] = tag;
+    view.setFloat64(pos, v, true);
+    pos += 8;
   };
-  const str = (s) => {
+  const wStr = (tag, s) => {
     if (typeof s !== 'string') throw BAIL;
     const n = s.length;
-    u16(n);
-    room(n);
+    if (n > 0xffff) throw BAIL;
+    if (pos + n + 3 > buf.length) room(n + 3);
+    const b = buf;
+    let p = pos;
+    if (tag !== 0) b[p++] = tag;
+    b[p] = n & 0xff;
+    b[p + 1] = n >> 8;
+    p += 2;
     for (let i = 0; i < n; i += 1) {
       const c = s.charCodeAt(i);
       if (c > 0x7f) throw BAIL;
-      buf[pos++] = c;
+      b[p++] = c;
     }
+    pos = p;
   };
-  const list = (v, item) => {
-    if (!Array.isArray(v)) throw BAIL;
-    u16(v.length);
-    for (let i = 0; i < v.length; i += 1) item(v[i]);
+  const wBool = (tag, v) => {
+    if (typeof v !== 'boolean') throw BAIL;
+    if (pos + 2 > buf.length) room(2);
+    buf[pos++] = tag;
+    buf[pos++] = v ? 1 : 0;
   };
   const enumOf = (table) => {
     const names = index[table];
-    return (v) => {
+    return (tag, v) => {
       const i = names.get(v);
       if (i === undefined) throw BAIL;
-      u8(i);
+      if (pos + 2 > buf.length) room(2);
+      if (tag !== 0) buf[pos++] = tag;
+      buf[pos++] = i;
     };
   };
-  const bool = (v) => {
-    if (typeof v !== 'boolean') throw BAIL;
-    u8(v ? 1 : 0);
+  const wList = (tag, v, item) => {
+    if (!Array.isArray(v)) throw BAIL;
+    const n = v.length;
+    if (n > 0xffff) throw BAIL;
+    if (pos + 3 > buf.length) room(3);
+    buf[pos++] = tag;
+    buf[pos++] = n & 0xff;
+    buf[pos++] = n >> 8;
+    for (let i = 0; i < n; i += 1) item(0, v[i]);
   };
   const action = enumOf('actions');
   const factor = enumOf('factors');
@@ -71,11 +99,11 @@ export function createPacker(tablesJson) {
   const permission = enumOf('permissions');
   const access = enumOf('publishing_access');
   const oidcPermission = enumOf('oidc_permissions');
-  const ints = (v) => list(v, int);
-  const strs = (v) => list(v, str);
-  const factors = (v) => list(v, factor);
 
-  // One writer per object shape (separate functions, so each keeps its own inline caches).
+  // One writer per object shape (separate functions, so each keeps its own inline caches; the
+  // plain-object check is written out in each for the same reason: shared, its property load
+  // and Object.getPrototypeOf saw every shape and cost a fifth of encode's time. toJSON is read
+  // first, so the prototype lookup knows the object's map and is folded to a constant).
   // Each own key is matched to its field: an unknown key bails, as JSON's deny_unknown_fields
   // refuses it; undefined is dropped and null is absent, as in JSON (a required field left
   // out is refused by the engine, so the JSON path reports it). Inherited keys are ignored, as
@@ -83,199 +111,219 @@ export function createPacker(tablesJson) {
   // are taken (prototype Object.prototype or null), and only while Object.prototype has no
   // enumerable keys, so `for...in` sees exactly the own keys JSON.stringify writes.
   let prototypeClean = true;
-  const isObject = (o) => {
-    if (o === null || typeof o !== 'object' || !prototypeClean) return false;
-    const proto = Object.getPrototypeOf(o);
-    return (proto === Object.prototype || proto === null) && typeof o.toJSON !== 'function';
-  };
-  const field = (o, k) => o[k];
   function tfa(o) {
-    if (!isObject(o)) throw BAIL;
+    if (o === null || typeof o !== 'object' || !prototypeClean || typeof o.toJSON === 'function') throw BAIL;
+    const proto = Object.getPrototypeOf(o);
+    if (proto !== Object.prototype && proto !== null) throw BAIL;
     for (const k in o) {
-      const v = field(o, k);
+      const v = o[k];
       if (v === undefined) continue;
       switch (k) {
-        case 'mode': if (v !== null) { u8(1); tfaMode(v); } break;
-        case 'factors': if (v !== null) { u8(2); factors(v); } break;
+        case 'mode': if (v !== null) tfaMode(1, v); break;
+        case 'factors': if (v !== null) wList(2, v, factor); break;
         default: throw BAIL;
       }
     }
     u8(0);
   }
   function impact(o) {
-    if (!isObject(o)) throw BAIL;
+    if (o === null || typeof o !== 'object' || !prototypeClean || typeof o.toJSON === 'function') throw BAIL;
+    const proto = Object.getPrototypeOf(o);
+    if (proto !== Object.prototype && proto !== null) throw BAIL;
     for (const k in o) {
-      const v = field(o, k);
+      const v = o[k];
       if (v === undefined) continue;
       switch (k) {
-        case 'weekly_downloads': if (v !== null) { u8(1); int(v); } break;
-        case 'dependents': if (v !== null) { u8(2); int(v); } break;
-        case 'dependents_rank': if (v !== null) { u8(3); int(v); } break;
+        case 'weekly_downloads': if (v !== null) wInt(1, v); break;
+        case 'dependents': if (v !== null) wInt(2, v); break;
+        case 'dependents_rank': if (v !== null) wInt(3, v); break;
         default: throw BAIL;
       }
     }
     u8(0);
   }
   function packageInfo(o) {
-    if (!isObject(o)) throw BAIL;
+    if (o === null || typeof o !== 'object' || !prototypeClean || typeof o.toJSON === 'function') throw BAIL;
+    const proto = Object.getPrototypeOf(o);
+    if (proto !== Object.prototype && proto !== null) throw BAIL;
     for (const k in o) {
-      const v = field(o, k);
+      const v = o[k];
       if (v === undefined) continue;
       switch (k) {
-        case 'name': if (v !== null) { u8(1); str(v); } break;
-        case 'publishing_access': if (v !== null) { u8(2); access(v); } break;
-        case 'weekly_downloads': if (v !== null) { u8(3); int(v); } break;
-        case 'dependents': if (v !== null) { u8(4); int(v); } break;
-        case 'dependents_rank': if (v !== null) { u8(5); int(v); } break;
+        case 'name': if (v !== null) wStr(1, v); break;
+        case 'publishing_access': if (v !== null) access(2, v); break;
+        case 'weekly_downloads': if (v !== null) wInt(3, v); break;
+        case 'dependents': if (v !== null) wInt(4, v); break;
+        case 'dependents_rank': if (v !== null) wInt(5, v); break;
         default: throw BAIL;
       }
     }
     u8(0);
   }
   function packages(o) {
-    if (!isObject(o)) throw BAIL;
+    if (o === null || typeof o !== 'object' || !prototypeClean || typeof o.toJSON === 'function') throw BAIL;
+    const proto = Object.getPrototypeOf(o);
+    if (proto !== Object.prototype && proto !== null) throw BAIL;
     for (const k in o) {
-      const v = field(o, k);
+      const v = o[k];
       if (v === undefined) continue;
       switch (k) {
-        case 'all': if (v !== null) { u8(1); bool(v); } break;
-        case 'names': if (v !== null) { u8(2); strs(v); } break;
-        case 'scopes': if (v !== null) { u8(3); strs(v); } break;
-        case 'permission': if (v !== null) { u8(4); permission(v); } break;
+        case 'all': if (v !== null) wBool(1, v); break;
+        case 'names': if (v !== null) wList(2, v, wStr); break;
+        case 'scopes': if (v !== null) wList(3, v, wStr); break;
+        case 'permission': if (v !== null) permission(4, v); break;
         default: throw BAIL;
       }
     }
     u8(0);
   }
   function orgsAxis(o) {
-    if (!isObject(o)) throw BAIL;
+    if (o === null || typeof o !== 'object' || !prototypeClean || typeof o.toJSON === 'function') throw BAIL;
+    const proto = Object.getPrototypeOf(o);
+    if (proto !== Object.prototype && proto !== null) throw BAIL;
     for (const k in o) {
-      const v = field(o, k);
+      const v = o[k];
       if (v === undefined) continue;
       switch (k) {
-        case 'names': if (v !== null) { u8(1); strs(v); } break;
-        case 'permission': if (v !== null) { u8(2); permission(v); } break;
+        case 'names': if (v !== null) wList(1, v, wStr); break;
+        case 'permission': if (v !== null) permission(2, v); break;
         default: throw BAIL;
       }
     }
     u8(0);
   }
-  function org(o) {
-    if (!isObject(o)) throw BAIL;
+  function org(_, o) {
+    if (o === null || typeof o !== 'object' || !prototypeClean || typeof o.toJSON === 'function') throw BAIL;
+    const proto = Object.getPrototypeOf(o);
+    if (proto !== Object.prototype && proto !== null) throw BAIL;
     for (const k in o) {
-      const v = field(o, k);
+      const v = o[k];
       if (v === undefined) continue;
       switch (k) {
-        case 'name': if (v !== null) { u8(1); str(v); } break;
-        case 'enforce_tfa': if (v !== null) { u8(2); bool(v); } break;
+        case 'name': if (v !== null) wStr(1, v); break;
+        case 'enforce_tfa': if (v !== null) wBool(2, v); break;
         default: throw BAIL;
       }
     }
     u8(0);
   }
-  function proof(o) {
-    if (!isObject(o)) throw BAIL;
+  function proof(_, o) {
+    if (o === null || typeof o !== 'object' || !prototypeClean || typeof o.toJSON === 'function') throw BAIL;
+    const proto = Object.getPrototypeOf(o);
+    if (proto !== Object.prototype && proto !== null) throw BAIL;
     for (const k in o) {
-      const v = field(o, k);
+      const v = o[k];
       if (v === undefined) continue;
       switch (k) {
-        case 'factor': if (v !== null) { u8(1); factor(v); } break;
-        case 'verified_at': if (v !== null) { u8(2); int(v); } break;
+        case 'factor': if (v !== null) factor(1, v); break;
+        case 'verified_at': if (v !== null) wInt(2, v); break;
         default: throw BAIL;
       }
     }
     u8(0);
   }
   function actionOf(o) {
-    if (!isObject(o)) throw BAIL;
+    if (o === null || typeof o !== 'object' || !prototypeClean || typeof o.toJSON === 'function') throw BAIL;
+    const proto = Object.getPrototypeOf(o);
+    if (proto !== Object.prototype && proto !== null) throw BAIL;
     for (const k in o) {
-      const v = field(o, k);
+      const v = o[k];
       if (v === undefined) continue;
       switch (k) {
-        case 'kind': if (v !== null) { u8(1); action(v); } break;
-        case 'package': if (v !== null) { u8(2); str(v); } break;
-        case 'tag': if (v !== null) { u8(3); str(v); } break;
-        case 'org': if (v !== null) { u8(4); str(v); } break;
-        case 'target_account': if (v !== null) { u8(5); str(v); } break;
+        case 'kind': if (v !== null) action(1, v); break;
+        case 'package': if (v !== null) wStr(2, v); break;
+        case 'tag': if (v !== null) wStr(3, v); break;
+        case 'org': if (v !== null) wStr(4, v); break;
+        case 'target_account': if (v !== null) wStr(5, v); break;
         default: throw BAIL;
       }
     }
     u8(0);
   }
   function account(o) {
-    if (!isObject(o)) throw BAIL;
+    if (o === null || typeof o !== 'object' || !prototypeClean || typeof o.toJSON === 'function') throw BAIL;
+    const proto = Object.getPrototypeOf(o);
+    if (proto !== Object.prototype && proto !== null) throw BAIL;
     for (const k in o) {
-      const v = field(o, k);
+      const v = o[k];
       if (v === undefined) continue;
       switch (k) {
-        case 'id': if (v !== null) { u8(1); str(v); } break;
+        case 'id': if (v !== null) wStr(1, v); break;
         case 'tfa': if (v !== null) { u8(2); tfa(v); } break;
-        case 'publisher': if (v !== null) { u8(3); bool(v); } break;
+        case 'publisher': if (v !== null) wBool(3, v); break;
         case 'impact': if (v !== null) { u8(4); impact(v); } break;
-        case 'safeguard_until': if (v !== null) { u8(5); int(v); } break;
+        case 'safeguard_until': if (v !== null) wInt(5, v); break;
         default: throw BAIL;
       }
     }
     u8(0);
   }
   function credential(o) {
-    if (!isObject(o)) throw BAIL;
+    if (o === null || typeof o !== 'object' || !prototypeClean || typeof o.toJSON === 'function') throw BAIL;
+    const proto = Object.getPrototypeOf(o);
+    if (proto !== Object.prototype && proto !== null) throw BAIL;
     for (const k in o) {
-      const v = field(o, k);
+      const v = o[k];
       if (v === undefined) continue;
       switch (k) {
-        case 'kind': if (v !== null) { u8(1); credKind(v); } break;
-        case 'type': if (v !== null) { u8(2); legacyType(v); } break;
-        case 'bypass_2fa': if (v !== null) { u8(3); bool(v); } break;
-        case 'expires_at': if (v !== null) { u8(4); int(v); } break;
-        case 'cidr_whitelist': if (v !== null) { u8(5); strs(v); } break;
+        case 'kind': if (v !== null) credKind(1, v); break;
+        case 'type': if (v !== null) legacyType(2, v); break;
+        case 'bypass_2fa': if (v !== null) wBool(3, v); break;
+        case 'expires_at': if (v !== null) wInt(4, v); break;
+        case 'cidr_whitelist': if (v !== null) wList(5, v, wStr); break;
         case 'packages': if (v !== null) { u8(6); packages(v); } break;
         case 'orgs': if (v !== null) { u8(7); orgsAxis(v); } break;
-        case 'package': if (v !== null) { u8(8); str(v); } break;
-        case 'permissions': if (v !== null) { u8(9); list(v, oidcPermission); } break;
+        case 'package': if (v !== null) wStr(8, v); break;
+        case 'permissions': if (v !== null) wList(9, v, oidcPermission); break;
         default: throw BAIL;
       }
     }
     u8(0);
   }
   function client(o) {
-    if (!isObject(o)) throw BAIL;
+    if (o === null || typeof o !== 'object' || !prototypeClean || typeof o.toJSON === 'function') throw BAIL;
+    const proto = Object.getPrototypeOf(o);
+    if (proto !== Object.prototype && proto !== null) throw BAIL;
     for (const k in o) {
-      const v = field(o, k);
+      const v = o[k];
       if (v === undefined) continue;
       if (k !== 'ip') throw BAIL;
-      if (v !== null) { u8(1); str(v); }
+      if (v !== null) wStr(1, v);
     }
     u8(0);
   }
   function failures(o) {
-    if (!isObject(o)) throw BAIL;
+    if (o === null || typeof o !== 'object' || !prototypeClean || typeof o.toJSON === 'function') throw BAIL;
+    const proto = Object.getPrototypeOf(o);
+    if (proto !== Object.prototype && proto !== null) throw BAIL;
     for (const k in o) {
-      const v = field(o, k);
+      const v = o[k];
       if (v === undefined) continue;
       switch (k) {
-        case 'account': if (v !== null) { u8(1); ints(v); } break;
-        case 'ip': if (v !== null) { u8(2); ints(v); } break;
+        case 'account': if (v !== null) wList(1, v, wInt); break;
+        case 'ip': if (v !== null) wList(2, v, wInt); break;
         default: throw BAIL;
       }
     }
     u8(0);
   }
   function writeRequest(o, now) {
-    if (!isObject(o)) throw BAIL;
-    if (now !== undefined) { u8(1); int(now); }
+    if (o === null || typeof o !== 'object' || !prototypeClean || typeof o.toJSON === 'function') throw BAIL;
+    const proto = Object.getPrototypeOf(o);
+    if (proto !== Object.prototype && proto !== null) throw BAIL;
+    if (now !== undefined) wInt(1, now);
     for (const k in o) {
-      const v = field(o, k);
+      const v = o[k];
       if (v === undefined) continue;
       switch (k) {
-        case 'now': if (v !== null && now === undefined) { u8(1); int(v); } break;
+        case 'now': if (v !== null && now === undefined) wInt(1, v); break;
         case 'action': if (v !== null) { u8(2); actionOf(v); } break;
         case 'account': if (v !== null) { u8(3); account(v); } break;
         case 'credential': if (v !== null) { u8(4); credential(v); } break;
         case 'client': if (v !== null) { u8(5); client(v); } break;
         case 'package': if (v !== null) { u8(6); packageInfo(v); } break;
-        case 'orgs': if (v !== null) { u8(7); list(v, org); } break;
-        case 'proofs': if (v !== null) { u8(8); list(v, proof); } break;
+        case 'orgs': if (v !== null) wList(7, v, org); break;
+        case 'proofs': if (v !== null) wList(8, v, proof); break;
         case 'failures': if (v !== null) { u8(9); failures(v); } break;
         default: throw BAIL;
       }
@@ -295,7 +343,12 @@ export function createPacker(tablesJson) {
       if (e === BAIL) return null;
       throw e;
     }
-    return buf.subarray(0, pos);
+    let v = views[pos];
+    if (v === undefined) {
+      v = buf.subarray(0, pos);
+      views[pos] = v;
+    }
+    return v;
   }
 
   // Decoding: `out` is filled by the engine.
@@ -305,7 +358,7 @@ export function createPacker(tablesJson) {
   // Decision texts: the engine's constants (rules, standard messages, npm errors) come with a
   // non-zero key that, with the length, always names the same bytes (stepup-core `packed`), so
   // each is read once and then reused; texts made per decision (key 0) are read every time.
-  const seen = new Map();
+  const texts = new Map();
   const rdText = (n) => {
     const end = at + n;
     let ascii = true;
@@ -321,11 +374,11 @@ export function createPacker(tablesJson) {
     const key = outView.getFloat64(at + 2, true);
     at += 10;
     if (key === 0) return rdText(n);
-    let s = seen.get(key);
+    let s = texts.get(key);
     // Only ASCII texts are kept, so a kept string's length is its byte length.
     if (s !== undefined && s.length === n) { at += n; return s; }
     s = rdText(n);
-    if (s.length === n && seen.size < 4096) seen.set(key, s);
+    if (s.length === n && texts.size < 4096) texts.set(key, s);
     return s;
   };
   const effectOf = () => {

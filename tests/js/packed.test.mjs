@@ -64,6 +64,16 @@ test(`${backend}: unusual input steps aside, and evaluate still answers as JSON 
   }
 });
 
+test(`${backend}: after the encoder's buffer grows, requests still decide from their own bytes`, () => {
+  // encode() hands out views of its buffer cached per length; growing the buffer must drop them.
+  const before = packer.encode(bench).length;
+  assert.equal(viaPacked({ ...bench, action: { ...bench.action, tag: 'y'.repeat(30_000) } }), null);
+  for (const { name, request } of [{ name: 'bench', request: bench }, ...peers]) {
+    assert.equal(JSON.stringify(viaPacked(request)), policy.evaluateJson(JSON.stringify(request)), name);
+  }
+  assert.equal(packer.encode(bench).length, before);
+});
+
 test(`${backend}: null and undefined mean absent, as in JSON`, () => {
   const request = { ...bench, client: null, proofs: undefined, account: { ...bench.account, impact: null, safeguard_until: null } };
   const packed = viaPacked(request);
