@@ -1,6 +1,7 @@
 //! One run, three engines and the floor: every shared request decided by Cedar (policies and
 //! entities prebuilt, request built per call), by stepup natively and by stepup's component
-//! under wasmtime; then `authorize` with a TOTP code next to HMAC-SHA1 and a direct ±1-step check.
+//! under wasmtime, and the floor of that typed call (the same requests to a guest that only lifts
+//! them); then `authorize` with a TOTP code next to HMAC-SHA1 and a direct ±1-step check.
 //! Run: `cargo bench -p stepup-benches --bench peer`; `scripts/bench-report.py` turns the
 //! results into docs/BENCHMARKS.md's table and chart.
 #![expect(
@@ -16,7 +17,7 @@ use hmac::{KeyInit, Mac};
 use stepup_benches::cedar::CedarNpm;
 use stepup_benches::{floor, shared_requests};
 use stepup_core::{AuthorizeInput, Policy};
-use stepup_wasmtime::Runtime;
+use stepup_wasmtime::{HOSTILE_FIXTURE, Limits, Runtime};
 
 const NOW: u64 = 1_780_315_200;
 const KEY: &[u8; 20] = b"12345678901234567890";
@@ -35,6 +36,11 @@ fn peer(c: &mut Criterion, runtime: &Runtime) {
     let cedar = CedarNpm::new(shared.iter().map(|s| &s.request)).unwrap();
     let native = Policy::default();
     let mut component = runtime.policy("{}").unwrap();
+    // The typed call's floor: the test fixture implements the same world, built with the same
+    // profile, and its `evaluate` lifts the request and answers a fixed two-text decision, so
+    // it pays the host's lowering, the guest's lifting and the answer's lifting and nothing else.
+    let floor_runtime = Runtime::with(HOSTILE_FIXTURE, None, Limits::default()).unwrap();
+    let mut lift_only = floor_runtime.policy("{}").unwrap();
     for s in &shared {
         // The agreement test holds the answers equal; here the component must match native.
         assert_eq!(
@@ -46,6 +52,7 @@ fn peer(c: &mut Criterion, runtime: &Runtime) {
         ("cedar", "peer_cedar"),
         ("native", "peer_native"),
         ("component", "peer_component"),
+        ("lift-only", "peer_component_floor"),
     ] {
         let mut g = c.benchmark_group(group);
         for s in &shared {
@@ -57,8 +64,11 @@ fn peer(c: &mut Criterion, runtime: &Runtime) {
                 "native" => g.bench_function(&s.name, |b| {
                     b.iter(|| black_box(native.evaluate(black_box(r))))
                 }),
-                _ => g.bench_function(&s.name, |b| {
+                "component" => g.bench_function(&s.name, |b| {
                     b.iter(|| black_box(component.evaluate(black_box(r)).unwrap()))
+                }),
+                _ => g.bench_function(&s.name, |b| {
+                    b.iter(|| black_box(lift_only.evaluate(black_box(r)).unwrap()))
                 }),
             };
         }

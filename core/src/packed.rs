@@ -168,9 +168,13 @@ impl Reader<'_> {
         )]
         ok.then_some(v as u64)
     }
-    fn str(&mut self) -> Option<String> {
+    /// A string borrowed from the buffer, for values parsed further (addresses, networks).
+    fn text(&mut self) -> Option<&str> {
         let n = self.u16()?;
-        std::str::from_utf8(self.take(n)?).ok().map(str::to_owned)
+        std::str::from_utf8(self.take(n)?).ok()
+    }
+    fn str(&mut self) -> Option<String> {
+        self.text().map(str::to_owned)
     }
     fn pick<T: Copy>(&mut self, table: &[(&str, T)]) -> Option<T> {
         table.get(usize::from(self.u8()?)).map(|(_, v)| *v)
@@ -223,8 +227,7 @@ fn request_doc(r: &mut Reader<'_>) -> Option<RequestDoc> {
             5 => {
                 r.object(|r, t| match t {
                     1 => {
-                        let text = r.str()?;
-                        let ip = text.parse().ok()?;
+                        let ip = r.text()?.parse().ok()?;
                         doc_client.ip = Some(ClientIp(ip));
                         Some(())
                     }
@@ -411,7 +414,7 @@ fn credential_of(r: &mut Reader<'_>) -> Option<CredentialDoc> {
             2 => c.token_type = Some(r.pick(&LEGACY_TYPES)?),
             3 => c.bypass_2fa = Some(r.bool()?),
             4 => c.expires_at = Some(Timestamp(r.int()?)),
-            5 => c.cidr_whitelist = Some(r.list(|r| Cidr::parse(&r.str()?))?),
+            5 => c.cidr_whitelist = Some(r.list(|r| Cidr::parse(r.text()?))?),
             6 => {
                 let mut p = PackagesAxis::default();
                 r.object(|r, t| {
