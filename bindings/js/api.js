@@ -79,10 +79,19 @@ function scratchEvaluator(raw) {
 export function createApi(raw, backend) {
   // The packed fast path for `evaluate`, where the backend has it (every current one does).
   const packer = typeof raw.packedTables === 'function' ? createPacker(raw.packedTables()) : null;
-  // The wasm builds keep request and decision buffers in their memory (no per-call copies).
-  const evaluatePacked = packer !== null && typeof raw.packedInput === 'function'
-    ? scratchEvaluator(raw)
-    : (policy, bytes, out) => policy.evaluatePacked(bytes, out);
+  // The wasm builds keep request and decision buffers in their memory (no per-call copies);
+  // the napi addon decides through a free function on the policy's handle (a method call on
+  // the class costs napi-rs a borrow registration of the receiver).
+  const scratch = packer !== null && typeof raw.packedInput === 'function' ? scratchEvaluator(raw) : null;
+  const packedCall = (policy) => {
+    if (packer === null) return null;
+    if (scratch !== null) return (bytes, out) => scratch(policy, bytes, out);
+    if (typeof raw.evaluatePackedWith === 'function') {
+      const handle = policy.handle();
+      return (bytes, out) => raw.evaluatePackedWith(handle, bytes, out);
+    }
+    return (bytes, out) => policy.evaluatePacked(bytes, out);
+  };
   const nowSeconds = () => Math.floor(Date.now() / 1000);
   const entropy = (n = 64) => {
     const buf = new Uint8Array(n);
@@ -93,6 +102,7 @@ export function createApi(raw, backend) {
 
   class Policy {
     #raw;
+    #packed;
     /** @param config a configuration object, its JSON text, or nothing (npmjs-2026). */
     constructor(config = {}) {
       try {
@@ -100,12 +110,13 @@ export function createApi(raw, backend) {
       } catch (e) {
         throw rawError(e);
       }
+      this.#packed = packedCall(this.#raw);
     }
     /** Decides a request; `now` defaults to the current time. Throws StepupError on bad input. */
     evaluate(request) {
-      if (packer !== null && request !== null && typeof request === 'object') {
+      if (this.#packed !== null && request !== null && typeof request === 'object') {
         const bytes = packer.encode(request, request.now === undefined ? nowSeconds() : undefined);
-        if (bytes !== null && evaluatePacked(this.#raw, bytes, packer.out) > 0) return packer.decode();
+        if (bytes !== null && this.#packed(bytes, packer.out) > 0) return packer.decode();
       }
       const r = request && typeof request === 'object' && request.now === undefined ? { ...request, now: nowSeconds() } : request;
       return parseResult(this.#raw.evaluateJson(toText(r)));

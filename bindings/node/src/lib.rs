@@ -2,6 +2,9 @@
 //! (`bindings/web`), so the shared JS layer (`bindings/js/api.js`) gives both one API. Every
 //! export catches unwinding, so no Rust panic can reach JavaScript.
 
+use std::sync::Arc;
+
+use napi::bindgen_prelude::External;
 use napi::{Error, Result};
 use napi_derive::napi;
 use stepup_core::decision::error_json;
@@ -17,7 +20,7 @@ type OutBytes<'a> = &'a mut [u8];
 
 /// A policy kept resident in the addon; JS holds a handle.
 #[napi(js_name = "Policy")]
-pub struct RawPolicy(Policy);
+pub struct RawPolicy(Arc<Policy>);
 
 #[napi]
 impl RawPolicy {
@@ -25,7 +28,7 @@ impl RawPolicy {
     #[napi(constructor, catch_unwind)]
     pub fn new(config_json: String) -> Result<Self> {
         Policy::from_json(&config_json)
-            .map(RawPolicy)
+            .map(|p| RawPolicy(Arc::new(p)))
             .map_err(|e| Error::from_reason(error_json(&e)))
     }
     /// Request JSON → decision (or error) JSON.
@@ -37,6 +40,14 @@ impl RawPolicy {
     #[napi(js_name = "evaluatePacked", catch_unwind)]
     pub fn evaluate_packed(&self, input: &[u8], output: OutBytes<'_>) -> u32 {
         u32::try_from(ffi::evaluate_packed(&self.0, input, output)).unwrap_or(0)
+    }
+    /// This policy as a plain external value, for [`evaluate_packed_with`]: a call on a class
+    /// instance pays napi-rs's borrow registration of the receiver (a global lock and a
+    /// hash-map entry), measured at 0.26 µs of a 0.44 µs empty call with two typed arrays; a
+    /// free function taking an external makes that call in 0.22 µs.
+    #[napi(catch_unwind)]
+    pub fn handle(&self) -> External<Arc<Policy>> {
+        External::new(Arc::clone(&self.0))
     }
     /// `{request, secrets, present}` JSON → decision (or error) JSON.
     #[napi(js_name = "authorizeJson", catch_unwind)]
@@ -93,6 +104,17 @@ impl RawPolicy {
     pub fn config_json(&self) -> String {
         ffi::config_json(self.0.config())
     }
+}
+
+/// [`RawPolicy::evaluate_packed`] on a policy's [`RawPolicy::handle`]: the call `evaluate`
+/// makes on every request.
+#[napi(js_name = "evaluatePackedWith", catch_unwind)]
+pub fn evaluate_packed_with(
+    policy: &External<Arc<Policy>>,
+    input: &[u8],
+    output: OutBytes<'_>,
+) -> u32 {
+    u32::try_from(ffi::evaluate_packed(policy, input, output)).unwrap_or(0)
 }
 
 /// `{org, actor, members}` → enforcement plan.
