@@ -34,6 +34,22 @@ test(`${backend}: ordinary requests take the packed path and decide exactly as J
   }
 });
 
+if (backend === 'napi') {
+  test('napi: evaluate\'s call on the policy handle decides exactly as the method does', () => {
+    const handle = rawPolicy.handle();
+    for (const { name, request } of [{ name: 'bench', request: bench }, ...peers]) {
+      const bytes = packer.encode(request).slice();
+      const n = raw.evaluatePackedWith(handle, bytes, packer.out);
+      assert.ok(n > 0, `${name}: the handle call stepped aside`);
+      const viaHandle = JSON.stringify(packer.decode());
+      assert.equal(rawPolicy.evaluatePacked(bytes, packer.out), n, name);
+      assert.equal(viaHandle, JSON.stringify(packer.decode()), name);
+    }
+    // A handle outlives nothing it needs: the policy it came from may be collected first.
+    assert.equal(raw.evaluatePackedWith(new raw.Policy('{}').handle(), packer.encode(bench).slice(), packer.out) > 0, true);
+  });
+}
+
 test(`${backend}: unusual input steps aside, and evaluate still answers as JSON does`, () => {
   const cases = {
     'unknown key': { ...bench, surprise: 1 },
