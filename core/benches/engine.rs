@@ -129,6 +129,12 @@ fn bench(c: &mut Criterion) {
     g.bench_function("decode", |b| {
         b.iter(|| black_box(stepup_core::packed::decode_request(black_box(&packed))))
     });
+    // What any decode into the owned request type pays at least: building the same document
+    // (its strings and lists allocated and copied) and dropping it.
+    let parsed = request(&publish);
+    g.bench_function("owned_request_clone", |b| {
+        b.iter(|| black_box(black_box(&parsed).clone()))
+    });
     let mut out = vec![0u8; 1024];
     g.bench_function("evaluate_packed", |b| {
         b.iter(|| {
