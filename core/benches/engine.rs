@@ -135,7 +135,28 @@ fn bench(c: &mut Criterion) {
     g.bench_function("owned_request_clone", |b| {
         b.iter(|| black_box(black_box(&parsed).clone()))
     });
+    // The same bytes read into the request the last call filled (what hosts do per call).
+    let mut kept = request(&publish);
+    g.bench_function("decode_into_kept", |b| {
+        b.iter(|| {
+            black_box(stepup_core::packed::decode_into(
+                black_box(&packed),
+                &mut kept,
+            ))
+        })
+    });
     let mut out = vec![0u8; 1024];
+    let mut scratch = stepup_core::packed::Scratch::default();
+    g.bench_function("evaluate_packed_kept", |b| {
+        b.iter(|| {
+            black_box(stepup_core::ffi::evaluate_packed_in(
+                &policy,
+                &mut scratch,
+                black_box(&packed),
+                &mut out,
+            ))
+        })
+    });
     g.bench_function("evaluate_packed", |b| {
         b.iter(|| {
             black_box(stepup_core::ffi::evaluate_packed(

@@ -225,20 +225,23 @@ pub fn call_json(policy: &Policy, function: &str, input: &str) -> String {
 /// `output`. Returns the number of bytes written, or 0 when the request should be decided from
 /// its JSON form instead (not decodable here, or refused: JSON gives the error with its path).
 pub fn evaluate_packed(policy: &Policy, input: &[u8], output: &mut [u8]) -> usize {
-    let Some(req) = crate::packed::decode_request(input) else {
-        return 0;
-    };
-    let mut buf = Vec::with_capacity(512);
-    if crate::packed::encode_decision(&policy.evaluate(&req), &mut buf).is_none() {
-        return 0;
-    }
-    match output.get_mut(..buf.len()) {
-        Some(dst) => {
-            dst.copy_from_slice(&buf);
-            buf.len()
-        }
-        None => 0,
-    }
+    crate::packed::evaluate_in(
+        policy,
+        &mut crate::packed::Scratch::default(),
+        input,
+        output,
+    )
+}
+
+/// [`evaluate_packed`] with buffers kept between calls (see [`crate::packed::Scratch`]): what
+/// a host calls on every request.
+pub fn evaluate_packed_in(
+    policy: &Policy,
+    scratch: &mut crate::packed::Scratch,
+    input: &[u8],
+    output: &mut [u8],
+) -> usize {
+    crate::packed::evaluate_in(policy, scratch, input, output)
 }
 
 /// The enum name lists of the packed form, for the JS encoder and decoder.

@@ -72,8 +72,7 @@ impl RequestDoc {
         };
         let credential = self
             .credential
-            .into_credential()
-            .and_then(|c| c.check().map(|()| c))
+            .into_checked()
             .map_err(|(field, msg)| at(InputError::new(join("credential", field), msg)))?;
         Request {
             now: self.now,
@@ -389,6 +388,27 @@ impl Credential {
 }
 
 impl CredentialDoc {
+    /// A document with only the kind set (to session), for readers that fill it field by field.
+    pub(crate) fn blank() -> Self {
+        CredentialDoc {
+            kind: CredentialKind::Session,
+            token_type: None,
+            bypass_2fa: None,
+            expires_at: None,
+            cidr_whitelist: None,
+            packages: None,
+            orgs: None,
+            package: None,
+            permissions: None,
+        }
+    }
+
+    /// The credential, with every check parsing makes; an error names the field under
+    /// `credential` and what was wrong.
+    pub(crate) fn into_checked(self) -> Result<Credential, (&'static str, String)> {
+        self.into_credential().and_then(|c| c.check().map(|()| c))
+    }
+
     fn into_credential(self) -> Result<Credential, (&'static str, String)> {
         let kind = self.kind;
         let forbid = |present: bool, field: &'static str| -> Result<(), (&'static str, String)> {
@@ -684,6 +704,11 @@ impl Request {
 
     /// Size checks serde cannot express, reported with paths.
     pub(crate) fn checked(self) -> Result<Request, InputError> {
+        self.check_sizes().map(|()| self)
+    }
+
+    /// [`Self::checked`] on a request kept in place (the packed reader fills one per call).
+    pub(crate) fn check_sizes(&self) -> Result<(), InputError> {
         let s = |v: &Option<String>, p: &str| match v {
             Some(v) => check_string(v).map_err(|m| InputError::new(p, m)),
             None => Ok(()),
@@ -728,6 +753,6 @@ impl Request {
             check_string(&o.name)
                 .map_err(|m| InputError::new(join(&index("orgs", i), "name"), m))?;
         }
-        Ok(self)
+        Ok(())
     }
 }

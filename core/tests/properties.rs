@@ -128,3 +128,46 @@ fn presets_resolve_to_their_documented_values() {
         ["top-100", "top-500", "high-impact"]
     );
 }
+
+/// The packed form decodes every corpus request to what its JSON parses to (and refuses what
+/// JSON refuses), and decoding into a request that held any other corpus request first gives
+/// the same: nothing of the previous request survives in the reused one.
+#[test]
+fn packed_requests_decode_like_json_into_any_previous_request() {
+    let requests: Vec<(Value, Vec<u8>)> = corpus()
+        .into_iter()
+        .filter(|c| c.call.is_none() && c.request.is_object())
+        .filter_map(|c| common::packed::encode(&c.request).map(|b| (c.request, b)))
+        .collect();
+    assert!(
+        requests.len() > 250,
+        "only {} requests encoded",
+        requests.len()
+    );
+    let mut decoded = 0;
+    for (doc, bytes) in &requests {
+        let json = stepup_core::Request::from_value(doc).ok();
+        decoded += usize::from(json.is_some());
+        assert_eq!(stepup_core::packed::decode_request(bytes), json, "{doc}");
+    }
+    assert!(decoded > 250, "only {decoded} requests valid");
+    // Every request after every other one (forward and backward through the corpus, and each
+    // after the largest), into one request kept throughout.
+    let largest = requests.iter().max_by_key(|(_, b)| b.len()).unwrap();
+    let orders = [
+        requests.iter().collect::<Vec<_>>(),
+        requests.iter().rev().collect(),
+        requests.iter().flat_map(|r| [largest, r]).collect(),
+    ];
+    for order in orders {
+        let mut kept = stepup_core::packed::decode_request(&largest.1).unwrap();
+        for (doc, bytes) in order {
+            let fresh = stepup_core::packed::decode_request(bytes);
+            let ok = stepup_core::packed::decode_into(bytes, &mut kept).is_some();
+            assert_eq!(ok, fresh.is_some(), "{doc}");
+            if let Some(fresh) = fresh {
+                assert_eq!(kept, fresh, "{doc}");
+            }
+        }
+    }
+}

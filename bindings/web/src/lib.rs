@@ -48,11 +48,15 @@ impl RawPolicy {
     #[wasm_bindgen(js_name = evaluatePackedScratch)]
     pub fn evaluate_packed_scratch(&self, len: u32) -> u32 {
         SCRATCH.with_borrow_mut(|s| {
-            let Scratch { input, output } = s;
+            let Scratch {
+                input,
+                output,
+                decoded,
+            } = s;
             let Some(request) = usize::try_from(len).ok().and_then(|n| input.get(..n)) else {
                 return 0;
             };
-            u32::try_from(ffi::evaluate_packed(&self.0, request, output)).unwrap_or(0)
+            u32::try_from(ffi::evaluate_packed_in(&self.0, decoded, request, output)).unwrap_or(0)
         })
     }
     /// `{issuer, account, entropy}` → enrolment.
@@ -142,12 +146,15 @@ pub fn packed_tables() -> String {
 struct Scratch {
     input: Vec<u8>,
     output: Vec<u8>,
+    /// The last request's strings and lists, refilled by the next one.
+    decoded: stepup_core::packed::Scratch,
 }
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch {
         input: Vec::new(),
         output: vec![0; 1024],
+        decoded: stepup_core::packed::Scratch::default(),
     });
 }
 

@@ -15,3 +15,5 @@ pub fn reversed(v: &Value) -> Value {
         other => other.clone(),
     }
 }
+
+pub mod packed;
