@@ -320,7 +320,8 @@ mod tests {
     #[test]
     fn constant_texts_are_keyed() {
         let policy = crate::Policy::default();
-        let req = Request::parse(include_str!("../../../tests/fixtures/bench-publish.json")).unwrap();
+        let req =
+            Request::parse(include_str!("../../../tests/fixtures/bench-publish.json")).unwrap();
         let (mut a, mut b) = (Vec::new(), Vec::new());
         encode_decision(&policy.evaluate(&req), &mut a).unwrap();
         encode_decision(&policy.evaluate(&req), &mut b).unwrap();
