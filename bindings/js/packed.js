@@ -358,7 +358,11 @@ export function createPacker(tablesJson) {
   // Decision texts: the engine's constants (rules, standard messages, npm errors) come with a
   // non-zero key that, with the length, always names the same bytes (stepup-core `packed`), so
   // each is read once and then reused; texts made per decision (key 0) are read every time.
-  const texts = new Map();
+  // Kept in a small table indexed by the key's low bits (a Map keyed by these large numbers
+  // hashed a heap number per text); a slot holds one key and its string, and a key that finds
+  // its slot taken by another is read again and takes it.
+  const slotKeys = new Float64Array(1024);
+  const slotTexts = new Array(1024).fill('');
   const rdText = (n) => {
     const end = at + n;
     let ascii = true;
@@ -374,11 +378,13 @@ export function createPacker(tablesJson) {
     const key = outView.getFloat64(at + 2, true);
     at += 10;
     if (key === 0) return rdText(n);
-    let s = texts.get(key);
+    // The address's low 32 bits (a cheap truncation), folded so aligned addresses spread too.
+    const low = key >>> 0;
+    const slot = (low ^ (low >>> 10)) & 1023;
     // Only ASCII texts are kept, so a kept string's length is its byte length.
-    if (s !== undefined && s.length === n) { at += n; return s; }
-    s = rdText(n);
-    if (s.length === n && texts.size < 4096) texts.set(key, s);
+    if (slotKeys[slot] === key && slotTexts[slot].length === n) { at += n; return slotTexts[slot]; }
+    const s = rdText(n);
+    if (s.length === n) { slotKeys[slot] = key; slotTexts[slot] = s; }
     return s;
   };
   const effectOf = () => {

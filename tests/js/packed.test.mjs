@@ -136,6 +136,39 @@ test(`${backend}: corrupt packed bytes are refused, never misread`, () => {
   assert.equal(rawPolicy.evaluatePacked(bytes, new Uint8Array(16)), 0, 'output too small');
 });
 
+test(`${backend}: a kept decision text is reused only for its own key and length`, () => {
+  // Decisions written by hand into the decoder's buffer: texts whose keys share a cache slot
+  // (equal low 32 bits) or whose key returns with another length must be read, not reused.
+  const own = createPacker(raw.packedTables());
+  const decide = (texts) => {
+    const b = own.out;
+    const v = new DataView(b.buffer);
+    let p = 0;
+    b[p++] = 0; // outcome
+    b[p++] = 0; // reason
+    for (const [key, s] of texts) {
+      v.setUint16(p, s.length, true);
+      v.setFloat64(p + 2, key, true);
+      p += 10;
+      for (let i = 0; i < s.length; i += 1) b[p++] = s.charCodeAt(i);
+    }
+    b[p++] = 0; // no flags
+    b[p++] = 0; // no effects
+    v.setUint16(p, 200, true);
+    p += 2;
+    b[p++] = 0; // neither npm text
+    const d = own.decode();
+    return [d.rule, d.message];
+  };
+  const k = 0x12345678;
+  const twin = k + 2 ** 32;
+  assert.deepEqual(decide([[k, 'rule-a'], [k + 8, 'message a']]), ['rule-a', 'message a']);
+  assert.deepEqual(decide([[twin, 'rule-b'], [k + 8, 'message a']]), ['rule-b', 'message a']);
+  assert.deepEqual(decide([[k, 'rule-a'], [k + 8, 'message a!']]), ['rule-a', 'message a!']);
+  assert.deepEqual(decide([[k, 'rule-a'], [0, 'made now']]), ['rule-a', 'made now']);
+  assert.deepEqual(decide([[0, 'rule-c'], [k + 8, 'message a!']]), ['rule-c', 'message a!']);
+});
+
 if (backend !== 'napi') {
   // The wasm builds decide packed requests in scratch buffers inside wasm memory (api.js
   // `scratchEvaluator`); a request larger than any before grows that memory under the views.
