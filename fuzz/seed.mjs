@@ -31,6 +31,11 @@ for (const file of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
       if (bytes !== null) put('packed', bytes);
     }
     if (c.config !== undefined) put('config_json', JSON.stringify(c.config));
+    if (c.call === 'classify') put('classify', JSON.stringify(c.input));
+    // The CBOR and JWS readers: attestation objects and CI ID tokens as their senders wrote them.
+    const att = c.input?.credential?.response?.attestationObject;
+    if (typeof att === 'string') put('verify_readers', Buffer.from(att, 'base64url'));
+    if (typeof c.input?.token === 'string') put('verify_readers', c.input.token);
     if (c.secrets !== undefined || c.present !== undefined) {
       put('authorize_json', JSON.stringify({ request: c.request, secrets: c.secrets ?? {}, present: c.present }));
     }

@@ -48,7 +48,7 @@ rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly -
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --quiet
 node fuzz/seed.mjs
 cargo +nightly fuzz build -O
-for target in request_json config_json authorize_json parsers packed; do
+for target in request_json config_json authorize_json parsers packed classify verify_readers; do
   cargo +nightly fuzz run -O "$target" "fuzz/corpus/$target" -- \
     -max_total_time="${STEPUP_FUZZ_SECONDS:-30}" -max_len=65536 -rss_limit_mb=2048 2>&1 \
     | grep -E '^Done|SUMMARY|panicked' | sed "s/^/fuzz $target: /"
@@ -109,6 +109,7 @@ keep schema python3 tests/schema_check.py
 
 step "corpus generator reproduces the committed corpus"
 python3 tests/conformance/generate.py
+python3 tests/conformance/generate_classify.py
 git diff --exit-code --stat -- tests/conformance
 
 step "summary"

@@ -182,6 +182,16 @@ export function createApi(raw, backend) {
       if (audience !== undefined) doc.audience = audience;
       return parseResult(this.#raw.callJson('oidc-exchange', JSON.stringify(doc)));
     }
+    /**
+     * What an npm request is (SPEC §9): its action, canonical package, path and key, or a
+     * refusal with the status and text to answer. `headers` must leave out credentials and codes.
+     */
+    classify({ method, path, headers = {}, body = null, current, routes } = {}) {
+      const doc = { method, path, headers, body };
+      if (current !== undefined) doc.current = current;
+      if (routes !== undefined) doc.routes = routes;
+      return parseResult(this.#raw.callJson('classify', JSON.stringify(doc)));
+    }
     /** 2FA adoption figures for an org's members. */
     auditOrg(members) { return parseResult(this.#raw.orgAuditJson(JSON.stringify({ members }))); }
     /** Which factor a typed code looks like. */

@@ -68,7 +68,8 @@ export type Effect =
   | { kind: 'start-safeguard'; until: number }
   | { kind: 'consume-webauthn-challenge' }
   | { kind: 'update-webauthn-sign-count'; credential_id: string; sign_count: number }
-  | { kind: 'report-sign-count-regression'; credential_id: string; stored: number; presented: number };
+  | { kind: 'report-sign-count-regression'; credential_id: string; stored: number; presented: number }
+  | { kind: 'read-anonymously' };
 
 export interface Decision {
   outcome: Outcome;
@@ -100,6 +101,7 @@ export interface Config {
   preset?: 'npmjs-2022' | 'npmjs-2026';
   proof_max_age_seconds?: number;
   publish_floor?: boolean;
+  exempt_non_latest_dist_tags?: boolean;
   bypass_token_forbidden_classes?: ActionClass[];
   default_publishing_access?: PublishingAccess;
   throttle?: { account?: Window[]; ip?: Window[] };
@@ -199,6 +201,8 @@ export declare class Policy {
   checkTokenForm(token: TokenForm, options?: { now?: number }): TokenCheck;
   /** Any JSON entry point by name (`webauthn-challenge`, `webauthn-register`, `oidc-exchange`, ...). */
   callJson(fn: string, inputJson: string): string;
+  /** What an npm request is (SPEC §9), or why it is refused (docs/CLASSIFICATION.md). */
+  classify(request: ClassifyInput): Classification;
   webauthnChallenge(options: { ceremony: 'registration' | 'authentication'; now?: number; entropy?: Uint8Array | string; user?: { id: string; name: string; display_name?: string }; credentials?: string[] }): WebauthnChallenge;
   /** `challenge`: the stored record, or what webauthnChallenge returned. */
   webauthnRegister(options: { now?: number; challenge: ChallengeRecord; credential: object; existing?: string[] }): WebauthnRegistration;
@@ -216,3 +220,38 @@ export interface StepupApi {
   compareExpectation(expect: object | string, decision: Decision | string): string[];
   schema(which: 'config' | 'request'): object;
 }
+
+/** An npm request to classify (docs/CLASSIFICATION.md). */
+export interface ClassifyInput {
+  method: string;
+  /** Raw path and query as received. */
+  path: string;
+  /** Lower-case names; leave out `authorization`, `cookie` and `npm-otp`. */
+  headers?: Record<string, string>;
+  /** Parsed JSON body with attachment `data` removed, or null. */
+  body?: unknown;
+  /** The package's (or, for a profile update, the account's) current document. */
+  current?: unknown;
+  /** Write routes the operator added. */
+  routes?: Array<{ prefix: string; methods?: string[]; kind: ActionKind }>;
+}
+
+/** The answer of `classify`. */
+export type Classification =
+  | {
+      result: 'classified';
+      route: string;
+      action: { kind: ActionKind; package?: string; tag?: string; org?: string; target_account?: string } | null;
+      package: string | null;
+      path: string;
+      key: string;
+      write: boolean;
+      needs_current: boolean;
+    }
+  | {
+      result: 'refused';
+      status: 400 | 405;
+      problem: 'bad-method' | 'method-override' | 'double-encoding' | 'dot-segment' | 'bad-segment' | 'empty-segment'
+        | 'bad-package-name' | 'scope-without-name' | 'query-on-write' | 'unknown-write' | 'bad-body';
+      error: string;
+    };

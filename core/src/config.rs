@@ -135,6 +135,10 @@ pub struct Config {
     pub proof_max_age_seconds: u64,
     /// Publishing requires account 2FA (or a bypass token / OIDC).
     pub publish_floor: bool,
+    /// In `auth-and-writes`, dist-tag changes other than `latest` need no code (the old registry
+    /// doc's exemption, `npmjs-2022`); `npmjs-2026` asks for every tag, since moving `next` or
+    /// `beta` redirects installs too (SPEC §4 rule 7).
+    pub exempt_non_latest_dist_tags: bool,
     /// Classes a bypass token may never perform.
     pub bypass_token_forbidden_classes: Vec<ActionClass>,
     /// Publishing access for packages that do not say.
@@ -251,6 +255,8 @@ struct ConfigDoc {
     proof_max_age_seconds: Option<u64>,
     #[serde(default)]
     publish_floor: Option<bool>,
+    #[serde(default)]
+    exempt_non_latest_dist_tags: Option<bool>,
     #[serde(default)]
     bypass_token_forbidden_classes: Option<Vec<ActionClass>>,
     #[serde(default)]
@@ -379,6 +385,7 @@ impl Config {
             preset,
             proof_max_age_seconds: 300,
             publish_floor: modern,
+            exempt_non_latest_dist_tags: !modern,
             bypass_token_forbidden_classes: if modern {
                 vec![
                     ActionClass::Account,
@@ -497,6 +504,9 @@ impl Config {
         }
         if let Some(v) = d.publish_floor {
             c.publish_floor = v;
+        }
+        if let Some(v) = d.exempt_non_latest_dist_tags {
+            c.exempt_non_latest_dist_tags = v;
         }
         if let Some(v) = d.bypass_token_forbidden_classes {
             c.bypass_token_forbidden_classes = v;

@@ -123,6 +123,9 @@ pub enum Effect {
         /// The counter the authenticator reported.
         sign_count: u32,
     },
+    /// Forward this read without the account's credential: the package is outside the
+    /// token's axes, so only a public package may be served (SPEC §8.24).
+    ReadAnonymously,
     /// The credential's counter did not grow: log it, alert the owner (possible clone).
     ReportSignCountRegression {
         /// Credential ID, base64url.

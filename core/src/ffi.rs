@@ -184,7 +184,7 @@ pub fn oidc_exchange_json(policy: &Policy, input: &str) -> Result<String, InputE
 
 /// The JSON entry points reachable by name through [`call_json`], so a binding forwards new
 /// functions without new glue.
-pub const FUNCTIONS: [&str; 11] = [
+pub const FUNCTIONS: [&str; 12] = [
     "evaluate",
     "authorize",
     "enroll-totp",
@@ -196,6 +196,7 @@ pub const FUNCTIONS: [&str; 11] = [
     "webauthn-register",
     "oidc-exchange",
     "oidc-trust",
+    "classify",
 ];
 
 /// Calls the entry point `function` (one of [`FUNCTIONS`]) with JSON `input`; the result is
@@ -213,6 +214,7 @@ pub fn call_json(policy: &Policy, function: &str, input: &str) -> String {
         "webauthn-register" => webauthn_register_json(policy, input),
         "oidc-exchange" => oidc_exchange_json(policy, input),
         "oidc-trust" => crate::oidc::check_trust(input),
+        "classify" => crate::classify::classify_json(input),
         _ => Err(InputError::new(
             "function",
             format!("unknown function; one of {}", FUNCTIONS.join(", ")),

@@ -22,6 +22,7 @@ pub mod action;
 pub mod authorize;
 pub mod cbor;
 pub mod cidr;
+pub mod classify;
 pub mod codes;
 pub mod config;
 pub mod conformance;

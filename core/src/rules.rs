@@ -199,7 +199,7 @@ pub(crate) fn verdict(cfg: &Config, cohort_rules: &[String], req: &Request) -> V
                 ActionClass::Login | ActionClass::Account | ActionClass::Tokens
             ) || (mode == TfaMode::AuthAndWrites
                 && write
-                && !write_exempt(kind, req.action.tag.as_deref()))
+                && !write_exempt(cfg, kind, req.action.tag.as_deref()))
             {
                 add(FactorSet::SECOND_FACTORS, mode_rule);
             }
@@ -216,7 +216,8 @@ pub(crate) fn verdict(cfg: &Config, cohort_rules: &[String], req: &Request) -> V
         if cfg.strong_factor_actions.contains(&kind) {
             add(FactorSet::STRONG, "strong-factor-actions");
         }
-        if kind == ActionKind::Login && !has_tfa {
+        // Rule 8 (amended): HTTP Basic sends the password, so every such request is a login.
+        if (kind == ActionKind::Login || matches!(cred, Credential::Basic)) && !has_tfa {
             match enrolled(
                 &cfg.login_verification,
                 &req.account.id,
@@ -248,11 +249,14 @@ pub(crate) fn verdict(cfg: &Config, cohort_rules: &[String], req: &Request) -> V
     }
 }
 
-/// `package.star` and dist-tags other than `latest` need no factor in auth-and-writes.
-fn write_exempt(kind: ActionKind, tag: Option<&str>) -> bool {
+/// `package.star`, and under `exempt_non_latest_dist_tags` dist-tags other than `latest`, need
+/// no factor in auth-and-writes.
+fn write_exempt(cfg: &Config, kind: ActionKind, tag: Option<&str>) -> bool {
     match kind {
         ActionKind::PackageStar => true,
-        ActionKind::DistTagAdd | ActionKind::DistTagRemove => tag.is_some_and(|t| t != "latest"),
+        ActionKind::DistTagAdd | ActionKind::DistTagRemove => {
+            cfg.exempt_non_latest_dist_tags && tag.is_some_and(|t| t != "latest")
+        }
         _ => false,
     }
 }
@@ -301,6 +305,15 @@ fn credential(req: &Request, kind: ActionKind, class: ActionClass) -> Option<Dec
                 } else {
                     (None, Permission::NoAccess)
                 };
+            // SPEC §8.24: the axes limit what the token writes and which non-public packages it
+            // reads; a public package stays readable, so the read goes out anonymously.
+            let outside = covered == Some(false)
+                || (covered == Some(true) && permission == Permission::NoAccess);
+            if outside && kind == ActionKind::PackageRead {
+                let mut d = decide(Reason::Allowed, "credential.scope");
+                d.effects.push(Effect::ReadAnonymously);
+                return Some(d);
+            }
             match covered {
                 Some(false) => Some(decide(Reason::TokenScope, "credential.scope")),
                 Some(true) if permission == Permission::NoAccess => {

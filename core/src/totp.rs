@@ -160,9 +160,15 @@ pub fn verify(
     if replayed {
         return TotpCheck::Replayed;
     }
+    // SPEC §8.22: a match at or before the last accepted step is a replay wherever it lies (a
+    // command re-run from shell history), never a clock to fix.
     for k in (skew + 1)..=i64::from(cfg.drift_probe_steps) {
         for offset in [-k, k] {
             if matches_at(offset) {
+                let step = origin.checked_add_signed(offset);
+                if last_step.is_some_and(|l| step.is_some_and(|s| s <= l)) {
+                    return TotpCheck::Replayed;
+                }
                 return TotpCheck::Drift { offset };
             }
         }

@@ -207,6 +207,7 @@ fn effect(e: &Effect) -> w::Effect {
         Effect::RevokeWebSessions => w::Effect::RevokeWebSessions,
         Effect::StartSafeguard { until } => w::Effect::StartSafeguard(*until),
         Effect::ConsumeWebauthnChallenge => w::Effect::ConsumeWebauthnChallenge,
+        Effect::ReadAnonymously => w::Effect::ReadAnonymously,
         Effect::UpdateWebauthnSignCount {
             credential_id,
             sign_count,

@@ -78,7 +78,7 @@ const OUTCOMES: [(&str, Outcome); 3] = [
     ("deny", Outcome::Deny),
 ];
 /// Effect kinds, indexed as [`effect_index`] numbers them.
-const EFFECTS: [&str; 11] = [
+const EFFECTS: [&str; 12] = [
     "consume-totp-step",
     "burn-recovery-code",
     "consume-email-code",
@@ -90,6 +90,7 @@ const EFFECTS: [&str; 11] = [
     "consume-webauthn-challenge",
     "update-webauthn-sign-count",
     "report-sign-count-regression",
+    "read-anonymously",
 ];
 
 /// The name lists the JS encoder and decoder index enums by, so the names live here only.
@@ -228,11 +229,12 @@ mod tests {
                 credential_id: "a".into(),
                 sign_count: 1,
             },
-            _ => Effect::ReportSignCountRegression {
+            10 => Effect::ReportSignCountRegression {
                 credential_id: "a".into(),
                 stored: 2,
                 presented: 1,
             },
+            _ => Effect::ReadAnonymously,
         }
     }
 

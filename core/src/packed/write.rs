@@ -123,6 +123,7 @@ fn effect(w: &mut Writer<'_>, e: &Effect) -> Option<()> {
         Effect::ConsumeWebauthnChallenge => 8,
         Effect::UpdateWebauthnSignCount { .. } => 9,
         Effect::ReportSignCountRegression { .. } => 10,
+        Effect::ReadAnonymously => 11,
     };
     w.u8(kind);
     match e {

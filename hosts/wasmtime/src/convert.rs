@@ -233,6 +233,7 @@ fn effect(e: w::Effect) -> Effect {
         w::Effect::RevokeWebSessions => Effect::RevokeWebSessions,
         w::Effect::StartSafeguard(until) => Effect::StartSafeguard { until },
         w::Effect::ConsumeWebauthnChallenge => Effect::ConsumeWebauthnChallenge,
+        w::Effect::ReadAnonymously => Effect::ReadAnonymously,
         w::Effect::UpdateWebauthnSignCount(c) => Effect::UpdateWebauthnSignCount {
             credential_id: c.credential_id,
             sign_count: c.sign_count,

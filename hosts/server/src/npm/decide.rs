@@ -340,6 +340,8 @@ async fn apply(
                 );
             }
             Effect::ConsumeWebauthnChallenge | Effect::UpdateWebauthnSignCount { .. } => {}
+            // The gateway reads this one off the decision when it forwards the read.
+            Effect::ReadAnonymously => {}
         }
     }
     Ok(Applied::Done { accepted })
