@@ -217,7 +217,12 @@ pub(crate) fn verdict(cfg: &Config, cohort_rules: &[String], req: &Request) -> V
             add(FactorSet::STRONG, "strong-factor-actions");
         }
         // Rule 8 (amended): HTTP Basic sends the password, so every such request is a login.
-        if (kind == ActionKind::Login || matches!(cred, Credential::Basic)) && !has_tfa {
+        // An email change is verified the same way: the address is where the next login code
+        // goes, so whoever holds a session must not move it without the current one.
+        let verified = kind == ActionKind::Login
+            || kind == ActionKind::EmailChange
+            || matches!(cred, Credential::Basic);
+        if verified && !has_tfa {
             match enrolled(
                 &cfg.login_verification,
                 &req.account.id,

@@ -2,8 +2,16 @@ import type { Config } from 'stepup-node';
 
 /** `middlewares.stepup` in Verdaccio's config.yaml. */
 export interface StepupPluginConfig {
-  /** Key for encrypting TOTP secrets at rest (or env STEPUP_SECRET_KEY). Required. */
+  /**
+   * The environment variable holding the sealing key (default `STEPUP_SECRET_KEY`): 32 bytes as
+   * hex or base64, or a passphrase of at least 16 characters (stretched with scrypt). Verdaccio
+   * does not expand `${...}` in config.yaml; a literal placeholder is refused at start.
+   */
+  secret_key_env?: string;
+  /** The key itself, when the environment cannot hold it (the environment wins). */
   secret_key?: string;
+  /** Write routes to forward beyond npm's catalogue, each decided as `kind`; others are refused. */
+  routes?: Array<{ prefix: string; methods?: string[]; kind: string }>;
   /** Issuer shown in authenticator apps. Default "Verdaccio". */
   issuer?: string;
   /** stepup policy configuration (preset and overrides). */

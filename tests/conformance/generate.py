@@ -356,6 +356,8 @@ c += [
     case("rule 8 amended: basic auth without 2FA, token create, needs the emailed code", req("token.create", **NO, cred={"kind": "basic"}), chal("login-verification-required", "login-verification.stage", ["email-otp"])),
     case("rule 8 amended: basic auth before the rollout needs nothing", req("package.read", now=ts("2021-12-01"), **NO, cred={"kind": "basic"}), allow("allowed", "default"), config=P22),
     case("rule 8 amended: basic auth during a brown-out is verified", req("package.read", now=ts("2022-02-16T06:00:00Z"), id="zz-not-in-ramp", **NO, cred={"kind": "basic"}, publisher=False), chal("login-verification-required"), config=P22),
+    case("email change without 2FA needs the emailed code (the address receives the next one)", req("email.change", **NO), chal("login-verification-required", "login-verification.stage", ["email-otp"])),
+    case("email change with 2FA needs a second factor", req("email.change", **AO), chal("otp-required", "account-mode.auth-only", TF)),
     case("rule 7: 2022 exempts dist-tags other than latest", req("dist-tag.add", tag="beta"), allow("allowed", "default"), config=P22),
     case("rule 7: 2022 still asks for a code to move latest", req("dist-tag.add", tag="latest"), chal("otp-required", "account-mode.auth-and-writes"), config=P22),
     case("rule 7: 2026 asks for a code to move any dist-tag", req("dist-tag.remove", tag="beta"), chal("otp-required", "account-mode.auth-and-writes", TF)),

@@ -5,8 +5,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHmac, generateKeyPairSync, randomUUID, sign as rsaSign } from 'node:crypto';
-import { createServer } from 'node:http';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createServer, request as httpRequest } from 'node:http';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -81,7 +81,7 @@ async function startGateway(upstream) {
   // Security keys: the relying party is this gateway as the browser sees it (a domain, not an IP).
   const config = join(work, 'policy.json');
   writeFileSync(config, JSON.stringify({ webauthn: { rp_id: 'localhost', rp_name: 'gateway test', origins: [`http://localhost:${gport}`] } }));
-  const p = launch('stepup', STEPUP, ['serve', '--config', config, '--listen', `127.0.0.1:${gport}`, '--db', join(work, 'stepup.sqlite3'), '--upstream', upstream, '--mail-dir', join(work, 'mail'), '--issuer', 'Gateway Test', '--oidc-jwks', JWKS_FILE], { STEPUP_SECRET_KEY: KEY, STEPUP_LOG: 'info' });
+  const p = launch('stepup', STEPUP, ['serve', '--config', config, '--listen', `127.0.0.1:${gport}`, '--db', join(work, 'stepup.sqlite3'), '--upstream', upstream, '--mail-dir', join(work, 'mail'), '--issuer', 'Gateway Test', '--oidc-jwks', JWKS_FILE, '--public-url', `http://127.0.0.1:${gport}`], { STEPUP_SECRET_KEY: KEY, STEPUP_LOG: 'info' });
   registry = `http://127.0.0.1:${gport}/`;
   await waitFor(`${registry}v1/health`, p);
 }
@@ -172,10 +172,12 @@ function mailedCode(account) {
   throw new Error(`no mail for ${account}`);
 }
 
-async function couchLogin(name, password, otp) {
-  const headers = { 'content-type': 'application/json', 'npm-command': 'login' };
+async function couchLogin(name, password, otp, { email } = {}) {
+  const headers = { 'content-type': 'application/json', 'npm-command': email ? 'adduser' : 'login' };
   if (otp) headers['npm-otp'] = otp;
-  return fetch(`${registry}-/user/org.couchdb.user:${name}`, { method: 'PUT', headers, body: JSON.stringify({ _id: `org.couchdb.user:${name}`, name, password, type: 'user', roles: [], date: new Date().toISOString() }) });
+  const doc = { _id: `org.couchdb.user:${name}`, name, password, type: 'user', roles: [], date: new Date().toISOString() };
+  if (email) doc.email = email;
+  return fetch(`${registry}-/user/org.couchdb.user:${name}`, { method: 'PUT', headers, body: JSON.stringify(doc) });
 }
 
 const state = {};
@@ -193,8 +195,14 @@ after(async () => {
 });
 
 test('first login without 2FA: an emailed code is required, a wrong password never says OTP', async () => {
-  // Verdaccio creates alice on the first couch login (adduser); the gateway then asks for the emailed code.
-  const first = await couchLogin('alice', 'alice-pass-1');
+  // A login never signs anyone up upstream (G12): an unknown name is a wrong password.
+  const ghost = await couchLogin('ghost', 'ghost-pass-1');
+  assert.equal(ghost.status, 401);
+  assert.notEqual(ghost.headers.get('www-authenticate'), 'OTP');
+  const ghostUp = await fetch(`${state.upstream}/-/whoami`, { headers: { authorization: `Basic ${Buffer.from('ghost:ghost-pass-1').toString('base64')}` } });
+  assert.notEqual((await ghostUp.json().catch(() => ({}))).username, 'ghost', 'the login must not have created the upstream account');
+  // `npm adduser` creates alice upstream and records her address; the gateway then asks for the emailed code.
+  const first = await couchLogin('alice', 'alice-pass-1', undefined, { email: 'alice@example.test' });
   assert.equal(first.status, 401, await first.clone().text());
   assert.equal(first.headers.get('www-authenticate'), 'OTP');
   assert.match((await first.json()).error, /Check your email/);
@@ -464,7 +472,7 @@ test('security key: registered on the gateway page, then `npm login` completes w
 
     // An account whose only second factor is a key: the first key turns 2FA on and comes with
     // recovery codes; `npm token create` is then approved in the browser like a publish.
-    const kimFirst = await couchLogin('kim', 'kim-pass-1');
+    const kimFirst = await couchLogin('kim', 'kim-pass-1', undefined, { email: 'kim@example.test' });
     assert.equal(kimFirst.status, 401);
     const kimLogin = await couchLogin('kim', 'kim-pass-1', mailedCode('kim'));
     const kimRc = npmrc('kim', (await kimLogin.json()).token);
@@ -504,4 +512,148 @@ test('state survives a gateway restart (SQLite), and the key is required', async
   const r = npm(state.alice, ['publish', '--auth-type=legacy'], pkg('demo-gw', '1.0.4'));
   assert.match(r.out, /EOTP/, r.out);
   assert.match(npm(state.alice, ['profile', 'get']).out, /auth-and-writes/);
+});
+
+// ---------- the gate, attacked (issue 18: every finding is a regression test) ----------
+
+/** One HTTP request with its path sent byte for byte (fetch's URL parser would normalise it). */
+function raw(method, path, { headers = {}, body } = {}) {
+  const data = body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port: gport, method, path, headers: { ...(data ? { 'content-type': 'application/json', 'content-length': data.length } : {}), ...headers } }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json = null;
+        try { json = JSON.parse(text); } catch { /* not JSON */ }
+        resolve({ status: res.statusCode, headers: res.headers, text, json });
+      });
+    });
+    req.on('error', reject);
+    if (data) req.write(data);
+    req.end();
+  });
+}
+
+const bearer = () => ({ authorization: `Bearer ${state.aliceToken}` });
+
+/** A publish document as libnpmpublish sends it (the tarball is opaque to the gate). */
+function publishDoc(name, version, tag = 'latest') {
+  const data = Buffer.from(`stepup gate test ${name}@${version}`).toString('base64');
+  const file = `${name}-${version}.tgz`;
+  return {
+    _id: name, name, 'dist-tags': { [tag]: version },
+    versions: { [version]: { name, version, _id: `${name}@${version}`, dist: { tarball: `${registry}${name}/-/${file}`, shasum: '0'.repeat(40) } } },
+    _attachments: { [file]: { content_type: 'application/octet-stream', data, length: data.length } },
+  };
+}
+
+async function upstreamHas(name) {
+  const r = await fetch(`${state.upstream}/${name.replace('/', '%2f')}`);
+  return r.status === 200;
+}
+
+test('G1: PUT /%40scope/name is a publish of @scope/name: challenged, nothing reaches upstream', async () => {
+  const r = await raw('PUT', '/%40acme/g1', { headers: bearer(), body: publishDoc('@acme/g1', '1.0.0') });
+  assert.equal(r.status, 401, r.text);
+  assert.equal(r.headers['www-authenticate'], 'OTP');
+  assert.equal(await upstreamHas('@acme/g1'), false);
+});
+
+test('G2: a lone @name segment is not a package: a write to it is refused 400', async () => {
+  const r = await raw('PUT', '/@g2', { headers: bearer(), body: publishDoc('@g2', '1.0.0') });
+  assert.equal(r.status, 400, r.text);
+  assert.match(r.json.error, /scope, not a package/);
+});
+
+test('P1 on the gateway: unrecognised writes are refused 405; tag routes and override headers are not a way around', async () => {
+  const post = await raw('POST', '/demo-gw', { headers: bearer(), body: {} });
+  assert.equal(post.status, 405, post.text);
+  assert.match(post.json.error, /not a write this registry recognises/);
+  const legacyTag = await raw('PUT', '/demo-gw/latest', { headers: bearer(), body: '"1.0.0"' });
+  assert.equal(legacyTag.status, 401, legacyTag.text);
+  assert.equal(legacyTag.headers['www-authenticate'], 'OTP');
+  const mergeTags = await raw('POST', '/-/package/demo-gw/dist-tags', { headers: bearer(), body: { latest: '1.0.0' } });
+  assert.equal(mergeTags.status, 401, mergeTags.text);
+  const override = await raw('POST', '/-/npm/v1/tokens', { headers: { ...bearer(), 'x-http-method-override': 'GET' }, body: {} });
+  assert.equal(override.status, 400, override.text);
+  const dots = await raw('PUT', '/demo-gw/%2e%2e/other', { headers: bearer(), body: {} });
+  assert.equal(dots.status, 400, dots.text);
+  const twice = await raw('PUT', '/%2540acme%252fg1', { headers: bearer(), body: {} });
+  assert.equal(twice.status, 400, twice.text);
+  assert.match(twice.json.error, /encoded twice/);
+  const doc = await (await fetch(`${state.upstream}/demo-gw`)).json();
+  assert.equal(doc['dist-tags'].latest, '1.0.2', 'no tag moved');
+});
+
+test('G3: one code, one operation: not the same request in another encoding, not another kind', async () => {
+  const code = await freshCode(state.secret);
+  const first = await raw('PUT', '/@acme%2Fg3', { headers: { ...bearer(), 'npm-otp': code }, body: publishDoc('@acme/g3', '1.0.0') });
+  assert.ok(first.status < 300, first.text);
+  const again = await raw('PUT', '/%40acme/g3', { headers: { ...bearer(), 'npm-otp': code }, body: publishDoc('@acme/g3', '1.0.1') });
+  assert.equal(again.status, 401, again.text);
+  const doc = await (await fetch(`${state.upstream}/@acme%2fg3`)).json();
+  assert.deepEqual(Object.keys(doc.versions), ['1.0.0']);
+  // A code spent creating a token cannot then disable 2FA, whatever npm-command says.
+  const tokenCode = await freshCode(state.secret);
+  const created = await raw('POST', '/-/npm/v1/tokens', { headers: { ...bearer(), 'npm-otp': tokenCode, 'npm-command': 'profile' }, body: { password: 'alice-pass-1', readonly: false, cidr_whitelist: [] } });
+  assert.equal(created.status, 200, created.text);
+  const disable = await raw('POST', '/-/npm/v1/user', { headers: { ...bearer(), 'npm-otp': tokenCode, 'npm-command': 'profile' }, body: { tfa: { password: 'alice-pass-1', mode: 'disable' } } });
+  assert.equal(disable.status, 401, disable.text);
+  const profile = await raw('GET', '/-/npm/v1/user', { headers: bearer() });
+  assert.equal(profile.json.tfa.mode, 'auth-and-writes');
+});
+
+test('G4: HTTP Basic is a login on every request: no read without the emailed code', async () => {
+  const signup = await couchLogin('bob', 'bob-pass-1', undefined, { email: 'bob@example.test' });
+  assert.equal(signup.status, 401, await signup.clone().text());
+  const basic = { authorization: `Basic ${Buffer.from('bob:bob-pass-1').toString('base64')}` };
+  const read = await raw('GET', '/demo-gw', { headers: basic });
+  assert.equal(read.status, 401, read.text);
+  assert.equal(read.headers['www-authenticate'], 'OTP');
+  assert.equal(read.json.reason, 'login-verification-required');
+  const ok = await raw('GET', '/demo-gw', { headers: { ...basic, 'npm-otp': mailedCode('bob') } });
+  assert.equal(ok.status, 200, ok.text);
+  const mail = readdirSync(join(work, 'mail')).map((f) => readFileSync(join(work, 'mail', f), 'utf8')).find((m) => m.includes('X-Stepup-Account: bob'));
+  assert.match(mail, /^To: bob@example\.test\r$/m, 'the code goes to the address, not the user name');
+});
+
+test('G5: trusted publishing audience comes from configuration, never from the Host header', async () => {
+  const now = Math.floor(Date.now() / 1000);
+  const token = idToken({ iss: 'https://token.actions.githubusercontent.com', aud: 'npm:evil.example', jti: randomUUID(), iat: now, exp: now + 300,
+    repository: 'acme/demo-oidc', workflow_ref: 'acme/demo-oidc/.github/workflows/release.yml@refs/tags/v9', event_name: 'push', runner_environment: 'github-hosted' });
+  const r = await raw('POST', '/-/npm/v1/oidc/token/exchange/package/demo-oidc', { headers: { host: 'evil.example', authorization: `Bearer ${token}` } });
+  assert.equal(r.status, 401, r.text);
+});
+
+test('G6, G11: X-Forwarded-For from an untrusted peer is ignored; whoami and profile honour the allow-list', async () => {
+  const made = await raw('POST', '/-/npm/v1/tokens', { headers: { ...bearer(), 'npm-otp': await freshCode(state.secret) }, body: { password: 'alice-pass-1', readonly: false, cidr_whitelist: ['10.0.0.0/8'] } });
+  assert.equal(made.status, 200, made.text);
+  const cidr = { authorization: `Bearer ${made.json.token}`, 'x-forwarded-for': '10.1.2.3' };
+  for (const path of ['/-/whoami', '/-/npm/v1/user', '/demo-gw']) {
+    const r = await raw('GET', path, { headers: cidr });
+    assert.equal(r.status, 401, `${path}: ${r.text}`);
+    assert.equal(r.headers['www-authenticate'], 'ipaddress', path);
+  }
+});
+
+test('G7: a publish-sized body is read only from a known caller; other bodies stop at 1 MiB', async () => {
+  const big = 'x'.repeat(2 << 20);
+  const anonymous = await raw('PUT', '/g7-big', { body: { name: 'g7-big', pad: big } });
+  assert.equal(anonymous.status, 401, anonymous.text.slice(0, 200));
+  const tooBig = await raw('POST', '/-/npm/v1/tokens', { headers: bearer(), body: { password: 'x', pad: big } });
+  assert.equal(tooBig.status, 413, tooBig.text.slice(0, 200));
+});
+
+test('G9: an email with CR/LF is refused before it is stored', async () => {
+  const r = await raw('POST', '/-/npm/v1/user', { headers: { ...bearer(), 'npm-otp': await freshCode(state.secret) }, body: { email: 'alice@example.test\r\nBcc: mallory@example.test' } });
+  assert.equal(r.status, 400, r.text);
+  const profile = await raw('GET', '/-/npm/v1/user', { headers: bearer() });
+  assert.equal(profile.json.email, 'alice@example.test');
+});
+
+test('G13: the store is readable by its owner only', () => {
+  const mode = statSync(join(work, 'stepup.sqlite3')).mode;
+  assert.equal(mode & 0o077, 0, `mode ${(mode & 0o777).toString(8)}`);
 });

@@ -82,9 +82,15 @@ pub struct ServeOptions {
     /// Issuer shown in authenticator apps.
     #[arg(long, default_value = "stepup")]
     pub issuer: String,
-    /// Take the client address from X-Forwarded-For (only behind a proxy you run).
+    /// A network of proxies you run in front of the gateway (CIDR; repeatable). Requests from
+    /// them are attributed to the right-most X-Forwarded-For address outside these networks;
+    /// from anywhere else X-Forwarded-For is ignored.
+    #[arg(long = "trusted-proxy", value_name = "CIDR")]
+    pub trusted_proxies: Vec<String>,
+    /// JSON file of extra write routes the gate forwards, each `{prefix, methods, kind}`:
+    /// writes that match no npm route are refused unless named here.
     #[arg(long)]
-    pub trust_proxy: bool,
+    pub gate_routes: Option<PathBuf>,
     /// Log format.
     #[arg(long, value_parser = ["text", "json"], default_value = "text")]
     pub log_format: String,
@@ -117,8 +123,12 @@ pub struct App {
     pub admin_token: Option<[u8; 32]>,
     /// Authenticator issuer.
     pub issuer: String,
-    /// Trust X-Forwarded-For.
-    pub trust_proxy: bool,
+    /// Networks whose X-Forwarded-For is believed.
+    pub trusted_proxies: Vec<stepup_core::cidr::Cidr>,
+    /// The operator's extra write routes (the classify input's `routes`), or `null`.
+    pub routes: serde_json::Value,
+    /// Wrong passwords per account.
+    pub password_failures: npm::PasswordFailures,
     /// Emailed codes.
     pub outbox: Outbox,
     /// Merged JWKS of the trusted CI providers (`{"keys": [...]}`).
@@ -141,6 +151,40 @@ fn oidc_jwks(paths: &[PathBuf]) -> Result<serde_json::Value, ServeError> {
         keys.extend(list.iter().cloned());
     }
     Ok(serde_json::json!({ "keys": keys }))
+}
+
+fn trusted_proxies(list: &[String]) -> Result<Vec<stepup_core::cidr::Cidr>, ServeError> {
+    list.iter()
+        .map(|t| {
+            stepup_core::cidr::Cidr::parse(t.trim()).ok_or_else(|| {
+                ServeError::Io(format!(
+                    "--trusted-proxy {t}: expected a network such as 10.0.0.0/8"
+                ))
+            })
+        })
+        .collect()
+}
+
+fn gate_routes(path: Option<&std::path::Path>) -> Result<serde_json::Value, ServeError> {
+    let Some(p) = path else {
+        return Ok(serde_json::Value::Null);
+    };
+    let text = std::fs::read_to_string(p)
+        .map_err(|e| ServeError::Io(format!("cannot read --gate-routes {}: {e}", p.display())))?;
+    let routes: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| ServeError::Io(format!("--gate-routes {} is not JSON: {e}", p.display())))?;
+    // The engine reads them: a probe classification says now, not at the first request,
+    // whether they are well formed.
+    let probe = serde_json::json!({"method": "GET", "path": "/", "routes": routes});
+    let out = stepup_core::classify::classify_json(&probe.to_string()).map_err(|e| {
+        ServeError::Io(format!(
+            "--gate-routes {}: {}",
+            p.display(),
+            e.within("routes")
+        ))
+    })?;
+    drop(out);
+    Ok(routes)
 }
 
 /// The state handle every handler gets.
@@ -202,8 +246,8 @@ fn write_private(path: &std::path::Path, text: &str) -> Result<(), ServeError> {
         .map_err(|e| ServeError::Key(format!("cannot write {}: {e}", path.display())))
 }
 
-/// Builds the router.
-pub fn router(app: Shared) -> Router {
+/// The routes, behind the gate.
+fn routes(app: Shared) -> Router {
     Router::new()
         .route("/v1/evaluate", post(api::evaluate))
         .route("/v1/authorize", post(api::authorize))
@@ -263,8 +307,17 @@ pub fn router(app: Shared) -> Router {
             post(npm::trust::exchange),
         )
         .fallback(npm::gateway::proxy)
-        .layer(DefaultBodyLimit::max(npm::gateway::MAX_BODY))
+        .layer(DefaultBodyLimit::max(npm::gate::MAX_PUBLISH_BODY))
         .with_state(app)
+}
+
+/// The server: every npm request is classified by the gate, and refused or rewritten to its
+/// canonical path, before routing (a layer on the routes themselves would run after routing).
+pub fn router(app: Shared) -> Router {
+    use tower_layer::Layer as _;
+    let gated =
+        axum::middleware::from_fn_with_state(app.clone(), npm::gate::gate).layer(routes(app));
+    Router::new().fallback_service(gated)
 }
 
 /// A running server (tests and embedding).
@@ -338,7 +391,9 @@ pub async fn start(opts: &ServeOptions) -> Result<Running, ServeError> {
             .map(|u| u.trim_end_matches('/').to_owned()),
         admin_token: admin_token(opts)?,
         issuer: opts.issuer.clone(),
-        trust_proxy: opts.trust_proxy,
+        trusted_proxies: trusted_proxies(&opts.trusted_proxies)?,
+        routes: gate_routes(opts.gate_routes.as_deref())?,
+        password_failures: npm::PasswordFailures::default(),
         outbox: Outbox::new(mail_dir)?,
         oidc_jwks: oidc_jwks(&opts.oidc_jwks)?,
     });

@@ -6,6 +6,31 @@ use std::path::PathBuf;
 
 use crate::error::ServeError;
 
+/// Whether `addr` can go into a message header as one address: `local@domain`, printable
+/// ASCII without spaces, quotes, angle brackets or separators, at most 254 characters.
+/// Everything else is refused when it is set, so no stored address can add a header line.
+pub fn valid_address(addr: &str) -> bool {
+    let ok_char = |c: char| {
+        c.is_ascii_graphic()
+            && !matches!(
+                c,
+                '<' | '>' | '"' | ',' | ';' | '(' | ')' | '[' | ']' | '\\'
+            )
+    };
+    match addr.split_once('@') {
+        Some((local, domain)) => {
+            addr.len() <= 254
+                && !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains('@')
+                && addr.chars().all(ok_char)
+        }
+        None => false,
+    }
+}
+
 /// The outbox.
 #[derive(Clone, Debug)]
 pub struct Outbox {
@@ -38,7 +63,16 @@ impl Outbox {
         now: i64,
         issuer: &str,
     ) -> Result<PathBuf, ServeError> {
-        let to = if email.is_empty() { account } else { email };
+        // The message goes to the account's address; an account without a usable one gets no
+        // mail (a user name is not an address), and nothing from the account reaches a header
+        // unchecked.
+        if !valid_address(email) {
+            return Err(ServeError::Io(format!(
+                "account {account:?} has no valid email address; the login code cannot be sent"
+            )));
+        }
+        let to = email;
+        let account: String = account.chars().filter(|c| c.is_ascii_graphic()).collect();
         let safe: String = account
             .chars()
             .map(|c| {

@@ -30,6 +30,41 @@ impl StoreUrl {
     }
 }
 
+/// The SQLite file readable by its owner only (G13): created `0600` before SQLite opens it,
+/// and an existing one narrowed to `0600` (SQLite gives its `-wal` and `-shm` files the
+/// database file's mode).
+fn private_file(path: &std::path::Path) -> Result<(), ServeError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        if path.as_os_str().is_empty() || path.to_str() == Some(":memory:") {
+            return Ok(());
+        }
+        let created = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path);
+        match created {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(
+                    |e| ServeError::Store(format!("cannot make {} private: {e}", path.display())),
+                )?;
+            }
+            Err(e) => {
+                return Err(ServeError::Store(format!(
+                    "cannot create {}: {e}",
+                    path.display()
+                )));
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 /// An account's row.
 #[derive(Clone, Debug, Default)]
 pub struct Account {
@@ -191,6 +226,9 @@ impl Store {
     /// Connects and creates the tables when missing (concurrent starts are serialised on
     /// PostgreSQL by an advisory lock).
     pub async fn open(url: &StoreUrl) -> Result<Store, ServeError> {
+        if let StoreUrl::Sqlite(path) = url {
+            private_file(std::path::Path::new(path))?;
+        }
         sqlx::any::install_default_drivers();
         let postgres = matches!(url, StoreUrl::Postgres(_));
         let pool = AnyPoolOptions::new()
@@ -932,12 +970,9 @@ impl Store {
         request: &str,
         until: i64,
     ) -> Result<(), ServeError> {
+        // Uses are keyed by their code: a second code opening the window never erases what the
+        // first one already served (which would let the first be accepted again).
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM operation_uses WHERE account = $1 AND op = $2")
-            .bind(name)
-            .bind(op)
-            .execute(&mut *tx)
-            .await?;
         sqlx::query("INSERT INTO operations (account, op, code_hash, until) VALUES ($1, $2, $3, $4) ON CONFLICT (account, op) DO UPDATE SET code_hash = $3, until = $4")
             .bind(name)
             .bind(op)

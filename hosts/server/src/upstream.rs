@@ -34,6 +34,8 @@ pub enum PasswordCheck {
     Ok(String),
     /// Wrong password or unknown user.
     Refused,
+    /// The upstream is rate-limiting logins: not a verdict on the password.
+    Throttled,
 }
 
 const HOP_BY_HOP: &[&str] = &[
@@ -71,13 +73,63 @@ impl Upstream {
             .map_err(|e| ServeError::Upstream(format!("bad path: {e}")))
     }
 
-    /// Checks `name`'s password by logging in upstream (npm's couch login).
+    /// Whether `name:password` is an account upstream, asked without side effects
+    /// (`GET /-/whoami` with Basic credentials): a couch login of an unknown name would
+    /// create the account.
+    pub async fn verify_password(
+        &self,
+        name: &str,
+        password: &str,
+    ) -> Result<PasswordCheck, ServeError> {
+        let req = Request::builder()
+            .method(Method::GET)
+            .uri(self.uri("/-/whoami")?)
+            .header(header::ACCEPT, "application/json")
+            .header(header::AUTHORIZATION, basic(name, password))
+            .body(Body::empty())
+            .map_err(|e| ServeError::Upstream(e.to_string()))?;
+        let res = self.client.request(req).await.map_err(|e| {
+            ServeError::Upstream(format!("cannot reach the upstream registry: {e}"))
+        })?;
+        let status = res.status();
+        let bytes = http_body_util::Limited::new(res.into_body(), MAX_LOGIN_ANSWER)
+            .collect()
+            .await
+            .map_err(|e| ServeError::Upstream(format!("upstream whoami answer: {e}")))?
+            .to_bytes();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            return Ok(PasswordCheck::Throttled);
+        }
+        if status.is_server_error() {
+            return Err(ServeError::Upstream(format!(
+                "upstream whoami answered {status}"
+            )));
+        }
+        let who = serde_json::from_slice::<Value>(&bytes)
+            .ok()
+            .and_then(|v| v.get("username").and_then(Value::as_str).map(str::to_owned));
+        Ok(if status.is_success() && who.as_deref() == Some(name) {
+            PasswordCheck::Ok(String::new())
+        } else {
+            PasswordCheck::Refused
+        })
+    }
+
+    /// Checks `name`'s password and gets upstream's token for the account (npm's couch login).
+    /// Without `email` (a login, not `npm adduser`) the password is verified first, so an
+    /// unknown name is refused instead of signed up.
     pub async fn check_password(
         &self,
         name: &str,
         password: &str,
         email: Option<&str>,
     ) -> Result<PasswordCheck, ServeError> {
+        if email.is_none() {
+            match self.verify_password(name, password).await? {
+                PasswordCheck::Ok(_) => {}
+                other => return Ok(other),
+            }
+        }
         let mut body = json!({
             "_id": format!("org.couchdb.user:{name}"),
             "name": name,
@@ -96,13 +148,7 @@ impl Upstream {
             .header(header::ACCEPT, "application/json")
             // Registries (Verdaccio among them) answer an existing account's couch login with
             // 409 unless the credentials also come as Basic auth, as npm's retry sends them.
-            .header(
-                header::AUTHORIZATION,
-                format!(
-                    "Basic {}",
-                    base64::engine::general_purpose::STANDARD.encode(format!("{name}:{password}"))
-                ),
-            )
+            .header(header::AUTHORIZATION, basic(name, password))
             .body(Body::from(body.to_string()))
             .map_err(|e| ServeError::Upstream(e.to_string()))?;
         let res = self.client.request(req).await.map_err(|e| {
@@ -114,6 +160,9 @@ impl Upstream {
             .await
             .map_err(|e| ServeError::Upstream(format!("upstream login answer: {e}")))?
             .to_bytes();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            return Ok(PasswordCheck::Throttled);
+        }
         if !status.is_success() {
             if status.is_server_error() {
                 return Err(ServeError::Upstream(format!(
@@ -217,6 +266,14 @@ impl Upstream {
     }
 }
 
+/// A Basic `authorization` value.
+fn basic(name: &str, password: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{name}:{password}"))
+    )
+}
+
 /// Percent-encodes a path segment.
 pub fn encode_component(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -230,13 +287,16 @@ pub fn encode_component(s: &str) -> String {
     out
 }
 
-/// A bad-gateway answer in npm's error shape.
+/// The answer when the registry behind the gateway fails: 503 with `Retry-After`, in npm's
+/// error shape (never a verdict on the caller's password or code).
 pub fn bad_gateway(e: &ServeError) -> Response<Body> {
     tracing::warn!(error = %e, "upstream failure");
     let body =
         json!({"error": "The registry behind this gateway is unavailable; try again later."});
     let mut r = Response::new(Body::from(body.to_string()));
-    *r.status_mut() = StatusCode::BAD_GATEWAY;
+    *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

@@ -78,7 +78,8 @@ fn options(dir: &Path) -> ServeOptions {
         dev: false,
         mail_dir: Some(dir.join("mail")),
         issuer: "test".into(),
-        trust_proxy: false,
+        trusted_proxies: Vec::new(),
+        gate_routes: None,
         log_format: "text".into(),
         admin_token_file: None,
         instances: Some(2),
@@ -265,33 +266,56 @@ async fn reload_swaps_the_policy_and_keeps_the_old_one_when_the_new_one_fails() 
 }
 
 /// An upstream registry that knows one password ("pw") for everyone.
+/// The Basic user whose password is `pw`, if the header carries one.
+fn basic_user(headers: &HeaderMap) -> Option<String> {
+    use base64::Engine as _;
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let decoded = auth
+        .strip_prefix("Basic ")
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .and_then(|b| String::from_utf8(b).ok())
+        .unwrap_or_default();
+    match decoded.split_once(':') {
+        Some((user, "pw")) => Some(user.to_owned()),
+        _ => None,
+    }
+}
+
+/// A registry whose every account has the password `pw`: `whoami` answers Basic credentials
+/// (the gateway's side-effect-free password check), the couch login hands out a token.
 async fn fake_upstream() -> (String, tokio::task::JoinHandle<()>) {
-    use axum::routing::put;
-    let app = axum::Router::new().route(
-        "/-/user/{id}",
-        put(|headers: HeaderMap, _body: Bytes| async move {
-            use base64::Engine as _;
-            let auth = headers
-                .get("authorization")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            let decoded = auth
-                .strip_prefix("Basic ")
-                .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
-                .and_then(|b| String::from_utf8(b).ok())
-                .unwrap_or_default();
-            match decoded.split_once(':') {
-                Some((user, "pw")) => (
-                    StatusCode::CREATED,
-                    json!({"ok": true, "token": format!("up-{user}")}).to_string(),
-                ),
-                _ => (
-                    StatusCode::UNAUTHORIZED,
-                    json!({"error": "unauthorized access"}).to_string(),
-                ),
-            }
-        }),
-    );
+    use axum::routing::{get, put};
+    let app = axum::Router::new()
+        .route(
+            "/-/whoami",
+            get(|headers: HeaderMap| async move {
+                match basic_user(&headers) {
+                    Some(user) => (StatusCode::OK, json!({"username": user}).to_string()),
+                    None => (
+                        StatusCode::UNAUTHORIZED,
+                        json!({"error": "unauthorized access"}).to_string(),
+                    ),
+                }
+            }),
+        )
+        .route(
+            "/-/user/{id}",
+            put(|headers: HeaderMap, _body: Bytes| async move {
+                match basic_user(&headers) {
+                    Some(user) => (
+                        StatusCode::CREATED,
+                        json!({"ok": true, "token": format!("up-{user}")}).to_string(),
+                    ),
+                    None => (
+                        StatusCode::UNAUTHORIZED,
+                        json!({"error": "unauthorized access"}).to_string(),
+                    ),
+                }
+            }),
+        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let task = tokio::spawn(async move {

@@ -6,10 +6,16 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 const { Store } = require('./store.js');
-const { classifyWrite } = require('./routes.js');
 
 const now = () => Math.floor(Date.now() / 1000);
+const sha256 = (text) => crypto.createHash('sha256').update(text).digest('hex');
+// How long one accepted code also covers the other requests of the same operation (SPEC §9.5).
 const OP_WINDOW = 60;
+// How long a logged-out token is remembered as revoked (Verdaccio's own logout revokes nothing).
+const REVOKED_FOR = 400 * 86400;
+// Headers that never enter the engine's input: credentials and codes.
+const SECRET_HEADERS = new Set(['authorization', 'cookie', 'npm-otp', 'proxy-authorization']);
+const ANONYMOUS = () => ({ name: undefined, groups: ['$all', '$anonymous', '@all', '@anonymous'], real_groups: [] });
 
 class StepupMiddleware {
   constructor(config, options) {
@@ -17,11 +23,15 @@ class StepupMiddleware {
     const vcfg = options.config ?? {};
     const base = path.dirname(vcfg.self_path ?? vcfg.configPath ?? path.join(process.cwd(), 'config.yaml'));
     const storage = path.resolve(base, vcfg.storage ?? './storage');
-    const key = config.secret_key ?? process.env.STEPUP_SECRET_KEY;
-    if (!key || String(key).length < 16) {
-      throw new Error('verdaccio-stepup: set middlewares.stepup.secret_key (or STEPUP_SECRET_KEY), at least 16 characters: TOTP secrets are encrypted with it');
+    // The key comes from the environment (Verdaccio does not expand ${...} in its config).
+    const envName = config.secret_key_env ?? 'STEPUP_SECRET_KEY';
+    const key = process.env[envName] ?? config.secret_key;
+    if (!key) {
+      throw new Error(`verdaccio-stepup: no sealing key: set the environment variable ${envName} (32 bytes as hex or base64, or a passphrase of at least 16 characters); TOTP secrets are encrypted with it`);
     }
     this.store = new Store(path.join(storage, '.stepup'), String(key));
+    // Write routes the operator adds; every other unrecognised write is refused (SPEC §9.3).
+    this.routes = config.routes;
     this.issuer = config.issuer ?? 'Verdaccio';
     this.policyConfig = config.policy ?? {};
     // Trusted publishing: the CI providers' key sets (JWKS files), merged.
@@ -33,15 +43,21 @@ class StepupMiddleware {
     this.api = import('stepup-node').then((m) => m.default);
   }
 
-  register_middlewares(app, auth) {
+  register_middlewares(app, auth, storage) {
     this.auth = auth;
+    this.storage = storage;
     app.use((req, res, next) => {
-      readJsonBody(req)
+      // A publish-sized body is read only from a known caller; every other body is capped at
+      // 1 MiB and must arrive within 30 s.
+      const big = isLarge(req.method, req.url);
+      if (big && !req.remote_user?.name && !this.oidcCaller(req)) return needLogin(res);
+      readJsonBody(req, big ? MAX_PUBLISH_BODY : MAX_BODY)
         .then(() => this.handle(req, res, next))
         .catch((err) => {
-        this.logger.error({ err: err.message }, 'stepup: @{err}');
-        res.status(500).json({ error: 'stepup: internal error' });
-      });
+          if (err.status) return res.status(err.status).json({ error: err.message });
+          this.logger.error({ err: err.message }, 'stepup: @{err}');
+          return res.status(500).json({ error: 'stepup: internal error' });
+        });
     });
     this.logger.info({}, 'stepup: 2FA middleware registered');
   }
@@ -55,16 +71,37 @@ class StepupMiddleware {
   }
 
   async handle(req, res, next) {
-    const p = req.path;
-    let m = p.match(/^\/-\/npm\/v1\/oidc\/token\/exchange\/package\/(.+)$/);
-    if (m && req.method === 'POST') return this.oidcExchange(req, res, decodeURIComponent(m[1]));
+    const t = now();
+    const bearer = /^bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    if (bearer && this.store.isRevoked(sha256(bearer), t)) {
+      res.set('www-authenticate', 'Bearer realm="verdaccio"');
+      return res.status(401).json({ error: 'Unable to authenticate, your authentication token seems to be invalid.' });
+    }
+    const { policy } = await this.policy();
+    // The engine says what the request is; Verdaccio then routes the canonical path it was
+    // decided by, whatever encoding the client sent.
+    const input = { method: req.method, path: req.originalUrl ?? req.url, headers: headerDoc(req), body: withoutAttachmentData(req.body) };
+    if (this.routes) input.routes = this.routes;
+    let c = policy.classify(input);
+    if (c.result === 'refused') {
+      this.logger.info({ problem: c.problem, method: req.method }, 'stepup: @{method} refused by the gate (@{problem})');
+      if (c.status === 405) res.set('allow', 'GET, HEAD, OPTIONS, PUT, POST, DELETE');
+      return res.status(c.status).json({ error: c.error });
+    }
+    req.url = c.path;
+    switch (c.route) {
+      case 'oidc-exchange': return this.oidcExchange(req, res, c.package);
+      case 'couch-login': return this.login(req, res, next, c.action.target_account);
+      case 'logout': return this.logout(req, res, next, t);
+      case 'web-login': case 'web-done': return next();
+      default: break;
+    }
     // A trusted-publishing token: Verdaccio does not know it (the request arrives anonymous);
     // it may only publish its package, as the maintainer who set the trust.
     const oidc = this.oidcCaller(req);
     if (oidc) {
-      const action = classifyWrite(req.method, p, req.body);
-      if (!action) return next();
-      const d = await this.decide(req, oidc.account, action, { credential: oidc.credential });
+      if (!c.write) return next();
+      const d = await this.decide(req, oidc.account, c.action, { credential: oidc.credential, key: c.key });
       if (d.outcome !== 'allow') return answer(res, d);
       const groups = ['$all', '$authenticated', '@all', '@authenticated', 'all'];
       req.remote_user = { name: oidc.account, groups, real_groups: [] };
@@ -72,40 +109,70 @@ class StepupMiddleware {
       return next();
     }
     const user = req.remote_user?.name;
-    if (p === '/-/npm/v1/user') {
-      if (!user) return next();
-      if (req.method === 'GET') return this.profile(req, res, user);
-      if (req.method === 'POST') return this.profileUpdate(req, res, next, user);
+    if (c.route === 'profile') return user ? this.profileUpdate(req, res, next, user, c) : needLogin(res);
+    if (c.action?.kind === 'profile.read' && req.path === '/-/npm/v1/user') return user ? this.profile(req, res, user) : next();
+    if (c.route === 'trust' || (c.package && req.path.endsWith('/trust') && !c.write)) return user ? this.trust(req, res, user, c.package) : needLogin(res);
+    if (c.route === 'access') return user ? this.access(req, res, user, c.package, c) : needLogin(res);
+    if (!c.write) {
+      // Reads are decided for accounts too: a token's expiry and allow-list hold everywhere,
+      // and a read outside a granular token's packages goes out anonymously (SPEC §8.24).
+      if (!user || !c.action) return next();
+      const d = await this.decide(req, user, c.action, { key: c.key, read: true });
+      if (d.outcome !== 'allow') return answer(res, d);
+      if (d.effects.some((e) => e.kind === 'read-anonymously')) {
+        req.remote_user = ANONYMOUS();
+        res.locals.remote_user = req.remote_user;
+      }
       return next();
     }
-    m = p.match(/^\/-\/package\/([^/]+)\/trust$/);
-    if (m && user) return this.trust(req, res, user, decodeURIComponent(m[1]));
-    m = p.match(/^\/-\/package\/([^/]+)\/access$/);
-    if (m && req.method === 'POST' && user) return this.access(req, res, user, decodeURIComponent(m[1]));
-    m = p.match(/^\/-\/user\/org\.couchdb\.user:([^/]+)/);
-    if (m && req.method === 'PUT') return this.login(req, res, next, decodeURIComponent(m[1]));
-    const action = classifyWrite(req.method, p, req.body);
-    if (!action || !user) return next();
-    const d = await this.decide(req, user, action);
+    if (!user) return needLogin(res);
+    if (c.needs_current && c.package) {
+      const current = await this.currentDocument(c.package);
+      c = policy.classify({ ...input, current });
+      if (c.result === 'refused') return res.status(c.status).json({ error: c.error });
+      req.url = c.path;
+    }
+    const d = await this.decide(req, user, c.action, { key: c.key });
     if (d.outcome !== 'allow') return answer(res, d);
-    if (action.kind === 'token.create') this.captureToken(req, res);
+    if (c.action.kind === 'token.create') this.captureToken(req, res);
+    return next();
+  }
+
+  /** The package's current document from Verdaccio's storage (`{}` when it has none). */
+  currentDocument(name) {
+    if (!this.storage?.getPackage) return Promise.resolve({});
+    return new Promise((resolve) => {
+      this.storage.getPackage({ name, uplinksLook: false, callback: (err, manifest) => resolve(err || !manifest ? {} : manifest) });
+    });
+  }
+
+  /** `npm logout`: Verdaccio's own logout revokes nothing, so the plugin remembers the token. */
+  logout(req, res, next, t) {
+    const bearer = /^bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    if (bearer) this.store.revoke(sha256(bearer), t + REVOKED_FOR, t);
+    const key = req.remote_user?.token?.key;
+    if (key && req.remote_user?.name && this.storage?.deleteToken) {
+      Promise.resolve(this.storage.deleteToken(req.remote_user.name, key)).catch(() => {});
+    }
     return next();
   }
 
   /** Builds the request, runs authorize with the account's secrets, applies the effects. */
-  async decide(req, user, action, { credential } = {}) {
+  async decide(req, user, action, { credential, key, read = false } = {}) {
     const { policy } = await this.policy();
     const t = now();
     const state = this.store.user(user);
     const ip = req.ip;
-    const code = typeof req.headers['npm-otp'] === 'string' ? req.headers['npm-otp'].trim() : '';
+    const requestKey = key ?? `${req.method} ${req.path}`;
+    // npm sends --otp on reads too: a code is looked at only on writes.
+    const code = !read && typeof req.headers['npm-otp'] === 'string' ? req.headers['npm-otp'].trim() : '';
     const proofs = [];
-    if (code && state?.tfa && this.sameOperation(req, user, action, code, t)) proofs.push({ factor: 'totp', verified_at: t });
+    if (code && state?.tfa && this.sameOperation(user, action, requestKey, code, t)) proofs.push({ factor: 'totp', verified_at: t });
     const request = {
       now: t,
       action,
       account: { id: user, tfa: state?.tfa ?? null, publisher: true, safeguard_until: state?.safeguard_until ?? null },
-      credential: credential ?? this.credential(req),
+      credential: credential ?? (await this.credential(req)),
       client: ip ? { ip } : {},
       package: action.package ? { name: action.package, publishing_access: this.store.packageAccess(action.package) } : undefined,
       proofs,
@@ -116,12 +183,13 @@ class StepupMiddleware {
     if (state?.last_totp_step !== undefined) secrets.last_totp_step = state.last_totp_step;
     if (state?.recovery_codes) secrets.recovery_codes = state.recovery_codes;
     const d = policy.authorize(request, secrets, code ? { code } : null);
-    this.apply(user, ip, d, t, req, action, code);
+    this.apply(user, ip, d, t, requestKey, action, code);
+    if (read && d.outcome === 'allow') return d;
     this.logger.info({ user, kind: action.kind, reason: d.reason, rule: d.rule }, 'stepup: @{user} @{kind} -> @{reason} (@{rule})');
     return d;
   }
 
-  apply(user, ip, d, t, req, action, code) {
+  apply(user, ip, d, t, requestKey, action, code) {
     const state = this.store.user(user);
     let changed = false;
     for (const e of d.effects) {
@@ -130,43 +198,67 @@ class StepupMiddleware {
       else if (!state) continue;
       else if (e.kind === 'consume-totp-step') {
         state.last_totp_step = e.step;
-        this.remember(req, user, action, code, t);
+        this.remember(user, action, requestKey, code, t);
       } else if (e.kind === 'burn-recovery-code') {
         state.recovery_codes = state.recovery_codes.filter((_, i) => i !== e.index);
-        this.remember(req, user, action, code, t);
+        this.remember(user, action, requestKey, code, t);
       } else if (e.kind === 'clear-failures') state.failures = [];
       else if (e.kind === 'start-safeguard') state.safeguard_until = e.until;
     }
     if (changed) this.store.save();
   }
 
-  operationKey(user, action, req) {
-    return `${user}\u0000${req.headers['npm-command'] ?? ''}\u0000${action.package ?? ''}`;
+  /**
+   * The operation an accepted code covers (SPEC §9.5): one action kind on one package, never
+   * another kind; the client's npm-command header plays no part.
+   */
+  operationKey(user, action) {
+    return `${user}\u0000${action.kind}\u0000${action.package ?? ''}`;
   }
 
-  remember(req, user, action, code, t) {
+  remember(user, action, requestKey, code, t) {
     if (!code) return;
-    const hash = crypto.createHash('sha256').update(code).digest('hex');
-    this.operations.set(this.operationKey(user, action, req), { hash, until: t + OP_WINDOW, used: new Set([`${req.method} ${req.path}`]) });
+    // Keyed with the sealing key: a hash of a 6-digit code in memory is no code to a reader.
+    const hash = crypto.createHmac('sha256', this.store.key).update(code).digest('hex');
+    this.operations.set(this.operationKey(user, action), { hash, until: t + OP_WINDOW, used: new Set([requestKey]) });
   }
 
-  sameOperation(req, user, action, code, t) {
-    const op = this.operations.get(this.operationKey(user, action, req));
+  /** A code accepted for another request of this operation covers this one, once. */
+  sameOperation(user, action, requestKey, code, t) {
+    const op = this.operations.get(this.operationKey(user, action));
     if (!op || t >= op.until) return false;
-    const hash = crypto.createHash('sha256').update(code).digest('hex');
-    const request = `${req.method} ${req.path}`;
-    if (!crypto.timingSafeEqual(Buffer.from(hash), Buffer.from(op.hash)) || op.used.has(request)) return false;
-    op.used.add(request);
+    const hash = crypto.createHmac('sha256', this.store.key).update(code).digest('hex');
+    if (!crypto.timingSafeEqual(Buffer.from(hash), Buffer.from(op.hash)) || op.used.has(requestKey)) return false;
+    op.used.add(requestKey);
     return true;
   }
 
-  credential(req) {
+  /**
+   * The SPEC credential the request presents. A token the plugin did not see created (made
+   * before it was installed, or by Verdaccio's own tools) is read from Verdaccio's token store,
+   * so its read-only flag and allow-list are known before any code is asked for.
+   */
+  async credential(req) {
     const h = req.headers.authorization ?? '';
     if (/^basic /i.test(h)) return { kind: 'basic' };
     const key = req.remote_user?.token?.key;
     if (!key) return { kind: 'session' };
     const meta = this.store.token(key);
     if (meta?.credential) return meta.credential;
+    const user = req.remote_user?.name;
+    if (user && this.storage?.readTokens) {
+      try {
+        const tokens = await this.storage.readTokens({ user });
+        const t = (tokens ?? []).find((x) => x.key === key);
+        if (t) {
+          const cred = { kind: 'legacy-token', type: t.readonly ? 'read-only' : 'publish' };
+          if (Array.isArray(t.cidr) && t.cidr.length) cred.cidr_whitelist = t.cidr;
+          return cred;
+        }
+      } catch (err) {
+        this.logger.warn({ err: err.message }, 'stepup: cannot read Verdaccio tokens: @{err}');
+      }
+    }
     return { kind: 'legacy-token', type: 'publish' };
   }
 
@@ -182,10 +274,12 @@ class StepupMiddleware {
     res.status(200).json({ name: user, email: '', email_verified: false, created: '', updated: '', tfa, cidr_whitelist: null, fullname: '' });
   }
 
-  async profileUpdate(req, res, next, user) {
+  async profileUpdate(req, res, next, user, c) {
     const body = req.body ?? {};
     if (body.tfa === undefined) {
-      const d = await this.decide(req, user, { kind: body.password ? 'password.change' : 'profile.update' });
+      // Verdaccio keeps no email: only a password change or plain fields can change here.
+      const kind = body.password ? 'password.change' : 'profile.update';
+      const d = await this.decide(req, user, { kind }, { key: c.key });
       return d.outcome === 'allow' ? next() : answer(res, d);
     }
     const { policy } = await this.policy();
@@ -238,12 +332,12 @@ class StepupMiddleware {
     return res.status(200).json({ tfa: e.otpauth_uri });
   }
 
-  async access(req, res, user, pkg) {
+  async access(req, res, user, pkg, c) {
     const body = req.body ?? {};
     const setting = 'publish_requires_tfa' in body;
     const allowed = await new Promise((ok) => this.auth.allow_publish({ packageName: pkg }, req.remote_user, (err, yes) => ok(!err && yes)));
     if (!allowed) return res.status(403).json({ error: `You may not change the settings of ${pkg}.` });
-    const d = await this.decide(req, user, { kind: setting ? 'access.publishing-setting' : 'access.visibility', package: pkg });
+    const d = await this.decide(req, user, c.action, { key: c.key });
     if (d.outcome !== 'allow') return answer(res, d);
     if (setting) {
       const access = !body.publish_requires_tfa ? 'none' : body.automation_token_overrides_tfa ? 'tfa-or-token' : 'tfa-no-tokens';
@@ -342,25 +436,44 @@ class StepupMiddleware {
   }
 }
 
-const MAX_BODY = 64 << 20;
+const MAX_PUBLISH_BODY = 64 << 20;
+const MAX_BODY = 1 << 20;
+const BODY_TIMEOUT_MS = 30_000;
+
+/** A document PUT to a package path or a staged publish may carry a tarball. */
+function isLarge(method, url) {
+  const p = String(url ?? '');
+  return (method === 'PUT' && !p.startsWith('/-/')) || (method === 'POST' && p.startsWith('/-/stage/package/'));
+}
+
+function httpError(status, message) {
+  return Object.assign(new Error(message), { status });
+}
 
 /**
  * Parses a JSON body if nothing has yet (Verdaccio 6.8 registers its body parser after middleware
  * plugins). Sets `req._body`, which body-parser honours, so the body is read exactly once.
  */
-function readJsonBody(req) {
+function readJsonBody(req, cap) {
   if (req._body || req.method === 'GET' || req.method === 'HEAD' || !/json/i.test(req.headers['content-type'] ?? '')) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const chunks = [];
     let size = 0;
+    const timer = setTimeout(() => {
+      reject(httpError(408, 'stepup: the request body did not arrive in time.'));
+      req.destroy();
+    }, BODY_TIMEOUT_MS);
+    req.on('close', () => clearTimeout(timer));
     req.on('data', (c) => {
       size += c.length;
-      if (size > MAX_BODY) {
-        reject(new Error('request body too large'));
+      if (size > cap) {
+        clearTimeout(timer);
+        reject(httpError(413, `stepup: the request body is larger than this route accepts (${cap >> 20} MiB).`));
         req.destroy();
       } else chunks.push(c);
     });
     req.on('end', () => {
+      clearTimeout(timer);
       const text = Buffer.concat(chunks).toString('utf8');
       try {
         req.body = text ? JSON.parse(text) : {};
@@ -372,6 +485,35 @@ function readJsonBody(req) {
     });
     req.on('error', reject);
   });
+}
+
+/** The headers the engine may read, secrets left out. */
+function headerDoc(req) {
+  const out = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (SECRET_HEADERS.has(name)) continue;
+    out[name] = Array.isArray(value) ? value.join(', ') : String(value);
+  }
+  return out;
+}
+
+/** The body with each attachment's `data` replaced by its length (SPEC §9.1). */
+function withoutAttachmentData(body) {
+  if (body === undefined) return null;
+  if (!body || typeof body !== 'object' || Array.isArray(body) || !body._attachments || typeof body._attachments !== 'object') return body;
+  const attachments = {};
+  for (const [name, a] of Object.entries(body._attachments)) {
+    if (a && typeof a === 'object') {
+      const { data, ...rest } = a;
+      attachments[name] = data === undefined ? rest : { ...rest, length: String(data).length };
+    } else attachments[name] = a;
+  }
+  return { ...body, _attachments: attachments };
+}
+
+function needLogin(res) {
+  res.set('www-authenticate', 'Bearer realm="verdaccio"');
+  return res.status(401).json({ error: 'You must be logged in to do that. Run `npm login`.' });
 }
 
 function answer(res, d) {

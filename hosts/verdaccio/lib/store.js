@@ -9,17 +9,71 @@ const path = require('node:path');
 
 const DAY = 86400;
 
+// scrypt's cost for a passphrase key (node:crypto's maximum memory is raised to fit it).
+const SCRYPT = { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
+
+/**
+ * The 32-byte sealing key from the configured text: 32 bytes as hex or base64 are used as
+ * they are; anything else of at least 16 characters is a passphrase, stretched with scrypt
+ * under the state file's own salt. A `${...}` placeholder is refused: Verdaccio does not
+ * expand it, and the literal text would become a public key.
+ */
+function sealingKey(text, salt) {
+  const t = String(text ?? '').trim();
+  if (/\$\{[^}]*\}/.test(t)) throw new Error(`verdaccio-stepup: the key is the literal placeholder ${t}; Verdaccio does not expand environment variables in config.yaml. Put the key in the environment variable named by secret_key_env (default STEPUP_SECRET_KEY).`);
+  if (/^[0-9a-fA-F]{64}$/.test(t)) return Buffer.from(t, 'hex');
+  if (/^[A-Za-z0-9+/]{43}=$/.test(t)) return Buffer.from(t, 'base64');
+  if (t.length < 16) throw new Error('verdaccio-stepup: the sealing key must be 32 bytes (64 hex characters or base64) or a passphrase of at least 16 characters');
+  return crypto.scryptSync(t, salt, 32, SCRYPT);
+}
+
 class Store {
   constructor(dir, secretKey) {
     this.dir = dir;
     this.file = path.join(dir, 'state.json');
-    this.key = crypto.createHash('sha256').update(`verdaccio-stepup:${secretKey}`).digest();
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    this.data = fs.existsSync(this.file) ? JSON.parse(fs.readFileSync(this.file, 'utf8')) : { version: 1, users: {}, packages: {}, tokens: {}, ipFailures: {} };
+    this.data = fs.existsSync(this.file) ? JSON.parse(fs.readFileSync(this.file, 'utf8')) : { version: 2, users: {}, packages: {}, tokens: {}, ipFailures: {} };
+    this.data.kdf ??= { salt: crypto.randomBytes(16).toString('base64') };
+    this.key = sealingKey(secretKey, Buffer.from(this.data.kdf.salt, 'base64'));
+    if ((this.data.version ?? 1) < 2) this.migrate(secretKey);
     // Fail at start-up, not at the first login, if the key cannot open what is stored.
     for (const u of Object.values(this.data.users)) {
       if (u.secret) this.decrypt(u.secret);
+      if (u.pending?.secret) this.decrypt(u.pending.secret);
     }
+    this.data.revoked ??= {};
+  }
+
+  /** Version 1 sealed secrets under one SHA-256 of the key text: opened with that, sealed again. */
+  migrate(secretKey) {
+    const legacy = crypto.createHash('sha256').update(`verdaccio-stepup:${secretKey}`).digest();
+    const modern = this.key;
+    const reseal = (blob) => {
+      this.key = legacy;
+      const plain = this.decrypt(blob);
+      this.key = modern;
+      return this.encrypt(plain);
+    };
+    for (const u of Object.values(this.data.users)) {
+      if (u.secret) u.secret = reseal(u.secret);
+      if (u.pending?.secret) u.pending.secret = reseal(u.pending.secret);
+    }
+    this.key = modern;
+    this.data.version = 2;
+    this.save();
+  }
+
+  /** Records a logged-out bearer token (by its SHA-256) until `until`. */
+  revoke(hash, until, now) {
+    const live = Object.fromEntries(Object.entries(this.data.revoked ?? {}).filter(([, u]) => u > now));
+    live[hash] = until;
+    this.data.revoked = live;
+    this.save();
+  }
+
+  isRevoked(hash, now) {
+    const u = this.data.revoked?.[hash];
+    return u !== undefined && u > now;
   }
 
   encrypt(text) {
@@ -118,4 +172,4 @@ class Store {
   }
 }
 
-module.exports = { Store };
+module.exports = { Store, sealingKey };

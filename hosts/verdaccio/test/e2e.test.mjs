@@ -4,11 +4,12 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { generateKeyPairSync, randomUUID, sign as rsaSign } from 'node:crypto';
-import { createServer } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
 import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 import stepup from 'stepup-node';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -318,4 +319,125 @@ test('disable 2FA with `npm profile disable-2fa` (pty: password, code)', async (
   assert.equal(r.code, 0, r.out);
   assert.match(r.out, /Two factor authentication disabled/);
   assert.match(npm(state.alice, ['profile', 'get']).out, /two-factor auth:?\s+disabled/);
+});
+
+// ---------- the gate, attacked (issue 18's P rows, against this real Verdaccio) ----------
+
+/** One HTTP request with its path sent byte for byte (fetch's URL parser would normalise it). */
+function raw(method, path, { headers = {}, body } = {}) {
+  const data = body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, method, path, headers: { ...(data ? { 'content-type': 'application/json', 'content-length': data.length } : {}), ...headers } }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json = null;
+        try { json = JSON.parse(text); } catch { /* not JSON */ }
+        resolve({ status: res.statusCode, headers: res.headers, text, json });
+      });
+    });
+    req.on('error', reject);
+    if (data) req.write(data);
+    req.end();
+  });
+}
+
+function publishDoc(name, version, tag = 'latest') {
+  const data = Buffer.from(`stepup gate test ${name}@${version}`).toString('base64');
+  const file = `${name}-${version}.tgz`;
+  return {
+    _id: name, name, 'dist-tags': { [tag]: version },
+    versions: { [version]: { name, version, _id: `${name}@${version}`, dist: { tarball: `${registry}${name}/-/${file}`, shasum: '0'.repeat(40) } } },
+    _attachments: { [file]: { content_type: 'application/octet-stream', data, length: data.length } },
+  };
+}
+
+const tokenOf = (rc) => /_authToken=(.+)$/m.exec(readFileSync(rc, 'utf8'))[1];
+
+test('P1: writes the plugin does not recognise are refused, and every tag or publish route asks for the code', async () => {
+  state.carol = await addUser('carol', 'carol-pass-1');
+  state.carolSecret = await enableOverHttp(state.carol, 'carol-pass-1');
+  const auth = { authorization: `Bearer ${tokenOf(state.carol)}` };
+  const code = await freshCode(state.carolSecret);
+  const first = await raw('PUT', '/carol-pkg', { headers: { ...auth, 'npm-otp': code }, body: publishDoc('carol-pkg', '1.0.0') });
+  assert.ok(first.status < 300, first.text);
+  for (const [method, path, body] of [
+    ['PUT', '/carol-pkg/latest', '"1.0.0"'],
+    ['POST', '/-/package/carol-pkg/dist-tags', { beta: '1.0.0' }],
+    ['PUT', '/-/package/carol-pkg/dist-tags/next', '"1.0.0"'],
+    ['PUT', '/carol-pkg/', publishDoc('carol-pkg', '1.0.1')],
+    ['PUT', '/%40carol/pkg', publishDoc('@carol/pkg', '1.0.0')],
+    ['POST', '/-/npm/v1/tokens/', { password: 'carol-pass-1', readonly: false, cidr_whitelist: [] }],
+  ]) {
+    const r = await raw(method, path, { headers: auth, body });
+    assert.equal(r.status, 401, `${method} ${path}: ${r.text}`);
+    assert.equal(r.headers['www-authenticate'], 'OTP', `${method} ${path}`);
+  }
+  const scope = await raw('PUT', '/@x', { headers: auth, body: publishDoc('@x', '1.0.0') });
+  assert.equal(scope.status, 400, scope.text);
+  const unknown = await raw('POST', '/carol-pkg', { headers: auth, body: {} });
+  assert.equal(unknown.status, 405, unknown.text);
+  const doc = await (await http(`${registry}carol-pkg`)).json();
+  assert.deepEqual(doc['dist-tags'], { latest: '1.0.0' });
+  assert.deepEqual(Object.keys(doc.versions), ['1.0.0']);
+});
+
+test('P2: a couch login with an encoded colon still asks for the code', async () => {
+  const r = await raw('PUT', '/-/user/org.couchdb.user%3Acarol', { body: { _id: 'org.couchdb.user:carol', name: 'carol', password: 'carol-pass-1', type: 'user', roles: [] } });
+  assert.equal(r.status, 401, r.text);
+  assert.equal(r.headers['www-authenticate'], 'OTP');
+});
+
+test('P3: one code covers one request of one operation, in any encoding', async () => {
+  const auth = { authorization: `Bearer ${tokenOf(state.carol)}` };
+  const code = await freshCode(state.carolSecret);
+  const ok = await raw('PUT', '/@carol%2Fp3', { headers: { ...auth, 'npm-otp': code }, body: publishDoc('@carol/p3', '1.0.0') });
+  assert.ok(ok.status < 300, ok.text);
+  for (const path of ['/%40carol/p3', '/@carol/p3', '/%40carol%2fp3']) {
+    const again = await raw('PUT', path, { headers: { ...auth, 'npm-otp': code }, body: publishDoc('@carol/p3', `1.0.${path.length}`) });
+    assert.equal(again.status, 401, `${path}: ${again.text}`);
+  }
+  const tag = await raw('PUT', '/-/package/@carol%2fp3/dist-tags/latest', { headers: { ...auth, 'npm-otp': code }, body: '"1.0.0"' });
+  assert.equal(tag.status, 401, 'a publish code does not move tags');
+});
+
+test('P4: the sealing key comes from the environment; a literal placeholder refuses to start', () => {
+  const make = (cfg, env = {}) => {
+    const saved = { ...process.env };
+    Object.assign(process.env, env);
+    try {
+      return createRequire(import.meta.url)(PLUGIN)(cfg, { logger: console, config: { storage: mkdtempSync(join(tmpdir(), 'stepup-key-')), self_path: join(work, 'config.yaml') } });
+    } finally {
+      for (const k of Object.keys(env)) if (saved[k] === undefined) delete process.env[k]; else process.env[k] = saved[k];
+    }
+  };
+  delete process.env.STEPUP_SECRET_KEY;
+  assert.throws(() => make({ secret_key: '${STEPUP_SECRET_KEY}' }), /literal placeholder/);
+  assert.throws(() => make({ secret_key: 'short' }), /at least 16 characters/);
+  assert.throws(() => make({}), /STEPUP_SECRET_KEY/);
+  assert.ok(make({}, { STEPUP_SECRET_KEY: 'ab'.repeat(32) }));
+  assert.ok(make({ secret_key_env: 'MY_KEY' }, { MY_KEY: 'a long passphrase for scrypt' }));
+});
+
+test('P6: a read-only token is refused before any code is asked for or spent', async () => {
+  const auth = { authorization: `Bearer ${tokenOf(state.carol)}` };
+  const made = await raw('POST', '/-/npm/v1/tokens', { headers: { ...auth, 'npm-otp': await freshCode(state.carolSecret) }, body: { password: 'carol-pass-1', readonly: true, cidr_whitelist: [] } });
+  assert.equal(made.status, 200, made.text);
+  const code = await freshCode(state.carolSecret);
+  const refused = await raw('PUT', '/carol-pkg', { headers: { authorization: `Bearer ${made.json.token}`, 'npm-otp': code }, body: publishDoc('carol-pkg', '2.0.0') });
+  assert.equal(refused.status, 403, refused.text);
+  // The code was not spent: it still publishes with the session.
+  const ok = await raw('PUT', '/carol-pkg', { headers: { ...auth, 'npm-otp': code }, body: publishDoc('carol-pkg', '2.0.0') });
+  assert.ok(ok.status < 300, ok.text);
+});
+
+test('P7: `npm logout` revokes the token', async () => {
+  const rc = await addUser('dave', 'dave-pass-1');
+  const token = tokenOf(rc);
+  assert.equal(npm(rc, ['whoami']).code, 0);
+  const out = npm(rc, ['logout']);
+  assert.equal(out.code, 0, out.out);
+  const stale = await raw('GET', '/-/whoami', { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(stale.status, 401, stale.text);
 });

@@ -42,10 +42,13 @@ pub const ASSERT: &str = "assert";
 /// The prefix of a one-time token from a browser approval (npm's web OTP flow).
 pub const APPROVAL_PREFIX: &str = "stepup-approval-";
 
-/// The operation a request belongs to: its npm command and package.
-pub fn operation(call: &Call, action: &Value) -> String {
-    let package = action.get("package").and_then(Value::as_str);
-    format!("{} {}", call.command, package.unwrap_or(""))
+/// The operation an accepted code covers (SPEC §9.5): one action kind on one package — never
+/// another kind, so a code spent on `token.create` cannot disable 2FA. The client's
+/// `npm-command` header plays no part.
+pub fn operation(_call: &Call, action: &Value) -> String {
+    let kind = action.get("kind").and_then(Value::as_str).unwrap_or("");
+    let package = action.get("package").and_then(Value::as_str).unwrap_or("");
+    format!("{kind} {package}")
 }
 
 /// The decision document.
@@ -91,7 +94,13 @@ pub async fn decide(
 ) -> Result<Decided, ServeError> {
     let package = action.get("package").and_then(Value::as_str);
     let op = operation(call, action);
-    let mut code = call.code.as_deref().filter(|c| call.write && !c.is_empty());
+    // npm sends `--otp` on reads too, so a code is looked at on writes only — except with HTTP
+    // Basic, where every request is a login (SPEC rule 8) and a read needs its emailed code.
+    let basic = credential.get("kind").and_then(Value::as_str) == Some("basic");
+    let mut code = call
+        .code
+        .as_deref()
+        .filter(|c| (call.write || basic) && !c.is_empty());
     // A code already accepted for another request of this same npm command counts as a proof.
     let mut proofs = Vec::new();
     // A token from a browser approval of this operation: the security key was the proof.
@@ -211,10 +220,7 @@ pub async fn decide(
         match apply(app, call, account, &acct, &codes, &webauthn, &effects).await? {
             Applied::Lost => continue,
             Applied::Done { accepted } => {
-                if accepted
-                    && let Some(c) = present
-                    && !call.command.is_empty()
-                {
+                if accepted && let Some(c) = present {
                     app.store
                         .remember_operation(
                             account,

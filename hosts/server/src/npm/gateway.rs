@@ -7,20 +7,19 @@ use std::net::SocketAddr;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{Method, Response, StatusCode};
+use axum::http::{Response, StatusCode};
 use serde_json::{Value, json};
 
-use super::classify::classify;
+use std::sync::Arc;
+
 use super::decide::decide;
+use super::gate::Classified;
 use super::{Caller, caller, decision_answer, error_answer, identity_of, internal, unknown_token};
 use crate::Shared;
 use crate::error::ServeError;
 use crate::upstream::bad_gateway;
 
-/// Largest request body accepted (a publish carries the tarball, base64).
-pub const MAX_BODY: usize = 64 << 20;
-
-/// Everything not answered by a route of its own.
+/// Everything not answered by a route of its own: classified by the gate already.
 pub async fn proxy(
     State(app): State<Shared>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -33,26 +32,32 @@ pub async fn proxy(
         );
     };
     let (parts, body) = req.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
+    // Every request reaches this handler through the gate; one that did not is not forwarded.
+    let Some(classified) = parts.extensions.get::<Arc<Classified>>().cloned() else {
+        return internal(&ServeError::Policy(
+            "a request reached the gateway unclassified".into(),
+        ));
+    };
+    if classified.action.is_null() {
+        // Routes answered by the gateway's own handlers (logout, the done poll, the OIDC
+        // exchange) are never forwarded, whatever path they arrived by.
+        return error_answer(StatusCode::NOT_FOUND, "stepup: not served at this path.");
+    }
+    let Ok(bytes) = axum::body::to_bytes(body, super::gate::MAX_PUBLISH_BODY).await else {
         return error_answer(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "The request body is larger than this gateway accepts (64 MiB).",
+            "stepup: the request body is too large.",
         );
     };
-    let path = parts.uri.path().to_owned();
-    let path_and_query = parts
-        .uri
-        .path_and_query()
-        .map_or(path.clone(), |p| p.as_str().to_owned());
     let json_body = if bytes.is_empty() {
         Value::Null
     } else {
         serde_json::from_slice(&bytes).unwrap_or(Value::Null)
     };
-    let mut action = classify(parts.method.as_str(), &path, &json_body);
     let run = async {
         let ip = super::client_ip(&app, peer, &parts.headers);
-        let read = action.get("kind").and_then(Value::as_str) == Some("package.read");
+        let mut classified = (*classified).clone();
+        let read = !classified.write;
         let mut publisher = None;
         let upstream_auth = match caller(&app, &parts.headers).await? {
             Caller::Anonymous if read => None,
@@ -63,10 +68,18 @@ pub async fn proxy(
                     Ok(id) => id,
                     Err(answer) => return Ok(answer),
                 };
+                // A whole-document write is read against the package as it is now.
+                classified =
+                    match super::gate::with_current(&app, &classified, id.upstream_auth.as_deref())
+                        .await?
+                    {
+                        Ok(c) => c,
+                        Err(answer) => return Ok(answer),
+                    };
+                let mut action = classified.action.clone();
                 if let Some(r) = publishing_setting(
                     &app,
-                    &parts.method,
-                    &path,
+                    &classified,
                     &json_body,
                     &id,
                     peer,
@@ -77,12 +90,14 @@ pub async fn proxy(
                 {
                     return Ok(r);
                 }
-                let call = super::call_of(&app, peer, &parts.method, &path, &parts.headers);
+                let call = super::call_for(&app, peer, &classified.key, &parts.headers);
                 let d = decide(&app, &call, &id.account, &id.credential, &action).await?;
                 if !read || !d.allowed() {
-                    tracing::info!(account = %id.account, kind = %crate::json_field(&action, "kind"), reason = %crate::json_field(&d.decision, "reason"), rule = %crate::json_field(&d.decision, "rule"), "decided");
+                    tracing::info!(account = %id.account, kind = %crate::json_field(&action, "kind"), key = %classified.key, reason = %crate::json_field(&d.decision, "reason"), rule = %crate::json_field(&d.decision, "rule"), "decided");
                 }
                 if !d.allowed() {
+                    // HTTP Basic is a login on every request: its emailed code goes out here.
+                    super::login::maybe_send_code(&app, &id.account, &d.decision, call.now).await?;
                     return super::keys::challenge_answer(
                         &app,
                         &parts.headers,
@@ -95,13 +110,22 @@ pub async fn proxy(
                     .await;
                 }
                 publisher = Some(id.account.clone());
-                id.upstream_auth
+                // SPEC §8.24: outside the token's axes, a read goes out as anyone's would.
+                let anonymous = d
+                    .decision
+                    .get("effects")
+                    .and_then(Value::as_array)
+                    .is_some_and(|e| {
+                        e.iter()
+                            .any(|x| crate::json_field(x, "kind") == "read-anonymously")
+                    });
+                if anonymous { None } else { id.upstream_auth }
             }
         };
         let answer = match upstream
             .forward(
                 parts.method.clone(),
-                &path_and_query,
+                &classified.path,
                 &parts.headers,
                 bytes.clone(),
                 upstream_auth.as_deref(),
@@ -114,9 +138,8 @@ pub async fn proxy(
         };
         // Remember who publishes what: trust and publishing settings are for maintainers.
         if answer.status().is_success()
-            && crate::json_field(&action, "kind") == "package.publish"
-            && let (Some(account), Some(pkg)) =
-                (&publisher, action.get("package").and_then(Value::as_str))
+            && crate::json_field(&classified.action, "kind") == "package.publish"
+            && let (Some(account), Some(pkg)) = (&publisher, &classified.package)
         {
             app.store.add_maintainer(pkg, account).await?;
         }
@@ -127,36 +150,25 @@ pub async fn proxy(
 
 /// `POST /-/package/NAME/access` with `publish_requires_tfa`: the gateway keeps this setting
 /// itself (the engine reads it), for maintainers of the package upstream.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the request's parts, passed through"
-)]
 async fn publishing_setting(
     app: &crate::App,
-    method: &Method,
-    path: &str,
+    classified: &Classified,
     body: &Value,
     id: &super::Identity,
     peer: SocketAddr,
     headers: &axum::http::HeaderMap,
     action: &mut Value,
 ) -> Result<Option<Response<Body>>, ServeError> {
-    let segs: Vec<&str> = path.split('/').collect();
-    if *method != Method::POST || !matches!(segs.as_slice(), ["", "-", "package", _, "access"]) {
+    if crate::json_field(&classified.action, "kind") != "access.publishing-setting" {
         return Ok(None);
     }
     let Some(requires) = body.get("publish_requires_tfa").and_then(Value::as_bool) else {
         return Ok(None);
     };
-    let Some(pkg) = action
-        .get("package")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-    else {
+    let Some(pkg) = classified.package.clone() else {
         return Ok(None);
     };
-    crate::json_set(action, "kind", json!("access.publishing-setting"));
-    let call = super::call_of(app, peer, method, path, headers);
+    let call = super::call_for(app, peer, &classified.key, headers);
     let d = decide(app, &call, &id.account, &id.credential, action).await?;
     if !d.allowed() {
         return Ok(Some(decision_answer(&d.decision)));

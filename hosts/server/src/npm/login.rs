@@ -66,7 +66,7 @@ pub async fn mint(
 }
 
 /// Sends an emailed login code when the engine asks for one and none is pending.
-async fn maybe_send_code(
+pub(super) async fn maybe_send_code(
     app: &App,
     account: &str,
     decision: &Value,
@@ -120,6 +120,20 @@ pub(super) async fn login_decision(
         Ok(t) => t,
         Err(answer) => return Ok(Err(answer)),
     };
+    // `npm adduser` names the address the login codes go to: recorded for an account that has
+    // none yet, never changed here (changing it is an `email.change`, decided as one).
+    if let Some(e) = email {
+        let acct = app.store.account_or_create(name, call.now).await?;
+        if acct.email.is_empty() {
+            if !crate::mail::valid_address(e) {
+                return Ok(Err(error_answer(
+                    StatusCode::BAD_REQUEST,
+                    "That is not an email address this registry can send to.",
+                )));
+            }
+            app.store.set_profile(name, e, &acct.fullname).await?;
+        }
+    }
     let d = decide(
         app,
         call,
@@ -159,10 +173,6 @@ pub async fn couch_login(
             Ok(t) => t,
             Err(answer) => return Ok(answer),
         };
-        if let Some(e) = email {
-            let acct = app.store.account(name).await?.unwrap_or_default();
-            app.store.set_profile(name, e, &acct.fullname).await?;
-        }
         let (token, _) = mint(
             &app,
             name,
@@ -200,13 +210,39 @@ pub async fn logout(
 }
 
 /// `GET /-/whoami`.
-pub async fn whoami(State(app): State<Shared>, headers: HeaderMap) -> Response<Body> {
-    match caller(&app, &headers).await {
-        Ok(Caller::Token(t)) => json_answer(StatusCode::OK, &json!({"username": t.account})),
-        Ok(Caller::Unknown) => unknown_token(),
-        Ok(_) => need_login(),
-        Err(e) => internal(&e),
-    }
+pub async fn whoami(
+    State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response<Body> {
+    let run = async {
+        let t = match caller(&app, &headers).await? {
+            Caller::Token(t) => t,
+            Caller::Unknown => return Ok(unknown_token()),
+            _ => return Ok(need_login()),
+        };
+        let account = t.account.clone();
+        // Even "who am I" is the token's to answer only where the token may be used (its
+        // expiry and allow-list, G11): decided like every other read.
+        let id = match super::identity_of(&app, Caller::Token(t)).await? {
+            Ok(id) => id,
+            Err(answer) => return Ok(answer),
+        };
+        let call = super::call_of(&app, peer, &axum::http::Method::GET, "/-/whoami", &headers);
+        let d = decide(
+            &app,
+            &call,
+            &account,
+            &id.credential,
+            &json!({"kind": "profile.read"}),
+        )
+        .await?;
+        if !d.allowed() {
+            return Ok(decision_answer(&d.decision));
+        }
+        Ok::<_, ServeError>(json_answer(StatusCode::OK, &json!({"username": account})))
+    };
+    run.await.unwrap_or_else(|e| internal(&e))
 }
 
 pub(super) fn base_url(app: &App, headers: &HeaderMap) -> String {

@@ -3,8 +3,8 @@
 //! (wire-protocol reference §2, §5): `error` strings it prints, `www-authenticate: OTP` only on
 //! challenges, JSON bodies where it parses them.
 
-pub mod classify;
 pub mod decide;
+pub mod gate;
 pub mod gateway;
 pub mod keys;
 pub mod login;
@@ -150,6 +150,49 @@ pub fn entropy() -> Result<[u8; 32], ServeError> {
     Ok(e)
 }
 
+/// Wrong-password times per account, kept in memory: a sliding window of
+/// [`PasswordFailures::LIMIT`] failures per [`PasswordFailures::WINDOW`] seconds.
+#[derive(Debug, Default)]
+pub struct PasswordFailures(std::sync::Mutex<std::collections::HashMap<String, Vec<i64>>>);
+
+impl PasswordFailures {
+    /// Failures allowed per window.
+    pub const LIMIT: usize = 10;
+    /// The window, seconds.
+    pub const WINDOW: i64 = 900;
+    /// Accounts remembered at most (oldest forgotten first), so names cannot grow the map.
+    const ACCOUNTS: usize = 100_000;
+
+    /// Seconds to wait when `name` has used up its window.
+    pub fn blocked(&self, name: &str, now: i64) -> Option<u64> {
+        let map = self.0.lock().ok()?;
+        let times = map.get(name)?;
+        let recent: Vec<i64> = times
+            .iter()
+            .copied()
+            .filter(|t| *t > now - Self::WINDOW)
+            .collect();
+        if recent.len() < Self::LIMIT {
+            return None;
+        }
+        let oldest = recent.iter().min().copied().unwrap_or(now);
+        u64::try_from(oldest + Self::WINDOW - now)
+            .ok()
+            .map(|w| w.max(1))
+    }
+
+    /// Counts a wrong password for `name`.
+    pub fn record(&self, name: &str, now: i64) {
+        let Ok(mut map) = self.0.lock() else { return };
+        if map.len() >= Self::ACCOUNTS && !map.contains_key(name) {
+            map.retain(|_, v| v.iter().any(|t| *t > now - Self::WINDOW));
+        }
+        let times = map.entry(name.to_owned()).or_default();
+        times.retain(|t| *t > now - Self::WINDOW);
+        times.push(now);
+    }
+}
+
 /// Who is calling.
 #[derive(Debug)]
 pub enum Caller {
@@ -248,23 +291,44 @@ pub fn need_login() -> Response<Body> {
     r
 }
 
-/// The client's address: the socket peer, or the first `x-forwarded-for` hop when the operator
-/// said a trusted proxy stands in front.
+/// The client's address (SPEC §9.6): the socket peer, unless the peer is one of the operator's
+/// trusted proxies; then the right-most `x-forwarded-for` address that is not a trusted proxy
+/// (the left-most hops are whatever the client wrote). Several `x-forwarded-for` headers read
+/// as one list, in order.
 pub fn client_ip(app: &App, peer: SocketAddr, headers: &HeaderMap) -> String {
-    if app.trust_proxy
-        && let Some(first) = headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(str::trim)
-            .filter(|v| v.parse::<std::net::IpAddr>().is_ok())
-    {
-        return first.to_owned();
-    }
-    peer.ip().to_canonical().to_string()
+    client_from(&app.trusted_proxies, peer.ip(), headers)
 }
 
-/// The engine's view of the HTTP request.
+/// [`client_ip`] for a list of trusted proxy networks.
+pub fn client_from(
+    proxies: &[stepup_core::cidr::Cidr],
+    peer: std::net::IpAddr,
+    headers: &HeaderMap,
+) -> String {
+    let peer = peer.to_canonical();
+    let trusted = |ip: std::net::IpAddr| proxies.iter().any(|c| c.contains(ip));
+    if !trusted(peer) {
+        return peer.to_string();
+    }
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    for hop in hops.iter().rev() {
+        match hop.parse::<std::net::IpAddr>() {
+            Ok(ip) if trusted(ip.to_canonical()) => continue,
+            Ok(ip) => return ip.to_canonical().to_string(),
+            // An unreadable hop: nothing left of it can be believed; the last proxy is the client.
+            Err(_) => break,
+        }
+    }
+    peer.to_string()
+}
+
+/// The engine's view of the HTTP request at `path` (a canonical path: the gate rewrote it).
 pub fn call_of(
     app: &App,
     peer: SocketAddr,
@@ -272,7 +336,12 @@ pub fn call_of(
     path: &str,
     headers: &HeaderMap,
 ) -> decide::Call {
-    let write = !matches!(method.as_str(), "GET" | "HEAD" | "OPTIONS");
+    call_for(app, peer, &format!("{method} {path}"), headers)
+}
+
+/// The engine's view of a request whose canonical key (`METHOD path`) is `key`.
+pub fn call_for(app: &App, peer: SocketAddr, key: &str, headers: &HeaderMap) -> decide::Call {
+    let write = !matches!(key.split(' ').next(), Some("GET" | "HEAD" | "OPTIONS"));
     decide::Call {
         now: crate::now(),
         ip: Some(client_ip(app, peer, headers)),
@@ -286,7 +355,7 @@ pub fn call_of(
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_owned(),
-        request: format!("{method} {path}"),
+        request: key.to_owned(),
         write,
         assertion: None,
     }
@@ -370,9 +439,33 @@ pub async fn check_password(
     let (Some(upstream), Some(password)) = (&app.upstream, password) else {
         return Err(wrong_password());
     };
+    // Wrong passwords are counted here, per account, so guessing stops at the gateway and
+    // never trips the upstream's own limit (which would lock every user out, G8).
+    let now = crate::now();
+    if let Some(wait) = app.password_failures.blocked(name, now) {
+        let mut r = error_answer(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many wrong passwords for this account; try again later.",
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+        return Err(r);
+    }
     match upstream.check_password(name, password, email).await {
         Ok(crate::upstream::PasswordCheck::Ok(t)) => Ok(t),
-        Ok(crate::upstream::PasswordCheck::Refused) => Err(wrong_password()),
+        Ok(crate::upstream::PasswordCheck::Refused) => {
+            app.password_failures.record(name, now);
+            Err(wrong_password())
+        }
+        Ok(crate::upstream::PasswordCheck::Throttled) => {
+            let mut r = error_answer(
+                StatusCode::TOO_MANY_REQUESTS,
+                "The registry behind this gateway is limiting login attempts; try again in a minute.",
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+            Err(r)
+        }
         Err(e) => Err(crate::upstream::bad_gateway(&e)),
     }
 }
@@ -450,6 +543,65 @@ mod tests {
         assert_eq!(super::iso(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(super::iso(1_643_716_800), "2022-02-01T12:00:00.000Z");
         assert_eq!(super::iso(1_795_430_695), "2026-11-23T10:44:55.000Z");
+    }
+
+    #[test]
+    fn client_is_the_right_most_untrusted_hop() {
+        use axum::http::HeaderMap;
+        let proxies = [stepup_core::cidr::Cidr::parse("10.0.0.0/8").unwrap()];
+        let h = |v: &str| {
+            let mut m = HeaderMap::new();
+            m.insert("x-forwarded-for", v.parse().unwrap());
+            m
+        };
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        // From an untrusted peer the header is the client's own words: ignored.
+        assert_eq!(
+            super::client_from(&proxies, ip("203.0.113.9"), &h("10.1.2.3")),
+            "203.0.113.9"
+        );
+        // Through the proxy: the right-most hop outside the proxies, not the client's left-most.
+        assert_eq!(
+            super::client_from(
+                &proxies,
+                ip("10.0.0.1"),
+                &h("10.9.9.9, 198.51.100.7, 10.0.0.2")
+            ),
+            "198.51.100.7"
+        );
+        assert_eq!(
+            super::client_from(&proxies, ip("10.0.0.1"), &h("1.1.1.1, 198.51.100.7")),
+            "198.51.100.7"
+        );
+        // Nothing but proxies, or garbage: the peer.
+        assert_eq!(
+            super::client_from(&proxies, ip("10.0.0.1"), &h("10.0.0.3")),
+            "10.0.0.1"
+        );
+        assert_eq!(
+            super::client_from(&proxies, ip("10.0.0.1"), &h("nonsense")),
+            "10.0.0.1"
+        );
+        assert_eq!(
+            super::client_from(&[], ip("::ffff:192.0.2.1"), &HeaderMap::new()),
+            "192.0.2.1"
+        );
+    }
+
+    #[test]
+    fn wrong_passwords_are_limited_per_account() {
+        let f = super::PasswordFailures::default();
+        for i in 0..super::PasswordFailures::LIMIT {
+            assert_eq!(f.blocked("alice", 1000), None);
+            f.record("alice", 1000 + i as i64);
+        }
+        let wait = f.blocked("alice", 1010).unwrap();
+        assert_eq!(wait, 890);
+        assert_eq!(f.blocked("bob", 1010), None);
+        assert_eq!(
+            f.blocked("alice", 1000 + super::PasswordFailures::WINDOW + 1),
+            None
+        );
     }
 
     #[test]

@@ -29,12 +29,29 @@ fn profile_json(a: &Account) -> Value {
 }
 
 /// `GET /-/npm/v1/user`.
-pub async fn get(State(app): State<Shared>, headers: HeaderMap) -> Response<Body> {
+pub async fn get(
+    State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response<Body> {
     let run = async {
         let id = match identify(&app, &headers).await? {
             Ok(id) => id,
             Err(answer) => return Ok(answer),
         };
+        // The profile is read with the token's expiry and allow-list applied (G11).
+        let call = super::call_of(&app, peer, &Method::GET, "/-/npm/v1/user", &headers);
+        let d = super::decide::decide(
+            &app,
+            &call,
+            &id.account,
+            &id.credential,
+            &json!({"kind": "profile.read"}),
+        )
+        .await?;
+        if !d.allowed() {
+            return Ok(super::decision_answer(&d.decision));
+        }
         let acct = app
             .store
             .account_or_create(&id.account, crate::now())
@@ -79,6 +96,12 @@ pub async fn post(
                 .and_then(Value::as_str)
                 .unwrap_or(&acct.email)
                 .to_owned();
+            if email != acct.email && !crate::mail::valid_address(&email) {
+                return Ok(error_answer(
+                    StatusCode::BAD_REQUEST,
+                    "That is not an email address this registry can send to (one @, no spaces or control characters, at most 254 characters).",
+                ));
+            }
             let fullname = doc
                 .get("fullname")
                 .and_then(Value::as_str)

@@ -170,12 +170,12 @@ fn exchange_error(status: u16, message: &str) -> Response<Body> {
     )
 }
 
-/// The audience npm asks GitHub for: `npm:` and the registry's host name (no port).
-fn audience(app: &App, headers: &HeaderMap) -> Option<String> {
-    let host = match &app.public_url {
-        Some(u) => u.split("://").nth(1).unwrap_or(u).to_owned(),
-        None => headers.get("host")?.to_str().ok()?.to_owned(),
-    };
+/// The audience npm asks GitHub for: `npm:` and the registry's host name (no port), from the
+/// configured public URL only (SPEC §9.7). A `Host` header is the client's to choose: taking
+/// the audience from it would accept an ID token minted for any other registry.
+fn audience(app: &App) -> Option<String> {
+    let u = app.public_url.as_ref()?;
+    let host = u.split("://").nth(1).unwrap_or(u).to_owned();
     let host = host.split('/').next().unwrap_or_default();
     let name = match host.rsplit_once(':') {
         Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
@@ -212,9 +212,14 @@ pub async fn exchange(
             .map_err(|e| ServeError::Store(format!("trust config is not JSON: {e}")))?;
         let now = crate::now();
         let mut input = json!({"now": now, "token": id_token, "jwks": app.oidc_jwks, "package": name, "trust": trust});
-        if app.policy.loaded().audience.is_none()
-            && let Some(aud) = audience(&app, &headers)
-        {
+        if app.policy.loaded().audience.is_none() {
+            let Some(aud) = audience(&app) else {
+                tracing::warn!(package = %name, "oidc exchange refused: no audience configured");
+                return Ok(exchange_error(
+                    401,
+                    "OIDC token exchange error - this registry has no trusted-publishing audience configured (set --public-url or trusted_publishing.audience)",
+                ));
+            };
             crate::json_set(&mut input, "audience", json!(aud));
         }
         let out = super::engine(&app, "oidc-exchange", &input)?;

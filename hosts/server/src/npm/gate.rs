@@ -1,0 +1,249 @@
+//! The gate in front of every npm route: before any handler runs, the engine's `classify`
+//! (SPEC §9) says what the request is. A refused request is answered here and goes nowhere; an
+//! accepted one continues with its URI rewritten to the canonical path, so the router, the
+//! handlers and the registry behind the gateway all see the one request the engine read —
+//! whatever percent-encoding the client chose.
+//!
+//! The caller of a large write (a publish carries its tarball) is known before its body is
+//! read, every other body is capped at 1 MiB, and a body that trickles in is cut off.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, Response, StatusCode, Uri};
+use axum::middleware::Next;
+use serde_json::{Map, Value, json};
+
+use super::{Caller, caller, error_answer, identity_of, internal, need_login, unknown_token};
+use crate::Shared;
+use crate::error::ServeError;
+
+/// Largest publish body (the tarball comes base64 inside the JSON document).
+pub const MAX_PUBLISH_BODY: usize = 64 << 20;
+/// Largest body of every other request.
+pub const MAX_BODY: usize = 1 << 20;
+/// A body must arrive within this time.
+const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Headers that never enter the engine's input: credentials and codes.
+const SECRET_HEADERS: [&str; 4] = ["authorization", "cookie", "npm-otp", "proxy-authorization"];
+
+/// What the engine said a request is (`classify`'s answer), kept on the request.
+#[derive(Clone, Debug)]
+pub struct Classified {
+    /// The catalogue route.
+    pub route: String,
+    /// The SPEC action document, or `null`.
+    pub action: Value,
+    /// The canonical package name.
+    pub package: Option<String>,
+    /// The canonical path (and a read's query) to forward.
+    pub path: String,
+    /// `METHOD path`.
+    pub key: String,
+    /// Whether the method writes.
+    pub write: bool,
+    /// The body's reading depends on the package's current document.
+    pub needs_current: bool,
+    /// The classify input, to ask again with `current`.
+    pub input: Value,
+}
+
+impl Classified {
+    fn from_answer(answer: &Value, input: Value) -> Classified {
+        let text = |k: &str| answer.get(k).and_then(Value::as_str).map(str::to_owned);
+        Classified {
+            route: text("route").unwrap_or_default(),
+            action: answer.get("action").cloned().unwrap_or(Value::Null),
+            package: text("package"),
+            path: text("path").unwrap_or_else(|| "/".to_owned()),
+            key: text("key").unwrap_or_default(),
+            write: answer.get("write").and_then(Value::as_bool).unwrap_or(true),
+            needs_current: answer
+                .get("needs_current")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            input,
+        }
+    }
+}
+
+/// Paths of the server's own API and pages: not npm requests, never forwarded.
+fn own(path: &str) -> bool {
+    path.starts_with("/v1/") || path.starts_with("/-/stepup/")
+}
+
+/// Whether the request may carry a publish-sized body: a document `PUT` to a package path or
+/// a staged publish. Read from the raw path; the classification that follows decides.
+fn large(method: &axum::http::Method, path: &str) -> bool {
+    (*method == axum::http::Method::PUT && !path.starts_with("/-/"))
+        || (*method == axum::http::Method::POST && path.starts_with("/-/stage/package/"))
+}
+
+/// The body with each attachment's `data` replaced by its length (SPEC §9.1).
+pub fn without_attachment_data(body: &Value) -> Value {
+    let mut b = body.clone();
+    if let Some(atts) = b.get_mut("_attachments").and_then(Value::as_object_mut) {
+        for att in atts.values_mut() {
+            if let Some(a) = att.as_object_mut()
+                && let Some(data) = a.remove("data")
+            {
+                let len = data.as_str().map_or(0, str::len);
+                a.insert("length".into(), json!(len));
+            }
+        }
+    }
+    b
+}
+
+/// The headers the engine may read, lower-case names (secrets left out).
+fn header_doc(headers: &HeaderMap) -> Value {
+    let mut m = Map::new();
+    for (name, value) in headers {
+        let n = name.as_str();
+        if SECRET_HEADERS.contains(&n) {
+            continue;
+        }
+        if let Ok(v) = value.to_str() {
+            m.insert(n.to_owned(), Value::String(v.to_owned()));
+        }
+    }
+    Value::Object(m)
+}
+
+/// Asks the engine what a request is; `Err(answer)` when it is refused.
+pub fn classify(
+    app: &crate::App,
+    input: &Value,
+) -> Result<Result<Value, Response<Body>>, ServeError> {
+    let out = super::engine(app, "classify", input)?;
+    if out.get("outcome").and_then(Value::as_str) == Some("error") {
+        return Err(ServeError::Policy(format!(
+            "classify refused its input: {out}"
+        )));
+    }
+    if out.get("result").and_then(Value::as_str) == Some("refused") {
+        let status = out
+            .get("status")
+            .and_then(Value::as_u64)
+            .and_then(|s| u16::try_from(s).ok())
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .unwrap_or(StatusCode::BAD_REQUEST);
+        let error = out
+            .get("error")
+            .and_then(Value::as_str)
+            .unwrap_or("refused");
+        tracing::info!(problem = %crate::json_field(&out, "problem"), "request refused by the gate");
+        let mut r = error_answer(status, error);
+        if status == StatusCode::METHOD_NOT_ALLOWED {
+            r.headers_mut().insert(
+                axum::http::header::ALLOW,
+                axum::http::HeaderValue::from_static("GET, HEAD, OPTIONS, PUT, POST, DELETE"),
+            );
+        }
+        return Ok(Err(r));
+    }
+    Ok(Ok(out))
+}
+
+/// Asks again with the package's current document, when the first answer needed it.
+pub async fn with_current(
+    app: &crate::App,
+    c: &Classified,
+    authorization: Option<&str>,
+) -> Result<Result<Classified, Response<Body>>, ServeError> {
+    let (Some(pkg), Some(upstream), true) = (&c.package, &app.upstream, c.needs_current) else {
+        return Ok(Ok(c.clone()));
+    };
+    let current = upstream
+        .packument(pkg, authorization)
+        .await?
+        .unwrap_or_else(|| json!({}));
+    let mut input = c.input.clone();
+    crate::json_set(&mut input, "current", current);
+    Ok(classify(app, &input)?.map(|out| Classified::from_answer(&out, input)))
+}
+
+/// The middleware: classify, refuse or rewrite, continue.
+pub async fn gate(
+    State(app): State<Shared>,
+    ConnectInfo(_peer): ConnectInfo<SocketAddr>,
+    req: Request,
+    next: Next,
+) -> Response<Body> {
+    if own(req.uri().path()) {
+        return next.run(req).await;
+    }
+    let (mut parts, body) = req.into_parts();
+    let raw = parts
+        .uri
+        .path_and_query()
+        .map_or_else(|| parts.uri.path().to_owned(), |p| p.as_str().to_owned());
+    let big = large(&parts.method, parts.uri.path());
+    if big {
+        // Who is sending a publish-sized body is known before a byte of it is read.
+        let who = match caller(&app, &parts.headers).await {
+            Ok(w) => w,
+            Err(e) => return internal(&e),
+        };
+        match who {
+            Caller::Anonymous => return need_login(),
+            Caller::Unknown => return unknown_token(),
+            Caller::Token(_) => {}
+            basic @ Caller::Basic { .. } => match identity_of(&app, basic).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(answer)) => return answer,
+                Err(e) => return internal(&e),
+            },
+        }
+    }
+    let cap = if big { MAX_PUBLISH_BODY } else { MAX_BODY };
+    let bytes: Bytes =
+        match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, cap)).await {
+            Ok(Ok(b)) => b,
+            Ok(Err(_)) => {
+                return error_answer(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    &format!(
+                        "stepup: the request body is larger than this route accepts ({} MiB).",
+                        cap >> 20
+                    ),
+                );
+            }
+            Err(_) => {
+                return error_answer(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "stepup: the request body did not arrive in time.",
+                );
+            }
+        };
+    let body_json: Value = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+    };
+    let mut input = json!({
+        "method": parts.method.as_str(),
+        "path": raw,
+        "headers": header_doc(&parts.headers),
+        "body": without_attachment_data(&body_json),
+    });
+    if !app.routes.is_null() {
+        crate::json_set(&mut input, "routes", app.routes.clone());
+    }
+    let out = match classify(&app, &input) {
+        Ok(Ok(out)) => out,
+        Ok(Err(answer)) => return answer,
+        Err(e) => return internal(&e),
+    };
+    let classified = Classified::from_answer(&out, input);
+    match classified.path.parse::<Uri>() {
+        Ok(uri) => parts.uri = uri,
+        Err(e) => return internal(&ServeError::Policy(format!("canonical path: {e}"))),
+    }
+    parts.extensions.insert(Arc::new(classified));
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
