@@ -17,10 +17,10 @@ export interface StepupPluginConfig {
   /** stepup policy configuration (preset and overrides). */
   policy?: Config;
   /**
-   * Trusted publishing: JWKS file(s) of the CI providers whose ID tokens
-   * `POST /-/npm/v1/oidc/token/exchange/package/NAME` accepts (paths relative to config.yaml).
+   * Trusted publishing: each CI provider's JWKS file (paths relative to config.yaml); a
+   * provider's keys verify only ID tokens that claim its issuer.
    */
-  oidc_jwks?: string | string[];
+  oidc_jwks?: { github?: string; gitlab?: string; circleci?: string };
 }
 
 declare function verdaccioStepup(config: StepupPluginConfig, options: { config: object; logger: object }): {

@@ -434,6 +434,19 @@ tc("oidc: GitLab token (ES256)", ex(jwt(gl_claims(), key=P256, kid="gl-1"), trus
 tc("oidc: CircleCI token with the trusted context", ex(jwt(circle_claims()), trust=CC_TRUST), oidc_ok("cc-jti-1", NOW + 290, provider="circleci"))
 tc("oidc: CircleCI token missing a trusted context", ex(jwt(circle_claims(**{"oidc.circleci.com/context-ids": ["c1"]})), trust=CC_TRUST), oidc_no("claims", 404))
 tc("oidc: CircleCI issuer for another org", ex(jwt(circle_claims(iss="https://oidc.circleci.com/org/other")), trust=CC_TRUST), oidc_no("issuer", 401))
+# SPEC §9.7: a key set bound to its provider verifies only tokens claiming that provider's issuer.
+BY_PROVIDER = {"providers": {"github": {"keys": [jwk_of(RSA, "gh-1")]}, "gitlab": {"keys": [jwk_of(P256, "gl-1")]}}}
+tc("oidc: per-provider key sets: a GitHub token verifies with GitHub's keys", ex(jwt(gh_claims()), jwks=BY_PROVIDER), oidc_ok("gh-jti-1", NOW + 290))
+tc("oidc: per-provider key sets: a GitLab token verifies with GitLab's keys", ex(jwt(gl_claims(), key=P256, kid="gl-1"), trust=GL_TRUST, jwks=BY_PROVIDER),
+   oidc_ok("gl-jti-1", NOW + 290, provider="gitlab"))
+tc("oidc: per-provider key sets: a token claiming GitHub signed with GitLab's key is refused",
+   ex(jwt(gh_claims(), key=P256, kid="gl-1"), jwks=BY_PROVIDER), oidc_no("key", 401))
+tc("oidc: per-provider key sets: GitHub's key cannot vouch for a GitLab token",
+   ex(jwt(gl_claims(), key=RSA, kid="gh-1"), trust=GL_TRUST, jwks={"providers": {"github": {"keys": [jwk_of(RSA, "gh-1")]}}}), oidc_no("key", 401))
+tc("oidc: per-provider key sets: no set for the claimed issuer is refused",
+   ex(jwt(circle_claims()), trust=CC_TRUST, jwks=BY_PROVIDER), oidc_no("key", 401))
+tc("oidc: per-provider key sets: an unknown provider name is bad input",
+   ex(jwt(gh_claims()), jwks={"providers": {"jenkins": {"keys": []}}}), {"outcome": "error", "error_path": "jwks.providers.jenkins"})
 tc("oidc: staged-publish permission carried to the credential",
    ex(jwt(gh_claims()), trust=[dict(GH_TRUST[0], permissions=["createStagedPackage"])]), oidc_ok("gh-jti-1", NOW + 290, ["createStagedPackage"]))
 tc("oidc: absent permissions mean createPackage", ex(jwt(gh_claims()), trust=[{"type": "github", "claims": GH_TRUST[0]["claims"]}]),

@@ -81,7 +81,7 @@ async function startGateway(upstream) {
   // Security keys: the relying party is this gateway as the browser sees it (a domain, not an IP).
   const config = join(work, 'policy.json');
   writeFileSync(config, JSON.stringify({ webauthn: { rp_id: 'localhost', rp_name: 'gateway test', origins: [`http://localhost:${gport}`] } }));
-  const p = launch('stepup', STEPUP, ['serve', '--config', config, '--listen', `127.0.0.1:${gport}`, '--db', join(work, 'stepup.sqlite3'), '--upstream', upstream, '--mail-dir', join(work, 'mail'), '--issuer', 'Gateway Test', '--oidc-jwks', JWKS_FILE, '--public-url', `http://127.0.0.1:${gport}`], { STEPUP_SECRET_KEY: KEY, STEPUP_LOG: 'info' });
+  const p = launch('stepup', STEPUP, ['serve', '--config', config, '--listen', `127.0.0.1:${gport}`, '--db', join(work, 'stepup.sqlite3'), '--upstream', upstream, '--mail-dir', join(work, 'mail'), '--issuer', 'Gateway Test', '--oidc-jwks', `github=${JWKS_FILE}`, '--public-url', `http://127.0.0.1:${gport}`], { STEPUP_SECRET_KEY: KEY, STEPUP_LOG: 'info' });
   registry = `http://127.0.0.1:${gport}/`;
   await waitFor(`${registry}v1/health`, p);
 }
@@ -653,7 +653,10 @@ test('G9: an email with CR/LF is refused before it is stored', async () => {
   assert.equal(profile.json.email, 'alice@example.test');
 });
 
-test('G13: the store is readable by its owner only', () => {
+test('G13: the store is readable by its owner only, and holds no code hash in the clear', () => {
   const mode = statSync(join(work, 'stepup.sqlite3')).mode;
   assert.equal(mode & 0o077, 0, `mode ${(mode & 0o777).toString(8)}`);
+  // bob's pending emailed code (G4) is stored sealed: its record's members never appear.
+  const files = ['stepup.sqlite3', 'stepup.sqlite3-wal'].map((f) => join(work, f)).filter((f) => { try { statSync(f); return true; } catch { return false; } });
+  for (const f of files) assert.equal(readFileSync(f).includes('"attempts"'), false, `${f} holds an email-code record in the clear`);
 });

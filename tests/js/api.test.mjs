@@ -171,3 +171,20 @@ test(`${backend}: oversized, deeply nested and unwritable documents are refused 
   cyclic.account.self = cyclic;
   assert.throws(() => p.evaluate(cyclic), (e) => e instanceof StepupError && /not a JSON document/.test(e.detail));
 });
+
+test(`${backend}: classify reads an npm request as the registry would, or refuses it`, () => {
+  const p = new Policy();
+  const publish = { versions: { '1.0.0': {} }, 'dist-tags': { latest: '1.0.0' }, _attachments: { 'w-1.0.0.tgz': { length: 9 } } };
+  for (const path of ['/@acme%2fwidget', '/%40acme/widget', '/@acme%2Fwidget/']) {
+    const c = p.classify({ method: 'PUT', path, headers: { 'npm-command': 'publish' }, body: publish });
+    assert.equal(c.result, 'classified', path);
+    assert.deepEqual(c.action, { kind: 'package.publish', package: '@acme/widget', tag: 'latest' });
+    assert.equal(c.key, 'PUT /@acme%2fwidget');
+  }
+  const scope = p.classify({ method: 'PUT', path: '/@acme', body: publish });
+  assert.deepEqual([scope.result, scope.status, scope.problem], ['refused', 400, 'scope-without-name']);
+  const unknown = p.classify({ method: 'POST', path: '/left-pad', body: {} });
+  assert.deepEqual([unknown.status, unknown.problem], [405, 'unknown-write']);
+  assert.match(unknown.error, /not a write this registry recognises/);
+  assert.throws(() => p.classify({ method: 'GET' }), (e) => e.code === 'invalid-input' && /path/.test(e.message));
+});

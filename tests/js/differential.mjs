@@ -30,11 +30,11 @@ const wasm = (await import('../../bindings/web/node.js')).default;
 const napiPolicy = new napi.Policy();
 const wasmPolicy = new wasm.Policy();
 
-/** Decides `lines` with the CLI (native or component). */
-function cli(engine, lines) {
+/** Decides `lines` with the CLI (native or component), or gives them to the entry point `call`. */
+function cli(engine, lines, call) {
   const file = new URL(`batch-${engine}.jsonl`, out).pathname;
   writeFileSync(file, `${lines.join('\n')}\n`);
-  const text = execFileSync(bin, ['differential', 'decide', '--engine', engine, file], {
+  const text = execFileSync(bin, ['differential', 'decide', '--engine', engine, ...(call ? ['--call', call] : []), file], {
     encoding: 'utf8',
     maxBuffer: 1 << 30,
     env: { ...process.env, STEPUP_CWASM_CACHE: new URL('target/cwasm', root).pathname },
@@ -125,7 +125,95 @@ function without(doc, path) {
   return copy;
 }
 
+/**
+ * Random npm HTTP requests for the classifier (SPEC §9), deterministic per seed: catalogue
+ * routes with names in every encoding a path can take, junk segments, override headers, and
+ * the bodies that decide among writes.
+ */
+function httpRequests(n, s) {
+  let x = (s >>> 0) || 1;
+  const rnd = () => { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; return x / 4294967296; };
+  const pick = (a) => a[Math.floor(rnd() * a.length)];
+  const enc = (text) => [...text].map((ch) => {
+    const r = rnd();
+    const hex = ch.codePointAt(0) < 128 ? ch.charCodeAt(0).toString(16).padStart(2, '0') : null;
+    if (hex && r < 0.06) return `%${hex}`;
+    if (hex && r < 0.1) return `%${hex.toUpperCase()}`;
+    if (hex && r < 0.105) return `%25${hex}`;
+    return ch;
+  }).join('');
+  const names = ['left-pad', '@acme/widget', 'JSONStream', '@x', '.hidden', 'a b', 'lodash.merge', '@acme/.x', 'ü'];
+  const pkgPath = () => {
+    const name = pick(names);
+    if (!name.startsWith('@') || !name.includes('/')) return enc(name);
+    const [scope, rest] = name.split('/');
+    return pick([`${enc(scope)}%2f${enc(rest)}`, `${enc(scope)}/${enc(rest)}`, `%40${enc(scope.slice(1))}%2F${enc(rest)}`]);
+  };
+  const templates = [
+    () => `/${pkgPath()}`, () => `/${pkgPath()}/-rev/3-abc`, () => `/${pkgPath()}/${pick(['latest', 'beta', '-', '-rev'])}`,
+    () => `/${pkgPath()}/-/${pick(['x-1.0.0.tgz', 'y.tgz'])}/-rev/2-b`, () => `/-/package/${pkgPath()}/dist-tags/${pick(['latest', 'next'])}`,
+    () => `/-/package/${pkgPath()}/dist-tags`, () => `/-/package/${pkgPath()}/${pick(['access', 'trust', 'visibility', 'collaborators'])}`,
+    () => `/-/user/org.couchdb.user${pick([':', '%3A', '%3a'])}${enc('alice')}`, () => '/-/npm/v1/tokens', () => `/-/npm/v1/tokens/token/${enc('abc/def')}`,
+    () => '/-/npm/v1/user', () => `/-/org/${enc('acme')}/${pick(['user', 'team', 'package'])}`, () => `/-/team/acme/${enc('devs')}/${pick(['package', 'user'])}`,
+    () => `/-/stage/package/${pkgPath()}`, () => '/-/whoami', () => '/-/v1/done?authId=1', () => '/-/v1/login', () => '/-/npm/v1/security/advisories/bulk',
+    () => `/${pick(['.', '..', '%2e', '', ';x', '%00', '%zz', 'ok'])}/${pkgPath()}`, () => '/',
+  ];
+  const bodies = [null, {}, '1.0.0', { users: { bob: true } }, { maintainers: [{ name: 'bob' }] }, { versions: { '1.0.0': {} } },
+    { versions: { '1.0.0': {} }, 'dist-tags': { latest: '1.0.0' }, _attachments: { 'x-1.0.0.tgz': { length: 3 } } },
+    { tfa: { mode: pick(['disable', 'auth-only']), password: 'p' } }, { tfa: ['123456'] }, { email: 'a@b.c', password: { old: 'a', new: 'b' } },
+    { user: 'bob' }, { package: 'left-pad', permissions: 'read-only' }, { beta: '1.0.0', latest: '2.0.0' }, { publish_requires_tfa: true }, [1, 2]];
+  const out = [];
+  for (let i = 0; i < n; i += 1) {
+    let path = pick(templates)();
+    if (rnd() < 0.1) path += '/';
+    if (rnd() < 0.08) path += '?write=true';
+    const doc = { method: pick(['GET', 'HEAD', 'OPTIONS', 'PUT', 'PUT', 'POST', 'DELETE', 'PATCH', 'get']), path, headers: { 'npm-command': pick(['publish', 'dist-tag', 'owner', 'token']) }, body: pick(bodies) };
+    if (rnd() < 0.05) doc.headers['x-http-method-override'] = 'GET';
+    if (rnd() < 0.2) doc.current = { versions: { '1.0.0': {}, '0.9.0': { deprecated: 'old' } }, maintainers: [{ name: 'alice' }], 'dist-tags': { latest: '1.0.0' }, email: 'a@b.c' };
+    if (rnd() < 0.05) doc.routes = [{ prefix: '/-/custom/', methods: ['POST'], kind: 'org.team.change' }];
+    out.push(JSON.stringify(doc));
+  }
+  return out;
+}
+
+/** The classifier's answers for `lines` on every host. */
+async function classifyEverywhere(lines) {
+  return {
+    native: cli('native', lines, 'classify'),
+    component: cli('component', lines, 'classify'),
+    napi: lines.map((l) => napiPolicy.callJson('classify', l)),
+    'wasm-node': lines.map((l) => wasmPolicy.callJson('classify', l)),
+    chromium: await page.evaluate((batch) => {
+      const policy = (window.diffPolicy ??= new window.stepup.Policy());
+      return batch.map((line) => policy.callJson('classify', line));
+    }, lines),
+  };
+}
+
 try {
+  {
+    // The classifier: random HTTP requests, byte-identical answers on every host.
+    const started = Date.now();
+    const lines = httpRequests(Math.min(count, 3000), seed);
+    const answers = await classifyEverywhere(lines);
+    const results = {};
+    for (const a of answers.native) {
+      const r = JSON.parse(a).result ?? 'error';
+      results[r] = (results[r] ?? 0) + 1;
+    }
+    const bad = lines.map((_, i) => i).filter((i) => disagreeing(answers, i).length > 0);
+    console.log(`differential classify: ${lines.length} HTTP requests × 5 hosts; ${Object.entries(results).map(([k, v]) => `${k} ${v}`).join(', ')}; ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    for (const i of bad.slice(0, 3)) {
+      console.log(`DISAGREE classify ${lines[i]}`);
+      for (const h of ['native', ...disagreeing(answers, i)]) console.log(`    ${h}: ${answers[h][i]}`);
+    }
+    if (bad.length > 0) {
+      console.log(`differential classify: ${bad.length} disagreements`);
+      process.exitCode = 1;
+    } else {
+      console.log('differential classify: 0 disagreements');
+    }
+  }
   const started = Date.now();
   const file = new URL(`requests-${seed}-${count}.jsonl`, out).pathname;
   writeFileSync(file, execFileSync(bin, ['differential', 'generate', '--count', String(count), '--seed', String(seed)], { maxBuffer: 1 << 30 }));

@@ -87,6 +87,16 @@ fn json_part(part: &str) -> Result<Vec<u8>, JwtError> {
     b64url_decode(part).ok_or(JwtError::Malformed)
 }
 
+/// The claims a token says it has, unverified: only to choose which provider's keys may
+/// verify it (a key set is bound to its provider's issuer, SPEC §9.7). `None` when malformed.
+pub fn unverified_claims(token: &str) -> Option<Map<String, Value>> {
+    if token.len() > MAX_TOKEN {
+        return None;
+    }
+    let payload = token.split('.').nth(1)?;
+    serde_json::from_slice(&json_part(payload).ok()?).ok()
+}
+
 /// Verifies `token` with a key of `jwks` and returns its claims. Claims are not judged here.
 pub fn verify(token: &str, jwks: &Jwks) -> Result<Verified, JwtError> {
     if token.len() > MAX_TOKEN {

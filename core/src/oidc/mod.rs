@@ -157,14 +157,7 @@ pub fn exchange(cfg: &TrustedPublishingConfig, input: &str) -> Result<String, In
             format!("longer than {} bytes", jwt::MAX_TOKEN),
         ));
     }
-    let jwks: Jwks = serde_json::from_value(i.jwks.clone())
-        .map_err(|e| InputError::new("jwks", format!("expected a JWKS document: {e}")))?;
-    if jwks.keys.len() > jwt::MAX_KEYS {
-        return Err(InputError::new(
-            "jwks.keys",
-            format!("at most {}", jwt::MAX_KEYS),
-        ));
-    }
+    let jwks = KeySets::parse(&i.jwks)?;
     if i.used_jtis.len() > 1024 {
         return Err(InputError::new("used_jtis", "at most 1024"));
     }
@@ -204,13 +197,76 @@ pub fn exchange(cfg: &TrustedPublishingConfig, input: &str) -> Result<String, In
     serde_json::to_string(&out).map_err(|e| InputError::new(".", e.to_string()))
 }
 
+/// The keys an exchange may verify with: one set for any issuer, or one set per provider,
+/// each verifying only tokens that claim that provider's issuer (SPEC §9.7) — so a key of
+/// one CI provider can never vouch for a token that says it comes from another.
+enum KeySets {
+    Any(Jwks),
+    ByProvider(Vec<(Provider, Jwks)>),
+}
+
+impl KeySets {
+    fn parse(v: &Value) -> Result<KeySets, InputError> {
+        let one = |v: &Value, path: &str| -> Result<Jwks, InputError> {
+            let jwks: Jwks = serde_json::from_value(v.clone())
+                .map_err(|e| InputError::new(path, format!("expected a JWKS document: {e}")))?;
+            if jwks.keys.len() > jwt::MAX_KEYS {
+                return Err(InputError::new(
+                    format!("{path}.keys"),
+                    format!("at most {}", jwt::MAX_KEYS),
+                ));
+            }
+            Ok(jwks)
+        };
+        let Some(providers) = v.get("providers") else {
+            return one(v, "jwks").map(KeySets::Any);
+        };
+        let map = providers.as_object().ok_or_else(|| {
+            InputError::new("jwks.providers", "expected {github|gitlab|circleci: JWKS}")
+        })?;
+        let mut sets = Vec::new();
+        for (name, keys) in map {
+            let path = format!("jwks.providers.{name}");
+            let provider = match name.as_str() {
+                "github" => Provider::Github,
+                "gitlab" => Provider::Gitlab,
+                "circleci" => Provider::Circleci,
+                _ => return Err(InputError::new(path, "one of github, gitlab, circleci")),
+            };
+            sets.push((provider, one(keys, &path)?));
+        }
+        Ok(KeySets::ByProvider(sets))
+    }
+
+    /// The set that may verify `token`: for per-provider sets, the one of the provider whose
+    /// issuer the token claims.
+    fn for_token(&self, cfg: &TrustedPublishingConfig, token: &str) -> Option<&Jwks> {
+        match self {
+            KeySets::Any(j) => Some(j),
+            KeySets::ByProvider(sets) => {
+                let claims = jwt::unverified_claims(token)?;
+                let iss = claims.get("iss").and_then(Value::as_str)?;
+                let provider = Provider::of_issuer(&cfg.issuers, iss, &claims)?;
+                sets.iter().find(|(p, _)| *p == provider).map(|(_, j)| j)
+            }
+        }
+    }
+}
+
 fn check(
     cfg: &TrustedPublishingConfig,
     i: &ExchangeInput,
-    jwks: &Jwks,
+    keys: &KeySets,
     trust: &[TrustEntry],
     audience: &str,
 ) -> Result<Value, Refusal> {
+    let jwks = keys.for_token(cfg, &i.token).ok_or_else(|| {
+        refuse(
+            "key",
+            401,
+            "No key set is configured for the issuer the ID token claims.",
+        )
+    })?;
     let verified = jwt::verify(&i.token, jwks).map_err(|e| match e {
         JwtError::Malformed => refuse("malformed", 401, "The ID token is not a valid JWT."),
         JwtError::Algorithm => refuse(

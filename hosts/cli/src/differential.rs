@@ -264,6 +264,30 @@ pub fn generate(count: u64, seed: u64) -> Result<(), Failure> {
     w.flush().map_err(|e| Failure::Io(e.to_string()))
 }
 
+/// Gives every line of `file` to the JSON entry point `function` with `engine` (default
+/// configuration) and prints the answers, one per line (the classifier's differential run).
+pub fn call(engine: EngineKind, function: &str, file: &str) -> Result<(), Failure> {
+    let f = std::fs::File::open(file).map_err(|e| Failure::Io(format!("{file}: {e}")))?;
+    let out = std::io::stdout();
+    let mut w = BufWriter::new(out.lock());
+    let native = Policy::default();
+    let mut component = match engine {
+        EngineKind::Native => None,
+        EngineKind::Component => Some(crate::engine::component_policy("{}")?),
+    };
+    for line in std::io::BufReader::new(f).lines() {
+        let line = line.map_err(|e| Failure::Io(format!("{file}: {e}")))?;
+        let answer = match component.as_mut() {
+            None => stepup_core::ffi::call_json(&native, function, &line),
+            Some(c) => c
+                .call_json(function, &line)
+                .map_err(|e| Failure::Io(e.to_string()))?,
+        };
+        writeln!(w, "{answer}").map_err(|e| Failure::Io(e.to_string()))?;
+    }
+    w.flush().map_err(|e| Failure::Io(e.to_string()))
+}
+
 /// Decides every line of `file` with `engine` (default configuration) and prints the
 /// decisions, one per line. The component decides through its JSON entry point, and through
 /// its typed one when the line parses; a typed answer that differs is a failure.

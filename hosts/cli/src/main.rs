@@ -136,6 +136,9 @@ enum DifferentialCommand {
         engine: EngineKind,
         /// JSON-lines file of requests.
         file: String,
+        /// Give each line to this JSON entry point instead (e.g. `classify`) and print its answer.
+        #[arg(long)]
+        call: Option<String>,
     },
 }
 
@@ -194,8 +197,11 @@ fn main() -> ExitCode {
             command: DifferentialCommand::Generate { count, seed },
         } => differential::generate(count, seed),
         Command::Differential {
-            command: DifferentialCommand::Decide { engine, file },
-        } => differential::decide(engine, &file),
+            command: DifferentialCommand::Decide { engine, file, call },
+        } => match call {
+            Some(function) => differential::call(engine, &function, &file),
+            None => differential::decide(engine, &file),
+        },
         Command::Totp {
             command:
                 TotpCommand::Enroll {

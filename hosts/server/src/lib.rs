@@ -79,6 +79,9 @@ pub struct ServeOptions {
     /// Folder for emailed login codes (one .eml file per message); default: beside the database.
     #[arg(long)]
     pub mail_dir: Option<PathBuf>,
+    /// The sender of emailed login codes.
+    #[arg(long, default_value = "stepup <noreply@localhost>")]
+    pub mail_from: String,
     /// Issuer shown in authenticator apps.
     #[arg(long, default_value = "stepup")]
     pub issuer: String,
@@ -100,10 +103,12 @@ pub struct ServeOptions {
     /// Warm policy instances (default: one per core).
     #[arg(long)]
     pub instances: Option<usize>,
-    /// JWKS file(s) of the CI providers trusted publishing accepts (their keys are merged).
-    /// Read at start; providers rotate keys, so refresh the file and restart.
-    #[arg(long = "oidc-jwks")]
-    pub oidc_jwks: Vec<PathBuf>,
+    /// A CI provider's JWKS file for trusted publishing, bound to that provider:
+    /// `github=FILE`, `gitlab=FILE` or `circleci=FILE` (repeatable). A provider's keys verify
+    /// only ID tokens that claim its issuer. Read at start; refresh the file and restart when
+    /// the provider rotates its keys.
+    #[arg(long = "oidc-jwks", value_name = "PROVIDER=FILE")]
+    pub oidc_jwks: Vec<String>,
 }
 
 /// Shared server state.
@@ -135,9 +140,18 @@ pub struct App {
     pub oidc_jwks: serde_json::Value,
 }
 
-fn oidc_jwks(paths: &[PathBuf]) -> Result<serde_json::Value, ServeError> {
-    let mut keys = Vec::new();
-    for p in paths {
+fn oidc_jwks(bound: &[String]) -> Result<serde_json::Value, ServeError> {
+    let mut providers = serde_json::Map::new();
+    for entry in bound {
+        let Some((provider, file)) = entry
+            .split_once('=')
+            .filter(|(p, _)| matches!(*p, "github" | "gitlab" | "circleci"))
+        else {
+            return Err(ServeError::Io(format!(
+                "--oidc-jwks {entry}: bind the key set to its provider, e.g. --oidc-jwks github=FILE (github, gitlab or circleci)"
+            )));
+        };
+        let p = std::path::Path::new(file);
         let text = std::fs::read_to_string(p)
             .map_err(|e| ServeError::Io(format!("cannot read --oidc-jwks {}: {e}", p.display())))?;
         let doc: serde_json::Value = serde_json::from_str(&text)
@@ -148,9 +162,14 @@ fn oidc_jwks(paths: &[PathBuf]) -> Result<serde_json::Value, ServeError> {
                 p.display()
             )));
         };
-        keys.extend(list.iter().cloned());
+        let set = providers
+            .entry(provider.to_owned())
+            .or_insert_with(|| serde_json::json!({"keys": []}));
+        if let Some(all) = set.get_mut("keys").and_then(|k| k.as_array_mut()) {
+            all.extend(list.iter().cloned());
+        }
     }
-    Ok(serde_json::json!({ "keys": keys }))
+    Ok(serde_json::json!({ "providers": providers }))
 }
 
 fn trusted_proxies(list: &[String]) -> Result<Vec<stepup_core::cidr::Cidr>, ServeError> {
@@ -320,6 +339,61 @@ pub fn router(app: Shared) -> Router {
     Router::new().fallback_service(gated)
 }
 
+/// How long a client may take to send a request's headers; a connection that trickles them is
+/// closed (bodies have their own limit in the gate).
+pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Accepts connections until `stopped`, then lets in-flight requests finish. Each connection is
+/// served by hyper with a header read timeout (G10), which `axum::serve` does not offer, and
+/// carries its peer address as axum's `ConnectInfo`.
+async fn serve(
+    listener: TcpListener,
+    router: Router,
+    stopped: oneshot::Receiver<()>,
+) -> Result<(), ServeError> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    let builder = builder.http1_only();
+    tokio::pin!(stopped);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of descriptors and the like: wait, do not spin.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let svc = router
+                    .clone()
+                    .layer(axum::Extension(axum::extract::ConnectInfo(peer)));
+                let svc = hyper_util::service::TowerToHyperService::new(svc);
+                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
+                let conn = graceful.watch(conn.into_owned());
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            _ = &mut stopped => break,
+        }
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
 /// A running server (tests and embedding).
 #[derive(Debug)]
 pub struct Running {
@@ -394,7 +468,7 @@ pub async fn start(opts: &ServeOptions) -> Result<Running, ServeError> {
         trusted_proxies: trusted_proxies(&opts.trusted_proxies)?,
         routes: gate_routes(opts.gate_routes.as_deref())?,
         password_failures: npm::PasswordFailures::default(),
-        outbox: Outbox::new(mail_dir)?,
+        outbox: Outbox::new(mail_dir, &opts.mail_from)?,
         oidc_jwks: oidc_jwks(&opts.oidc_jwks)?,
     });
     let listener = TcpListener::bind(&opts.listen)
@@ -406,7 +480,7 @@ pub async fn start(opts: &ServeOptions) -> Result<Running, ServeError> {
     let loaded = app.policy.loaded();
     tracing::info!(%addr, store = app.store.backend(), gateway = app.upstream.is_some(), component = %loaded.component, config = %loaded.config, preset = %loaded.preset, "stepup serving");
     let (stop, stopped) = oneshot::channel::<()>();
-    let service = router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let service = router(app.clone());
     let state = app.clone();
     let task = tokio::spawn(async move {
         let pruner = {
@@ -420,12 +494,7 @@ pub async fn start(opts: &ServeOptions) -> Result<Running, ServeError> {
                 }
             })
         };
-        let r = axum::serve(listener, service)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
-            .map_err(|e| ServeError::Io(e.to_string()));
+        let r = serve(listener, service, stopped).await;
         pruner.abort();
         state.store.close().await;
         r

@@ -1,8 +1,13 @@
-//! Emailed login codes leave the server as RFC 5322 messages in an outbox folder, one file per
-//! message, written atomically; the operator's mail transfer agent (or a test) picks them up.
-//! The code is in the message body only: never in the file name, the logs or the database.
+//! Emailed login codes leave the server as RFC 5322 messages (built by lettre) in an outbox
+//! folder, one file per message, written atomically; the operator's mail transfer agent (or a
+//! test) picks them up. The code is in the message body only: never in the file name, the logs
+//! or the database.
 
 use std::path::PathBuf;
+
+use lettre::Message;
+use lettre::message::Mailbox;
+use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
 
 use crate::error::ServeError;
 
@@ -35,11 +40,34 @@ pub fn valid_address(addr: &str) -> bool {
 #[derive(Clone, Debug)]
 pub struct Outbox {
     dir: PathBuf,
+    from: Mailbox,
+}
+
+/// `X-Stepup-Account`: which account a message is about, for the operator's mail agent and
+/// for tests (the address alone may be shared).
+#[derive(Clone, Debug)]
+struct StepupAccount(String);
+
+impl Header for StepupAccount {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("X-Stepup-Account")
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self(s.to_owned()))
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.clone())
+    }
 }
 
 impl Outbox {
-    /// Creates the folder when missing (mode 0700 on Unix).
-    pub fn new(dir: PathBuf) -> Result<Outbox, ServeError> {
+    /// Creates the folder when missing (mode 0700 on Unix); messages come `from` this address.
+    pub fn new(dir: PathBuf, from: &str) -> Result<Outbox, ServeError> {
+        let from: Mailbox = from
+            .parse()
+            .map_err(|e| ServeError::Io(format!("--mail-from {from:?} is not an address: {e}")))?;
         std::fs::create_dir_all(&dir).map_err(|e| {
             ServeError::Io(format!(
                 "cannot create the mail outbox {}: {e}",
@@ -51,10 +79,11 @@ impl Outbox {
             use std::os::unix::fs::PermissionsExt;
             let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
         }
-        Ok(Outbox { dir })
+        Ok(Outbox { dir, from })
     }
 
-    /// Writes the login-code message for `account` (to `email` when the profile has one).
+    /// Writes the login-code message for `account` to its `email`. Built by lettre's message
+    /// builder (`Date`, `From`, `Message-ID`, encoded headers), then written atomically.
     pub fn send_login_code(
         &self,
         account: &str,
@@ -64,15 +93,31 @@ impl Outbox {
         issuer: &str,
     ) -> Result<PathBuf, ServeError> {
         // The message goes to the account's address; an account without a usable one gets no
-        // mail (a user name is not an address), and nothing from the account reaches a header
-        // unchecked.
+        // mail (a user name is not an address).
         if !valid_address(email) {
             return Err(ServeError::Io(format!(
                 "account {account:?} has no valid email address; the login code cannot be sent"
             )));
         }
-        let to = email;
-        let account: String = account.chars().filter(|c| c.is_ascii_graphic()).collect();
+        let to: Mailbox = email
+            .parse()
+            .map_err(|e| ServeError::Io(format!("cannot address {email:?}: {e}")))?;
+        let printable: String = account.chars().filter(|c| c.is_ascii_graphic()).collect();
+        let issuer: String = issuer.chars().filter(|c| !c.is_control()).collect();
+        let at =
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::try_from(now).unwrap_or(0));
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(format!("{issuer} login code"))
+            .date(at)
+            .message_id(None)
+            .header(StepupAccount(printable.clone()))
+            .header(ContentType::TEXT_PLAIN)
+            .body(format!(
+                "Someone (hopefully you) is logging in to {issuer} as {printable}.\r\n\r\nYour one-time login code: {code}\r\n\r\nIt expires in 10 minutes. If this was not you, change your password.\r\n"
+            ))
+            .map_err(|e| ServeError::Io(format!("cannot build the login-code message: {e}")))?;
         let safe: String = account
             .chars()
             .map(|c| {
@@ -83,15 +128,62 @@ impl Outbox {
                 }
             })
             .collect();
-        let message = format!(
-            "To: {to}\r\nSubject: {issuer} login code\r\nX-Stepup-Account: {account}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nSomeone (hopefully you) is logging in to {issuer} as {account}.\r\n\r\nYour one-time login code: {code}\r\n\r\nIt expires in 10 minutes. If this was not you, change your password.\r\n"
-        );
         let name = format!("{now}-{safe}-{}.eml", std::process::id());
         let tmp = self.dir.join(format!(".{name}.tmp"));
         let path = self.dir.join(name);
-        std::fs::write(&tmp, message)
+        std::fs::write(&tmp, message.formatted())
             .and_then(|()| std::fs::rename(&tmp, &path))
             .map_err(|e| ServeError::Io(format!("cannot write to the mail outbox: {e}")))?;
         Ok(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses() {
+        assert!(valid_address("alice@example.test"));
+        for bad in [
+            "alice",
+            "a@b",
+            "alice@example.test\r\nBcc: x@y.z",
+            "a b@c.d",
+            "<a@b.c>",
+            "a@b@c.d",
+            "a@.b",
+            "",
+        ] {
+            assert!(!valid_address(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_message_has_date_from_message_id_and_its_address() {
+        let dir = std::env::temp_dir().join(format!("stepup-mail-{}", std::process::id()));
+        let outbox = Outbox::new(dir.clone(), "Registry <noreply@registry.example>").unwrap();
+        let path = outbox
+            .send_login_code(
+                "bob\r\nBcc: x@y.z",
+                "bob@example.test",
+                "12345678",
+                1_795_430_695,
+                "Reg\r\nBcc: q@r.s",
+            )
+            .unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        for line in [
+            "To: bob@example.test\r\n",
+            "From: Registry <noreply@registry.example>\r\n",
+            "Date: ",
+            "Message-ID: <",
+        ] {
+            assert!(text.contains(line), "{line:?} missing in {text}");
+        }
+        assert!(!text.contains("\nBcc:"), "{text}");
+        assert!(text.contains("12345678"));
+        assert!(outbox.send_login_code("bob", "", "1", 0, "x").is_err());
     }
 }

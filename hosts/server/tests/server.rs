@@ -80,6 +80,7 @@ fn options(dir: &Path) -> ServeOptions {
         issuer: "test".into(),
         trusted_proxies: Vec::new(),
         gate_routes: None,
+        mail_from: "stepup <noreply@localhost>".into(),
         log_format: "text".into(),
         admin_token_file: None,
         instances: Some(2),
@@ -480,4 +481,53 @@ async fn one_code_one_winner_across_two_instances_postgres() {
         return;
     };
     one_code_one_winner(&tempdir("race-postgres"), Some(url)).await;
+}
+
+/// G10: a client that trickles its headers is disconnected after the header read timeout,
+/// while a prompt request on another connection is served meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trickled_headers_are_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempdir("trickle");
+    let server = start(&options(&dir)).await.unwrap();
+    let mut slow = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let started = std::time::Instant::now();
+    slow.write_all(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    // One more header byte per second: each byte arrives well inside any idle timeout.
+    let writer = tokio::spawn(async move {
+        for _ in 0..30 {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            if slow.write_all(b"X").await.is_err() {
+                break;
+            }
+        }
+        slow
+    });
+    let (s, _, _) = Http::new()
+        .json(Method::GET, &url(&server, "/v1/health"), &[], &Value::Null)
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::OK,
+        "a trickling client does not hold up others"
+    );
+    let mut slow = writer.await.unwrap();
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        slow.read_to_end(&mut rest),
+    )
+    .await;
+    let waited = started.elapsed();
+    assert!(
+        waited < std::time::Duration::from_secs(25),
+        "still connected after {waited:?}"
+    );
+    assert!(
+        waited >= stepup_server::HEADER_READ_TIMEOUT,
+        "cut off before the timeout: {waited:?}"
+    );
+    server.shutdown().await.unwrap();
 }

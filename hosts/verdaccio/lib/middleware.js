@@ -34,9 +34,20 @@ class StepupMiddleware {
     this.routes = config.routes;
     this.issuer = config.issuer ?? 'Verdaccio';
     this.policyConfig = config.policy ?? {};
-    // Trusted publishing: the CI providers' key sets (JWKS files), merged.
-    const jwksFiles = [].concat(config.oidc_jwks ?? []);
-    this.jwks = { keys: jwksFiles.flatMap((f) => JSON.parse(fs.readFileSync(path.resolve(base, f), 'utf8')).keys ?? []) };
+    // Trusted publishing: each CI provider's key set (JWKS file), bound to that provider, so its
+    // keys verify only ID tokens that claim its issuer (SPEC §9.7).
+    const bound = config.oidc_jwks ?? {};
+    if (typeof bound !== 'object' || Array.isArray(bound)) {
+      throw new Error('verdaccio-stepup: oidc_jwks maps each CI provider to its JWKS file, e.g. oidc_jwks: { github: ./github-jwks.json }');
+    }
+    const providers = {};
+    for (const [provider, file] of Object.entries(bound)) {
+      if (!['github', 'gitlab', 'circleci'].includes(provider)) throw new Error(`verdaccio-stepup: oidc_jwks.${provider}: one of github, gitlab, circleci`);
+      const doc = JSON.parse(fs.readFileSync(path.resolve(base, String(file)), 'utf8'));
+      if (!Array.isArray(doc.keys)) throw new Error(`verdaccio-stepup: oidc_jwks.${provider}: ${file} is not a JWKS (no "keys" array)`);
+      providers[provider] = { keys: doc.keys };
+    }
+    this.jwks = { providers };
     // Codes accepted recently, so npm's multi-request operations (unpublish = PUT + DELETE) can
     // reuse one code for their other requests, but never for the same request twice.
     this.operations = new Map();
@@ -412,25 +423,44 @@ class StepupMiddleware {
     return d.outcome === 'allow' ? next() : answer(res, d);
   }
 
-  /** Records what a created token may do (bypass, expiry, scope) once Verdaccio has minted it. */
+  /**
+   * Records what a created token may do (bypass, expiry, scope) once Verdaccio has minted it.
+   * Verdaccio answers through `res.send` or `res.json` depending on the route's final handler,
+   * so both are watched; a token whose options cannot be recorded is revoked, never left with
+   * more than it was made for.
+   */
   captureToken(req, res) {
     const body = req.body ?? {};
     const json = res.json.bind(res);
+    const send = res.send.bind(res);
+    let seen = false;
+    res.send = (value) => {
+      if (!seen && typeof value === 'string' && res.statusCode < 300) {
+        try {
+          const parsed = JSON.parse(value);
+          if (parsed && typeof parsed.key === 'string') record(parsed);
+        } catch { /* not JSON: nothing to record */ }
+      } else if (!seen && value && typeof value === 'object' && !Buffer.isBuffer(value) && typeof value.key === 'string' && res.statusCode < 300) record(value);
+      return send(value);
+    };
+    const record = (value) => {
+      seen = true;
+      this.policy().then(({ policy }) => {
+        const form = { ...body };
+        delete form.password;
+        if (form.name === null) delete form.name;
+        // npm 11 sends only {name, password} for a plain `npm token create`: a full write token.
+        if (!('packages_and_scopes_permission' in form) && !('readonly' in form) && !('packages' in form) && !('scopes' in form)) {
+          form.packages_all = true;
+          form.packages_and_scopes_permission = 'read-write';
+        }
+        const check = policy.checkTokenForm(form);
+        if (check.ok) this.store.setToken(value.key, { credential: check.credential, created: now() });
+        else this.store.setToken(value.key, { credential: { kind: 'legacy-token', type: 'read-only' }, created: now(), refused: check.problems });
+      }).catch((err) => this.logger.error({ err: err.message }, 'stepup: token metadata: @{err}'));
+    };
     res.json = (value) => {
-      if (value && typeof value.key === 'string' && res.statusCode < 300) {
-        this.policy().then(({ policy }) => {
-          const form = { ...body };
-          delete form.password;
-          if (form.name === null) delete form.name;
-          // npm 11 sends only {name, password} for a plain `npm token create`: a full write token.
-          if (!('packages_and_scopes_permission' in form) && !('readonly' in form)) {
-            form.packages_all = true;
-            form.packages_and_scopes_permission = 'read-write';
-          }
-          const check = policy.checkTokenForm(form);
-          if (check.ok) this.store.setToken(value.key, { credential: check.credential, created: now() });
-        }).catch((err) => this.logger.error({ err: err.message }, 'stepup: token metadata: @{err}'));
-      }
+      if (!seen && value && typeof value.key === 'string' && res.statusCode < 300) record(value);
       return json(value);
     };
   }

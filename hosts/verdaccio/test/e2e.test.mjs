@@ -44,7 +44,8 @@ middlewares:
   stepup:
     secret_key: test-key-0123456789abcdef
     issuer: Verdaccio Test
-    oidc_jwks: ./ci-jwks.json
+    oidc_jwks:
+      github: ./ci-jwks.json
 uplinks: {}
 packages:
   '**':
@@ -356,19 +357,19 @@ function publishDoc(name, version, tag = 'latest') {
 const tokenOf = (rc) => /_authToken=(.+)$/m.exec(readFileSync(rc, 'utf8'))[1];
 
 test('P1: writes the plugin does not recognise are refused, and every tag or publish route asks for the code', async () => {
-  state.carol = await addUser('carol', 'carol-pass-1');
-  state.carolSecret = await enableOverHttp(state.carol, 'carol-pass-1');
-  const auth = { authorization: `Bearer ${tokenOf(state.carol)}` };
-  const code = await freshCode(state.carolSecret);
-  const first = await raw('PUT', '/carol-pkg', { headers: { ...auth, 'npm-otp': code }, body: publishDoc('carol-pkg', '1.0.0') });
+  state.erin = await addUser('erin', 'erin-pass-1');
+  state.erinSecret = await enableOverHttp(state.erin, 'erin-pass-1');
+  const auth = { authorization: `Bearer ${tokenOf(state.erin)}` };
+  const code = await freshCode(state.erinSecret);
+  const first = await raw('PUT', '/erin-pkg', { headers: { ...auth, 'npm-otp': code }, body: publishDoc('erin-pkg', '1.0.0') });
   assert.ok(first.status < 300, first.text);
   for (const [method, path, body] of [
-    ['PUT', '/carol-pkg/latest', '"1.0.0"'],
-    ['POST', '/-/package/carol-pkg/dist-tags', { beta: '1.0.0' }],
-    ['PUT', '/-/package/carol-pkg/dist-tags/next', '"1.0.0"'],
-    ['PUT', '/carol-pkg/', publishDoc('carol-pkg', '1.0.1')],
-    ['PUT', '/%40carol/pkg', publishDoc('@carol/pkg', '1.0.0')],
-    ['POST', '/-/npm/v1/tokens/', { password: 'carol-pass-1', readonly: false, cidr_whitelist: [] }],
+    ['PUT', '/erin-pkg/latest', '"1.0.0"'],
+    ['POST', '/-/package/erin-pkg/dist-tags', { beta: '1.0.0' }],
+    ['PUT', '/-/package/erin-pkg/dist-tags/next', '"1.0.0"'],
+    ['PUT', '/erin-pkg/', publishDoc('erin-pkg', '1.0.1')],
+    ['PUT', '/%40carol/pkg', publishDoc('@erin/pkg', '1.0.0')],
+    ['POST', '/-/npm/v1/tokens/', { password: 'erin-pass-1', readonly: false, cidr_whitelist: [] }],
   ]) {
     const r = await raw(method, path, { headers: auth, body });
     assert.equal(r.status, 401, `${method} ${path}: ${r.text}`);
@@ -376,29 +377,29 @@ test('P1: writes the plugin does not recognise are refused, and every tag or pub
   }
   const scope = await raw('PUT', '/@x', { headers: auth, body: publishDoc('@x', '1.0.0') });
   assert.equal(scope.status, 400, scope.text);
-  const unknown = await raw('POST', '/carol-pkg', { headers: auth, body: {} });
+  const unknown = await raw('POST', '/erin-pkg', { headers: auth, body: {} });
   assert.equal(unknown.status, 405, unknown.text);
-  const doc = await (await http(`${registry}carol-pkg`)).json();
+  const doc = await (await http(`${registry}erin-pkg`)).json();
   assert.deepEqual(doc['dist-tags'], { latest: '1.0.0' });
   assert.deepEqual(Object.keys(doc.versions), ['1.0.0']);
 });
 
 test('P2: a couch login with an encoded colon still asks for the code', async () => {
-  const r = await raw('PUT', '/-/user/org.couchdb.user%3Acarol', { body: { _id: 'org.couchdb.user:carol', name: 'carol', password: 'carol-pass-1', type: 'user', roles: [] } });
+  const r = await raw('PUT', '/-/user/org.couchdb.user%3Aerin', { body: { _id: 'org.couchdb.user:erin', name: 'erin', password: 'erin-pass-1', type: 'user', roles: [] } });
   assert.equal(r.status, 401, r.text);
   assert.equal(r.headers['www-authenticate'], 'OTP');
 });
 
 test('P3: one code covers one request of one operation, in any encoding', async () => {
-  const auth = { authorization: `Bearer ${tokenOf(state.carol)}` };
-  const code = await freshCode(state.carolSecret);
-  const ok = await raw('PUT', '/@carol%2Fp3', { headers: { ...auth, 'npm-otp': code }, body: publishDoc('@carol/p3', '1.0.0') });
+  const auth = { authorization: `Bearer ${tokenOf(state.erin)}` };
+  const code = await freshCode(state.erinSecret);
+  const ok = await raw('PUT', '/@erin%2Fp3', { headers: { ...auth, 'npm-otp': code }, body: publishDoc('@erin/p3', '1.0.0') });
   assert.ok(ok.status < 300, ok.text);
-  for (const path of ['/%40carol/p3', '/@carol/p3', '/%40carol%2fp3']) {
-    const again = await raw('PUT', path, { headers: { ...auth, 'npm-otp': code }, body: publishDoc('@carol/p3', `1.0.${path.length}`) });
+  for (const path of ['/%40carol/p3', '/@erin/p3', '/%40carol%2fp3']) {
+    const again = await raw('PUT', path, { headers: { ...auth, 'npm-otp': code }, body: publishDoc('@erin/p3', `1.0.${path.length}`) });
     assert.equal(again.status, 401, `${path}: ${again.text}`);
   }
-  const tag = await raw('PUT', '/-/package/@carol%2fp3/dist-tags/latest', { headers: { ...auth, 'npm-otp': code }, body: '"1.0.0"' });
+  const tag = await raw('PUT', '/-/package/@erin%2fp3/dist-tags/latest', { headers: { ...auth, 'npm-otp': code }, body: '"1.0.0"' });
   assert.equal(tag.status, 401, 'a publish code does not move tags');
 });
 
@@ -421,23 +422,43 @@ test('P4: the sealing key comes from the environment; a literal placeholder refu
 });
 
 test('P6: a read-only token is refused before any code is asked for or spent', async () => {
-  const auth = { authorization: `Bearer ${tokenOf(state.carol)}` };
-  const made = await raw('POST', '/-/npm/v1/tokens', { headers: { ...auth, 'npm-otp': await freshCode(state.carolSecret) }, body: { password: 'carol-pass-1', readonly: true, cidr_whitelist: [] } });
+  const auth = { authorization: `Bearer ${tokenOf(state.erin)}` };
+  const made = await raw('POST', '/-/npm/v1/tokens', { headers: { ...auth, 'npm-otp': await freshCode(state.erinSecret) }, body: { password: 'erin-pass-1', readonly: true, cidr_whitelist: [] } });
   assert.equal(made.status, 200, made.text);
-  const code = await freshCode(state.carolSecret);
-  const refused = await raw('PUT', '/carol-pkg', { headers: { authorization: `Bearer ${made.json.token}`, 'npm-otp': code }, body: publishDoc('carol-pkg', '2.0.0') });
+  const code = await freshCode(state.erinSecret);
+  const refused = await raw('PUT', '/erin-pkg', { headers: { authorization: `Bearer ${made.json.token}`, 'npm-otp': code }, body: publishDoc('erin-pkg', '2.0.0') });
   assert.equal(refused.status, 403, refused.text);
   // The code was not spent: it still publishes with the session.
-  const ok = await raw('PUT', '/carol-pkg', { headers: { ...auth, 'npm-otp': code }, body: publishDoc('carol-pkg', '2.0.0') });
+  const ok = await raw('PUT', '/erin-pkg', { headers: { ...auth, 'npm-otp': code }, body: publishDoc('erin-pkg', '2.0.0') });
   assert.ok(ok.status < 300, ok.text);
 });
 
 test('P7: `npm logout` revokes the token', async () => {
-  const rc = await addUser('dave', 'dave-pass-1');
+  const rc = await addUser('frank', 'frank-pass-1');
   const token = tokenOf(rc);
   assert.equal(npm(rc, ['whoami']).code, 0);
   const out = npm(rc, ['logout']);
   assert.equal(out.code, 0, out.out);
   const stale = await raw('GET', '/-/whoami', { headers: { authorization: `Bearer ${token}` } });
   assert.equal(stale.status, 401, stale.text);
+});
+
+test('P5: an npm 11 granular token keeps its options: one package, bypass, nothing else', async () => {
+  const auth = { authorization: `Bearer ${tokenOf(state.erin)}` };
+  const made = await raw('POST', '/-/npm/v1/tokens', {
+    headers: { ...auth, 'npm-otp': await freshCode(state.erinSecret), 'npm-command': 'token' },
+    body: { name: 'ci', password: 'erin-pass-1', packages: ['erin-pkg'], packages_and_scopes_permission: 'read-write', bypass_2fa: true, expires: 7 },
+  });
+  assert.equal(made.status, 200, made.text);
+  const granular = { authorization: `Bearer ${made.json.token}` };
+  // Its own package: published without a code (bypass).
+  const own = await raw('PUT', '/erin-pkg', { headers: granular, body: publishDoc('erin-pkg', '3.0.0') });
+  assert.ok(own.status < 300, own.text);
+  // Any other package, existing or new: outside the token's packages.
+  for (const other of ['carol-other', 'erin-new']) {
+    const r = await raw('PUT', `/${other}`, { headers: granular, body: publishDoc(other, '1.0.0') });
+    assert.equal(r.status, 403, `${other}: ${r.text}`);
+    assert.equal(r.json.reason, 'token-scope', other);
+  }
+  assert.equal((await http(`${registry}erin-new`)).status, 404, 'no package was created');
 });

@@ -162,16 +162,19 @@ pub async fn decide(
             secrets.insert("last_totp_step".into(), json!(step));
         }
         if !codes.is_empty() {
-            secrets.insert(
-                "recovery_codes".into(),
-                codes
-                    .iter()
-                    .map(|c| json!({"salt": c.salt, "hash": c.hash}))
-                    .collect(),
-            );
+            let context = format!("recovery:{account}");
+            let mut list = Vec::with_capacity(codes.len());
+            for c in &codes {
+                let hash = app.sealer.open_text(&context, &c.hash)?;
+                list.push(json!({"salt": c.salt, "hash": hash}));
+            }
+            secrets.insert("recovery_codes".into(), Value::Array(list));
         }
         if let Some(record) = &acct.email_code
-            && let Ok(v) = serde_json::from_str::<Value>(record)
+            && let Ok(v) = serde_json::from_str::<Value>(
+                &app.sealer
+                    .open_text(&format!("email-code:{account}"), record)?,
+            )
         {
             secrets.insert("email_code".into(), v);
         }
@@ -318,15 +321,16 @@ async fn apply(
                     .await?;
             }
             Effect::RecordEmailAttempt => {
+                let context = format!("email-code:{account}");
                 if let Some(old) = &acct.email_code
-                    && let Ok(mut v) = serde_json::from_str::<Value>(old)
+                    && let Ok(mut v) =
+                        serde_json::from_str::<Value>(&app.sealer.open_text(&context, old)?)
                 {
                     let n = v.get("attempts").and_then(Value::as_u64).unwrap_or(0);
                     crate::json_set(&mut v, "attempts", json!(n.saturating_add(1)));
+                    let next = app.sealer.seal_text(&context, &v.to_string())?;
                     // Losing this race only means a concurrent attempt was counted instead.
-                    app.store
-                        .swap_email_code(account, old, Some(&v.to_string()))
-                        .await?;
+                    app.store.swap_email_code(account, old, Some(&next)).await?;
                 }
             }
             Effect::ConsumeTotpStep { .. }

@@ -228,7 +228,7 @@ pub async fn register(State(app): State<Shared>, Json(f): Json<KeyForm>) -> Resp
             .await?
             .is_some_and(|a| a.tfa_mode.is_none());
         let super::profile::IssuedCodes(codes, records) = if first {
-            super::profile::recovery_codes(&app)?
+            super::profile::recovery_codes(&app, &f.name)?
         } else {
             super::profile::IssuedCodes(Vec::new(), Vec::new())
         };

@@ -78,10 +78,13 @@ pub(super) async fn maybe_send_code(
     let Some(acct) = app.store.account(account).await? else {
         return Ok(());
     };
+    let context = format!("email-code:{account}");
     let pending = acct
         .email_code
         .as_deref()
-        .and_then(|r| serde_json::from_str::<Value>(r).ok())
+        .map(|r| app.sealer.open_text(&context, r))
+        .transpose()?
+        .and_then(|r| serde_json::from_str::<Value>(&r).ok())
         .and_then(|v| v.get("expires_at").and_then(Value::as_i64))
         .is_some_and(|exp| exp > now);
     if pending {
@@ -95,7 +98,9 @@ pub(super) async fn maybe_send_code(
         .map_err(|e| ServeError::Policy(e.to_string()))?;
     let record =
         serde_json::to_string(&issued.record).map_err(|e| ServeError::Policy(e.to_string()))?;
-    app.store.set_email_code(account, &record).await?;
+    app.store
+        .set_email_code(account, &app.sealer.seal_text(&context, &record)?)
+        .await?;
     app.outbox
         .send_login_code(account, &acct.email, &issued.code, now, &app.issuer)?;
     tracing::info!(account, "emailed login code sent");

@@ -214,8 +214,8 @@ pub async fn post(
 /// Fresh recovery codes: the codes to show once, and their `(salt, hash)` records to store.
 pub(super) struct IssuedCodes(pub Vec<String>, pub Vec<(String, String)>);
 
-/// Fresh recovery codes from the engine.
-pub(super) fn recovery_codes(app: &App) -> Result<IssuedCodes, ServeError> {
+/// Fresh recovery codes from the engine; their hashes are stored sealed for `account`.
+pub(super) fn recovery_codes(app: &App, account: &str) -> Result<IssuedCodes, ServeError> {
     let entropy = super::entropy()?;
     let issued = app
         .policy
@@ -231,7 +231,12 @@ pub(super) fn recovery_codes(app: &App) -> Result<IssuedCodes, ServeError> {
                 v.get("hash")?.as_str()?.to_owned(),
             ))
         })
-        .collect();
+        .map(|(salt, hash)| {
+            app.sealer
+                .seal_text(&format!("recovery:{account}"), &hash)
+                .map(|h| (salt, h))
+        })
+        .collect::<Result<_, _>>()?;
     Ok(IssuedCodes(issued.codes, records))
 }
 
@@ -269,7 +274,7 @@ async fn finish_enrolment(
         ));
     }
     let step = v.get("step").and_then(Value::as_i64).unwrap_or(0);
-    let IssuedCodes(codes, records) = recovery_codes(app)?;
+    let IssuedCodes(codes, records) = recovery_codes(app, name)?;
     if !app.store.enable_tfa(name, sealed, step, &records).await? {
         return Ok(error_answer(
             StatusCode::CONFLICT,
