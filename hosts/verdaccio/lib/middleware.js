@@ -485,6 +485,8 @@ function httpError(status, message) {
  * plugins). Sets `req._body`, which body-parser honours, so the body is read exactly once.
  */
 function readJsonBody(req, cap) {
+  // A declared length over the cap is refused before a byte is read or waited for.
+  if (Number(req.headers['content-length'] ?? 0) > cap) return Promise.reject(httpError(413, `stepup: the request body is larger than this route accepts (${cap >> 20} MiB).`));
   if (req._body || req.method === 'GET' || req.method === 'HEAD' || !/json/i.test(req.headers['content-type'] ?? '')) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const chunks = [];

@@ -166,6 +166,16 @@ pub async fn with_current(
     Ok(classify(app, &input)?.map(|out| Classified::from_answer(&out, input)))
 }
 
+fn too_large(cap: usize) -> Response<Body> {
+    error_answer(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &format!(
+            "stepup: the request body is larger than this route accepts ({} MiB).",
+            cap >> 20
+        ),
+    )
+}
+
 /// The middleware: classify, refuse or rewrite, continue.
 pub async fn gate(
     State(app): State<Shared>,
@@ -200,18 +210,19 @@ pub async fn gate(
         }
     }
     let cap = if big { MAX_PUBLISH_BODY } else { MAX_BODY };
+    // A declared length over the cap is refused before a byte is read or waited for.
+    let declared = parts
+        .headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > cap as u64) {
+        return too_large(cap);
+    }
     let bytes: Bytes =
         match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, cap)).await {
             Ok(Ok(b)) => b,
-            Ok(Err(_)) => {
-                return error_answer(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    &format!(
-                        "stepup: the request body is larger than this route accepts ({} MiB).",
-                        cap >> 20
-                    ),
-                );
-            }
+            Ok(Err(_)) => return too_large(cap),
             Err(_) => {
                 return error_answer(
                     StatusCode::REQUEST_TIMEOUT,

@@ -32,11 +32,10 @@ pub async fn proxy(
         );
     };
     let (parts, body) = req.into_parts();
-    // Every request reaches this handler through the gate; one that did not is not forwarded.
+    // Every npm request reaches this handler through the gate; one that did not (a path under
+    // the server's own prefixes that matched none of its routes) is not forwarded.
     let Some(classified) = parts.extensions.get::<Arc<Classified>>().cloned() else {
-        return internal(&ServeError::Policy(
-            "a request reached the gateway unclassified".into(),
-        ));
+        return error_answer(StatusCode::NOT_FOUND, "stepup: not found.");
     };
     if classified.action.is_null() {
         // Routes answered by the gateway's own handlers (logout, the done poll, the OIDC

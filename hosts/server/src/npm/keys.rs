@@ -151,6 +151,9 @@ pub async fn register_options(
         )
         .await?;
         if !d.allowed() {
+            // The form carries the password: for an account without 2FA that is a login, and
+            // its emailed code goes out here (the page takes it in the code field).
+            super::login::maybe_send_code(&app, &f.name, &d.decision, call.now).await?;
             return Ok(refused(
                 StatusCode::UNAUTHORIZED,
                 &text(&d.decision, "message"),
