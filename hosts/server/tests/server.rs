@@ -531,3 +531,82 @@ async fn trickled_headers_are_cut_off() {
     );
     server.shutdown().await.unwrap();
 }
+
+/// G8: guessing passwords stops at the gateway (per account), and an upstream that limits or
+/// fails is passed on as 429 / 503 with `Retry-After` — never as a wrong password, which npm
+/// would show as "Incorrect or missing password".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_limits_and_failures_are_not_wrong_passwords() {
+    use axum::routing::{get, put};
+    // An upstream that rate-limits `limited`, fails for `broken`, and knows nobody else.
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = calls.clone();
+    let app = axum::Router::new()
+        .route(
+            "/-/whoami",
+            get(move |headers: HeaderMap| {
+                let seen = seen.clone();
+                async move {
+                    seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    match basic_user(&headers).as_deref() {
+                        Some("limited") => (StatusCode::TOO_MANY_REQUESTS, "{}".to_owned()),
+                        Some("broken") => (StatusCode::INTERNAL_SERVER_ERROR, "{}".to_owned()),
+                        _ => (StatusCode::UNAUTHORIZED, "{}".to_owned()),
+                    }
+                }
+            }),
+        )
+        .route(
+            "/-/user/{id}",
+            put(|| async { (StatusCode::CONFLICT, "{}".to_owned()) }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let dir = tempdir("upstream-limits");
+    let mut opts = options(&dir);
+    opts.upstream = Some(upstream);
+    let server = start(&opts).await.unwrap();
+    let http = Http::new();
+    let login = |name: &'static str, password: &'static str| {
+        let http = &http;
+        let target = url(&server, &format!("/-/user/org.couchdb.user:{name}"));
+        async move {
+            http.json(
+                Method::PUT,
+                &target,
+                &[("npm-command", "login")],
+                &json!({"name": name, "password": password}),
+            )
+            .await
+        }
+    };
+    let (s, h, _) = login("limited", "pw").await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    assert!(h.get("retry-after").is_some());
+    let (s, h, _) = login("broken", "pw").await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(h.get("retry-after").is_some());
+    // Ten wrong passwords for one account, then the gateway answers without asking upstream.
+    for _ in 0..stepup_server::npm::PasswordFailures::LIMIT {
+        let (s, h, _) = login("guessed", "wrong").await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        assert_ne!(
+            h.get("www-authenticate").map(|v| v.to_str().unwrap()),
+            Some("OTP")
+        );
+    }
+    let before = calls.load(std::sync::atomic::Ordering::SeqCst);
+    let (s, h, _) = login("guessed", "right-this-time").await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    assert!(h.get("retry-after").is_some());
+    assert_eq!(
+        calls.load(std::sync::atomic::Ordering::SeqCst),
+        before,
+        "the upstream was not asked"
+    );
+    // Another account is not held up.
+    let (s, _, _) = login("someone-else", "wrong").await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    server.shutdown().await.unwrap();
+}
