@@ -175,15 +175,17 @@ class StepupMiddleware {
     const state = this.store.user(user);
     const ip = req.ip;
     const requestKey = key ?? `${req.method} ${req.path}`;
-    // npm sends --otp on reads too: a code is looked at only on writes.
-    const code = !read && typeof req.headers['npm-otp'] === 'string' ? req.headers['npm-otp'].trim() : '';
+    const cred = credential ?? (await this.credential(req));
+    // npm sends --otp on reads too: a code is looked at only on writes — and on any request
+    // with HTTP Basic, which is a login every time (SPEC rule 8), reads included.
+    const code = (!read || cred.kind === 'basic') && typeof req.headers['npm-otp'] === 'string' ? req.headers['npm-otp'].trim() : '';
     const proofs = [];
     if (code && state?.tfa && this.sameOperation(user, action, requestKey, code, t)) proofs.push({ factor: 'totp', verified_at: t });
     const request = {
       now: t,
       action,
       account: { id: user, tfa: state?.tfa ?? null, publisher: true, safeguard_until: state?.safeguard_until ?? null },
-      credential: credential ?? (await this.credential(req)),
+      credential: cred,
       client: ip ? { ip } : {},
       package: action.package ? { name: action.package, publishing_access: this.store.packageAccess(action.package) } : undefined,
       proofs,
