@@ -16,7 +16,10 @@ fuzz_target!(|data: &[u8]| {
     };
     let first: Value = serde_json::from_str(&out).expect("classify answers JSON");
     if first["result"] != "classified" {
-        assert!(matches!(first["status"].as_u64(), Some(400 | 405)), "{first}");
+        assert!(
+            matches!(first["status"].as_u64(), Some(400 | 405)),
+            "{first}"
+        );
         return;
     }
     let mut again: Value = serde_json::from_str(text).expect("the input was JSON");
@@ -25,7 +28,12 @@ fuzz_target!(|data: &[u8]| {
         &stepup_core::classify::classify_json(&again.to_string()).expect("same document shape"),
     )
     .expect("classify answers JSON");
-    for k in ["result", "route", "action", "package", "path", "key", "write"] {
-        assert_eq!(first[k], second[k], "{k} changed on the canonical path: {first} vs {second}");
+    for k in [
+        "result", "route", "action", "package", "path", "key", "write",
+    ] {
+        assert_eq!(
+            first[k], second[k],
+            "{k} changed on the canonical path: {first} vs {second}"
+        );
     }
 });

@@ -30,7 +30,10 @@ fuzz_target!(|data: &[u8]| {
             let mut payload = b64url_decode(p).expect("a verified payload decodes");
             payload.push(b' ');
             let forged = format!("{h}.{}.{s}", b64url_encode(&payload));
-            assert!(jwt::verify(&forged, &jwks).is_err(), "re-encoded claims verified: {forged}");
+            assert!(
+                jwt::verify(&forged, &jwks).is_err(),
+                "re-encoded claims verified: {forged}"
+            );
         }
     }
 });
