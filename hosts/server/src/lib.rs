@@ -134,6 +134,8 @@ pub struct App {
     pub routes: serde_json::Value,
     /// Wrong passwords per account.
     pub password_failures: npm::PasswordFailures,
+    /// Wrong passwords per client address (the gate counts the answers that say so).
+    pub client_failures: npm::PasswordFailures,
     /// Emailed codes.
     pub outbox: Outbox,
     /// Merged JWKS of the trusted CI providers (`{"keys": [...]}`).
@@ -468,6 +470,7 @@ pub async fn start(opts: &ServeOptions) -> Result<Running, ServeError> {
         trusted_proxies: trusted_proxies(&opts.trusted_proxies)?,
         routes: gate_routes(opts.gate_routes.as_deref())?,
         password_failures: npm::PasswordFailures::default(),
+        client_failures: npm::PasswordFailures::default(),
         outbox: Outbox::new(mail_dir, &opts.mail_from)?,
         oidc_jwks: oidc_jwks(&opts.oidc_jwks)?,
     });

@@ -605,8 +605,30 @@ async fn upstream_limits_and_failures_are_not_wrong_passwords() {
         before,
         "the upstream was not asked"
     );
-    // Another account is not held up.
+    // Another account is not held up...
     let (s, _, _) = login("someone-else", "wrong").await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // ...but one client guessing across accounts is: 11 wrong passwords so far, 19 more.
+    for i in 0..19 {
+        let target = url(&server, &format!("/-/user/org.couchdb.user:spray{i}"));
+        let (s, _, _) = http
+            .json(
+                Method::PUT,
+                &target,
+                &[],
+                &json!({"name": format!("spray{i}"), "password": "x"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    let before = calls.load(std::sync::atomic::Ordering::SeqCst);
+    let (s, h, v) = login("fresh-account", "pw").await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{v}");
+    assert!(h.get("retry-after").is_some());
+    assert_eq!(
+        calls.load(std::sync::atomic::Ordering::SeqCst),
+        before,
+        "the upstream was not asked"
+    );
     server.shutdown().await.unwrap();
 }

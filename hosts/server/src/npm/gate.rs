@@ -179,10 +179,42 @@ fn too_large(cap: usize) -> Response<Body> {
 /// The middleware: classify, refuse or rewrite, continue.
 pub async fn gate(
     State(app): State<Shared>,
-    ConnectInfo(_peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request,
     next: Next,
 ) -> Response<Body> {
+    // Wrong passwords are also limited per client, across accounts (G8): a client over its
+    // limit is answered here, without a password being checked upstream.
+    let client = super::client_from(&app.trusted_proxies, peer.ip(), req.headers());
+    let now = crate::now();
+    if let Some(wait) =
+        app.client_failures
+            .blocked_after(&client, now, super::PasswordFailures::CLIENT_LIMIT)
+    {
+        let mut r = error_answer(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many wrong passwords from this address; try again later.",
+        );
+        r.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from(wait),
+        );
+        return r;
+    }
+    let answer = gated(&app, req, next).await;
+    if answer.status() == StatusCode::UNAUTHORIZED
+        && answer
+            .headers()
+            .get(axum::http::header::WWW_AUTHENTICATE)
+            .is_some_and(|v| v == super::WRONG_PASSWORD_CHALLENGE)
+    {
+        app.client_failures.record(&client, now);
+    }
+    answer
+}
+
+/// The gate proper: classify, refuse or rewrite, continue.
+async fn gated(app: &Shared, req: Request, next: Next) -> Response<Body> {
     if own(req.uri().path()) {
         return next.run(req).await;
     }
@@ -194,7 +226,7 @@ pub async fn gate(
     let big = large(&parts.method, parts.uri.path());
     if big {
         // Who is sending a publish-sized body is known before a byte of it is read.
-        let who = match caller(&app, &parts.headers).await {
+        let who = match caller(app, &parts.headers).await {
             Ok(w) => w,
             Err(e) => return internal(&e),
         };
@@ -202,7 +234,7 @@ pub async fn gate(
             Caller::Anonymous => return need_login(),
             Caller::Unknown => return unknown_token(),
             Caller::Token(_) => {}
-            basic @ Caller::Basic { .. } => match identity_of(&app, basic).await {
+            basic @ Caller::Basic { .. } => match identity_of(app, basic).await {
                 Ok(Ok(_)) => {}
                 Ok(Err(answer)) => return answer,
                 Err(e) => return internal(&e),
@@ -244,7 +276,7 @@ pub async fn gate(
     if !app.routes.is_null() {
         crate::json_set(&mut input, "routes", app.routes.clone());
     }
-    let out = match classify(&app, &input) {
+    let out = match classify(app, &input) {
         Ok(Ok(out)) => out,
         Ok(Err(answer)) => return answer,
         Err(e) => return internal(&e),

@@ -163,8 +163,16 @@ impl PasswordFailures {
     /// Accounts remembered at most (oldest forgotten first), so names cannot grow the map.
     const ACCOUNTS: usize = 100_000;
 
+    /// Wrong passwords allowed per client address and window, whatever the accounts.
+    pub const CLIENT_LIMIT: usize = 30;
+
     /// Seconds to wait when `name` has used up its window.
     pub fn blocked(&self, name: &str, now: i64) -> Option<u64> {
+        self.blocked_after(name, now, Self::LIMIT)
+    }
+
+    /// Seconds to wait when `name` has `limit` failures in the window.
+    pub fn blocked_after(&self, name: &str, now: i64, limit: usize) -> Option<u64> {
         let map = self.0.lock().ok()?;
         let times = map.get(name)?;
         let recent: Vec<i64> = times
@@ -172,7 +180,7 @@ impl PasswordFailures {
             .copied()
             .filter(|t| *t > now - Self::WINDOW)
             .collect();
-        if recent.len() < Self::LIMIT {
+        if recent.len() < limit {
             return None;
         }
         let oldest = recent.iter().min().copied().unwrap_or(now);
@@ -265,6 +273,9 @@ pub fn unknown_token() -> Response<Body> {
     r
 }
 
+/// The `www-authenticate` of a wrong password (the gate counts these per client).
+pub const WRONG_PASSWORD_CHALLENGE: &str = "Basic realm=\"stepup\"";
+
 /// The answer to a wrong password: `Basic`, never `OTP` (the CLI prints "Incorrect or missing password.").
 pub fn wrong_password() -> Response<Body> {
     let mut r = json_answer(
@@ -273,7 +284,7 @@ pub fn wrong_password() -> Response<Body> {
     );
     r.headers_mut().insert(
         header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Basic realm=\"stepup\""),
+        HeaderValue::from_static(WRONG_PASSWORD_CHALLENGE),
     );
     r
 }
