@@ -267,6 +267,25 @@ pub fn generate(count: u64, seed: u64) -> Result<(), Failure> {
 /// Gives every line of `file` to the JSON entry point `function` with `engine` (default
 /// configuration) and prints the answers, one per line (the classifier's differential run).
 pub fn call(engine: EngineKind, function: &str, file: &str) -> Result<(), Failure> {
+    answer_lines(engine, file, |native, component, line| match component {
+        None => Ok(stepup_core::ffi::call_json(native, function, line)),
+        Some(c) => c
+            .call_json(function, line)
+            .map_err(|e| Failure::Io(e.to_string())),
+    })
+}
+
+/// Answers every line of `file` with `answer` (given the native policy and, for the
+/// component engine, the component's) and prints the answers, one per line.
+fn answer_lines(
+    engine: EngineKind,
+    file: &str,
+    mut answer: impl FnMut(
+        &Policy,
+        Option<&mut stepup_wasmtime::ComponentPolicy>,
+        &str,
+    ) -> Result<String, Failure>,
+) -> Result<(), Failure> {
     let f = std::fs::File::open(file).map_err(|e| Failure::Io(format!("{file}: {e}")))?;
     let out = std::io::stdout();
     let mut w = BufWriter::new(out.lock());
@@ -277,13 +296,8 @@ pub fn call(engine: EngineKind, function: &str, file: &str) -> Result<(), Failur
     };
     for line in std::io::BufReader::new(f).lines() {
         let line = line.map_err(|e| Failure::Io(format!("{file}: {e}")))?;
-        let answer = match component.as_mut() {
-            None => stepup_core::ffi::call_json(&native, function, &line),
-            Some(c) => c
-                .call_json(function, &line)
-                .map_err(|e| Failure::Io(e.to_string()))?,
-        };
-        writeln!(w, "{answer}").map_err(|e| Failure::Io(e.to_string()))?;
+        let text = answer(&native, component.as_mut(), &line)?;
+        writeln!(w, "{text}").map_err(|e| Failure::Io(e.to_string()))?;
     }
     w.flush().map_err(|e| Failure::Io(e.to_string()))
 }
@@ -292,36 +306,23 @@ pub fn call(engine: EngineKind, function: &str, file: &str) -> Result<(), Failur
 /// decisions, one per line. The component decides through its JSON entry point, and through
 /// its typed one when the line parses; a typed answer that differs is a failure.
 pub fn decide(engine: EngineKind, file: &str) -> Result<(), Failure> {
-    let f = std::fs::File::open(file).map_err(|e| Failure::Io(format!("{file}: {e}")))?;
-    let out = std::io::stdout();
-    let mut w = BufWriter::new(out.lock());
-    let native = Policy::default();
-    let mut component = match engine {
-        EngineKind::Native => None,
-        EngineKind::Component => Some(crate::engine::component_policy("{}")?),
-    };
     let mut typed_mismatches = 0u64;
-    for line in std::io::BufReader::new(f).lines() {
-        let line = line.map_err(|e| Failure::Io(format!("{file}: {e}")))?;
-        let decision = match component.as_mut() {
-            None => native.evaluate_json(&line),
-            Some(c) => {
-                let text = c
-                    .evaluate_json(&line)
-                    .map_err(|e| Failure::Io(e.to_string()))?;
-                if let Ok(req) = Request::parse(&line) {
-                    let typed = c.evaluate(&req).map_err(|e| Failure::Io(e.to_string()))?;
-                    if typed.to_json() != text {
-                        typed_mismatches += 1;
-                        eprintln!("typed and JSON entry points differ for: {line}");
-                    }
+    answer_lines(engine, file, |native, component, line| match component {
+        None => Ok(native.evaluate_json(line)),
+        Some(c) => {
+            let text = c
+                .evaluate_json(line)
+                .map_err(|e| Failure::Io(e.to_string()))?;
+            if let Ok(req) = Request::parse(line) {
+                let typed = c.evaluate(&req).map_err(|e| Failure::Io(e.to_string()))?;
+                if typed.to_json() != text {
+                    typed_mismatches += 1;
+                    eprintln!("typed and JSON entry points differ for: {line}");
                 }
-                text
             }
-        };
-        writeln!(w, "{decision}").map_err(|e| Failure::Io(e.to_string()))?;
-    }
-    w.flush().map_err(|e| Failure::Io(e.to_string()))?;
+            Ok(text)
+        }
+    })?;
     if typed_mismatches > 0 {
         return Err(Failure::Input(format!(
             "{typed_mismatches} typed/JSON mismatches in the component"

@@ -73,6 +73,24 @@ impl Upstream {
             .map_err(|e| ServeError::Upstream(format!("bad path: {e}")))
     }
 
+    /// Sends `req` and reads its (login-sized) answer; `what` names it in errors.
+    async fn small_answer(
+        &self,
+        req: Request<Body>,
+        what: &str,
+    ) -> Result<(StatusCode, Bytes), ServeError> {
+        let res = self.client.request(req).await.map_err(|e| {
+            ServeError::Upstream(format!("cannot reach the upstream registry: {e}"))
+        })?;
+        let status = res.status();
+        let bytes = http_body_util::Limited::new(res.into_body(), MAX_LOGIN_ANSWER)
+            .collect()
+            .await
+            .map_err(|e| ServeError::Upstream(format!("upstream {what} answer: {e}")))?
+            .to_bytes();
+        Ok((status, bytes))
+    }
+
     /// Whether `name:password` is an account upstream, asked without side effects
     /// (`GET /-/whoami` with Basic credentials): a couch login of an unknown name would
     /// create the account.
@@ -88,15 +106,7 @@ impl Upstream {
             .header(header::AUTHORIZATION, basic(name, password))
             .body(Body::empty())
             .map_err(|e| ServeError::Upstream(e.to_string()))?;
-        let res = self.client.request(req).await.map_err(|e| {
-            ServeError::Upstream(format!("cannot reach the upstream registry: {e}"))
-        })?;
-        let status = res.status();
-        let bytes = http_body_util::Limited::new(res.into_body(), MAX_LOGIN_ANSWER)
-            .collect()
-            .await
-            .map_err(|e| ServeError::Upstream(format!("upstream whoami answer: {e}")))?
-            .to_bytes();
+        let (status, bytes) = self.small_answer(req, "whoami").await?;
         if status == StatusCode::TOO_MANY_REQUESTS {
             return Ok(PasswordCheck::Throttled);
         }
@@ -151,15 +161,7 @@ impl Upstream {
             .header(header::AUTHORIZATION, basic(name, password))
             .body(Body::from(body.to_string()))
             .map_err(|e| ServeError::Upstream(e.to_string()))?;
-        let res = self.client.request(req).await.map_err(|e| {
-            ServeError::Upstream(format!("cannot reach the upstream registry: {e}"))
-        })?;
-        let status = res.status();
-        let bytes = http_body_util::Limited::new(res.into_body(), MAX_LOGIN_ANSWER)
-            .collect()
-            .await
-            .map_err(|e| ServeError::Upstream(format!("upstream login answer: {e}")))?
-            .to_bytes();
+        let (status, bytes) = self.small_answer(req, "login").await?;
         if status == StatusCode::TOO_MANY_REQUESTS {
             return Ok(PasswordCheck::Throttled);
         }

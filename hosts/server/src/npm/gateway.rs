@@ -48,11 +48,9 @@ pub async fn proxy(
             "stepup: the request body is too large.",
         );
     };
-    let json_body = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null)
-    };
+    // The body as the gate parsed it (attachment data replaced by lengths): a publish is not
+    // parsed a second time.
+    let json_body = classified.input.get("body").cloned().unwrap_or(Value::Null);
     let run = async {
         let ip = super::client_ip(&app, peer, &parts.headers);
         let mut classified = (*classified).clone();
