@@ -20,6 +20,9 @@ step "format and lints"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "the contract: JSON Schemas, TypeScript types, packed field tables and WIT match the Rust types"
+cargo run -q --locked -p stepup-contract -- check
+
 step "PostgreSQL for the server's shared-store tests (Debian's packages)"
 STEPUP_TEST_DATABASE_URL=$(scripts/postgres.sh)
 export STEPUP_TEST_DATABASE_URL STEPUP_REQUIRE_POSTGRES=1

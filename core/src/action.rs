@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 macro_rules! actions {
     ($($variant:ident = $name:literal => $class:ident,)*) => {
         /// One registry operation, named as in SPEC §2.
+        #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         pub enum ActionKind {
             $(
@@ -68,6 +69,7 @@ actions! {
 }
 
 /// The action classes of SPEC §2.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ActionClass {

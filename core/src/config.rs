@@ -9,6 +9,7 @@ use crate::request::PublishingAccess;
 use crate::time::{ConfigDate, Count};
 
 /// The named starting points of SPEC §6.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, Default)]
 pub enum Preset {
     /// The seeds' 2022 timeline: legacy tokens, three publishing-access options, no floor.
@@ -32,6 +33,7 @@ impl Preset {
 }
 
 /// TOTP hash algorithms.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 pub enum TotpAlgorithm {
     /// The default every authenticator supports.
@@ -57,20 +59,26 @@ impl TotpAlgorithm {
 }
 
 /// One throttle window: at most `limit` failures within `window_seconds`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Window {
     /// Failures that fill the window.
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 100000)))]
     pub limit: u32,
     /// Window length.
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 366 * DAY)))]
     pub window_seconds: u64,
 }
 
 /// A mandatory-2FA cohort (SPEC §4 rule 5, §8.10).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(transform = crate::schema::cohort_rules))]
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Cohort {
     /// Name, used in the rule id `mandatory-2fa.cohort.<name>`.
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = "^[a-z0-9-]{1,64}$")))]
     pub name: String,
     /// Enforcement start.
     pub from: ConfigDate,
@@ -83,6 +91,7 @@ pub struct Cohort {
 }
 
 /// Thresholds that make an account or package "high impact".
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct HighImpact {
@@ -93,6 +102,7 @@ pub struct HighImpact {
 }
 
 /// Who a login-verification stage or brown-out covers.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Population {
@@ -103,6 +113,7 @@ pub enum Population {
 }
 
 /// A ramp of enhanced login verification.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Stage {
@@ -115,6 +126,7 @@ pub struct Stage {
 }
 
 /// A temporary all-in window of login verification.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct BrownOut {
@@ -123,6 +135,7 @@ pub struct BrownOut {
     /// Start.
     pub start: ConfigDate,
     /// Length.
+    #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 366 * DAY)))]
     pub duration_seconds: u64,
 }
 
@@ -246,12 +259,15 @@ pub struct TokenLimits {
 }
 
 /// The document as written: every field optional, applied over the preset.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct ConfigDoc {
+#[cfg_attr(feature = "schema", schemars(rename = "Config"))]
+pub(crate) struct ConfigDoc {
     #[serde(default)]
     preset: Option<Preset>,
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 7 * DAY)))]
     proof_max_age_seconds: Option<u64>,
     #[serde(default)]
     publish_floor: Option<bool>,
@@ -268,6 +284,7 @@ struct ConfigDoc {
     #[serde(default)]
     high_impact: Option<HighImpact>,
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(length(max = 32)))]
     cohorts: Option<Vec<Cohort>>,
     #[serde(default)]
     login_verification: Option<LoginVerificationDoc>,
@@ -287,76 +304,107 @@ struct ConfigDoc {
     trusted_publishing: Option<crate::oidc::TrustedPublishingConfig>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename = "Throttle"))]
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ThrottleDoc {
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(length(max = 8)))]
     account: Option<Vec<Window>>,
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(length(max = 8)))]
     ip: Option<Vec<Window>>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename = "Safeguard"))]
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SafeguardDoc {
     #[serde(default)]
     start_on_high_impact: Option<bool>,
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 24 * 366)))]
     hours: Option<u64>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename = "LoginVerification"))]
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LoginVerificationDoc {
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(length(max = 256)))]
     salt: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
+    #[cfg_attr(feature = "schema", schemars(length(max = 32)))]
     stages: Option<Vec<Stage>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[cfg_attr(feature = "schema", schemars(length(max = 64)))]
     brown_outs: Option<Vec<BrownOut>>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename = "TotpSettings"))]
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TotpDoc {
     #[serde(default)]
     algorithm: Option<TotpAlgorithm>,
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(range(min = 6, max = 8)))]
     digits: Option<u8>,
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 300)))]
     period_seconds: Option<u64>,
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 2)))]
     skew_steps: Option<u8>,
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 20)))]
     drift_probe_steps: Option<u8>,
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(range(min = 20, max = 64)))]
     secret_bytes: Option<u8>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename = "RecoveryCodeSettings"))]
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RecoveryDoc {
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 32)))]
     count: Option<u8>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename = "EmailCodeSettings"))]
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EmailDoc {
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(range(min = 6, max = 10)))]
     digits: Option<u8>,
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = DAY)))]
     ttl_seconds: Option<u64>,
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 100)))]
     max_attempts: Option<u32>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename = "TokenLimits"))]
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TokensDoc {
     #[serde(default, deserialize_with = "opt_opt")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 36500)))]
     write_max_ttl_days: Option<Option<u64>>,
     #[serde(default, deserialize_with = "opt_opt")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 36500)))]
     write_default_ttl_days: Option<Option<u64>>,
     #[serde(default)]
     min_ttl_days: Option<u64>,

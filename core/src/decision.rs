@@ -8,6 +8,7 @@ use crate::error::InputError;
 use crate::factor::FactorSet;
 
 /// allow, challenge or deny.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
@@ -22,6 +23,7 @@ pub enum Outcome {
 macro_rules! reasons {
     ($($variant:ident = $name:literal,)*) => {
         /// Stable machine reasons (SPEC §3).
+        #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
         pub enum Reason {
             $(
@@ -86,6 +88,7 @@ impl Reason {
 }
 
 /// A state change for the host to apply (SPEC §8.14).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Effect {
@@ -123,9 +126,6 @@ pub enum Effect {
         /// The counter the authenticator reported.
         sign_count: u32,
     },
-    /// Forward this read without the account's credential: the package is outside the
-    /// token's axes, so only a public package may be served (SPEC §8.24).
-    ReadAnonymously,
     /// The credential's counter did not grow: log it, alert the owner (possible clone).
     ReportSignCountRegression {
         /// Credential ID, base64url.
@@ -135,9 +135,13 @@ pub enum Effect {
         /// The counter presented.
         presented: u32,
     },
+    /// Forward this read without the account's credential: the package is outside the
+    /// token's axes, so only a public package may be served (SPEC §8.24).
+    ReadAnonymously,
 }
 
 /// The challenge part of a decision.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct Challenge {
     /// Factors that satisfy it, in canonical order.
@@ -145,6 +149,7 @@ pub struct Challenge {
 }
 
 /// The HTTP answer an npm-compatible server gives (SPEC §8.7).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct NpmAnswer {
     /// HTTP status.
@@ -156,6 +161,7 @@ pub struct NpmAnswer {
 }
 
 /// A decision (SPEC §3).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Decision {
     /// allow / challenge / deny.

@@ -1,6 +1,8 @@
 //! Expanding caller entropy into secrets. The engine has no random source of its own: the host
-//! passes at least 32 bytes, and HMAC-SHA256 in counter mode (an HKDF-expand) turns them into
-//! as many independent bytes as a secret, salt or code needs.
+//! passes at least 32 bytes, and HMAC-SHA256 keyed by them over `label ‖ 0 ‖ counter` (a
+//! counter-mode KDF in the manner of NIST SP 800-108, not HKDF) turns them into as many
+//! independent bytes as a secret, salt or code needs. The construction is kept as it is
+//! because hosts' tests pin the secrets and codes it derives from fixed entropy.
 
 use hmac::{KeyInit, Mac};
 use sha2::Sha256;

@@ -42,6 +42,8 @@ pub mod qr;
 pub mod request;
 pub mod rollout;
 mod rules;
+#[cfg(feature = "schema")]
+pub mod schema;
 pub mod sig;
 pub mod throttle;
 pub mod time;

@@ -41,6 +41,11 @@ pub struct Request {
 
 /// The request as written: the credential is checked after parsing so its errors get exact
 /// paths (serde_json cannot position an error raised once a nested value is complete).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(rename = "Request", description = "A decision request (SPEC §2).")
+)]
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RequestDoc {
@@ -49,14 +54,20 @@ pub(crate) struct RequestDoc {
     pub(crate) account: Account,
     pub(crate) credential: CredentialDoc,
     #[serde(default, deserialize_with = "nullable")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Client>"))]
     pub(crate) client: Client,
     #[serde(default)]
     pub(crate) package: Option<Package>,
     #[serde(default, deserialize_with = "nullable")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<Org>>"))]
+    #[cfg_attr(feature = "schema", schemars(length(max = MAX_LIST)))]
     pub(crate) orgs: Vec<Org>,
     #[serde(default, deserialize_with = "nullable")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<Proof>>"))]
+    #[cfg_attr(feature = "schema", schemars(length(max = MAX_LIST)))]
     pub(crate) proofs: Vec<Proof>,
     #[serde(default, deserialize_with = "nullable")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Failures>"))]
     pub(crate) failures: Failures,
 }
 
@@ -91,6 +102,7 @@ impl RequestDoc {
 }
 
 /// `action`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Action {
@@ -98,29 +110,36 @@ pub struct Action {
     pub kind: ActionKind,
     /// Target package name.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(length(max = MAX_STRING)))]
     pub package: Option<String>,
     /// Dist-tag, for `dist-tag.*` and publishes.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(length(max = MAX_STRING)))]
     pub tag: Option<String>,
     /// Target org.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(length(max = MAX_STRING)))]
     pub org: Option<String>,
     /// Target account for owner/member changes.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(length(max = MAX_STRING)))]
     pub target_account: Option<String>,
 }
 
 /// `account`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Account {
     /// Stable account id (also the rollout bucket input).
+    #[cfg_attr(feature = "schema", schemars(length(max = MAX_STRING)))]
     pub id: String,
     /// 2FA state; `null` means none.
     #[serde(default)]
     pub tfa: Option<Tfa>,
     /// Has ever had publish rights.
     #[serde(default, deserialize_with = "nullable")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<bool>"))]
     pub publisher: bool,
     /// Most impactful packages the account maintains.
     #[serde(default)]
@@ -157,6 +176,7 @@ impl Account {
 }
 
 /// `account.tfa`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Tfa {
@@ -164,10 +184,13 @@ pub struct Tfa {
     pub mode: TfaMode,
     /// Enrolled factors.
     #[serde(default, deserialize_with = "nullable")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<Factor>>"))]
+    #[cfg_attr(feature = "schema", schemars(length(max = 8)))]
     pub factors: Vec<Factor>,
 }
 
 /// npm's 2FA modes.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TfaMode {
@@ -191,6 +214,7 @@ impl TfaMode {
 }
 
 /// Reach figures, for an account (its best package) or a package.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Impact {
@@ -206,6 +230,15 @@ pub struct Impact {
 }
 
 /// `credential`, as written; turned into [`Credential`] after field checks.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(
+        rename = "Credential",
+        description = "How the request authenticated (SPEC §2); each kind takes its own fields."
+    )
+)]
+#[cfg_attr(feature = "schema", schemars(transform = crate::schema::credential_rules))]
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CredentialDoc {
@@ -217,17 +250,21 @@ pub(crate) struct CredentialDoc {
     #[serde(default)]
     pub(crate) expires_at: Option<Timestamp>,
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(length(max = MAX_LIST)))]
     pub(crate) cidr_whitelist: Option<Vec<Cidr>>,
     #[serde(default)]
     pub(crate) packages: Option<PackagesAxis>,
     #[serde(default)]
     pub(crate) orgs: Option<OrgsAxis>,
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(length(max = MAX_STRING)))]
     pub(crate) package: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(length(max = 2)))]
     pub(crate) permissions: Option<Vec<OidcPermission>>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub(crate) enum CredentialKind {
@@ -239,6 +276,7 @@ pub(crate) enum CredentialKind {
 }
 
 /// Legacy ("classic") token types.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LegacyType {
@@ -251,6 +289,7 @@ pub enum LegacyType {
 }
 
 /// Granular-token permission on one axis.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum Permission {
@@ -264,36 +303,48 @@ pub enum Permission {
 }
 
 /// A granular token's packages-and-scopes axis.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PackagesAxis {
     /// Covers every package the user can access.
     #[serde(default, deserialize_with = "nullable")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<bool>"))]
     pub all: bool,
     /// Exact package names.
     #[serde(default, deserialize_with = "nullable")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<String>>"))]
+    #[cfg_attr(feature = "schema", schemars(length(max = MAX_LIST), inner(length(max = MAX_STRING))))]
     pub names: Vec<String>,
     /// Scopes such as `@acme`, covering `@acme/*`.
     #[serde(default, deserialize_with = "nullable")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<String>>"))]
+    #[cfg_attr(feature = "schema", schemars(length(max = MAX_LIST), inner(length(max = MAX_STRING), regex(pattern = "^@[^/]+$"))))]
     pub scopes: Vec<String>,
     /// Permission on what it covers.
     #[serde(default, deserialize_with = "nullable")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Permission>"))]
     pub permission: Permission,
 }
 
 /// A granular token's orgs axis.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OrgsAxis {
     /// Org names.
     #[serde(default, deserialize_with = "nullable")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<String>>"))]
+    #[cfg_attr(feature = "schema", schemars(length(max = MAX_LIST), inner(length(max = MAX_STRING))))]
     pub names: Vec<String>,
     /// Permission on them.
     #[serde(default, deserialize_with = "nullable")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Permission>"))]
     pub permission: Permission,
 }
 
 /// Trusted-publishing permissions.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 pub enum OidcPermission {
     /// `npm publish`.
@@ -411,23 +462,9 @@ impl CredentialDoc {
 
     fn into_credential(self) -> Result<Credential, (&'static str, String)> {
         let kind = self.kind;
-        let forbid = |present: bool, field: &'static str| -> Result<(), (&'static str, String)> {
-            if present {
-                Err((field, format!("not allowed for kind {}", kind_name(kind))))
-            } else {
-                Ok(())
-            }
-        };
         match kind {
             CredentialKind::Session | CredentialKind::Basic => {
-                forbid(self.token_type.is_some(), "type")?;
-                forbid(self.bypass_2fa.is_some(), "bypass_2fa")?;
-                forbid(self.expires_at.is_some(), "expires_at")?;
-                forbid(self.cidr_whitelist.is_some(), "cidr_whitelist")?;
-                forbid(self.packages.is_some(), "packages")?;
-                forbid(self.orgs.is_some(), "orgs")?;
-                forbid(self.package.is_some(), "package")?;
-                forbid(self.permissions.is_some(), "permissions")?;
+                self.refuse_others()?;
                 Ok(if kind == CredentialKind::Session {
                     Credential::Session
                 } else {
@@ -439,11 +476,7 @@ impl CredentialDoc {
                     "type",
                     "required for legacy-token: publish, read-only or automation".to_owned(),
                 ))?;
-                forbid(self.bypass_2fa.is_some(), "bypass_2fa")?;
-                forbid(self.packages.is_some(), "packages")?;
-                forbid(self.orgs.is_some(), "orgs")?;
-                forbid(self.package.is_some(), "package")?;
-                forbid(self.permissions.is_some(), "permissions")?;
+                self.refuse_others()?;
                 Ok(Credential::LegacyToken {
                     token_type,
                     expires_at: self.expires_at,
@@ -451,9 +484,7 @@ impl CredentialDoc {
                 })
             }
             CredentialKind::GranularToken => {
-                forbid(self.token_type.is_some(), "type")?;
-                forbid(self.package.is_some(), "package")?;
-                forbid(self.permissions.is_some(), "permissions")?;
+                self.refuse_others()?;
                 Ok(Credential::GranularToken {
                     bypass_2fa: self.bypass_2fa.unwrap_or(false),
                     expires_at: self.expires_at,
@@ -463,11 +494,7 @@ impl CredentialDoc {
                 })
             }
             CredentialKind::Oidc => {
-                forbid(self.token_type.is_some(), "type")?;
-                forbid(self.bypass_2fa.is_some(), "bypass_2fa")?;
-                forbid(self.cidr_whitelist.is_some(), "cidr_whitelist")?;
-                forbid(self.packages.is_some(), "packages")?;
-                forbid(self.orgs.is_some(), "orgs")?;
+                self.refuse_others()?;
                 let package = self.package.ok_or((
                     "package",
                     "required for oidc: the package the credential was exchanged for".to_owned(),
@@ -488,6 +515,83 @@ impl CredentialDoc {
                     expires_at: self.expires_at,
                 })
             }
+        }
+    }
+
+    /// The optional fields present, in document order.
+    fn present(&self) -> [(&'static str, bool); 8] {
+        [
+            ("type", self.token_type.is_some()),
+            ("bypass_2fa", self.bypass_2fa.is_some()),
+            ("expires_at", self.expires_at.is_some()),
+            ("cidr_whitelist", self.cidr_whitelist.is_some()),
+            ("packages", self.packages.is_some()),
+            ("orgs", self.orgs.is_some()),
+            ("package", self.package.is_some()),
+            ("permissions", self.permissions.is_some()),
+        ]
+    }
+
+    /// Refuses the first field present that the kind does not take.
+    fn refuse_others(&self) -> Result<(), (&'static str, String)> {
+        let kind = self.kind;
+        match self
+            .present()
+            .into_iter()
+            .find(|(field, present)| *present && !kind.fields().contains(field))
+        {
+            Some((field, _)) => Err((field, format!("not allowed for kind {}", kind.as_str()))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl CredentialKind {
+    /// Every kind, in SPEC order.
+    #[cfg(any(test, feature = "schema"))]
+    pub(crate) const ALL: [CredentialKind; 5] = [
+        CredentialKind::Session,
+        CredentialKind::Basic,
+        CredentialKind::LegacyToken,
+        CredentialKind::GranularToken,
+        CredentialKind::Oidc,
+    ];
+
+    /// The wire name.
+    pub(crate) const fn as_str(self) -> &'static str {
+        match self {
+            CredentialKind::Session => "session",
+            CredentialKind::Basic => "basic",
+            CredentialKind::LegacyToken => "legacy-token",
+            CredentialKind::GranularToken => "granular-token",
+            CredentialKind::Oidc => "oidc",
+        }
+    }
+
+    /// The fields besides `kind` this kind takes (SPEC §2); any other is refused. Parsing and
+    /// the JSON Schema's per-kind rules both read this list.
+    pub(crate) const fn fields(self) -> &'static [&'static str] {
+        match self {
+            CredentialKind::Session | CredentialKind::Basic => &[],
+            CredentialKind::LegacyToken => &["type", "expires_at", "cidr_whitelist"],
+            CredentialKind::GranularToken => &[
+                "bypass_2fa",
+                "expires_at",
+                "cidr_whitelist",
+                "packages",
+                "orgs",
+            ],
+            CredentialKind::Oidc => &["package", "permissions", "expires_at"],
+        }
+    }
+
+    /// The field this kind cannot do without, besides `kind` (parsing names it in its error).
+    #[cfg(any(test, feature = "schema"))]
+    pub(crate) const fn required(self) -> Option<&'static str> {
+        match self {
+            CredentialKind::LegacyToken => Some("type"),
+            CredentialKind::Oidc => Some("package"),
+            _ => None,
         }
     }
 }
@@ -542,16 +646,6 @@ fn safe(v: u64) -> Result<(), String> {
     }
 }
 
-fn kind_name(k: CredentialKind) -> &'static str {
-    match k {
-        CredentialKind::Session => "session",
-        CredentialKind::Basic => "basic",
-        CredentialKind::LegacyToken => "legacy-token",
-        CredentialKind::GranularToken => "granular-token",
-        CredentialKind::Oidc => "oidc",
-    }
-}
-
 fn check_string(s: &str) -> Result<(), String> {
     if s.len() > MAX_STRING {
         Err(format!("longer than {MAX_STRING} bytes"))
@@ -568,6 +662,7 @@ fn check_names(v: &[String]) -> Result<(), String> {
 }
 
 /// `client`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Client {
@@ -577,6 +672,7 @@ pub struct Client {
 }
 
 /// Package publishing-access settings (SPEC §2).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PublishingAccess {
@@ -589,11 +685,13 @@ pub enum PublishingAccess {
 }
 
 /// `package`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Package {
     /// Package name.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(length(max = MAX_STRING)))]
     pub name: Option<String>,
     /// Publishing access; absent = the preset's default (SPEC §8.1).
     #[serde(default)]
@@ -610,17 +708,21 @@ pub struct Package {
 }
 
 /// One of the account's orgs.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Org {
     /// Org name.
+    #[cfg_attr(feature = "schema", schemars(length(max = MAX_STRING)))]
     pub name: String,
     /// Whether the org enforces 2FA on its members.
     #[serde(default, deserialize_with = "nullable")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<bool>"))]
     pub enforce_tfa: bool,
 }
 
 /// A factor the host has verified.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Proof {
@@ -631,14 +733,19 @@ pub struct Proof {
 }
 
 /// Recent failed codes.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Failures {
     /// For this account.
     #[serde(default, deserialize_with = "nullable")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<Timestamp>>"))]
+    #[cfg_attr(feature = "schema", schemars(length(max = MAX_FAILURES)))]
     pub account: Vec<Timestamp>,
     /// From this client IP.
     #[serde(default, deserialize_with = "nullable")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<Timestamp>>"))]
+    #[cfg_attr(feature = "schema", schemars(length(max = MAX_FAILURES)))]
     pub ip: Vec<Timestamp>,
 }
 
@@ -754,5 +861,63 @@ impl Request {
                 .map_err(|m| InputError::new(join(&index("orgs", i), "name"), m))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The per-kind table (which the JSON Schema is generated from) says what parsing does:
+    /// each field outside a kind's list is refused by name, each field in it is taken, and a
+    /// kind's required field is the one its error names when missing.
+    #[test]
+    fn credential_table_matches_parsing() {
+        let values = [
+            ("type", "\"publish\""),
+            ("bypass_2fa", "true"),
+            ("expires_at", "1"),
+            ("cidr_whitelist", "[]"),
+            ("packages", "{}"),
+            ("orgs", "{}"),
+            ("package", "\"p\""),
+            ("permissions", "[]"),
+        ];
+        for kind in CredentialKind::ALL {
+            let base = match kind.required() {
+                Some(field) => {
+                    let value = values.iter().find(|(f, _)| *f == field).map(|(_, v)| *v);
+                    let missing = parse_credential(&format!("{{\"kind\":\"{}\"}}", kind.as_str()));
+                    assert_eq!(
+                        missing.map(|_| ()).map_err(|e| e.path),
+                        Err(format!("credential.{field}"))
+                    );
+                    format!(",\"{field}\":{}", value.unwrap_or("null"))
+                }
+                None => String::new(),
+            };
+            for (field, value) in values {
+                if kind.required() == Some(field) {
+                    continue;
+                }
+                let doc = format!(
+                    "{{\"kind\":\"{}\"{base},\"{field}\":{value}}}",
+                    kind.as_str()
+                );
+                let result = parse_credential(&doc);
+                if kind.fields().contains(&field) {
+                    assert!(result.is_ok(), "{doc}: {result:?}");
+                } else {
+                    let e = result.err().map(|e| e.path);
+                    assert_eq!(e, Some(format!("credential.{field}")), "{doc}");
+                }
+            }
+        }
+    }
+
+    fn parse_credential(credential: &str) -> Result<Request, InputError> {
+        Request::parse(&format!(
+            "{{\"now\":1,\"action\":{{\"kind\":\"login\"}},\"account\":{{\"id\":\"a\"}},\"credential\":{credential}}}"
+        ))
     }
 }

@@ -1,8 +1,10 @@
 //! TOTP (RFC 6238) verification with replay and clock-drift detection, code generation and
 //! enrolment (secret, otpauth URI, QR). Verification keys the HMAC once per check and clones the
-//! keyed state for each step (keying per step was a third of `authorize`); codes shown to users
-//! and enrolment come from totp-rs, and a test holds both to the same codes. The window scan
-//! checks every candidate step so timing does not reveal which one matched.
+//! keyed state for each step rather than keying per step (docs/BENCHMARKS.md); the codes shown
+//! to users come from totp-rs, and a test holds both to the same codes. Enrolment is written
+//! here: the secret comes from the host's entropy (`entropy`), the otpauth URI follows the Key
+//! Uri Format with the issuer in label and parameter, and the QR code is `qrcodegen`'s. The
+//! window scan checks every candidate step so timing does not reveal which one matched.
 
 use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};

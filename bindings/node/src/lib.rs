@@ -45,9 +45,8 @@ impl RawPolicy {
     }
     /// This policy as a plain external value, for [`evaluate_packed_with`]: a call on a class
     /// instance pays napi-rs's borrow registration of the receiver (a global lock and a
-    /// hash-map entry), measured at 0.26 µs of a 0.44 µs empty call with two typed arrays; a
-    /// free function taking an external makes that call in 0.22 µs. The handle also keeps the
-    /// packed reader's buffers between calls.
+    /// hash-map entry), most of an empty call's cost; a free function taking an external does
+    /// not (docs/BENCHMARKS.md). The handle also keeps the packed reader's buffers between calls.
     #[napi(catch_unwind)]
     pub fn handle(&self) -> External<Handle> {
         External::new(Handle {

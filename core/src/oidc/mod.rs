@@ -15,14 +15,18 @@ use jwt::{Jwks, JwtError};
 pub use provider::{Provider, TrustEntry};
 
 /// `config.trusted_publishing`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrustedPublishingConfig {
     /// The `aud` a token must carry, `npm:<registry host>`; a host may pass it per call instead.
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 256)))]
     pub audience: Option<String>,
     /// Clock leeway for `exp`, `nbf` and `iat` (seconds, at most 300).
+    #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 300)))]
     pub leeway_seconds: u64,
     /// Lifetime of the publish token a host mints after an exchange.
+    #[cfg_attr(feature = "schema", schemars(range(min = 60, max = 86400)))]
     pub token_ttl_seconds: u64,
     /// GitHub `event_name`s refused (workflows that run untrusted code with secrets).
     pub refuse_events: Vec<String>,
@@ -33,14 +37,18 @@ pub struct TrustedPublishingConfig {
 }
 
 /// Expected `iss` per provider.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Issuers {
     /// GitHub Actions.
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = "^https://")))]
     pub github: String,
     /// GitLab CI/CD.
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = "^https://")))]
     pub gitlab: String,
     /// CircleCI prefix (`…/org/`), completed with `oidc.circleci.com/org-id`.
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = "^https://")))]
     pub circleci: String,
 }
 

@@ -23,6 +23,7 @@
 //! them cost more than the decision). Texts made per decision have key 0.
 
 mod read;
+mod tags;
 mod write;
 
 pub use write::encode_decision;
@@ -100,17 +101,17 @@ pub fn tables_json() -> String {
     }
     serde_json::json!({
         "version": VERSION,
-        "actions": ActionKind::ALL.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
-        "factors": Factor::ORDER.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
-        "tfa_modes": names(&TFA_MODES),
-        "credential_kinds": names(&CREDENTIAL_KINDS),
-        "legacy_types": names(&LEGACY_TYPES),
-        "permissions": names(&PERMISSIONS),
-        "publishing_access": names(&ACCESS),
-        "oidc_permissions": names(&OIDC_PERMISSIONS),
-        "outcomes": names(&OUTCOMES),
-        "reasons": Reason::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
-        "effects": EFFECTS,
+        "ActionKind": ActionKind::ALL.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
+        "Factor": Factor::ORDER.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
+        "TfaMode": names(&TFA_MODES),
+        "CredentialKind": names(&CREDENTIAL_KINDS),
+        "LegacyType": names(&LEGACY_TYPES),
+        "Permission": names(&PERMISSIONS),
+        "PublishingAccess": names(&ACCESS),
+        "OidcPermission": names(&OIDC_PERMISSIONS),
+        "Outcome": names(&OUTCOMES),
+        "Reason": Reason::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+        "Effect": EFFECTS,
     })
     .to_string()
 }

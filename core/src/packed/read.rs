@@ -3,7 +3,7 @@
 //! Each field is written where it lives in the request the caller holds, reusing the capacity
 //! of the strings and lists already there: with a [`super::Scratch`] kept between calls, a
 //! request of the same shape as the last one decodes without allocating (allocation and moving
-//! the request's parts between temporaries were two thirds of a decode that built a new one).
+//! the request's parts between temporaries were most of a decode that built a new one).
 //! Soundness does not depend on what the request held before: every field of every object read
 //! is either written or reset when its object ends, and a failed read leaves a request that
 //! nobody uses (the caller answers "use the JSON path").
@@ -17,6 +17,10 @@ use crate::request::{
 };
 use crate::time::{Count, MAX_SAFE_INTEGER, Timestamp};
 
+use super::tags::{
+    account, action, client, credential, failures, impact, org, orgs_axis, package, packages_axis,
+    proof, request, tfa,
+};
 use super::{ACCESS, CREDENTIAL_KINDS, LEGACY_TYPES, OIDC_PERMISSIONS, PERMISSIONS, TFA_MODES};
 
 /// A request with every field empty: the starting point of a decode.
@@ -58,36 +62,36 @@ pub(super) fn request_into(buf: &[u8], req: &mut Request) -> Option<()> {
     }
     let seen = r.object(|r, tag| {
         match tag {
-            1 => req.now = Timestamp(r.int()?),
-            2 => action_into(r, &mut req.action)?,
-            3 => account_into(r, &mut req.account)?,
-            4 => req.credential = credential(r)?,
-            5 => {
+            request::NOW => req.now = Timestamp(r.int()?),
+            request::ACTION => action_into(r, &mut req.action)?,
+            request::ACCOUNT => account_into(r, &mut req.account)?,
+            request::CREDENTIAL => req.credential = credential(r)?,
+            request::CLIENT => {
                 let seen = r.object(|r, t| match t {
-                    1 => {
+                    client::IP => {
                         req.client.ip = Some(ClientIp(r.text()?.parse().ok()?));
                         Some(())
                     }
                     _ => None,
                 })?;
-                if !has(seen, 1) {
+                if !has(seen, client::IP) {
                     req.client.ip = None;
                 }
             }
-            6 => package_into(r, req.package.get_or_insert_with(blank_package))?,
-            7 => r.list_into(&mut req.orgs, blank_org, org_into)?,
-            8 => {
+            request::PACKAGE => package_into(r, req.package.get_or_insert_with(blank_package))?,
+            request::ORGS => r.list_into(&mut req.orgs, blank_org, org_into)?,
+            request::PROOFS => {
                 req.proofs.clear();
                 let n = r.u16()?;
                 for _ in 0..n {
                     req.proofs.push(proof(r)?);
                 }
             }
-            9 => {
+            request::FAILURES => {
                 let seen = r.object(|r, t| {
                     let list = match t {
-                        1 => &mut req.failures.account,
-                        2 => &mut req.failures.ip,
+                        failures::ACCOUNT => &mut req.failures.account,
+                        failures::IP => &mut req.failures.ip,
                         _ => return None,
                     };
                     list.clear();
@@ -97,25 +101,30 @@ pub(super) fn request_into(buf: &[u8], req: &mut Request) -> Option<()> {
                     }
                     Some(())
                 })?;
-                clear_unless(seen, 1, &mut req.failures.account);
-                clear_unless(seen, 2, &mut req.failures.ip);
+                clear_unless(seen, failures::ACCOUNT, &mut req.failures.account);
+                clear_unless(seen, failures::IP, &mut req.failures.ip);
             }
             _ => return None,
         }
         Some(())
     })?;
-    if r.pos != buf.len() || !(has(seen, 1) && has(seen, 2) && has(seen, 3) && has(seen, 4)) {
+    if r.pos != buf.len()
+        || !(has(seen, request::NOW)
+            && has(seen, request::ACTION)
+            && has(seen, request::ACCOUNT)
+            && has(seen, request::CREDENTIAL))
+    {
         return None;
     }
-    if !has(seen, 5) {
+    if !has(seen, request::CLIENT) {
         req.client.ip = None;
     }
-    if !has(seen, 6) {
+    if !has(seen, request::PACKAGE) {
         req.package = None;
     }
-    clear_unless(seen, 7, &mut req.orgs);
-    clear_unless(seen, 8, &mut req.proofs);
-    if !has(seen, 9) {
+    clear_unless(seen, request::ORGS, &mut req.orgs);
+    clear_unless(seen, request::PROOFS, &mut req.proofs);
+    if !has(seen, request::FAILURES) {
         req.failures.account.clear();
         req.failures.ip.clear();
     }
@@ -252,11 +261,11 @@ fn factor(r: &mut Reader<'_>) -> Option<Factor> {
 fn action_into(r: &mut Reader<'_>, a: &mut Action) -> Option<()> {
     let seen = r.object(|r, t| {
         match t {
-            1 => a.kind = ActionKind::ALL.get(usize::from(r.u8()?)).copied()?,
-            2 => put(&mut a.package, r.text()?),
-            3 => put(&mut a.tag, r.text()?),
-            4 => put(&mut a.org, r.text()?),
-            5 => put(&mut a.target_account, r.text()?),
+            action::KIND => a.kind = ActionKind::ALL.get(usize::from(r.u8()?)).copied()?,
+            action::PACKAGE => put(&mut a.package, r.text()?),
+            action::TAG => put(&mut a.tag, r.text()?),
+            action::ORG => put(&mut a.org, r.text()?),
+            action::TARGET_ACCOUNT => put(&mut a.target_account, r.text()?),
             _ => return None,
         }
         Some(())
@@ -264,32 +273,32 @@ fn action_into(r: &mut Reader<'_>, a: &mut Action) -> Option<()> {
     reset(
         seen,
         [
-            (2, &mut a.package),
-            (3, &mut a.tag),
-            (4, &mut a.org),
-            (5, &mut a.target_account),
+            (action::PACKAGE, &mut a.package),
+            (action::TAG, &mut a.tag),
+            (action::ORG, &mut a.org),
+            (action::TARGET_ACCOUNT, &mut a.target_account),
         ],
     );
-    has(seen, 1).then_some(())
+    has(seen, action::KIND).then_some(())
 }
 
 fn account_into(r: &mut Reader<'_>, a: &mut Account) -> Option<()> {
     let seen = r.object(|r, t| {
         match t {
-            1 => {
+            account::ID => {
                 let id = r.text()?;
                 a.id.clear();
                 a.id.push_str(id);
             }
-            2 => {
+            account::TFA => {
                 let tfa = a.tfa.get_or_insert_with(|| Tfa {
                     mode: TfaMode::Disabled,
                     factors: Vec::new(),
                 });
                 let seen = r.object(|r, t| {
                     match t {
-                        1 => tfa.mode = r.pick(&TFA_MODES)?,
-                        2 => {
+                        tfa::MODE => tfa.mode = r.pick(&TFA_MODES)?,
+                        tfa::FACTORS => {
                             tfa.factors.clear();
                             let n = r.u16()?;
                             for _ in 0..n {
@@ -300,44 +309,44 @@ fn account_into(r: &mut Reader<'_>, a: &mut Account) -> Option<()> {
                     }
                     Some(())
                 })?;
-                if !has(seen, 1) {
+                if !has(seen, tfa::MODE) {
                     return None;
                 }
-                clear_unless(seen, 2, &mut tfa.factors);
+                clear_unless(seen, tfa::FACTORS, &mut tfa.factors);
             }
-            3 => a.publisher = r.bool()?,
-            4 => {
+            account::PUBLISHER => a.publisher = r.bool()?,
+            account::IMPACT => {
                 let mut i = Impact::default();
                 r.object(|r, t| {
                     let v = Some(Count(r.int()?));
                     match t {
-                        1 => i.weekly_downloads = v,
-                        2 => i.dependents = v,
-                        3 => i.dependents_rank = v,
+                        impact::WEEKLY_DOWNLOADS => i.weekly_downloads = v,
+                        impact::DEPENDENTS => i.dependents = v,
+                        impact::DEPENDENTS_RANK => i.dependents_rank = v,
                         _ => return None,
                     }
                     Some(())
                 })?;
                 a.impact = Some(i);
             }
-            5 => a.safeguard_until = Some(Timestamp(r.int()?)),
+            account::SAFEGUARD_UNTIL => a.safeguard_until = Some(Timestamp(r.int()?)),
             _ => return None,
         }
         Some(())
     })?;
-    if !has(seen, 1) {
+    if !has(seen, account::ID) {
         return None;
     }
-    if !has(seen, 2) {
+    if !has(seen, account::TFA) {
         a.tfa = None;
     }
-    if !has(seen, 3) {
+    if !has(seen, account::PUBLISHER) {
         a.publisher = false;
     }
-    if !has(seen, 4) {
+    if !has(seen, account::IMPACT) {
         a.impact = None;
     }
-    if !has(seen, 5) {
+    if !has(seen, account::SAFEGUARD_UNTIL) {
         a.safeguard_until = None;
     }
     Some(())
@@ -357,16 +366,16 @@ fn package_into(r: &mut Reader<'_>, p: &mut Package) -> Option<()> {
     let mut fresh = blank_package();
     let seen = r.object(|r, t| {
         match t {
-            1 => put(&mut p.name, r.text()?),
-            2 => fresh.publishing_access = Some(r.pick(&ACCESS)?),
-            3 => fresh.weekly_downloads = Some(Count(r.int()?)),
-            4 => fresh.dependents = Some(Count(r.int()?)),
-            5 => fresh.dependents_rank = Some(Count(r.int()?)),
+            package::NAME => put(&mut p.name, r.text()?),
+            package::PUBLISHING_ACCESS => fresh.publishing_access = Some(r.pick(&ACCESS)?),
+            package::WEEKLY_DOWNLOADS => fresh.weekly_downloads = Some(Count(r.int()?)),
+            package::DEPENDENTS => fresh.dependents = Some(Count(r.int()?)),
+            package::DEPENDENTS_RANK => fresh.dependents_rank = Some(Count(r.int()?)),
             _ => return None,
         }
         Some(())
     })?;
-    if !has(seen, 1) {
+    if !has(seen, package::NAME) {
         p.name = None;
     }
     p.publishing_access = fresh.publishing_access;
@@ -386,28 +395,28 @@ fn blank_org() -> Org {
 fn org_into(r: &mut Reader<'_>, o: &mut Org) -> Option<()> {
     let seen = r.object(|r, t| {
         match t {
-            1 => {
+            org::NAME => {
                 let name = r.text()?;
                 o.name.clear();
                 o.name.push_str(name);
             }
-            2 => o.enforce_tfa = r.bool()?,
+            org::ENFORCE_TFA => o.enforce_tfa = r.bool()?,
             _ => return None,
         }
         Some(())
     })?;
-    if !has(seen, 2) {
+    if !has(seen, org::ENFORCE_TFA) {
         o.enforce_tfa = false;
     }
-    has(seen, 1).then_some(())
+    has(seen, org::NAME).then_some(())
 }
 
 fn proof(r: &mut Reader<'_>) -> Option<Proof> {
     let (mut f, mut at) = (None, None);
     r.object(|r, t| {
         match t {
-            1 => f = Some(factor(r)?),
-            2 => at = Some(Timestamp(r.int()?)),
+            proof::FACTOR => f = Some(factor(r)?),
+            proof::VERIFIED_AT => at = Some(Timestamp(r.int()?)),
             _ => return None,
         }
         Some(())
@@ -425,39 +434,41 @@ fn credential(r: &mut Reader<'_>) -> Option<Credential> {
     let mut c = CredentialDoc::blank();
     r.object(|r, t| {
         match t {
-            1 => kind = Some(r.pick(&CREDENTIAL_KINDS)?),
-            2 => c.token_type = Some(r.pick(&LEGACY_TYPES)?),
-            3 => c.bypass_2fa = Some(r.bool()?),
-            4 => c.expires_at = Some(Timestamp(r.int()?)),
-            5 => c.cidr_whitelist = Some(r.list(|r| Cidr::parse(r.text()?))?),
-            6 => {
+            credential::KIND => kind = Some(r.pick(&CREDENTIAL_KINDS)?),
+            credential::TYPE => c.token_type = Some(r.pick(&LEGACY_TYPES)?),
+            credential::BYPASS_2FA => c.bypass_2fa = Some(r.bool()?),
+            credential::EXPIRES_AT => c.expires_at = Some(Timestamp(r.int()?)),
+            credential::CIDR_WHITELIST => {
+                c.cidr_whitelist = Some(r.list(|r| Cidr::parse(r.text()?))?)
+            }
+            credential::PACKAGES => {
                 let mut p = PackagesAxis::default();
                 r.object(|r, t| {
                     match t {
-                        1 => p.all = r.bool()?,
-                        2 => p.names = r.list(Reader::str)?,
-                        3 => p.scopes = r.list(Reader::str)?,
-                        4 => p.permission = r.pick(&PERMISSIONS)?,
+                        packages_axis::ALL => p.all = r.bool()?,
+                        packages_axis::NAMES => p.names = r.list(Reader::str)?,
+                        packages_axis::SCOPES => p.scopes = r.list(Reader::str)?,
+                        packages_axis::PERMISSION => p.permission = r.pick(&PERMISSIONS)?,
                         _ => return None,
                     }
                     Some(())
                 })?;
                 c.packages = Some(p);
             }
-            7 => {
+            credential::ORGS => {
                 let mut o = OrgsAxis::default();
                 r.object(|r, t| {
                     match t {
-                        1 => o.names = r.list(Reader::str)?,
-                        2 => o.permission = r.pick(&PERMISSIONS)?,
+                        orgs_axis::NAMES => o.names = r.list(Reader::str)?,
+                        orgs_axis::PERMISSION => o.permission = r.pick(&PERMISSIONS)?,
                         _ => return None,
                     }
                     Some(())
                 })?;
                 c.orgs = Some(o);
             }
-            8 => c.package = Some(r.str()?),
-            9 => c.permissions = Some(r.list(|r| r.pick(&OIDC_PERMISSIONS))?),
+            credential::PACKAGE => c.package = Some(r.str()?),
+            credential::PERMISSIONS => c.permissions = Some(r.list(|r| r.pick(&OIDC_PERMISSIONS))?),
             _ => return None,
         }
         Some(())

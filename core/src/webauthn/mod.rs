@@ -44,6 +44,7 @@ pub fn problem_name(text: &str) -> Option<&'static str> {
 }
 
 /// How strongly the authenticator must verify the user (PIN, biometric), per WebAuthn.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum UserVerification {
@@ -57,6 +58,7 @@ pub enum UserVerification {
 }
 
 /// What a sign count that did not grow means (a cloned authenticator, or a buggy one).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SignCountRegression {
@@ -68,26 +70,42 @@ pub enum SignCountRegression {
 }
 
 /// The relying party and what it accepts (`config.webauthn`).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WebauthnConfig {
     /// The RP ID: the registry's host name (or a registrable suffix of it).
+    #[cfg_attr(
+        feature = "schema",
+        schemars(regex(pattern = "^[a-z0-9-]+(\\.[a-z0-9-]+)*$"), length(max = 253))
+    )]
     pub rp_id: String,
     /// Shown by the browser while registering.
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 64)))]
     pub rp_name: String,
     /// Exact origins (`scheme://host[:port]`) the browser may report; empty = `https://<rp_id>`.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(
+            length(max = 16),
+            inner(regex(pattern = "^https?://[a-z0-9.-]+(:[0-9]{1,5})?$"))
+        )
+    )]
     pub origins: Vec<String>,
     /// User verification policy.
     pub user_verification: UserVerification,
     /// How long a challenge stays usable.
+    #[cfg_attr(feature = "schema", schemars(range(min = 30, max = 3600)))]
     pub challenge_ttl_seconds: u64,
     /// Signature algorithms accepted, in the order offered to the authenticator.
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 3)))]
     pub algorithms: Vec<AlgName>,
     /// What a non-increasing sign count does.
     pub sign_count_regression: SignCountRegression,
 }
 
 /// An algorithm as written in configuration.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AlgName {
     /// ECDSA P-256 / SHA-256.
