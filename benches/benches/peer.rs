@@ -78,7 +78,7 @@ fn peer(c: &mut Criterion, runtime: &Runtime) {
 
 fn floor_and_authorize(c: &mut Criterion, runtime: &Runtime) {
     let native = Policy::default();
-    let code = stepup_core::totp::generate(&native.config().totp, KEY, NOW);
+    let code = stepup_core::codes::totp::generate(&native.config().totp, KEY, NOW);
     let publish = include_str!("../../tests/fixtures/bench-publish.json");
     let input = format!(
         r#"{{"request":{publish},"secrets":{{"totp_secret":"{KEY_B32}","last_totp_step":0}},"present":{{"factor":"totp","code":"{code}"}}}}"#

@@ -12,7 +12,9 @@ use cedar_policy::{
     Request as CedarRequest, RestrictedExpression,
 };
 use serde_json::{Value, json};
-use stepup_core::request::{Credential, LegacyType, Permission, PublishingAccess, TfaMode};
+use stepup_core::contract::request::{
+    Credential, LegacyType, Permission, PublishingAccess, TfaMode,
+};
 use stepup_core::{ActionClass, ActionKind, Request};
 
 /// The Cedar policies (`npm.cedar`).

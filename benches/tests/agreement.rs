@@ -61,7 +61,7 @@ fn the_direct_totp_check_accepts_exactly_the_window() {
         (60, false),
     ] {
         let at = now.checked_add_signed(offset).unwrap();
-        let code = stepup_core::totp::generate(&policy.config().totp, key, at);
+        let code = stepup_core::codes::totp::generate(&policy.config().totp, key, at);
         let code: u32 = code.parse().unwrap();
         assert_eq!(
             floor::totp_check(&keyed, now, code),

@@ -23,14 +23,14 @@ fn publish_challenge() -> String {
     include_str!("../../tests/fixtures/bench-publish.json").to_owned()
 }
 
-/// `tests/fixtures/bench-publish.json` in the packed form (see `stepup_core::packed`).
+/// `tests/fixtures/bench-publish.json` in the packed form (see `stepup_core::wire::packed`).
 fn packed_publish() -> Vec<u8> {
     fn s(b: &mut Vec<u8>, text: &str) {
         b.extend_from_slice(&(text.len() as u16).to_le_bytes());
         b.extend_from_slice(text.as_bytes());
     }
     let n = |b: &mut Vec<u8>, v: f64| b.extend_from_slice(&v.to_le_bytes());
-    let mut b = vec![stepup_core::packed::VERSION, 1];
+    let mut b = vec![stepup_core::wire::packed::VERSION, 1];
     n(&mut b, NOW as f64);
     b.extend_from_slice(&[2, 1, 14, 2]);
     s(&mut b, "left-pad");
@@ -97,7 +97,7 @@ fn bench(c: &mut Criterion) {
 
     // authorize with the valid TOTP code of the current step.
     let secret = stepup_core::TotpSecret::from_base32(SEED_B32).unwrap();
-    let code = stepup_core::totp::generate(&policy.config().totp, &secret.0, NOW);
+    let code = stepup_core::codes::totp::generate(&policy.config().totp, &secret.0, NOW);
     let input = format!(
         r#"{{"request":{publish},"secrets":{{"totp_secret":"{SEED_B32}","last_totp_step":0}},"present":{{"factor":"totp","code":"{code}"}}}}"#
     );
@@ -122,12 +122,16 @@ fn bench(c: &mut Criterion) {
     // The packed form the JS hosts use: the same request, encoded as bindings/js/packed.js does.
     let packed = packed_publish();
     assert_eq!(
-        stepup_core::packed::decode_request(&packed),
+        stepup_core::wire::packed::decode_request(&packed),
         Some(request(&publish))
     );
     let mut g = c.benchmark_group("packed");
     g.bench_function("decode", |b| {
-        b.iter(|| black_box(stepup_core::packed::decode_request(black_box(&packed))))
+        b.iter(|| {
+            black_box(stepup_core::wire::packed::decode_request(black_box(
+                &packed,
+            )))
+        })
     });
     // What any decode into the owned request type pays at least: building the same document
     // (its strings and lists allocated and copied) and dropping it.
@@ -139,17 +143,17 @@ fn bench(c: &mut Criterion) {
     let mut kept = request(&publish);
     g.bench_function("decode_into_kept", |b| {
         b.iter(|| {
-            black_box(stepup_core::packed::decode_into(
+            black_box(stepup_core::wire::packed::decode_into(
                 black_box(&packed),
                 &mut kept,
             ))
         })
     });
     let mut out = vec![0u8; 1024];
-    let mut scratch = stepup_core::packed::Scratch::default();
+    let mut scratch = stepup_core::wire::packed::Scratch::default();
     g.bench_function("evaluate_packed_kept", |b| {
         b.iter(|| {
-            black_box(stepup_core::ffi::evaluate_packed_in(
+            black_box(stepup_core::wire::ffi::evaluate_packed_in(
                 &policy,
                 &mut scratch,
                 black_box(&packed),
@@ -159,7 +163,7 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("evaluate_packed", |b| {
         b.iter(|| {
-            black_box(stepup_core::ffi::evaluate_packed(
+            black_box(stepup_core::wire::ffi::evaluate_packed(
                 &policy,
                 black_box(&packed),
                 &mut out,

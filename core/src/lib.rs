@@ -18,44 +18,18 @@
 //! assert_eq!(d.npm.status, 401);
 //! ```
 
-pub mod action;
-pub mod authorize;
-pub mod cbor;
-pub mod cidr;
-pub mod classify;
 pub mod codes;
 pub mod config;
-pub mod conformance;
-pub mod decision;
-pub mod encoding;
-pub mod entropy;
-pub mod error;
-pub mod factor;
-pub mod ffi;
-pub mod json;
-pub mod messages;
-pub mod oidc;
-pub mod org;
-pub mod packed;
-pub mod policy;
-pub mod qr;
-pub mod request;
-pub mod rollout;
-mod rules;
-#[cfg(feature = "schema")]
-pub mod schema;
-pub mod sig;
-pub mod throttle;
-pub mod time;
-pub mod token_form;
-pub mod totp;
-pub mod webauthn;
+pub mod contract;
+pub mod rules;
+pub mod verify;
+pub mod wire;
 
-pub use action::{ActionClass, ActionKind};
-pub use authorize::{AuthorizeInput, Presented, Secrets, TotpSecret};
 pub use config::{Config, Preset};
-pub use decision::{Decision, Effect, Outcome, Reason};
-pub use error::InputError;
-pub use factor::{Factor, FactorSet};
-pub use policy::Policy;
-pub use request::Request;
+pub use contract::action::{ActionClass, ActionKind};
+pub use contract::decision::{Decision, Effect, Outcome, Reason};
+pub use contract::error::InputError;
+pub use contract::factor::{Factor, FactorSet};
+pub use contract::request::Request;
+pub use rules::authorize::{AuthorizeInput, Presented, Secrets, TotpSecret};
+pub use rules::policy::Policy;

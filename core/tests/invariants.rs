@@ -230,7 +230,7 @@ proptest! {
         let policy = Policy::default();
         let key = b"12345678901234567890";
         let step = NOW / 30;
-        let code = stepup_core::totp::generate(&policy.config().totp, key, NOW);
+        let code = stepup_core::codes::totp::generate(&policy.config().totp, key, NOW);
         let input = json!({
             "request": doc,
             "secrets": { "totp_secret": "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", "last_totp_step": step + 1 - back.min(1) },
@@ -288,9 +288,9 @@ proptest! {
     ) {
         let (first, second) = (thinned(&first, drop_first), thinned(&second, drop_second));
         let encode = |d: &Value| common::packed::encode(d).ok_or_else(|| TestCaseError::fail(format!("not packable: {d}")));
-        let mut kept = stepup_core::packed::decode_request(&encode(&first)?)
+        let mut kept = stepup_core::wire::packed::decode_request(&encode(&first)?)
             .ok_or_else(|| TestCaseError::fail(format!("refused: {first}")))?;
-        prop_assert!(stepup_core::packed::decode_into(&encode(&second)?, &mut kept).is_some(), "refused: {}", second);
+        prop_assert!(stepup_core::wire::packed::decode_into(&encode(&second)?, &mut kept).is_some(), "refused: {}", second);
         prop_assert_eq!(kept, Request::parse(&second.to_string()).map_err(|e| TestCaseError::fail(e.to_string()))?, "{}", second);
     }
 }

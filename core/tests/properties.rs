@@ -8,10 +8,10 @@ mod common;
 
 use common::reversed;
 use serde_json::Value;
-use stepup_core::conformance::load_cases;
+use stepup_conformance::load_cases;
 use stepup_core::{AuthorizeInput, Policy};
 
-fn corpus() -> Vec<stepup_core::conformance::Case> {
+fn corpus() -> Vec<stepup_conformance::Case> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/conformance");
     let mut all = Vec::new();
     let mut files: Vec<_> = std::fs::read_dir(dir)
@@ -40,8 +40,8 @@ fn decisions_do_not_depend_on_key_order() {
         let flipped = reversed(&serde_json::from_str(&text).unwrap()).to_string();
         let (a, b) = if let Some(f) = &case.call {
             (
-                stepup_core::ffi::call_json(&policy, f, &text),
-                stepup_core::ffi::call_json(&policy, f, &flipped),
+                stepup_core::wire::ffi::call_json(&policy, f, &text),
+                stepup_core::wire::ffi::call_json(&policy, f, &flipped),
             )
         } else if case.is_authorize() {
             (
@@ -148,7 +148,11 @@ fn packed_requests_decode_like_json_into_any_previous_request() {
     for (doc, bytes) in &requests {
         let json = stepup_core::Request::from_value(doc).ok();
         decoded += usize::from(json.is_some());
-        assert_eq!(stepup_core::packed::decode_request(bytes), json, "{doc}");
+        assert_eq!(
+            stepup_core::wire::packed::decode_request(bytes),
+            json,
+            "{doc}"
+        );
     }
     assert!(decoded > 250, "only {decoded} requests valid");
     // Every request after every other one (forward and backward through the corpus, and each
@@ -160,10 +164,10 @@ fn packed_requests_decode_like_json_into_any_previous_request() {
         requests.iter().flat_map(|r| [largest, r]).collect(),
     ];
     for order in orders {
-        let mut kept = stepup_core::packed::decode_request(&largest.1).unwrap();
+        let mut kept = stepup_core::wire::packed::decode_request(&largest.1).unwrap();
         for (doc, bytes) in order {
-            let fresh = stepup_core::packed::decode_request(bytes);
-            let ok = stepup_core::packed::decode_into(bytes, &mut kept).is_some();
+            let fresh = stepup_core::wire::packed::decode_request(bytes);
+            let ok = stepup_core::wire::packed::decode_into(bytes, &mut kept).is_some();
             assert_eq!(ok, fresh.is_some(), "{doc}");
             if let Some(fresh) = fresh {
                 assert_eq!(kept, fresh, "{doc}");

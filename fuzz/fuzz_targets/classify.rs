@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let Ok(out) = stepup_core::classify::classify_json(text) else {
+    let Ok(out) = stepup_core::wire::classify::classify_json(text) else {
         return;
     };
     let first: Value = serde_json::from_str(&out).expect("classify answers JSON");
@@ -25,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
     let mut again: Value = serde_json::from_str(text).expect("the input was JSON");
     again["path"] = first["path"].clone();
     let second: Value = serde_json::from_str(
-        &stepup_core::classify::classify_json(&again.to_string()).expect("same document shape"),
+        &stepup_core::wire::classify::classify_json(&again.to_string()).expect("same document shape"),
     )
     .expect("classify answers JSON");
     for k in [

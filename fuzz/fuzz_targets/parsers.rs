@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use stepup_core::cidr::Cidr;
-use stepup_core::encoding::{base32_decode, base32_encode};
+use stepup_core::contract::cidr::Cidr;
+use stepup_core::wire::encoding::{base32_decode, base32_encode};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

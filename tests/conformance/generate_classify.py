@@ -7,7 +7,7 @@ protocol reference (§2.5-2.7): the request shapes are the ones the npm 10.9.9 a
 send. Nothing here is derived from an implementation.
 
 Expectations use `result`, `problem` and `match` (a partial match: objects key by key, anything
-else exactly; see core/src/conformance.rs `partial`). Only what the docs decide is pinned.
+else exactly; see core/src/wire/expectation.rs `partial`). Only what the docs decide is pinned.
 
 Run: python3 tests/conformance/generate_classify.py   (then commit the JSON file)
 """

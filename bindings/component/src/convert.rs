@@ -3,10 +3,10 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use stepup_core::cidr::{Cidr, ClientIp};
-use stepup_core::codes::{CodeRecord, EmailRecord};
-use stepup_core::request as c;
-use stepup_core::time::{Count, Timestamp};
+use stepup_core::codes::single_use::{CodeRecord, EmailRecord};
+use stepup_core::contract::cidr::{Cidr, ClientIp};
+use stepup_core::contract::request as c;
+use stepup_core::contract::time::{Count, Timestamp};
 use stepup_core::{
     ActionKind, Decision, Effect, Factor, InputError, Outcome, Presented, Reason, Secrets,
 };

@@ -7,8 +7,10 @@ wit_bindgen::generate!({ path: "../../wit", world: "stepup" });
 
 use exports::stepup::policy::engine::{Guest, GuestPolicy, Policy as PolicyHandle};
 use exports::stepup::policy::types as w;
-use stepup_core::decision::error_json;
-use stepup_core::{Policy, codes, ffi, totp};
+use stepup_core::Policy;
+use stepup_core::codes::{single_use, totp};
+use stepup_core::contract::decision::error_json;
+use stepup_core::wire::ffi;
 
 use convert::err;
 
@@ -75,8 +77,9 @@ impl GuestPolicy for Resident {
         &self,
         entropy: Vec<u8>,
     ) -> Result<w::IssuedRecoveryCodes, w::InputError> {
-        let issued = codes::issue_recovery_codes(self.0.config().recovery_codes.count, &entropy)
-            .map_err(err)?;
+        let issued =
+            single_use::issue_recovery_codes(self.0.config().recovery_codes.count, &entropy)
+                .map_err(err)?;
         Ok(w::IssuedRecoveryCodes {
             codes: issued.codes.clone(),
             records: issued.records.iter().map(convert::code_record).collect(),
@@ -88,8 +91,8 @@ impl GuestPolicy for Resident {
         entropy: Vec<u8>,
         now: u64,
     ) -> Result<w::IssuedEmailCode, w::InputError> {
-        let issued =
-            codes::issue_email_code(&self.0.config().email_code, &entropy, now).map_err(err)?;
+        let issued = single_use::issue_email_code(&self.0.config().email_code, &entropy, now)
+            .map_err(err)?;
         Ok(w::IssuedEmailCode {
             code: issued.code.clone(),
             record: convert::email_record(&issued.record),

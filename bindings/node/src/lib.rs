@@ -8,9 +8,10 @@ use std::sync::Arc;
 use napi::bindgen_prelude::External;
 use napi::{Error, Result};
 use napi_derive::napi;
-use stepup_core::decision::error_json;
-use stepup_core::packed::Scratch;
-use stepup_core::{InputError, Policy, ffi};
+use stepup_core::contract::decision::error_json;
+use stepup_core::wire::ffi;
+use stepup_core::wire::packed::Scratch;
+use stepup_core::{InputError, Policy};
 
 fn out(r: std::result::Result<String, InputError>) -> String {
     r.unwrap_or_else(|e| error_json(&e))

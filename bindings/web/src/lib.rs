@@ -1,14 +1,15 @@
 //! stepup for JavaScript via wasm-bindgen. Every function takes and returns what
-//! `stepup_core::ffi` does — JSON text, or for `evaluate`'s fast path the packed form, here
+//! `stepup_core::wire::ffi` does — JSON text, or for `evaluate`'s fast path the packed form, here
 //! through scratch buffers in wasm memory — so the shared JS layer (`bindings/js/api.js`) gives
 //! the browser build, the Node wasm build and the napi addon one identical API. Errors come back
 //! as the SPEC §8.17 error document, never as a panic.
 
 use std::cell::RefCell;
 
-use stepup_core::decision::error_json;
-use stepup_core::packed::MAX_INPUT;
-use stepup_core::{InputError, Policy, ffi};
+use stepup_core::contract::decision::error_json;
+use stepup_core::wire::ffi;
+use stepup_core::wire::packed::MAX_INPUT;
+use stepup_core::{InputError, Policy};
 use wasm_bindgen::prelude::*;
 
 fn out(r: Result<String, InputError>) -> String {
@@ -147,14 +148,14 @@ struct Scratch {
     input: Vec<u8>,
     output: Vec<u8>,
     /// The last request's strings and lists, refilled by the next one.
-    decoded: stepup_core::packed::Scratch,
+    decoded: stepup_core::wire::packed::Scratch,
 }
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch {
         input: Vec::new(),
         output: vec![0; 1024],
-        decoded: stepup_core::packed::Scratch::default(),
+        decoded: stepup_core::wire::packed::Scratch::default(),
     });
 }
 

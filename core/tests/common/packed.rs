@@ -75,8 +75,8 @@ fn field(obj: &str, key: &str) -> Option<(u8, Kind)> {
 
 /// The packed form of a request document, or `None` where the JS encoder would use JSON.
 pub fn encode(request: &Value) -> Option<Vec<u8>> {
-    let tables: Value = serde_json::from_str(&stepup_core::packed::tables_json()).ok()?;
-    let mut out = vec![stepup_core::packed::VERSION];
+    let tables: Value = serde_json::from_str(&stepup_core::wire::packed::tables_json()).ok()?;
+    let mut out = vec![stepup_core::wire::packed::VERSION];
     value(&tables, &mut out, Kind::Obj("request"), request)?;
     Some(out)
 }

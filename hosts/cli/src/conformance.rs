@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use stepup_core::conformance::{load_cases, run_case};
+use stepup_conformance::{load_cases, run_case};
 
 use crate::{EngineKind, Failure, engine, files};
 

@@ -268,7 +268,7 @@ pub fn generate(count: u64, seed: u64) -> Result<(), Failure> {
 /// configuration) and prints the answers, one per line (the classifier's differential run).
 pub fn call(engine: EngineKind, function: &str, file: &str) -> Result<(), Failure> {
     answer_lines(engine, file, |native, component, line| match component {
-        None => Ok(stepup_core::ffi::call_json(native, function, line)),
+        None => Ok(stepup_core::wire::ffi::call_json(native, function, line)),
         Some(c) => c
             .call_json(function, line)
             .map_err(|e| Failure::Io(e.to_string())),

@@ -1,7 +1,7 @@
 //! Engine selection and `stepup decide`.
 
+use stepup_conformance::{CaseEngine, NativeEngine};
 use stepup_core::Policy;
-use stepup_core::conformance::{CaseEngine, NativeEngine};
 
 use crate::{EngineKind, Failure, files};
 

@@ -231,21 +231,22 @@ fn main() -> ExitCode {
             println!(
                 "{}",
                 if which == "config" {
-                    stepup_core::ffi::CONFIG_SCHEMA
+                    stepup_core::wire::ffi::CONFIG_SCHEMA
                 } else {
-                    stepup_core::ffi::REQUEST_SCHEMA
+                    stepup_core::wire::ffi::REQUEST_SCHEMA
                 }
             );
             Ok(())
         }
         Command::Org {
             command: OrgCommand::Plan { file },
-        } => files::read(&file).and_then(|t| files::ffi_out(stepup_core::ffi::org_plan_json(&t))),
+        } => files::read(&file)
+            .and_then(|t| files::ffi_out(stepup_core::wire::ffi::org_plan_json(&t))),
         Command::Org {
             command: OrgCommand::Audit { file, config },
         } => files::load_policy(config.as_deref()).and_then(|p| {
             files::read(&file)
-                .and_then(|t| files::ffi_out(stepup_core::ffi::org_audit_json(&p, &t)))
+                .and_then(|t| files::ffi_out(stepup_core::wire::ffi::org_audit_json(&p, &t)))
         }),
         Command::Serve(opts) => stepup_server::run(&opts).map_err(|e| match e {
             stepup_server::ServeError::Key(_) | stepup_server::ServeError::Policy(_) => {

@@ -1,6 +1,7 @@
 //! `stepup totp enroll` and `stepup totp code`.
 
-use stepup_core::{codes, ffi, qr, totp};
+use stepup_core::codes::{qr, single_use, totp};
+use stepup_core::wire::ffi;
 
 use crate::{Failure, files};
 
@@ -32,7 +33,7 @@ pub fn enroll(
     let (t_entropy, r_entropy) = e.split_at(32);
     let enrolment = totp::enroll(&cfg.totp, issuer, account, t_entropy)
         .map_err(|err| Failure::Input(err.to_string()))?;
-    let recovery = codes::issue_recovery_codes(cfg.recovery_codes.count, r_entropy)
+    let recovery = single_use::issue_recovery_codes(cfg.recovery_codes.count, r_entropy)
         .map_err(|err| Failure::Input(err.to_string()))?;
     if json {
         return files::print_json(&serde_json::json!({

@@ -73,7 +73,7 @@ pub fn config_text(path: &std::path::Path) -> Result<String, String> {
 
 fn short_hash(bytes: &[u8]) -> String {
     let d = Sha256::digest(bytes);
-    stepup_core::encoding::hex_encode(d.get(..8).unwrap_or_default())
+    stepup_core::wire::encoding::hex_encode(d.get(..8).unwrap_or_default())
 }
 
 impl PolicyHost {
@@ -223,5 +223,5 @@ impl PolicyHost {
 /// A host failure as a SPEC error document (path `.`), so callers always get JSON.
 pub fn host_error(e: &HostError) -> String {
     let err = stepup_core::InputError::new(".", e.to_string());
-    stepup_core::decision::error_json(&err)
+    stepup_core::contract::decision::error_json(&err)
 }

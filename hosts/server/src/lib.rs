@@ -6,9 +6,9 @@
 pub mod api;
 pub mod engine;
 pub mod error;
-pub mod keys;
 pub mod mail;
 pub mod npm;
+pub mod sealing;
 pub mod store;
 pub mod upstream;
 
@@ -26,8 +26,8 @@ use tokio::sync::oneshot;
 pub use error::ServeError;
 
 use engine::{PolicyHost, PolicySource};
-use keys::Sealer;
 use mail::Outbox;
+use sealing::Sealer;
 use store::{Store, StoreUrl};
 use upstream::Upstream;
 
@@ -129,7 +129,7 @@ pub struct App {
     /// Authenticator issuer.
     pub issuer: String,
     /// Networks whose X-Forwarded-For is believed.
-    pub trusted_proxies: Vec<stepup_core::cidr::Cidr>,
+    pub trusted_proxies: Vec<stepup_core::contract::cidr::Cidr>,
     /// The operator's extra write routes (the classify input's `routes`), or `null`.
     pub routes: serde_json::Value,
     /// Wrong passwords per account.
@@ -174,10 +174,10 @@ fn oidc_jwks(bound: &[String]) -> Result<serde_json::Value, ServeError> {
     Ok(serde_json::json!({ "providers": providers }))
 }
 
-fn trusted_proxies(list: &[String]) -> Result<Vec<stepup_core::cidr::Cidr>, ServeError> {
+fn trusted_proxies(list: &[String]) -> Result<Vec<stepup_core::contract::cidr::Cidr>, ServeError> {
     list.iter()
         .map(|t| {
-            stepup_core::cidr::Cidr::parse(t.trim()).ok_or_else(|| {
+            stepup_core::contract::cidr::Cidr::parse(t.trim()).ok_or_else(|| {
                 ServeError::Io(format!(
                     "--trusted-proxy {t}: expected a network such as 10.0.0.0/8"
                 ))
@@ -197,7 +197,7 @@ fn gate_routes(path: Option<&std::path::Path>) -> Result<serde_json::Value, Serv
     // The engine reads them: a probe classification says now, not at the first request,
     // whether they are well formed.
     let probe = serde_json::json!({"method": "GET", "path": "/", "routes": routes});
-    let out = stepup_core::classify::classify_json(&probe.to_string()).map_err(|e| {
+    let out = stepup_core::wire::classify::classify_json(&probe.to_string()).map_err(|e| {
         ServeError::Io(format!(
             "--gate-routes {}: {}",
             p.display(),
@@ -299,26 +299,35 @@ fn routes(app: Shared) -> Router {
             "/-/npm/v1/tokens/token/{which}",
             axum::routing::delete(npm::tokens::revoke),
         )
-        .route("/-/stepup/webauthn.js", get(npm::keys::script))
+        .route("/-/stepup/webauthn.js", get(npm::security_keys::script))
         .route(
             "/-/stepup/security-keys",
-            get(npm::keys::register_page).post(npm::keys::register),
+            get(npm::security_keys::register_page).post(npm::security_keys::register),
         )
         .route(
             "/-/stepup/security-keys/options",
-            post(npm::keys::register_options),
+            post(npm::security_keys::register_options),
         )
         .route(
             "/-/stepup/login/{id}/key-options",
-            post(npm::keys::login_options),
+            post(npm::security_keys::login_options),
         )
-        .route("/-/stepup/login/{id}/key", post(npm::keys::login_key))
-        .route("/-/stepup/approve/{id}", get(npm::keys::approve_page))
+        .route(
+            "/-/stepup/login/{id}/key",
+            post(npm::security_keys::login_key),
+        )
+        .route(
+            "/-/stepup/approve/{id}",
+            get(npm::security_keys::approve_page),
+        )
         .route(
             "/-/stepup/approve/{id}/key-options",
-            post(npm::keys::approve_options),
+            post(npm::security_keys::approve_options),
         )
-        .route("/-/stepup/approve/{id}/key", post(npm::keys::approve))
+        .route(
+            "/-/stepup/approve/{id}/key",
+            post(npm::security_keys::approve),
+        )
         .route(
             "/-/package/{name}/trust",
             get(npm::trust::list).post(npm::trust::configure),

@@ -421,9 +421,9 @@ async fn one_code_one_winner(dir: &Path, database_url: Option<String>) {
             .split('&')
             .next()
             .unwrap();
-        let secret = stepup_core::encoding::base32_decode(secret_b32).unwrap();
+        let secret = stepup_core::wire::encoding::base32_decode(secret_b32).unwrap();
         let now = u64::try_from(stepup_server::now()).unwrap();
-        let first = stepup_core::totp::generate(&cfg, &secret, now);
+        let first = stepup_core::codes::totp::generate(&cfg, &secret, now);
         let (s, _, codes) = http
             .json(
                 Method::POST,
@@ -441,7 +441,7 @@ async fn one_code_one_winner(dir: &Path, database_url: Option<String>) {
         let (s, _) = login(&http, &b, &name, None).await;
         assert_eq!(s, StatusCode::UNAUTHORIZED);
         // The next step's code (inside the ±1 window): sixteen at once, one winner.
-        let next = stepup_core::totp::generate(&cfg, &secret, now + 30);
+        let next = stepup_core::codes::totp::generate(&cfg, &secret, now + 30);
         assert_eq!(
             race(&a, &b, &name, &next, 16).await,
             1,

@@ -43,7 +43,8 @@ fn bench(c: &mut Criterion) {
     g.finish();
 
     let secret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
-    let code = stepup_core::totp::generate(&native.config().totp, b"12345678901234567890", NOW);
+    let code =
+        stepup_core::codes::totp::generate(&native.config().totp, b"12345678901234567890", NOW);
     let input = format!(
         r#"{{"request":{text},"secrets":{{"totp_secret":"{secret}","last_totp_step":0}},"present":{{"factor":"totp","code":"{code}"}}}}"#
     );

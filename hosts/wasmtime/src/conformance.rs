@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 
-use stepup_core::conformance::{CaseEngine, config_error_json};
-use stepup_core::decision::error_json;
+use stepup_conformance::{CaseEngine, config_error_json};
+use stepup_core::contract::decision::error_json;
 use stepup_core::{AuthorizeInput, Request};
 
 use crate::{ComponentPolicy, HostError, Runtime};

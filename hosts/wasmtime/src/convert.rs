@@ -3,14 +3,14 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 
-use stepup_core::cidr::Cidr;
-use stepup_core::codes::{
+use stepup_core::codes::single_use::{
     CodeRecord, Digest32, EmailRecord, HexBytes, IssuedEmailCode, IssuedRecoveryCodes,
 };
-use stepup_core::decision::{Challenge, NpmAnswer};
-use stepup_core::request as c;
-use stepup_core::time::Timestamp;
-use stepup_core::totp::TotpEnrollment;
+use stepup_core::codes::totp::TotpEnrollment;
+use stepup_core::contract::cidr::Cidr;
+use stepup_core::contract::decision::{Challenge, NpmAnswer};
+use stepup_core::contract::request as c;
+use stepup_core::contract::time::Timestamp;
 use stepup_core::{
     ActionKind, Decision, Effect, Factor, FactorSet, InputError, Outcome, Presented, Reason,
     Secrets,
@@ -260,7 +260,7 @@ pub fn decision(d: w::Decision) -> Decision {
         drift_seconds: d.drift_seconds,
         webauthn_problem: d
             .webauthn_problem
-            .and_then(|p| stepup_core::webauthn::problem_name(&p)),
+            .and_then(|p| stepup_core::verify::webauthn::problem_name(&p)),
         effects: d.effects.into_iter().map(effect).collect(),
         npm: NpmAnswer {
             status: d.npm.status,

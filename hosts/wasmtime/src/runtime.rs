@@ -420,7 +420,7 @@ impl ComponentPolicy {
         issuer: &str,
         account: &str,
         entropy: &[u8],
-    ) -> Result<stepup_core::totp::TotpEnrollment, HostError> {
+    ) -> Result<stepup_core::codes::totp::TotpEnrollment, HostError> {
         let out = self.call_slow(|w| {
             w.instance.stepup_policy_engine().policy().call_enroll_totp(
                 &mut w.store,
@@ -438,7 +438,7 @@ impl ComponentPolicy {
     pub fn issue_recovery_codes(
         &mut self,
         entropy: &[u8],
-    ) -> Result<stepup_core::codes::IssuedRecoveryCodes, HostError> {
+    ) -> Result<stepup_core::codes::single_use::IssuedRecoveryCodes, HostError> {
         let out = self.call_slow(|w| {
             w.instance
                 .stepup_policy_engine()
@@ -454,7 +454,7 @@ impl ComponentPolicy {
         &mut self,
         entropy: &[u8],
         now: u64,
-    ) -> Result<stepup_core::codes::IssuedEmailCode, HostError> {
+    ) -> Result<stepup_core::codes::single_use::IssuedEmailCode, HostError> {
         let out = self.call_slow(|w| {
             w.instance
                 .stepup_policy_engine()

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use stepup_core::conformance::{load_cases, run_case};
+use stepup_conformance::{load_cases, run_case};
 use stepup_core::{Policy, Request};
 use stepup_wasmtime::conformance::ComponentEngine;
 use stepup_wasmtime::{COMPONENT, HOSTILE_FIXTURE, HostError, Limits, Runtime, component_imports};
@@ -80,19 +80,23 @@ fn enrolment_through_the_component_matches_native() {
     let mut p = runtime.policy("{}").unwrap();
     let entropy = [9u8; 32];
     let via = p.enroll_totp("Acme", "alice", &entropy).unwrap();
-    let native =
-        stepup_core::totp::enroll(&Policy::default().config().totp, "Acme", "alice", &entropy)
-            .unwrap();
+    let native = stepup_core::codes::totp::enroll(
+        &Policy::default().config().totp,
+        "Acme",
+        "alice",
+        &entropy,
+    )
+    .unwrap();
     assert_eq!(via, native);
     let codes = p.issue_recovery_codes(&entropy).unwrap();
     assert_eq!(
         codes,
-        stepup_core::codes::issue_recovery_codes(10, &entropy).unwrap()
+        stepup_core::codes::single_use::issue_recovery_codes(10, &entropy).unwrap()
     );
-    let secret = stepup_core::encoding::base32_decode(&via.secret).unwrap();
+    let secret = stepup_core::wire::encoding::base32_decode(&via.secret).unwrap();
     assert_eq!(
         p.totp_code(&secret, 59).unwrap(),
-        stepup_core::totp::generate(&Policy::default().config().totp, &secret, 59)
+        stepup_core::codes::totp::generate(&Policy::default().config().totp, &secret, 59)
     );
     assert!(
         matches!(p.enroll_totp("Acme", "alice", &[1u8; 8]), Err(HostError::Input(e)) if e.path == "entropy")

@@ -2,7 +2,7 @@
 //!
 //! A field's tag is its 1-based position in its object, in the order the Rust type declares
 //! it (which the schema keeps). Both sides are generated from that: the Rust reader's tag
-//! constants (`core/src/packed/tags.rs`) and the JS encoder's writers, one function per object
+//! constants (`core/src/wire/packed/tags.rs`) and the JS encoder's writers, one function per object
 //! shape (`bindings/js/packed.js`, between markers). Enum values travel as their index in the
 //! engine's name tables (`packed::tables_json`), which are checked against the schema's enums.
 

@@ -225,7 +225,7 @@ fn check_credential(found: Option<&Wit>, problems: &mut Vec<String>) {
         problems.push("WIT has no variant credential".into());
         return;
     };
-    for (kind, fields) in stepup_core::schema::credential_kinds() {
+    for (kind, fields) in stepup_core::contract::schema::credential_kinds() {
         let Some((_, payload)) = cases.iter().find(|(c, _)| *c == kind) else {
             problems.push(format!("WIT credential has no case {kind}"));
             continue;

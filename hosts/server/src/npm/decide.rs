@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use stepup_core::decision::Effect;
+use stepup_core::contract::decision::Effect;
 
 use crate::App;
 use crate::error::ServeError;
@@ -66,7 +66,7 @@ impl Decided {
 }
 
 fn code_hash(code: &str) -> String {
-    stepup_core::encoding::hex_encode(&Sha256::digest(code.as_bytes()))
+    stepup_core::wire::encoding::hex_encode(&Sha256::digest(code.as_bytes()))
 }
 
 fn tfa_json(a: &Account) -> Value {

@@ -95,7 +95,7 @@ pub async fn proxy(
                 if !d.allowed() {
                     // HTTP Basic is a login on every request: its emailed code goes out here.
                     super::login::maybe_send_code(&app, &id.account, &d.decision, call.now).await?;
-                    return super::keys::challenge_answer(
+                    return super::security_keys::challenge_answer(
                         &app,
                         &parts.headers,
                         &call,

@@ -264,7 +264,7 @@ pub(super) fn base_url(app: &App, headers: &HeaderMap) -> String {
 /// `POST /-/v1/login`: starts a web login.
 pub async fn web_login_start(State(app): State<Shared>, headers: HeaderMap) -> Response<Body> {
     let run = async {
-        let id = stepup_core::encoding::hex_encode(&super::entropy()?);
+        let id = stepup_core::wire::encoding::hex_encode(&super::entropy()?);
         app.store
             .create_web_login(&id, crate::now() + WEB_LOGIN_TTL)
             .await?;

@@ -6,9 +6,10 @@
 pub mod decide;
 pub mod gate;
 pub mod gateway;
-pub mod keys;
 pub mod login;
 pub mod profile;
+pub mod recovery_codes;
+pub mod security_keys;
 pub mod tokens;
 pub mod trust;
 
@@ -120,7 +121,7 @@ pub fn internal(e: &ServeError) -> Response<Body> {
 
 /// SHA-512 hex of a token: the only form tokens are stored and listed in (npm's `key`).
 pub fn token_key(token: &str) -> String {
-    stepup_core::encoding::hex_encode(&Sha512::digest(token.as_bytes()))
+    stepup_core::wire::encoding::hex_encode(&Sha512::digest(token.as_bytes()))
 }
 
 /// A fresh token: `npm_` and 36 base62 characters (≈ 214 bits).
@@ -312,7 +313,7 @@ pub fn client_ip(app: &App, peer: SocketAddr, headers: &HeaderMap) -> String {
 
 /// [`client_ip`] for a list of trusted proxy networks.
 pub fn client_from(
-    proxies: &[stepup_core::cidr::Cidr],
+    proxies: &[stepup_core::contract::cidr::Cidr],
     peer: std::net::IpAddr,
     headers: &HeaderMap,
 ) -> String {
@@ -559,7 +560,7 @@ mod tests {
     #[test]
     fn client_is_the_right_most_untrusted_hop() {
         use axum::http::HeaderMap;
-        let proxies = [stepup_core::cidr::Cidr::parse("10.0.0.0/8").unwrap()];
+        let proxies = [stepup_core::contract::cidr::Cidr::parse("10.0.0.0/8").unwrap()];
         let h = |v: &str| {
             let mut m = HeaderMap::new();
             m.insert("x-forwarded-for", v.parse().unwrap());

@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, Method, Response, StatusCode};
 use serde_json::{Value, json};
 
 use super::decide::decide;
+use super::recovery_codes::{IssuedCodes, recovery_codes};
 use super::{
     check_password, decision_answer, error_answer, identify, internal, iso, json_answer, npm_major,
 };
@@ -113,9 +114,15 @@ pub async fn post(
                 "profile.update"
             };
             let action = json!({"kind": kind});
-            if let Err(answer) =
-                super::keys::decide_or_answer(&app, &headers, &call, name, &id.credential, &action)
-                    .await?
+            if let Err(answer) = super::security_keys::decide_or_answer(
+                &app,
+                &headers,
+                &call,
+                name,
+                &id.credential,
+                &action,
+            )
+            .await?
             {
                 return Ok(answer);
             }
@@ -142,7 +149,7 @@ pub async fn post(
                 app.store.disable_tfa(name).await?;
                 return Ok(json_answer(StatusCode::OK, &json!({"tfa": false})));
             }
-            if let Err(answer) = super::keys::decide_or_answer(
+            if let Err(answer) = super::security_keys::decide_or_answer(
                 &app,
                 &headers,
                 &call,
@@ -165,7 +172,7 @@ pub async fn post(
             ));
         }
         if acct.tfa_mode.is_some() {
-            if let Err(answer) = super::keys::decide_or_answer(
+            if let Err(answer) = super::security_keys::decide_or_answer(
                 &app,
                 &headers,
                 &call,
@@ -209,35 +216,6 @@ pub async fn post(
         Ok::<_, ServeError>(json_answer(StatusCode::OK, &json!({"tfa": e.otpauth_uri})))
     };
     run.await.unwrap_or_else(|e| internal(&e))
-}
-
-/// Fresh recovery codes: the codes to show once, and their `(salt, hash)` records to store.
-pub(super) struct IssuedCodes(pub Vec<String>, pub Vec<(String, String)>);
-
-/// Fresh recovery codes from the engine; their hashes are stored sealed for `account`.
-pub(super) fn recovery_codes(app: &App, account: &str) -> Result<IssuedCodes, ServeError> {
-    let entropy = super::entropy()?;
-    let issued = app
-        .policy
-        .with(|p| p.issue_recovery_codes(&entropy))
-        .map_err(|e| ServeError::Policy(e.to_string()))?;
-    let records = issued
-        .records
-        .iter()
-        .filter_map(|r| {
-            let v = serde_json::to_value(r).ok()?;
-            Some((
-                v.get("salt")?.as_str()?.to_owned(),
-                v.get("hash")?.as_str()?.to_owned(),
-            ))
-        })
-        .map(|(salt, hash)| {
-            app.sealer
-                .seal_text(&format!("recovery:{account}"), &hash)
-                .map(|h| (salt, h))
-        })
-        .collect::<Result<_, _>>()?;
-    Ok(IssuedCodes(issued.codes, records))
 }
 
 /// `{"tfa": ["123456"]}`: the first code turns the pending enrolment on and returns the

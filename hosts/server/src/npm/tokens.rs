@@ -134,7 +134,7 @@ pub async fn create(
             Err(answer) => return Ok(answer),
         };
         let call = super::call_of(&app, peer, &Method::POST, "/-/npm/v1/tokens", &headers);
-        if let Err(answer) = super::keys::decide_or_answer(
+        if let Err(answer) = super::security_keys::decide_or_answer(
             &app,
             &headers,
             &call,
@@ -236,7 +236,7 @@ pub async fn revoke(
             "/-/npm/v1/tokens/token",
             &headers,
         );
-        if let Err(answer) = super::keys::decide_or_answer(
+        if let Err(answer) = super::security_keys::decide_or_answer(
             &app,
             &headers,
             &call,

@@ -1,0 +1,13 @@
+//! The rules: what a request needs (SPEC §4, in precedence order), the resident policy that
+//! applies them, verifying a presented factor and deciding in one call (`authorize`), and the
+//! rules' neighbours — throttling, the login-verification rollout, org enforcement, the token
+//! form, and the messages decisions carry.
+
+pub mod authorize;
+pub mod messages;
+pub mod org;
+pub mod policy;
+pub(crate) mod precedence;
+pub mod rollout;
+pub mod throttle;
+pub mod token_form;

@@ -1,0 +1,259 @@
+//! JSON-shaped entry points that every binding wraps (Cedar's `ffi` pattern): each takes JSON
+//! text and returns JSON text or an [`InputError`] with a field path. Bindings convert types and
+//! nothing else, so every host answers identically.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::codes::single_use;
+use crate::codes::totp;
+use crate::contract::error::InputError;
+use crate::contract::time::Timestamp;
+use crate::rules::org;
+use crate::rules::policy::Policy;
+use crate::wire::encoding::hex_decode;
+
+/// JSON Schema of the configuration document.
+pub const CONFIG_SCHEMA: &str = include_str!("../../schema/config.schema.json");
+/// JSON Schema of the request document.
+pub const REQUEST_SCHEMA: &str = include_str!("../../schema/request.schema.json");
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String, InputError> {
+    serde_json::to_string(v).map_err(|e| InputError::new(".", e.to_string()))
+}
+
+fn entropy(hex: &str) -> Result<Vec<u8>, InputError> {
+    hex_decode(hex).ok_or_else(|| InputError::new("entropy", "expected hex"))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EnrollInput {
+    issuer: String,
+    account: String,
+    entropy: String,
+}
+
+/// `{issuer, account, entropy(hex)}` → `{secret, otpauth_uri, qr_svg}`.
+pub fn enroll_totp_json(policy: &Policy, input: &str) -> Result<String, InputError> {
+    let i: EnrollInput = crate::wire::json::parse(input)?;
+    to_json(&totp::enroll(
+        &policy.config().totp,
+        &i.issuer,
+        &i.account,
+        &entropy(&i.entropy)?,
+    )?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntropyInput {
+    entropy: String,
+    #[serde(default)]
+    now: Option<Timestamp>,
+}
+
+/// `{entropy(hex)}` → `{codes, records}`.
+pub fn issue_recovery_codes_json(policy: &Policy, input: &str) -> Result<String, InputError> {
+    let i: EntropyInput = crate::wire::json::parse(input)?;
+    to_json(&single_use::issue_recovery_codes(
+        policy.config().recovery_codes.count,
+        &entropy(&i.entropy)?,
+    )?)
+}
+
+/// `{entropy(hex), now}` → `{code, record}`.
+pub fn issue_email_code_json(policy: &Policy, input: &str) -> Result<String, InputError> {
+    let i: EntropyInput = crate::wire::json::parse(input)?;
+    let now = i
+        .now
+        .ok_or_else(|| InputError::new("now", "required: unix seconds"))?;
+    to_json(&single_use::issue_email_code(
+        &policy.config().email_code,
+        &entropy(&i.entropy)?,
+        now.0,
+    )?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CodeInput {
+    secret: String,
+    now: Timestamp,
+}
+
+/// `{secret(base32), now}` → `"123456"`: the code an authenticator shows (tests and demos).
+pub fn totp_code_json(policy: &Policy, input: &str) -> Result<String, InputError> {
+    let i: CodeInput = crate::wire::json::parse(input)?;
+    let secret = crate::rules::authorize::TotpSecret::from_base32(&i.secret)
+        .ok_or_else(|| InputError::new("secret", "expected a base32 secret of 128 to 512 bits"))?;
+    to_json(&totp::generate(&policy.config().totp, &secret.0, i.now.0))
+}
+
+/// The resolved configuration as JSON (what `stepup config show` prints).
+pub fn config_json(config: &crate::Config) -> String {
+    serde_json::to_string(config).unwrap_or_else(|_| "{}".to_owned())
+}
+
+/// `{now, token}` (npm 11 token body) → `{ok, problems, notes, credential}`.
+pub fn token_form_json(policy: &Policy, input: &str) -> Result<String, InputError> {
+    to_json(&crate::rules::token_form::check_json(
+        policy.config(),
+        input,
+    )?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerifyInput {
+    secret: String,
+    code: String,
+    now: Timestamp,
+    #[serde(default)]
+    last_step: Option<crate::contract::time::Count>,
+}
+
+/// `{secret, code, now, last_step?}` → `{result, step?, drift_seconds?, message}`: checks one
+/// TOTP code on its own (enrolment's first code, or a form explaining a failed code).
+pub fn verify_totp_json(policy: &Policy, input: &str) -> Result<String, InputError> {
+    let i: VerifyInput = crate::wire::json::parse(input)?;
+    let secret = crate::rules::authorize::TotpSecret::from_base32(&i.secret)
+        .ok_or_else(|| InputError::new("secret", "expected a base32 secret of 128 to 512 bits"))?;
+    let cfg = &policy.config().totp;
+    let check = totp::verify(cfg, &secret.0, &i.code, i.now.0, i.last_step.map(|c| c.0));
+    let period = i64::try_from(cfg.period_seconds).unwrap_or(30);
+    let v = match check {
+        totp::TotpCheck::Accepted { step } => {
+            serde_json::json!({"result": "accepted", "step": step, "message": "Code accepted."})
+        }
+        totp::TotpCheck::Replayed => {
+            serde_json::json!({"result": "replayed", "message": crate::rules::messages::message(crate::Reason::OtpReplayed)})
+        }
+        totp::TotpCheck::Drift { offset } => {
+            let s = offset.saturating_mul(period);
+            serde_json::json!({"result": "clock-drift", "drift_seconds": s, "message": format!("That code matches a different time: your device clock is {}.", totp::drift_words(s))})
+        }
+        totp::TotpCheck::Invalid => {
+            serde_json::json!({"result": "invalid", "message": crate::rules::messages::message(crate::Reason::OtpInvalid)})
+        }
+        totp::TotpCheck::Malformed => {
+            serde_json::json!({"result": "malformed", "message": format!("A code is {} digits; spaces are fine.", cfg.digits)})
+        }
+    };
+    to_json(&v)
+}
+
+/// Which factor a bare code looks like: `"totp"`, `"email-otp"`, `"recovery-code"` or `null`.
+pub fn classify_code_json(policy: &Policy, code: &str) -> String {
+    to_json(&crate::codes::single_use::classify(policy.config(), code))
+        .unwrap_or_else(|_| "null".into())
+}
+
+/// Member list → enforcement plan.
+pub fn org_plan_json(input: &str) -> Result<String, InputError> {
+    to_json(&org::plan(&crate::wire::json::parse(input)?)?)
+}
+
+/// Member list → adoption audit.
+pub fn org_audit_json(policy: &Policy, input: &str) -> Result<String, InputError> {
+    to_json(&org::audit(
+        policy.config(),
+        &crate::wire::json::parse(input)?,
+    )?)
+}
+
+/// `(expect, decision)` → JSON array of differences (empty when the decision matches).
+pub fn compare_json(expect: &str, decision: &str) -> Result<String, InputError> {
+    let e: Value =
+        serde_json::from_str(expect).map_err(|e| InputError::new("expect", e.to_string()))?;
+    let d: Value =
+        serde_json::from_str(decision).map_err(|e| InputError::new("decision", e.to_string()))?;
+    to_json(&crate::wire::expectation::compare(&e, &d))
+}
+
+/// `{ceremony, entropy, now, user?, credentials?}` → `{challenge, expires_at, options}`
+/// (see [`crate::verify::webauthn::challenge`]).
+pub fn webauthn_challenge_json(policy: &Policy, input: &str) -> Result<String, InputError> {
+    crate::verify::webauthn::challenge(&policy.config().webauthn, input)
+}
+
+/// `{now, challenge, credential, existing?}` → the credential to store, or a refusal
+/// (see [`crate::verify::webauthn::register`]).
+pub fn webauthn_register_json(policy: &Policy, input: &str) -> Result<String, InputError> {
+    crate::verify::webauthn::register(&policy.config().webauthn, input)
+}
+
+/// `{now, token, jwks, package, trust, used_jtis?, audience?}` → the `oidc` credential, or a
+/// refusal with npm's answer (see [`crate::verify::oidc::exchange`]).
+pub fn oidc_exchange_json(policy: &Policy, input: &str) -> Result<String, InputError> {
+    crate::verify::oidc::exchange(&policy.config().trusted_publishing, input)
+}
+
+/// The JSON entry points reachable by name through [`call_json`], so a binding forwards new
+/// functions without new glue.
+pub const FUNCTIONS: [&str; 12] = [
+    "evaluate",
+    "authorize",
+    "enroll-totp",
+    "issue-recovery-codes",
+    "issue-email-code",
+    "verify-totp",
+    "token-form",
+    "webauthn-challenge",
+    "webauthn-register",
+    "oidc-exchange",
+    "oidc-trust",
+    "classify",
+];
+
+/// Calls the entry point `function` (one of [`FUNCTIONS`]) with JSON `input`; the result is
+/// JSON text, and every failure (an unknown function too) is an error document.
+pub fn call_json(policy: &Policy, function: &str, input: &str) -> String {
+    let r = match function {
+        "evaluate" => return policy.evaluate_json(input),
+        "authorize" => return policy.authorize_json(input),
+        "enroll-totp" => enroll_totp_json(policy, input),
+        "issue-recovery-codes" => issue_recovery_codes_json(policy, input),
+        "issue-email-code" => issue_email_code_json(policy, input),
+        "verify-totp" => verify_totp_json(policy, input),
+        "token-form" => token_form_json(policy, input),
+        "webauthn-challenge" => webauthn_challenge_json(policy, input),
+        "webauthn-register" => webauthn_register_json(policy, input),
+        "oidc-exchange" => oidc_exchange_json(policy, input),
+        "oidc-trust" => crate::verify::oidc::check_trust(input),
+        "classify" => crate::wire::classify::classify_json(input),
+        _ => Err(InputError::new(
+            "function",
+            format!("unknown function; one of {}", FUNCTIONS.join(", ")),
+        )),
+    };
+    r.unwrap_or_else(|e| crate::contract::decision::error_json(&e))
+}
+
+/// Decides a packed request (see [`crate::wire::packed`]) and writes the packed decision into
+/// `output`. Returns the number of bytes written, or 0 when the request should be decided from
+/// its JSON form instead (not decodable here, or refused: JSON gives the error with its path).
+pub fn evaluate_packed(policy: &Policy, input: &[u8], output: &mut [u8]) -> usize {
+    crate::wire::packed::evaluate_in(
+        policy,
+        &mut crate::wire::packed::Scratch::default(),
+        input,
+        output,
+    )
+}
+
+/// [`evaluate_packed`] with buffers kept between calls (see [`crate::wire::packed::Scratch`]): what
+/// a host calls on every request.
+pub fn evaluate_packed_in(
+    policy: &Policy,
+    scratch: &mut crate::wire::packed::Scratch,
+    input: &[u8],
+    output: &mut [u8],
+) -> usize {
+    crate::wire::packed::evaluate_in(policy, scratch, input, output)
+}
+
+/// The enum name lists of the packed form, for the JS encoder and decoder.
+pub fn packed_tables_json() -> String {
+    crate::wire::packed::tables_json()
+}
