@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Checks the shipped JSON Schemas against the corpus: every request and configuration that the
-engine accepts must validate, and a sample of documents the engine rejects must not.
-Prints `N passed, N failed`; exits non-zero on any failure."""
-import glob, json, os, sys
+engine accepts must validate, a sample of documents the engine rejects must not, and every
+decision the engine gives for the corpus's requests (and 2,000 generated ones) must validate
+against the decision schema. Prints `N passed, N failed`; exits non-zero on any failure."""
+import glob, json, os, subprocess, sys, tempfile
 import jsonschema
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 load = lambda p: json.load(open(os.path.join(root, p)))
 req_schema = jsonschema.Draft202012Validator(load("core/schema/request.schema.json"))
 cfg_schema = jsonschema.Draft202012Validator(load("core/schema/config.schema.json"))
+dec_schema = jsonschema.Draft202012Validator(load("core/schema/decision.schema.json"))
 passed = failed = 0
 
 def check(ok, what):
@@ -48,6 +50,34 @@ for path in sorted(glob.glob(os.path.join(root, "examples/requests/*.json"))):
     check(req_schema.is_valid(doc.get("request", doc)), path)
 for path in sorted(glob.glob(os.path.join(root, "examples/*.config.json"))):
     check(cfg_schema.is_valid(json.load(open(path))), path)
+
+# Decisions: the engine's answers to the corpus's requests and to generated ones (default
+# configuration), through the native engine of the CLI the tests built.
+stepup = os.environ.get("STEPUP_BIN", os.path.join(root, "target/debug/stepup"))
+requests = []
+for path in sorted(glob.glob(os.path.join(root, "tests/conformance/*.json"))):
+    for case in json.load(open(path)):
+        if "call" not in case and isinstance(case.get("request"), dict):
+            requests.append(json.dumps(case["request"]))
+generated = subprocess.run([stepup, "differential", "generate", "--count", "2000", "--seed", "19"],
+                           check=True, capture_output=True, text=True).stdout.splitlines()
+with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
+    f.write("\n".join(requests + generated) + "\n")
+    lines = f.name
+try:
+    out = subprocess.run([stepup, "differential", "decide", lines], check=True, capture_output=True, text=True).stdout
+finally:
+    os.unlink(lines)
+decided = errors = 0
+for line in out.splitlines():
+    doc = json.loads(line)
+    if doc.get("outcome") == "error":
+        errors += 1
+        continue
+    decided += 1
+    check(dec_schema.is_valid(doc), "decision: " + line[:200])
+if decided < 1000:
+    check(False, f"only {decided} decisions to check")
 
 print(f"schema: {passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

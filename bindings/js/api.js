@@ -26,13 +26,6 @@ function parseResult(text, prefix) {
   return v;
 }
 
-function rawError(e, prefix) {
-  const text = typeof e === 'string' ? e : e && e.message;
-  let doc;
-  try { doc = JSON.parse(text); } catch { throw e; }
-  if (isErrorDoc(doc)) return new StepupError(doc, prefix);
-  return e;
-}
 
 const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 /**
@@ -73,7 +66,7 @@ function scratchEvaluator(raw) {
 
 /**
  * Builds the API over a backend.
- * @param raw     `{ Policy, orgPlanJson, compareJson, schema }` with JSON-text methods
+ * @param raw     `{ Policy, orgPlanJson, compareJson, schema, configError }` with JSON-text methods
  * @param backend a name for diagnostics: 'napi', 'wasm-node', 'wasm-web'
  */
 export function createApi(raw, backend) {
@@ -105,11 +98,10 @@ export function createApi(raw, backend) {
     #packed;
     /** @param config a configuration object, its JSON text, or nothing (npmjs-2026). */
     constructor(config = {}) {
-      try {
-        this.#raw = new raw.Policy(toText(config));
-      } catch (e) {
-        throw rawError(e);
-      }
+      const text = toText(config);
+      const refused = raw.configError(text);
+      if (typeof refused === 'string') throw new StepupError(JSON.parse(refused));
+      this.#raw = new raw.Policy(text);
       this.#packed = packedCall(this.#raw);
     }
     /** Decides a request; `now` defaults to the current time. Throws StepupError on bad input. */
@@ -209,6 +201,10 @@ export function createApi(raw, backend) {
     /** Differences between a decision and a conformance expectation (empty = match). */
     compareExpectation: (expect, decision) => parseResult(raw.compareJson(toText(expect), toText(decision))),
     /** The JSON Schema of `config` or `request`. */
-    schema: (which) => JSON.parse(raw.schema(which)),
+    schema: (which) => {
+      const text = raw.schema(which);
+      if (typeof text !== 'string') throw new RangeError(`no schema ${JSON.stringify(which)}: config, request or decision`);
+      return JSON.parse(text);
+    },
   });
 }

@@ -1,5 +1,5 @@
 // Compile-only: the published types describe the API as used (run with tsc --noEmit --strict).
-import api, { Policy, type Decision, type Request, type Effect, type TokenCheck } from '../../bindings/web/node.js';
+import api, { Policy, type Decision, type Request, type Effect, type TokenCheck, type Credential } from '../../bindings/web/node.js';
 import { load } from '../../bindings/web/index.js';
 import nodeAddon, { Policy as NativePolicy } from '../../bindings/node/index.js';
 
@@ -32,4 +32,11 @@ async function browser(): Promise<Decision> {
 const wrong: Request = { ...req, action: { kind: 'package.yank' } };
 const native: Decision = new NativePolicy().authorize(req, { totp_secret: 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ' }, { code: '123456' });
 const backendName: 'napi' | 'wasm-node' | 'wasm-web' = nodeAddon.backend;
-void [status, factors, steps, t, rc, kind, browser, wrong, native, backendName];
+// The generated credential type is a union by kind: each kind takes only its own fields.
+const oidc: Credential = { kind: 'oidc', package: 'left-pad', permissions: ['createPackage'] };
+// @ts-expect-error: a session credential carries no token type
+const session: Credential = { kind: 'session', type: 'publish' };
+// @ts-expect-error: a legacy token needs its type
+const legacy: Credential = { kind: 'legacy-token' };
+const decisionSchema: object = api.schema('decision');
+void [status, factors, steps, t, rc, kind, browser, wrong, native, backendName, oidc, session, legacy, decisionSchema];

@@ -9,7 +9,6 @@ use exports::stepup::policy::engine::{Guest, GuestPolicy, Policy as PolicyHandle
 use exports::stepup::policy::types as w;
 use stepup_core::Policy;
 use stepup_core::codes::{single_use, totp};
-use stepup_core::contract::decision::error_json;
 use stepup_core::wire::ffi;
 
 use convert::err;
@@ -51,12 +50,12 @@ impl GuestPolicy for Resident {
             .map_err(err)
     }
 
-    fn evaluate_json(&self, request_json: String) -> String {
-        self.0.evaluate_json(&request_json)
+    fn evaluate_json(&self, request_json: String) -> Result<String, w::InputError> {
+        ffi::call(&self.0, "evaluate", &request_json).map_err(err)
     }
 
-    fn authorize_json(&self, input_json: String) -> String {
-        self.0.authorize_json(&input_json)
+    fn authorize_json(&self, input_json: String) -> Result<String, w::InputError> {
+        ffi::call(&self.0, "authorize", &input_json).map_err(err)
     }
 
     fn enroll_totp(
@@ -107,16 +106,16 @@ impl GuestPolicy for Resident {
         ffi::config_json(self.0.config())
     }
 
-    fn verify_totp_json(&self, input_json: String) -> String {
-        ffi::verify_totp_json(&self.0, &input_json).unwrap_or_else(|e| error_json(&e))
+    fn verify_totp_json(&self, input_json: String) -> Result<String, w::InputError> {
+        ffi::verify_totp_json(&self.0, &input_json).map_err(err)
     }
 
-    fn token_form_json(&self, input_json: String) -> String {
-        ffi::token_form_json(&self.0, &input_json).unwrap_or_else(|e| error_json(&e))
+    fn token_form_json(&self, input_json: String) -> Result<String, w::InputError> {
+        ffi::token_form_json(&self.0, &input_json).map_err(err)
     }
 
-    fn call_json(&self, function: String, input_json: String) -> String {
-        ffi::call_json(&self.0, &function, &input_json)
+    fn call_json(&self, function: String, input_json: String) -> Result<String, w::InputError> {
+        ffi::call(&self.0, &function, &input_json).map_err(err)
     }
 }
 

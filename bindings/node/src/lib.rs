@@ -154,12 +154,14 @@ pub fn packed_tables() -> String {
     ffi::packed_tables_json()
 }
 
-/// The JSON Schema of `config` or `request`.
+/// The JSON Schema of `config`, `request` or `decision`; `null` for any other name.
 #[napi(catch_unwind)]
-pub fn schema(which: String) -> String {
-    if which == "config" {
-        ffi::CONFIG_SCHEMA.to_owned()
-    } else {
-        ffi::REQUEST_SCHEMA.to_owned()
-    }
+pub fn schema(which: String) -> Option<String> {
+    ffi::schema(&which).map(str::to_owned)
+}
+
+/// The error document of an invalid configuration, or `null` when it is valid.
+#[napi(js_name = "configError", catch_unwind)]
+pub fn config_error(config_json: String) -> Option<String> {
+    ffi::config_error_json(&config_json)
 }

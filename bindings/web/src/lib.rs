@@ -124,14 +124,16 @@ pub fn compare_json(expect: &str, decision: &str) -> String {
     out(ffi::compare_json(expect, decision))
 }
 
-/// The JSON Schema of `config` or `request`.
+/// The JSON Schema of `config`, `request` or `decision`; `undefined` for any other name.
 #[wasm_bindgen]
-pub fn schema(which: &str) -> String {
-    if which == "config" {
-        ffi::CONFIG_SCHEMA.to_owned()
-    } else {
-        ffi::REQUEST_SCHEMA.to_owned()
-    }
+pub fn schema(which: &str) -> Option<String> {
+    ffi::schema(which).map(str::to_owned)
+}
+
+/// The error document of an invalid configuration, or `undefined` when it is valid.
+#[wasm_bindgen(js_name = configError)]
+pub fn config_error(config_json: &str) -> Option<String> {
+    ffi::config_error_json(config_json)
 }
 
 /// The enum name lists of the packed request and decision form.

@@ -143,6 +143,7 @@ pub enum Effect {
 /// The challenge part of a decision.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
 pub struct Challenge {
     /// Factors that satisfy it, in canonical order.
     pub factors: FactorSet,
@@ -151,6 +152,7 @@ pub struct Challenge {
 /// The HTTP answer an npm-compatible server gives (SPEC §8.7).
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
 pub struct NpmAnswer {
     /// HTTP status.
     pub status: u16,
@@ -163,6 +165,7 @@ pub struct NpmAnswer {
 /// A decision (SPEC §3).
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
 pub struct Decision {
     /// allow / challenge / deny.
     pub outcome: Outcome,

@@ -8,7 +8,9 @@ use serde_json::Value;
 use crate::codes::single_use;
 use crate::codes::totp;
 use crate::contract::error::InputError;
+use crate::contract::request::Request;
 use crate::contract::time::Timestamp;
+use crate::rules::authorize::AuthorizeInput;
 use crate::rules::org;
 use crate::rules::policy::Policy;
 use crate::wire::encoding::hex_decode;
@@ -17,6 +19,27 @@ use crate::wire::encoding::hex_decode;
 pub const CONFIG_SCHEMA: &str = include_str!("../../schema/config.schema.json");
 /// JSON Schema of the request document.
 pub const REQUEST_SCHEMA: &str = include_str!("../../schema/request.schema.json");
+/// JSON Schema of the decision document.
+pub const DECISION_SCHEMA: &str = include_str!("../../schema/decision.schema.json");
+
+/// The JSON Schema named `config`, `request` or `decision`.
+pub fn schema(which: &str) -> Option<&'static str> {
+    match which {
+        "config" => Some(CONFIG_SCHEMA),
+        "request" => Some(REQUEST_SCHEMA),
+        "decision" => Some(DECISION_SCHEMA),
+        _ => None,
+    }
+}
+
+/// Why a configuration is refused, as the error document, or `None` when it is valid: a
+/// result JS bindings return as a value, so the JS API throws a structured error without
+/// reading one out of an exception's message.
+pub fn config_error_json(config: &str) -> Option<String> {
+    Policy::from_json(config)
+        .err()
+        .map(|e| crate::contract::decision::error_json(&e))
+}
 
 fn to_json<T: serde::Serialize>(v: &T) -> Result<String, InputError> {
     serde_json::to_string(v).map_err(|e| InputError::new(".", e.to_string()))
@@ -206,12 +229,18 @@ pub const FUNCTIONS: [&str; 12] = [
     "classify",
 ];
 
-/// Calls the entry point `function` (one of [`FUNCTIONS`]) with JSON `input`; the result is
-/// JSON text, and every failure (an unknown function too) is an error document.
-pub fn call_json(policy: &Policy, function: &str, input: &str) -> String {
-    let r = match function {
-        "evaluate" => return policy.evaluate_json(input),
-        "authorize" => return policy.authorize_json(input),
+/// Calls the entry point `function` (one of [`FUNCTIONS`]) with JSON `input`: the result as
+/// JSON text, or the input error (an unknown function too). Hosts whose boundary carries
+/// results (the component's `result<string, input-error>`) use this; [`call_json`] is the
+/// same with the error written as the SPEC error document.
+pub fn call(policy: &Policy, function: &str, input: &str) -> Result<String, InputError> {
+    match function {
+        "evaluate" => Request::parse(input).map(|r| policy.evaluate(&r).to_json()),
+        "authorize" => AuthorizeInput::parse(input).and_then(|i| {
+            policy
+                .authorize(&i.request, &i.secrets, i.present.as_ref())
+                .map(|d| d.to_json())
+        }),
         "enroll-totp" => enroll_totp_json(policy, input),
         "issue-recovery-codes" => issue_recovery_codes_json(policy, input),
         "issue-email-code" => issue_email_code_json(policy, input),
@@ -226,8 +255,13 @@ pub fn call_json(policy: &Policy, function: &str, input: &str) -> String {
             "function",
             format!("unknown function; one of {}", FUNCTIONS.join(", ")),
         )),
-    };
-    r.unwrap_or_else(|e| crate::contract::decision::error_json(&e))
+    }
+}
+
+/// [`call`], with an input error written as the SPEC error document (§8.17), so the answer is
+/// always JSON text, byte for byte what every host gives.
+pub fn call_json(policy: &Policy, function: &str, input: &str) -> String {
+    call(policy, function, input).unwrap_or_else(|e| crate::contract::decision::error_json(&e))
 }
 
 /// Decides a packed request (see [`crate::wire::packed`]) and writes the packed decision into

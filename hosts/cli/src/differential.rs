@@ -269,8 +269,7 @@ pub fn generate(count: u64, seed: u64) -> Result<(), Failure> {
 pub fn call(engine: EngineKind, function: &str, file: &str) -> Result<(), Failure> {
     answer_lines(engine, file, |native, component, line| match component {
         None => Ok(stepup_core::wire::ffi::call_json(native, function, line)),
-        Some(c) => c
-            .call_json(function, line)
+        Some(c) => stepup_wasmtime::document(c.call_json(function, line))
             .map_err(|e| Failure::Io(e.to_string())),
     })
 }
@@ -310,8 +309,7 @@ pub fn decide(engine: EngineKind, file: &str) -> Result<(), Failure> {
     answer_lines(engine, file, |native, component, line| match component {
         None => Ok(native.evaluate_json(line)),
         Some(c) => {
-            let text = c
-                .evaluate_json(line)
+            let text = stepup_wasmtime::document(c.evaluate_json(line))
                 .map_err(|e| Failure::Io(e.to_string()))?;
             if let Ok(req) = Request::parse(line) {
                 let typed = c.evaluate(&req).map_err(|e| Failure::Io(e.to_string()))?;

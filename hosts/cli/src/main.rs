@@ -72,10 +72,10 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
-    /// Print a JSON Schema: `config` or `request`.
+    /// Print a JSON Schema: `config`, `request` or `decision`.
     Schema {
         /// Which document.
-        #[arg(value_parser = ["config", "request"])]
+        #[arg(value_parser = ["config", "request", "decision"])]
         which: String,
     },
     /// Org 2FA enforcement tools.
@@ -227,17 +227,15 @@ fn main() -> ExitCode {
         Command::Config {
             command: ConfigCommand::Show { file },
         } => files::load_policy(file.as_deref()).and_then(|p| files::print_json(p.config())),
-        Command::Schema { which } => {
-            println!(
-                "{}",
-                if which == "config" {
-                    stepup_core::wire::ffi::CONFIG_SCHEMA
-                } else {
-                    stepup_core::wire::ffi::REQUEST_SCHEMA
-                }
-            );
-            Ok(())
-        }
+        Command::Schema { which } => match stepup_core::wire::ffi::schema(&which) {
+            Some(schema) => {
+                println!("{schema}");
+                Ok(())
+            }
+            None => Err(Failure::Input(format!(
+                "no schema {which:?}: config, request or decision"
+            ))),
+        },
         Command::Org {
             command: OrgCommand::Plan { file },
         } => files::read(&file)

@@ -207,21 +207,24 @@ impl PolicyHost {
         }
     }
 
-    /// `authorize_json` on the component; a trap or host failure becomes an error document.
+    /// `authorize_json` on the component; bad input and host failures become error documents.
     pub fn authorize_json(&self, input: &str) -> String {
-        self.with(|p| p.authorize_json(input))
+        stepup_wasmtime::document(self.with(|p| p.authorize_json(input)))
             .unwrap_or_else(|e| host_error(&e))
     }
 
-    /// `evaluate_json` on the component.
+    /// `evaluate_json` on the component; bad input and host failures become error documents.
     pub fn evaluate_json(&self, input: &str) -> String {
-        self.with(|p| p.evaluate_json(input))
+        stepup_wasmtime::document(self.with(|p| p.evaluate_json(input)))
             .unwrap_or_else(|e| host_error(&e))
     }
 }
 
 /// A host failure as a SPEC error document (path `.`), so callers always get JSON.
 pub fn host_error(e: &HostError) -> String {
-    let err = stepup_core::InputError::new(".", e.to_string());
+    let err = match e {
+        HostError::Input(input) => input.clone(),
+        other => stepup_core::InputError::new(".", other.to_string()),
+    };
     stepup_core::contract::decision::error_json(&err)
 }

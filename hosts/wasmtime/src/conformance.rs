@@ -62,7 +62,7 @@ impl ComponentEngine {
 impl CaseEngine for ComponentEngine {
     fn call(&mut self, config: &str, function: &str, input: &str) -> Result<String, String> {
         match self.entry(config)? {
-            Ok(p) => p.call_json(function, input).map_err(|e| e.to_string()),
+            Ok(p) => crate::document(p.call_json(function, input)).map_err(|e| e.to_string()),
             Err(doc) => Ok(doc),
         }
     }
@@ -72,11 +72,11 @@ impl CaseEngine for ComponentEngine {
             Ok(p) => p,
             Err(doc) => return Ok(doc),
         };
-        let via_json = if authorize {
+        let via_json = crate::document(if authorize {
             policy.authorize_json(input)
         } else {
             policy.evaluate_json(input)
-        }
+        })
         .map_err(|e| e.to_string())?;
         // Same case through the typed records, when the input is valid enough to build them.
         let via_typed = if authorize {

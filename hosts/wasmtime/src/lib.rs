@@ -12,7 +12,7 @@ mod runtime;
 
 pub mod conformance;
 
-pub use runtime::{ComponentPolicy, HostError, Limits, Runtime, component_imports};
+pub use runtime::{ComponentPolicy, HostError, Limits, Runtime, component_imports, document};
 
 /// The stepup component built with this crate (`bindings/component`), WASI-free.
 pub const COMPONENT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/stepup_component.wasm"));

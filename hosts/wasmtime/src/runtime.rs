@@ -12,6 +12,7 @@ use stepup_core::{Decision, InputError, Presented, Request, Secrets};
 use wasmtime::component::{Component, Linker, ResourceAny};
 use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
 
+use crate::bindings::exports::stepup::policy::types as w;
 use crate::bindings::{Stepup, StepupPre};
 use crate::convert;
 
@@ -394,7 +395,8 @@ impl ComponentPolicy {
             .map_err(|e| HostError::Input(convert::error(e)))
     }
 
-    /// JSON request in, decision or error document out (byte-identical to every host).
+    /// JSON request in, decision JSON out (byte-identical to every host); bad input is
+    /// [`HostError::Input`] ([`document`] writes it as the SPEC error document).
     pub fn evaluate_json(&mut self, request_json: &str) -> Result<String, HostError> {
         self.call(|w| {
             w.instance
@@ -402,9 +404,11 @@ impl ComponentPolicy {
                 .policy()
                 .call_evaluate_json(&mut w.store, w.policy, request_json)
         })
+        .and_then(input)
     }
 
-    /// JSON `{request, secrets, present}` in, decision or error document out.
+    /// JSON `{request, secrets, present}` in, decision JSON out; bad input is
+    /// [`HostError::Input`].
     pub fn authorize_json(&mut self, input_json: &str) -> Result<String, HostError> {
         self.call(|w| {
             w.instance
@@ -412,6 +416,7 @@ impl ComponentPolicy {
                 .policy()
                 .call_authorize_json(&mut w.store, w.policy, input_json)
         })
+        .and_then(input)
     }
 
     /// A TOTP enrolment from host entropy.
@@ -487,7 +492,8 @@ impl ComponentPolicy {
         })
     }
 
-    /// `{secret, code, now, last_step?}` → verification result JSON (or an error document).
+    /// `{secret, code, now, last_step?}` → verification result JSON; bad input is
+    /// [`HostError::Input`].
     pub fn verify_totp_json(&mut self, input_json: &str) -> Result<String, HostError> {
         self.call_slow(|w| {
             w.instance
@@ -495,9 +501,10 @@ impl ComponentPolicy {
                 .policy()
                 .call_verify_totp_json(&mut w.store, w.policy, input_json)
         })
+        .and_then(input)
     }
 
-    /// `{now, token}` → token-form check JSON (or an error document).
+    /// `{now, token}` → token-form check JSON; bad input is [`HostError::Input`].
     pub fn token_form_json(&mut self, input_json: &str) -> Result<String, HostError> {
         self.call_slow(|w| {
             w.instance
@@ -505,10 +512,11 @@ impl ComponentPolicy {
                 .policy()
                 .call_token_form_json(&mut w.store, w.policy, input_json)
         })
+        .and_then(input)
     }
 
     /// Any JSON entry point by name (`webauthn-challenge`, `webauthn-register`,
-    /// `oidc-exchange`, ...) → result JSON (or an error document).
+    /// `oidc-exchange`, ...) → result JSON; bad input is [`HostError::Input`].
     pub fn call_json(&mut self, function: &str, input_json: &str) -> Result<String, HostError> {
         self.call_slow(|w| {
             w.instance.stepup_policy_engine().policy().call_call_json(
@@ -518,5 +526,20 @@ impl ComponentPolicy {
                 input_json,
             )
         })
+        .and_then(input)
+    }
+}
+
+/// A guest's `result<_, input-error>` as the host's result.
+fn input<T>(r: Result<T, w::InputError>) -> Result<T, HostError> {
+    r.map_err(|e| HostError::Input(convert::error(e)))
+}
+
+/// A JSON entry point's answer as a document: bad input becomes the SPEC error document
+/// (§8.17), byte for byte what the native engine writes; host failures stay errors.
+pub fn document(r: Result<String, HostError>) -> Result<String, HostError> {
+    match r {
+        Err(HostError::Input(e)) => Ok(stepup_core::contract::decision::error_json(&e)),
+        other => other,
     }
 }

@@ -26,7 +26,7 @@ fn generated(root: &Path) -> Result<Vec<(&'static str, String)>, String> {
     let config = stepup_core::contract::schema::config();
     let decision = stepup_core::contract::schema::decision();
     let mut types = typescript::Types::default();
-    types.add(&request, "Request")?;
+    types.add(&request, "RequestDocument")?;
     types.add(&config, "Config")?;
     types.add(&decision, "Decision")?;
     let dts = "bindings/js/index.d.ts";

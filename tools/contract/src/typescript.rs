@@ -39,7 +39,10 @@ impl Types {
             doc(&mut text, d, "");
         }
         let body = ts(schema, "").map_err(|e| format!("{name}: {e}"))?;
-        if body.starts_with('{') && schema.get("allOf").is_none() {
+        if body.starts_with('{')
+            && schema.get("properties").is_some()
+            && schema.get("allOf").is_none()
+        {
             let _ = writeln!(text, "export interface {name} {body}");
         } else {
             let sep = if body.starts_with('\n') { "" } else { " " };
@@ -129,11 +132,16 @@ fn ts(s: &Value, indent: &str) -> Result<String, String> {
         if let Some(members) = s.get(key).and_then(Value::as_array)
             && s.get("properties").is_none()
         {
-            return members
+            let inner = format!("{indent}  ");
+            let parts = members
                 .iter()
-                .map(|m| ts(m, indent))
-                .collect::<Result<Vec<_>, _>>()
-                .map(union);
+                .map(|m| ts(m, &inner))
+                .collect::<Result<Vec<_>, _>>()?;
+            if parts.iter().any(|p| p.contains('\n')) {
+                let sep = format!("\n{indent}  | ");
+                return Ok(format!("{sep}{}", parts.join(&sep)));
+            }
+            return Ok(union(parts));
         }
     }
     let types: Vec<&str> = match s.get("type") {

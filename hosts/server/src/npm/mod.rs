@@ -39,10 +39,11 @@ pub fn json_answer(status: StatusCode, body: &Value) -> Response<Body> {
 /// Runs an engine entry point by name (`call-json`) on a warm instance: its result, or its
 /// error document, as JSON.
 pub fn engine(app: &App, function: &str, input: &Value) -> Result<Value, ServeError> {
-    let out = app
-        .policy
-        .with(|p| p.call_json(function, &input.to_string()))
-        .map_err(|e| ServeError::Policy(e.to_string()))?;
+    let out = stepup_wasmtime::document(
+        app.policy
+            .with(|p| p.call_json(function, &input.to_string())),
+    )
+    .map_err(|e| ServeError::Policy(e.to_string()))?;
     serde_json::from_str(&out).map_err(|e| ServeError::Policy(e.to_string()))
 }
 

@@ -236,10 +236,9 @@ async fn finish_enrolment(
     let secret = app.sealer.open(&format!("totp:{name}"), sealed)?;
     let code = code.and_then(Value::as_str).unwrap_or("");
     let input = json!({"secret": String::from_utf8_lossy(&secret), "code": code, "now": now});
-    let out = app
-        .policy
-        .with(|p| p.verify_totp_json(&input.to_string()))
-        .map_err(|e| ServeError::Policy(e.to_string()))?;
+    let out = app.policy.with(|p| p.verify_totp_json(&input.to_string()));
+    // A malformed first code is answered as a wrong one, from the engine's message.
+    let out = stepup_wasmtime::document(out).map_err(|e| ServeError::Policy(e.to_string()))?;
     let v: Value = serde_json::from_str(&out).map_err(|e| ServeError::Policy(e.to_string()))?;
     if v.get("result").and_then(Value::as_str) != Some("accepted") {
         let msg = v

@@ -158,22 +158,15 @@ pub async fn create(
             );
         }
         let input = json!({"now": call.now, "token": form});
-        let out = app
-            .policy
-            .with(|p| p.token_form_json(&input.to_string()))
-            .map_err(|e| ServeError::Policy(e.to_string()))?;
+        let out = match app.policy.with(|p| p.token_form_json(&input.to_string())) {
+            Ok(out) => out,
+            Err(stepup_wasmtime::HostError::Input(e)) => {
+                return Ok(error_answer(StatusCode::BAD_REQUEST, &e.to_string()));
+            }
+            Err(e) => return Err(ServeError::Policy(e.to_string())),
+        };
         let check: Value =
             serde_json::from_str(&out).map_err(|e| ServeError::Policy(e.to_string()))?;
-        if let Some(err) = check.get("error") {
-            let msg = format!(
-                "{}: {}",
-                crate::json_field(err, "path").as_str().unwrap_or(""),
-                crate::json_field(err, "message")
-                    .as_str()
-                    .unwrap_or("invalid")
-            );
-            return Ok(error_answer(StatusCode::BAD_REQUEST, &msg));
-        }
         if check.get("ok").and_then(Value::as_bool) != Some(true) {
             let problems: Vec<String> = crate::json_field(&check, "problems")
                 .as_array()

@@ -1,0 +1,153 @@
+//! Security keys (WebAuthn credentials) and their pending challenges, each claimed once.
+
+use sqlx::Row;
+
+use super::Store;
+use super::recovery_codes::replace_recovery_codes;
+use crate::error::ServeError;
+
+/// A registered security key, as the engine takes it back (`secrets.webauthn.credentials`).
+#[derive(Clone, Debug)]
+pub struct KeyRow {
+    /// Credential ID, base64url.
+    pub id: String,
+    /// COSE public key, base64url.
+    pub public_key: String,
+    /// Last signature counter seen.
+    pub sign_count: i64,
+}
+
+impl Store {
+    /// The account's security keys.
+    pub async fn security_keys(&self, name: &str) -> Result<Vec<KeyRow>, ServeError> {
+        let rows = sqlx::query("SELECT id, public_key, sign_count FROM webauthn_credentials WHERE account = $1 ORDER BY created, id")
+            .bind(name)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| -> Result<KeyRow, sqlx::Error> {
+                Ok(KeyRow {
+                    id: r.try_get("id")?,
+                    public_key: r.try_get("public_key")?,
+                    sign_count: r.try_get("sign_count")?,
+                })
+            })
+            .collect::<Result<_, _>>()
+            .map_err(ServeError::from)
+    }
+
+    /// Registers a security key and, for an account without 2FA, turns 2FA on
+    /// (`auth-and-writes`, as npm does when the first key is added) with `codes` as its
+    /// recovery codes. `None` if the key exists, else whether 2FA was turned on.
+    pub async fn add_security_key(
+        &self,
+        name: &str,
+        key: &KeyRow,
+        alg: &str,
+        codes: &[(String, String)],
+        now: i64,
+    ) -> Result<Option<bool>, ServeError> {
+        let mut tx = self.pool.begin().await?;
+        let r = sqlx::query("INSERT INTO webauthn_credentials (id, account, public_key, sign_count, alg, created) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING")
+            .bind(&key.id)
+            .bind(name)
+            .bind(&key.public_key)
+            .bind(key.sign_count)
+            .bind(alg)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        if r.rows_affected() != 1 {
+            return Ok(None);
+        }
+        let on = sqlx::query(
+            "UPDATE accounts SET tfa_mode = 'auth-and-writes' WHERE name = $1 AND tfa_mode IS NULL",
+        )
+        .bind(name)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if on {
+            replace_recovery_codes(&mut tx, name, codes).await?;
+        }
+        tx.commit().await?;
+        Ok(Some(on))
+    }
+
+    /// Stores a key's new signature counter if it still has `old` (a concurrent assertion
+    /// that got there first wins); `false` when it lost.
+    pub async fn set_sign_count(&self, id: &str, old: i64, new: i64) -> Result<bool, ServeError> {
+        let r = sqlx::query(
+            "UPDATE webauthn_credentials SET sign_count = $3 WHERE id = $1 AND sign_count = $2",
+        )
+        .bind(id)
+        .bind(old)
+        .bind(new)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Stores a pending WebAuthn challenge (`register` or `assert`), replacing the previous.
+    pub async fn put_challenge(
+        &self,
+        name: &str,
+        purpose: &str,
+        challenge: &str,
+        expires: i64,
+    ) -> Result<(), ServeError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM webauthn_challenges WHERE account = $1 AND purpose = $2")
+            .bind(name)
+            .bind(purpose)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO webauthn_challenges (account, purpose, challenge, expires) VALUES ($1, $2, $3, $4)")
+            .bind(name)
+            .bind(purpose)
+            .bind(challenge)
+            .bind(expires)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The pending challenge: `(challenge, expires)`.
+    pub async fn challenge(
+        &self,
+        name: &str,
+        purpose: &str,
+    ) -> Result<Option<(String, i64)>, ServeError> {
+        let row = sqlx::query(
+            "SELECT challenge, expires FROM webauthn_challenges WHERE account = $1 AND purpose = $2",
+        )
+        .bind(name)
+        .bind(purpose)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| -> Result<_, sqlx::Error> {
+            Ok((r.try_get("challenge")?, r.try_get("expires")?))
+        })
+        .transpose()
+        .map_err(ServeError::from)
+    }
+
+    /// Deletes the pending challenge if it is still `challenge`; `true` for the one caller that
+    /// did (a challenge answers once).
+    pub async fn take_challenge(
+        &self,
+        name: &str,
+        purpose: &str,
+        challenge: &str,
+    ) -> Result<bool, ServeError> {
+        let r = sqlx::query("DELETE FROM webauthn_challenges WHERE account = $1 AND purpose = $2 AND challenge = $3")
+            .bind(name)
+            .bind(purpose)
+            .bind(challenge)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+}

@@ -1,0 +1,134 @@
+//! Tokens: only their SHA-512 is stored, with the SPEC credential they present and the
+//! sealed upstream credential.
+
+use sqlx::AssertSqlSafe;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Store, opt_i64, opt_str};
+use crate::error::ServeError;
+
+/// A token's row; the token itself is never stored, only its SHA-512 `key`.
+#[derive(Clone, Debug)]
+pub struct TokenRow {
+    /// SHA-512 hex of the token.
+    pub key: String,
+    /// Owner.
+    pub account: String,
+    /// Display prefix.
+    pub prefix: String,
+    /// Name.
+    pub name: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// The SPEC credential JSON this token presents.
+    pub credential: String,
+    /// The upstream registry credential, sealed.
+    pub upstream: Option<String>,
+    /// Read-only token.
+    pub readonly: bool,
+    /// CIDR allow-list JSON array, or `None`.
+    pub cidr: Option<String>,
+    /// Unix seconds.
+    pub created: i64,
+    /// Unix seconds.
+    pub expires: Option<i64>,
+}
+
+impl Store {
+    /// Stores a new token.
+    pub async fn insert_token(&self, t: &TokenRow, session: bool) -> Result<(), ServeError> {
+        sqlx::query("INSERT INTO tokens (key, account, prefix, name, description, credential, upstream, readonly, cidr, created, expires, session) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
+            .bind(&t.key)
+            .bind(&t.account)
+            .bind(&t.prefix)
+            .bind(t.name.as_deref())
+            .bind(t.description.as_deref())
+            .bind(&t.credential)
+            .bind(t.upstream.as_deref())
+            .bind(i64::from(t.readonly))
+            .bind(t.cidr.as_deref())
+            .bind(t.created)
+            .bind(t.expires)
+            .bind(i64::from(session))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    fn token_row(r: &AnyRow) -> Result<TokenRow, sqlx::Error> {
+        Ok(TokenRow {
+            key: r.try_get("key")?,
+            account: r.try_get("account")?,
+            prefix: r.try_get("prefix")?,
+            name: opt_str(r, "name")?,
+            description: opt_str(r, "description")?,
+            credential: r.try_get("credential")?,
+            upstream: opt_str(r, "upstream")?,
+            readonly: r.try_get::<i64, _>("readonly")? != 0,
+            cidr: opt_str(r, "cidr")?,
+            created: r.try_get("created")?,
+            expires: opt_i64(r, "expires")?,
+        })
+    }
+
+    const TOKEN_COLUMNS: &'static str = "key, account, prefix, name, description, credential, upstream, readonly, cidr, created, expires";
+
+    /// The token with this key.
+    pub async fn token(&self, key: &str) -> Result<Option<TokenRow>, ServeError> {
+        let q = format!("SELECT {} FROM tokens WHERE key = $1", Self::TOKEN_COLUMNS);
+        let row = sqlx::query(AssertSqlSafe(q))
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref()
+            .map(Self::token_row)
+            .transpose()
+            .map_err(ServeError::from)
+    }
+
+    /// One page of the account's tokens, newest first, and the total.
+    pub async fn tokens(
+        &self,
+        name: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<TokenRow>, i64), ServeError> {
+        let q = format!(
+            "SELECT {} FROM tokens WHERE account = $1 ORDER BY created DESC, key LIMIT $2 OFFSET $3",
+            Self::TOKEN_COLUMNS
+        );
+        let rows = sqlx::query(AssertSqlSafe(q))
+            .bind(name)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await?;
+        let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM tokens WHERE account = $1")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        let list = rows.iter().map(Self::token_row).collect::<Result<_, _>>()?;
+        Ok((list, total))
+    }
+
+    /// Deletes one of the account's tokens; `false` when it had none with that key.
+    pub async fn delete_token(&self, name: &str, key: &str) -> Result<bool, ServeError> {
+        let r = sqlx::query("DELETE FROM tokens WHERE account = $1 AND key = $2")
+            .bind(name)
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Ends every login session of the account (tokens created by `npm token create` stay).
+    pub async fn revoke_sessions(&self, name: &str) -> Result<u64, ServeError> {
+        let r = sqlx::query("DELETE FROM tokens WHERE account = $1 AND session = 1")
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected())
+    }
+}
