@@ -2,7 +2,7 @@
 //! emailed codes (issued, stored as salted hashes, compared in constant time), the entropy
 //! they are issued from, and QR codes for enrolment.
 
-pub mod entropy;
+pub(crate) mod entropy;
 pub mod qr;
 pub mod single_use;
 pub mod totp;

@@ -4,10 +4,10 @@
 //! form, and the messages decisions carry.
 
 pub mod authorize;
-pub mod messages;
+pub(crate) mod messages;
 pub mod org;
 pub mod policy;
 pub(crate) mod precedence;
-pub mod rollout;
-pub mod throttle;
+pub(crate) mod rollout;
+pub(crate) mod throttle;
 pub mod token_form;

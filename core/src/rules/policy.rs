@@ -31,7 +31,15 @@ impl Policy {
         }
     }
 
-    /// Parses and validates a configuration document.
+    /// Parses and validates a configuration document; a bad field is named by its path.
+    ///
+    /// ```
+    /// use stepup_core::Policy;
+    /// let policy = Policy::from_json(r#"{"preset":"npmjs-2022","totp":{"digits":7}}"#).unwrap();
+    /// assert_eq!(policy.config().totp.digits, 7);
+    /// let refused = Policy::from_json(r#"{"totp":{"digits":3}}"#).unwrap_err();
+    /// assert_eq!(refused.path, "totp.digits");
+    /// ```
     pub fn from_json(text: &str) -> Result<Policy, InputError> {
         Config::parse(text).map(Policy::new)
     }
@@ -61,7 +69,31 @@ impl Policy {
         d
     }
 
-    /// Verifies a presented code (if the decision needs one) and decides (SPEC §8.13).
+    /// Verifies a presented code (if the decision needs one) and decides (SPEC §8.13). The
+    /// decision's effects say what to store: here, the TOTP step the code used, so the same
+    /// code is refused as a replay next time.
+    ///
+    /// ```
+    /// use stepup_core::{AuthorizeInput, Effect, Policy};
+    /// let policy = Policy::default();
+    /// let secret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+    /// let now = 1_767_225_600;
+    /// let code = stepup_core::codes::totp::generate(
+    ///     &policy.config().totp,
+    ///     &stepup_core::wire::encoding::base32_decode(secret).unwrap(),
+    ///     now,
+    /// );
+    /// let input = AuthorizeInput::parse(&format!(
+    ///     r#"{{"request":{{"now":{now},"action":{{"kind":"package.publish","package":"left-pad"}},
+    ///        "account":{{"id":"alice","tfa":{{"mode":"auth-and-writes","factors":["totp"]}}}},
+    ///        "credential":{{"kind":"session"}}}},
+    ///       "secrets":{{"totp_secret":"{secret}"}},"present":{{"code":"{code}"}}}}"#
+    /// ))
+    /// .unwrap();
+    /// let d = policy.authorize(&input.request, &input.secrets, input.present.as_ref()).unwrap();
+    /// assert_eq!(d.reason.as_str(), "allowed-with-proof");
+    /// assert!(matches!(d.effects[0], Effect::ConsumeTotpStep { .. }));
+    /// ```
     pub fn authorize(
         &self,
         req: &Request,

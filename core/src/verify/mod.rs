@@ -3,5 +3,5 @@
 
 pub mod cbor;
 pub mod oidc;
-pub mod sig;
+pub(crate) mod sig;
 pub mod webauthn;

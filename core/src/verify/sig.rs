@@ -132,16 +132,6 @@ impl PublicKey {
             .map(|k| PublicKey::Rsa(Box::new(k)))
     }
 
-    /// Whether this key can verify `alg`.
-    pub fn fits(&self, alg: Alg) -> bool {
-        matches!(
-            (self, alg),
-            (PublicKey::P256(_), Alg::Es256)
-                | (PublicKey::Ed25519(_), Alg::EdDsa)
-                | (PublicKey::Rsa(_), Alg::Rs256)
-        )
-    }
-
     /// Verifies `sig` over `msg` with `alg`. Any mismatch (wrong key type, bad encoding,
     /// bad signature) is simply `false`: callers report one "signature" problem.
     pub fn verify(&self, alg: Alg, msg: &[u8], sig: &[u8], ecdsa: EcdsaEncoding) -> bool {

@@ -233,6 +233,15 @@ pub const FUNCTIONS: [&str; 12] = [
 /// JSON text, or the input error (an unknown function too). Hosts whose boundary carries
 /// results (the component's `result<string, input-error>`) use this; [`call_json`] is the
 /// same with the error written as the SPEC error document.
+///
+/// ```
+/// use stepup_core::{Policy, wire::ffi};
+/// let policy = Policy::default();
+/// let answer = ffi::call(&policy, "classify", r#"{"method":"GET","path":"/@acme%2fwidget"}"#);
+/// assert!(answer.unwrap().contains(r#""action":{"kind":"package.read","package":"@acme/widget"}"#));
+/// let refused = ffi::call(&policy, "evaluate", r#"{"now":-1}"#).unwrap_err();
+/// assert_eq!(refused.path, "now");
+/// ```
 pub fn call(policy: &Policy, function: &str, input: &str) -> Result<String, InputError> {
     match function {
         "evaluate" => Request::parse(input).map(|r| policy.evaluate(&r).to_json()),
