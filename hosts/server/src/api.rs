@@ -1,10 +1,15 @@
 //! The decision API: SPEC JSON in, SPEC JSON out, decided by the component. A decision answers
-//! 200 whatever its outcome; an error document (bad input) answers 400 with its field path.
+//! 200 whatever its outcome; bad input answers 400 with the error document and its field path;
+//! a failure of the host itself (a trapped or unavailable component) answers 503 with
+//! `Retry-After`, never as if the caller's input were wrong.
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use serde_json::json;
+use stepup_core::InputError;
+use stepup_core::contract::decision::error_json;
+use stepup_wasmtime::HostError;
 use subtle::ConstantTimeEq;
 
 use crate::Shared;
@@ -13,12 +18,15 @@ use crate::npm::{error_answer, json_answer};
 /// The OpenAPI document of every route this server answers.
 pub const OPENAPI: &str = include_str!("../openapi.json");
 
-fn decision_response(text: String) -> Response<Body> {
-    // Error documents start with {"outcome":"error"; decisions never do.
-    let status = if text.starts_with("{\"outcome\":\"error\"") {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
+fn decision_response(result: Result<String, HostError>) -> Response<Body> {
+    let (status, text) = match result {
+        Ok(decision) => (StatusCode::OK, decision),
+        Err(HostError::Input(e)) => (StatusCode::BAD_REQUEST, error_json(&e)),
+        Err(e) => {
+            tracing::error!(error = %e, "the policy component failed");
+            let doc = error_json(&InputError::new(".", e.to_string()));
+            (StatusCode::SERVICE_UNAVAILABLE, doc)
+        }
     };
     let mut r = Response::new(Body::from(text));
     *r.status_mut() = status;
@@ -26,19 +34,23 @@ fn decision_response(text: String) -> Response<Body> {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
     r
 }
 
 /// `POST /v1/evaluate`: a request document.
 pub async fn evaluate(State(app): State<Shared>, body: Bytes) -> Response<Body> {
     let text = String::from_utf8_lossy(&body);
-    decision_response(app.policy.evaluate_json(&text))
+    decision_response(app.policy.evaluate_result(&text))
 }
 
 /// `POST /v1/authorize`: `{request, secrets, present}`.
 pub async fn authorize(State(app): State<Shared>, body: Bytes) -> Response<Body> {
     let text = String::from_utf8_lossy(&body);
-    decision_response(app.policy.authorize_json(&text))
+    decision_response(app.policy.authorize_result(&text))
 }
 
 /// `GET /v1/health`: 200 when the store answers, 503 otherwise; what policy is loaded.

@@ -207,6 +207,17 @@ impl PolicyHost {
         }
     }
 
+    /// `evaluate-json` on the component, as a result: the decision, the input error, or the
+    /// host's failure, for callers that answer each differently (`/v1/*`).
+    pub fn evaluate_result(&self, input: &str) -> Result<String, HostError> {
+        self.with(|p| p.evaluate_json(input))
+    }
+
+    /// `authorize-json` on the component, as a result.
+    pub fn authorize_result(&self, input: &str) -> Result<String, HostError> {
+        self.with(|p| p.authorize_json(input))
+    }
+
     /// `authorize_json` on the component; bad input and host failures become error documents.
     pub fn authorize_json(&self, input: &str) -> String {
         stepup_wasmtime::document(self.with(|p| p.authorize_json(input)))

@@ -632,3 +632,38 @@ async fn upstream_limits_and_failures_are_not_wrong_passwords() {
     );
     server.shutdown().await.unwrap();
 }
+
+/// A failure of the policy component itself (here a guest that traps) is the server's fault:
+/// `/v1/evaluate` answers 503 with `Retry-After`, not the 400 that tells a caller its input was
+/// wrong; the same server still answers 400 for bad input and decides what the guest can.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_component_is_a_503_not_bad_input() {
+    let dir = tempdir("hostile");
+    let component = dir.join("hostile.wasm");
+    std::fs::write(&component, stepup_wasmtime::HOSTILE_FIXTURE).unwrap();
+    let mut opts = options(&dir);
+    opts.component = Some(component);
+    opts.upstream = None;
+    let server = start(&opts).await.unwrap();
+    let http = Http::new();
+    let trap = r#"{"now":1,"action":{"kind":"login"},"account":{"id":"trap"},"credential":{"kind":"session"}}"#;
+    let (s, headers, body) = http
+        .send(
+            Method::POST,
+            &url(&server, "/v1/evaluate"),
+            &[],
+            trap.to_owned(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(
+        headers.get("retry-after").map(|v| v.to_str().unwrap()),
+        Some("1")
+    );
+    assert!(body.contains("trapped"), "{body}");
+    let ok = trap.replace("\"trap\"", "\"ok\"");
+    let (s, _, _) = http
+        .send(Method::POST, &url(&server, "/v1/evaluate"), &[], ok)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+}
