@@ -41,28 +41,21 @@ impl Default for Limits {
     }
 }
 
-/// Why a call through the component failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a call through the component failed. A trap or setup failure keeps wasmtime's message
+/// (with its trap code) as text: the error is `Clone` so a warm instance's failure can be
+/// reported to every caller that waited on it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HostError {
     /// The input was invalid (the same error the native engine gives).
-    Input(InputError),
+    #[error("invalid input: {0}")]
+    Input(#[source] InputError),
     /// The guest trapped: deadline exceeded, memory cap hit, or a bug. The instance is discarded.
+    #[error("policy component trapped: {0}")]
     Trap(String),
     /// The component could not be compiled, loaded or instantiated.
+    #[error("policy component unavailable: {0}")]
     Setup(String),
 }
-
-impl fmt::Display for HostError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            HostError::Input(e) => write!(f, "invalid input: {e}"),
-            HostError::Trap(m) => write!(f, "policy component trapped: {m}"),
-            HostError::Setup(m) => write!(f, "policy component unavailable: {m}"),
-        }
-    }
-}
-
-impl std::error::Error for HostError {}
 
 fn setup(e: impl fmt::Display) -> HostError {
     HostError::Setup(e.to_string())

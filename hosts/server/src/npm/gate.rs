@@ -228,7 +228,7 @@ async fn gated(app: &Shared, req: Request, next: Next) -> Response<Body> {
         // Who is sending a publish-sized body is known before a byte of it is read.
         let who = match caller(app, &parts.headers).await {
             Ok(w) => w,
-            Err(e) => return internal(&e),
+            Err(e) => return internal(e),
         };
         match who {
             Caller::Anonymous => return need_login(),
@@ -237,7 +237,7 @@ async fn gated(app: &Shared, req: Request, next: Next) -> Response<Body> {
             basic @ Caller::Basic { .. } => match identity_of(app, basic).await {
                 Ok(Ok(_)) => {}
                 Ok(Err(answer)) => return answer,
-                Err(e) => return internal(&e),
+                Err(e) => return internal(e),
             },
         }
     }
@@ -279,12 +279,12 @@ async fn gated(app: &Shared, req: Request, next: Next) -> Response<Body> {
     let out = match classify(app, &input) {
         Ok(Ok(out)) => out,
         Ok(Err(answer)) => return answer,
-        Err(e) => return internal(&e),
+        Err(e) => return internal(e),
     };
     let classified = Classified::from_answer(&out, input);
     match classified.path.parse::<Uri>() {
         Ok(uri) => parts.uri = uri,
-        Err(e) => return internal(&ServeError::Policy(format!("canonical path: {e}"))),
+        Err(e) => return internal(ServeError::Policy(format!("canonical path: {e}"))),
     }
     parts.extensions.insert(Arc::new(classified));
     next.run(Request::from_parts(parts, Body::from(bytes)))

@@ -142,7 +142,7 @@ pub async fn proxy(
         }
         Ok::<_, ServeError>(answer)
     };
-    run.await.unwrap_or_else(|e| internal(&e))
+    run.await.unwrap_or_else(internal)
 }
 
 /// `POST /-/package/NAME/access` with `publish_requires_tfa`: the gateway keeps this setting

@@ -194,7 +194,7 @@ pub async fn couch_login(
             &json!({"ok": true, "id": format!("org.couchdb.user:{name}"), "rev": "_we_dont_use_revs_any_more", "token": token}),
         ))
     };
-    run.await.unwrap_or_else(|e| internal(&e))
+    run.await.unwrap_or_else(internal)
 }
 
 /// `DELETE /-/user/token/TOKEN`: `npm logout`.
@@ -202,16 +202,13 @@ pub async fn logout(
     State(app): State<Shared>,
     Path(token): Path<String>,
     headers: HeaderMap,
-) -> Response<Body> {
-    let run = async {
-        let who = caller(&app, &headers).await?;
-        let Some(account) = who.account() else {
-            return Ok(need_login());
-        };
-        app.store.delete_token(account, &token_key(&token)).await?;
-        Ok::<_, ServeError>(json_answer(StatusCode::OK, &json!({"ok": true})))
+) -> Result<Response<Body>, ServeError> {
+    let who = caller(&app, &headers).await?;
+    let Some(account) = who.account() else {
+        return Ok(need_login());
     };
-    run.await.unwrap_or_else(|e| internal(&e))
+    app.store.delete_token(account, &token_key(&token)).await?;
+    Ok::<_, ServeError>(json_answer(StatusCode::OK, &json!({"ok": true})))
 }
 
 /// `GET /-/whoami`.
@@ -219,35 +216,32 @@ pub async fn whoami(
     State(app): State<Shared>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-) -> Response<Body> {
-    let run = async {
-        let t = match caller(&app, &headers).await? {
-            Caller::Token(t) => t,
-            Caller::Unknown => return Ok(unknown_token()),
-            _ => return Ok(need_login()),
-        };
-        let account = t.account.clone();
-        // Even "who am I" is the token's to answer only where the token may be used (its
-        // expiry and allow-list, G11): decided like every other read.
-        let id = match super::identity_of(&app, Caller::Token(t)).await? {
-            Ok(id) => id,
-            Err(answer) => return Ok(answer),
-        };
-        let call = super::call_of(&app, peer, &axum::http::Method::GET, "/-/whoami", &headers);
-        let d = decide(
-            &app,
-            &call,
-            &account,
-            &id.credential,
-            &json!({"kind": "profile.read"}),
-        )
-        .await?;
-        if !d.allowed() {
-            return Ok(decision_answer(&d.decision));
-        }
-        Ok::<_, ServeError>(json_answer(StatusCode::OK, &json!({"username": account})))
+) -> Result<Response<Body>, ServeError> {
+    let t = match caller(&app, &headers).await? {
+        Caller::Token(t) => t,
+        Caller::Unknown => return Ok(unknown_token()),
+        _ => return Ok(need_login()),
     };
-    run.await.unwrap_or_else(|e| internal(&e))
+    let account = t.account.clone();
+    // Even "who am I" is the token's to answer only where the token may be used (its
+    // expiry and allow-list, G11): decided like every other read.
+    let id = match super::identity_of(&app, Caller::Token(t)).await? {
+        Ok(id) => id,
+        Err(answer) => return Ok(answer),
+    };
+    let call = super::call_of(&app, peer, &axum::http::Method::GET, "/-/whoami", &headers);
+    let d = decide(
+        &app,
+        &call,
+        &account,
+        &id.credential,
+        &json!({"kind": "profile.read"}),
+    )
+    .await?;
+    if !d.allowed() {
+        return Ok(decision_answer(&d.decision));
+    }
+    Ok::<_, ServeError>(json_answer(StatusCode::OK, &json!({"username": account})))
 }
 
 pub(super) fn base_url(app: &App, headers: &HeaderMap) -> String {
@@ -262,19 +256,19 @@ pub(super) fn base_url(app: &App, headers: &HeaderMap) -> String {
 }
 
 /// `POST /-/v1/login`: starts a web login.
-pub async fn web_login_start(State(app): State<Shared>, headers: HeaderMap) -> Response<Body> {
-    let run = async {
-        let id = stepup_core::wire::encoding::hex_encode(&super::entropy()?);
-        app.store
-            .create_web_login(&id, crate::now() + WEB_LOGIN_TTL)
-            .await?;
-        let base = base_url(&app, &headers);
-        Ok::<_, ServeError>(json_answer(
-            StatusCode::OK,
-            &json!({"loginUrl": format!("{base}/-/stepup/login/{id}"), "doneUrl": format!("{base}/-/v1/done?sessionId={id}")}),
-        ))
-    };
-    run.await.unwrap_or_else(|e| internal(&e))
+pub async fn web_login_start(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+) -> Result<Response<Body>, ServeError> {
+    let id = stepup_core::wire::encoding::hex_encode(&super::entropy()?);
+    app.store
+        .create_web_login(&id, crate::now() + WEB_LOGIN_TTL)
+        .await?;
+    let base = base_url(&app, &headers);
+    Ok::<_, ServeError>(json_answer(
+        StatusCode::OK,
+        &json!({"loginUrl": format!("{base}/-/stepup/login/{id}"), "doneUrl": format!("{base}/-/v1/done?sessionId={id}")}),
+    ))
 }
 
 /// `GET <doneUrl>` (any method: `npm dist-tag` polls with PUT/DELETE): 202 while waiting, the
@@ -313,7 +307,7 @@ pub async fn web_login_done(
             }
         }
     };
-    run.await.unwrap_or_else(|e| internal(&e))
+    run.await.unwrap_or_else(internal)
 }
 
 pub(super) fn page(title: &str, body: &str) -> Response<Body> {
@@ -366,7 +360,7 @@ pub async fn web_login_page(State(app): State<Shared>, Path(id): Path<String>) -
             "Login expired",
             "<p>This login has expired or is finished. Run <code>npm login</code> again.</p>",
         ),
-        Err(e) => internal(&e),
+        Err(e) => internal(e),
     }
 }
 
@@ -413,55 +407,52 @@ pub async fn web_login_submit(
     Path(id): Path<String>,
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
-) -> Response<Body> {
-    let run = async {
-        if !matches!(app.store.web_login(&id, crate::now()).await?, Some(None)) {
-            return Ok(page(
-                "Login expired",
-                "<p>This login has expired or is finished. Run <code>npm login</code> again.</p>",
-            ));
-        }
-        let mut call = super::call_of(
-            &app,
-            peer,
-            &axum::http::Method::POST,
-            "/-/stepup/login",
-            &headers,
-        );
-        call.command = "login".into();
-        call.write = true;
-        call.code = Some(f.otp.trim().to_owned()).filter(|c| !c.is_empty());
-        match login_decision(&app, &call, &f.name, &f.password, None).await? {
-            Ok(upstream_token) => {
-                if !complete_login(&app, &id, &f.name, &upstream_token).await? {
-                    return Ok(page(
-                        "Login expired",
-                        "<p>This login expired meanwhile. Run <code>npm login</code> again.</p>",
-                    ));
-                }
-                Ok(page(
-                    "Logged in",
-                    &format!(
-                        "<p id=\"done\">Logged in as <b>{}</b>. You can close this window and return to the terminal.</p>",
-                        escape(&f.name)
-                    ),
-                ))
+) -> Result<Response<Body>, ServeError> {
+    if !matches!(app.store.web_login(&id, crate::now()).await?, Some(None)) {
+        return Ok(page(
+            "Login expired",
+            "<p>This login has expired or is finished. Run <code>npm login</code> again.</p>",
+        ));
+    }
+    let mut call = super::call_of(
+        &app,
+        peer,
+        &axum::http::Method::POST,
+        "/-/stepup/login",
+        &headers,
+    );
+    call.command = "login".into();
+    call.write = true;
+    call.code = Some(f.otp.trim().to_owned()).filter(|c| !c.is_empty());
+    match login_decision(&app, &call, &f.name, &f.password, None).await? {
+        Ok(upstream_token) => {
+            if !complete_login(&app, &id, &f.name, &upstream_token).await? {
+                return Ok(page(
+                    "Login expired",
+                    "<p>This login expired meanwhile. Run <code>npm login</code> again.</p>",
+                ));
             }
-            Err(answer) => {
-                let status = answer.status();
-                let challenged = answer
-                    .headers()
-                    .get(header::WWW_AUTHENTICATE)
-                    .is_some_and(|v| v == "OTP");
-                let msg = super::answer_message(answer)
-                    .await
-                    .unwrap_or_else(|| "Login refused.".into());
-                let r = page("Log in to the registry", &form(&msg, &f.name, challenged));
-                let mut r = r;
-                *r.status_mut() = if challenged { StatusCode::OK } else { status };
-                Ok::<_, ServeError>(r)
-            }
+            Ok(page(
+                "Logged in",
+                &format!(
+                    "<p id=\"done\">Logged in as <b>{}</b>. You can close this window and return to the terminal.</p>",
+                    escape(&f.name)
+                ),
+            ))
         }
-    };
-    run.await.unwrap_or_else(|e| internal(&e))
+        Err(answer) => {
+            let status = answer.status();
+            let challenged = answer
+                .headers()
+                .get(header::WWW_AUTHENTICATE)
+                .is_some_and(|v| v == "OTP");
+            let msg = super::answer_message(answer)
+                .await
+                .unwrap_or_else(|| "Login refused.".into());
+            let r = page("Log in to the registry", &form(&msg, &f.name, challenged));
+            let mut r = r;
+            *r.status_mut() = if challenged { StatusCode::OK } else { status };
+            Ok::<_, ServeError>(r)
+        }
+    }
 }

@@ -112,12 +112,8 @@ pub fn decision_answer_with(d: &Value, extra: &[(&str, Value)]) -> Response<Body
 }
 
 /// An internal failure: logged, answered without detail.
-pub fn internal(e: &ServeError) -> Response<Body> {
-    tracing::error!(error = %e, "request failed");
-    error_answer(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "stepup: internal error; the server log says more.",
-    )
+pub fn internal(e: ServeError) -> Response<Body> {
+    axum::response::IntoResponse::into_response(e)
 }
 
 /// SHA-512 hex of a token: the only form tokens are stored and listed in (npm's `key`).
@@ -489,6 +485,27 @@ pub async fn identify(
     headers: &HeaderMap,
 ) -> Result<Result<Identity, Response<Body>>, ServeError> {
     identity_of(app, caller(app, headers).await?).await
+}
+
+/// The account a request acts for, resolved before the handler runs; a request without one is
+/// answered as npm expects ("log in first", "unknown token") and never reaches the handler, so
+/// handlers that need an account take this instead of resolving the caller themselves.
+#[derive(Debug)]
+pub struct Authenticated(pub Identity);
+
+impl axum::extract::FromRequestParts<crate::Shared> for Authenticated {
+    type Rejection = Response<Body>;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        app: &crate::Shared,
+    ) -> Result<Self, Self::Rejection> {
+        match identify(app, &parts.headers).await {
+            Ok(Ok(id)) => Ok(Authenticated(id)),
+            Ok(Err(answer)) => Err(answer),
+            Err(e) => Err(axum::response::IntoResponse::into_response(e)),
+        }
+    }
 }
 
 /// Checks an already resolved caller; `Err(answer)` when it is not an account.

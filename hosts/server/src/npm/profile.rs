@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::decide::decide;
 use super::recovery_codes::{IssuedCodes, recovery_codes};
 use super::{
-    check_password, decision_answer, error_answer, identify, internal, iso, json_answer, npm_major,
+    Authenticated, check_password, decision_answer, error_answer, iso, json_answer, npm_major,
 };
 use crate::error::ServeError;
 use crate::store::Account;
@@ -32,190 +32,178 @@ fn profile_json(a: &Account) -> Value {
 /// `GET /-/npm/v1/user`.
 pub async fn get(
     State(app): State<Shared>,
+    Authenticated(id): Authenticated,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-) -> Response<Body> {
-    let run = async {
-        let id = match identify(&app, &headers).await? {
-            Ok(id) => id,
-            Err(answer) => return Ok(answer),
-        };
-        // The profile is read with the token's expiry and allow-list applied (G11).
-        let call = super::call_of(&app, peer, &Method::GET, "/-/npm/v1/user", &headers);
-        let d = super::decide::decide(
-            &app,
-            &call,
-            &id.account,
-            &id.credential,
-            &json!({"kind": "profile.read"}),
-        )
+) -> Result<Response<Body>, ServeError> {
+    // The profile is read with the token's expiry and allow-list applied (G11).
+    let call = super::call_of(&app, peer, &Method::GET, "/-/npm/v1/user", &headers);
+    let d = super::decide::decide(
+        &app,
+        &call,
+        &id.account,
+        &id.credential,
+        &json!({"kind": "profile.read"}),
+    )
+    .await?;
+    if !d.allowed() {
+        return Ok(super::decision_answer(&d.decision));
+    }
+    let acct = app
+        .store
+        .account_or_create(&id.account, crate::now())
         .await?;
-        if !d.allowed() {
-            return Ok(super::decision_answer(&d.decision));
-        }
-        let acct = app
-            .store
-            .account_or_create(&id.account, crate::now())
-            .await?;
-        Ok::<_, ServeError>(json_answer(StatusCode::OK, &profile_json(&acct)))
-    };
-    run.await.unwrap_or_else(|e| internal(&e))
+    Ok::<_, ServeError>(json_answer(StatusCode::OK, &profile_json(&acct)))
 }
 
 /// `POST /-/npm/v1/user`.
 pub async fn post(
     State(app): State<Shared>,
+    Authenticated(id): Authenticated,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response<Body> {
-    let run = async {
-        let id = match identify(&app, &headers).await? {
-            Ok(id) => id,
-            Err(answer) => return Ok(answer),
-        };
-        let name = id.account.as_str();
-        let call = super::call_of(&app, peer, &Method::POST, "/-/npm/v1/user", &headers);
-        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        let Some(doc) = body.as_object() else {
+) -> Result<Response<Body>, ServeError> {
+    let name = id.account.as_str();
+    let call = super::call_of(&app, peer, &Method::POST, "/-/npm/v1/user", &headers);
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let Some(doc) = body.as_object() else {
+        return Ok(error_answer(
+            StatusCode::BAD_REQUEST,
+            "Expected a JSON object.",
+        ));
+    };
+    let acct = app.store.account_or_create(name, call.now).await?;
+    let Some(tfa) = doc.get("tfa") else {
+        // Plain profile fields.
+        if doc.get("password").is_some_and(|p| !p.is_null()) {
             return Ok(error_answer(
                 StatusCode::BAD_REQUEST,
-                "Expected a JSON object.",
+                "Passwords are managed by the registry behind this gateway; change yours there.",
             ));
-        };
-        let acct = app.store.account_or_create(name, call.now).await?;
-        let Some(tfa) = doc.get("tfa") else {
-            // Plain profile fields.
-            if doc.get("password").is_some_and(|p| !p.is_null()) {
-                return Ok(error_answer(
-                    StatusCode::BAD_REQUEST,
-                    "Passwords are managed by the registry behind this gateway; change yours there.",
-                ));
-            }
-            let email = doc
-                .get("email")
-                .and_then(Value::as_str)
-                .unwrap_or(&acct.email)
-                .to_owned();
-            if email != acct.email && !crate::mail::valid_address(&email) {
-                return Ok(error_answer(
-                    StatusCode::BAD_REQUEST,
-                    "That is not an email address this registry can send to (one @, no spaces or control characters, at most 254 characters).",
-                ));
-            }
-            let fullname = doc
-                .get("fullname")
-                .and_then(Value::as_str)
-                .unwrap_or(&acct.fullname)
-                .to_owned();
-            let kind = if email != acct.email {
-                "email.change"
-            } else {
-                "profile.update"
-            };
-            let action = json!({"kind": kind});
-            if let Err(answer) = super::security_keys::decide_or_answer(
-                &app,
-                &headers,
-                &call,
-                name,
-                &id.credential,
-                &action,
-            )
-            .await?
-            {
-                return Ok(answer);
-            }
-            app.store.set_profile(name, &email, &fullname).await?;
-            let acct = app.store.account(name).await?.unwrap_or_default();
-            return Ok(json_answer(StatusCode::OK, &profile_json(&acct)));
-        };
-        if let Some(codes) = tfa.as_array() {
-            return finish_enrolment(&app, name, &acct, codes.first(), call.now).await;
         }
-        if let Err(answer) = check_password(
-            &app,
-            name,
-            tfa.get("password").and_then(Value::as_str),
-            None,
-        )
-        .await
-        {
-            return Ok(answer);
-        }
-        let mode = tfa.get("mode").and_then(Value::as_str).unwrap_or("");
-        if mode == "disable" {
-            if acct.tfa_mode.is_none() {
-                app.store.disable_tfa(name).await?;
-                return Ok(json_answer(StatusCode::OK, &json!({"tfa": false})));
-            }
-            if let Err(answer) = super::security_keys::decide_or_answer(
-                &app,
-                &headers,
-                &call,
-                name,
-                &id.credential,
-                &json!({"kind": "tfa.disable"}),
-            )
-            .await?
-            {
-                return Ok(answer);
-            }
-            app.store.disable_tfa(name).await?;
-            tracing::info!(account = name, "2FA disabled");
-            return Ok(json_answer(StatusCode::OK, &json!({"tfa": false})));
-        }
-        if mode != "auth-only" && mode != "auth-and-writes" {
+        let email = doc
+            .get("email")
+            .and_then(Value::as_str)
+            .unwrap_or(&acct.email)
+            .to_owned();
+        if email != acct.email && !crate::mail::valid_address(&email) {
             return Ok(error_answer(
                 StatusCode::BAD_REQUEST,
-                &format!("Invalid two-factor authentication mode \"{mode}\"."),
+                "That is not an email address this registry can send to (one @, no spaces or control characters, at most 254 characters).",
             ));
         }
-        if acct.tfa_mode.is_some() {
-            if let Err(answer) = super::security_keys::decide_or_answer(
-                &app,
-                &headers,
-                &call,
-                name,
-                &id.credential,
-                &json!({"kind": "tfa.mode-change"}),
-            )
-            .await?
-            {
-                return Ok(answer);
-            }
-            app.store.set_mode(name, mode).await?;
-            // npm 10 treats {tfa:null} as success, npm 11 {tfa:{mode}} (wire reference 2.7.4).
-            let answer = if npm_major(&headers).is_some_and(|m| m <= 10) {
-                json!({"tfa": null})
-            } else {
-                json!({"tfa": {"mode": mode, "pending": false}})
-            };
-            return Ok(json_answer(StatusCode::OK, &answer));
-        }
-        let d = decide(
+        let fullname = doc
+            .get("fullname")
+            .and_then(Value::as_str)
+            .unwrap_or(&acct.fullname)
+            .to_owned();
+        let kind = if email != acct.email {
+            "email.change"
+        } else {
+            "profile.update"
+        };
+        let action = json!({"kind": kind});
+        if let Err(answer) = super::security_keys::decide_or_answer(
             &app,
+            &headers,
             &call,
             name,
             &id.credential,
-            &json!({"kind": "tfa.enable"}),
+            &action,
         )
-        .await?;
-        if !d.allowed() {
-            return Ok(decision_answer(&d.decision));
+        .await?
+        {
+            return Ok(answer);
         }
-        let entropy = super::entropy()?;
-        let e = app
-            .policy
-            .with(|p| p.enroll_totp(&app.issuer, name, &entropy))
-            .map_err(|e| ServeError::Policy(e.to_string()))?;
-        let sealed = app
-            .sealer
-            .seal(&format!("totp:{name}"), e.secret.as_bytes())?;
-        app.store.set_pending(name, mode, &sealed).await?;
-        Ok::<_, ServeError>(json_answer(StatusCode::OK, &json!({"tfa": e.otpauth_uri})))
+        app.store.set_profile(name, &email, &fullname).await?;
+        let acct = app.store.account(name).await?.unwrap_or_default();
+        return Ok(json_answer(StatusCode::OK, &profile_json(&acct)));
     };
-    run.await.unwrap_or_else(|e| internal(&e))
+    if let Some(codes) = tfa.as_array() {
+        return finish_enrolment(&app, name, &acct, codes.first(), call.now).await;
+    }
+    if let Err(answer) = check_password(
+        &app,
+        name,
+        tfa.get("password").and_then(Value::as_str),
+        None,
+    )
+    .await
+    {
+        return Ok(answer);
+    }
+    let mode = tfa.get("mode").and_then(Value::as_str).unwrap_or("");
+    if mode == "disable" {
+        if acct.tfa_mode.is_none() {
+            app.store.disable_tfa(name).await?;
+            return Ok(json_answer(StatusCode::OK, &json!({"tfa": false})));
+        }
+        if let Err(answer) = super::security_keys::decide_or_answer(
+            &app,
+            &headers,
+            &call,
+            name,
+            &id.credential,
+            &json!({"kind": "tfa.disable"}),
+        )
+        .await?
+        {
+            return Ok(answer);
+        }
+        app.store.disable_tfa(name).await?;
+        tracing::info!(account = name, "2FA disabled");
+        return Ok(json_answer(StatusCode::OK, &json!({"tfa": false})));
+    }
+    if mode != "auth-only" && mode != "auth-and-writes" {
+        return Ok(error_answer(
+            StatusCode::BAD_REQUEST,
+            &format!("Invalid two-factor authentication mode \"{mode}\"."),
+        ));
+    }
+    if acct.tfa_mode.is_some() {
+        if let Err(answer) = super::security_keys::decide_or_answer(
+            &app,
+            &headers,
+            &call,
+            name,
+            &id.credential,
+            &json!({"kind": "tfa.mode-change"}),
+        )
+        .await?
+        {
+            return Ok(answer);
+        }
+        app.store.set_mode(name, mode).await?;
+        // npm 10 treats {tfa:null} as success, npm 11 {tfa:{mode}} (wire reference 2.7.4).
+        let answer = if npm_major(&headers).is_some_and(|m| m <= 10) {
+            json!({"tfa": null})
+        } else {
+            json!({"tfa": {"mode": mode, "pending": false}})
+        };
+        return Ok(json_answer(StatusCode::OK, &answer));
+    }
+    let d = decide(
+        &app,
+        &call,
+        name,
+        &id.credential,
+        &json!({"kind": "tfa.enable"}),
+    )
+    .await?;
+    if !d.allowed() {
+        return Ok(decision_answer(&d.decision));
+    }
+    let entropy = super::entropy()?;
+    let e = app
+        .policy
+        .with(|p| p.enroll_totp(&app.issuer, name, &entropy))
+        .map_err(|e| ServeError::Policy(e.to_string()))?;
+    let sealed = app
+        .sealer
+        .seal(&format!("totp:{name}"), e.secret.as_bytes())?;
+    app.store.set_pending(name, mode, &sealed).await?;
+    Ok::<_, ServeError>(json_answer(StatusCode::OK, &json!({"tfa": e.otpauth_uri})))
 }
 
 /// `{"tfa": ["123456"]}`: the first code turns the pending enrolment on and returns the

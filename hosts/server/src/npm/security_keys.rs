@@ -127,132 +127,129 @@ pub async fn register_options(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Json(f): Json<KeyForm>,
-) -> Response<Body> {
-    let run = async {
-        if let Err(answer) = check_password(&app, &f.name, Some(&f.password), None).await {
-            return Ok(as_json_error(answer).await);
-        }
-        let mut call = super::call_of(
-            &app,
-            peer,
-            &Method::POST,
-            "/-/stepup/security-keys",
-            &headers,
-        );
-        call.command = "security-key".into();
-        call.write = true;
-        call.code = Some(f.otp.trim().to_owned()).filter(|c| !c.is_empty());
-        let d = decide(
-            &app,
-            &call,
-            &f.name,
-            &json!({"kind": "basic"}),
-            &json!({"kind": "tfa.enable"}),
-        )
-        .await?;
-        if !d.allowed() {
-            // The form carries the password: for an account without 2FA that is a login, and
-            // its emailed code goes out here (the page takes it in the code field).
-            super::login::maybe_send_code(&app, &f.name, &d.decision, call.now).await?;
-            return Ok(refused(
-                StatusCode::UNAUTHORIZED,
-                &text(&d.decision, "message"),
-            ));
-        }
-        let keys = app.store.security_keys(&f.name).await?;
-        let options = new_challenge(&app, &f.name, REGISTER, &keys).await?;
-        Ok::<_, ServeError>(json_answer(StatusCode::OK, &options))
-    };
-    run.await.unwrap_or_else(|e| internal(&e))
+) -> Result<Response<Body>, ServeError> {
+    if let Err(answer) = check_password(&app, &f.name, Some(&f.password), None).await {
+        return Ok(as_json_error(answer).await);
+    }
+    let mut call = super::call_of(
+        &app,
+        peer,
+        &Method::POST,
+        "/-/stepup/security-keys",
+        &headers,
+    );
+    call.command = "security-key".into();
+    call.write = true;
+    call.code = Some(f.otp.trim().to_owned()).filter(|c| !c.is_empty());
+    let d = decide(
+        &app,
+        &call,
+        &f.name,
+        &json!({"kind": "basic"}),
+        &json!({"kind": "tfa.enable"}),
+    )
+    .await?;
+    if !d.allowed() {
+        // The form carries the password: for an account without 2FA that is a login, and
+        // its emailed code goes out here (the page takes it in the code field).
+        super::login::maybe_send_code(&app, &f.name, &d.decision, call.now).await?;
+        return Ok(refused(
+            StatusCode::UNAUTHORIZED,
+            &text(&d.decision, "message"),
+        ));
+    }
+    let keys = app.store.security_keys(&f.name).await?;
+    let options = new_challenge(&app, &f.name, REGISTER, &keys).await?;
+    Ok::<_, ServeError>(json_answer(StatusCode::OK, &options))
 }
 
 /// `POST /-/stepup/security-keys` `{name, password, credential}`: the engine verifies the
 /// registration against the pending challenge; the key is stored.
-pub async fn register(State(app): State<Shared>, Json(f): Json<KeyForm>) -> Response<Body> {
-    let run = async {
-        if let Err(answer) = check_password(&app, &f.name, Some(&f.password), None).await {
-            return Ok(as_json_error(answer).await);
-        }
-        let Some(credential) = f.credential else {
-            return Ok(refused(StatusCode::BAD_REQUEST, "credential: required"));
-        };
-        let Some((challenge, expires)) = app.store.challenge(&f.name, REGISTER).await? else {
-            return Ok(refused(
-                StatusCode::BAD_REQUEST,
-                "No registration is pending; start again.",
-            ));
-        };
-        let keys = app.store.security_keys(&f.name).await?;
-        let out = super::engine(
-            &app,
-            "webauthn-register",
-            &json!({"now": crate::now(), "challenge": {"challenge": challenge, "expires_at": expires},
-                    "credential": credential, "existing": keys.iter().map(|k| k.id.clone()).collect::<Vec<_>>()}),
-        )?;
-        if !app
-            .store
-            .take_challenge(&f.name, REGISTER, &challenge)
-            .await?
-        {
-            return Ok(refused(
-                StatusCode::CONFLICT,
-                "This registration was already used; start again.",
-            ));
-        }
-        match out.get("result").and_then(Value::as_str) {
-            Some("accepted") => {}
-            Some(_) => {
-                tracing::info!(account = %f.name, problem = %text(&out, "problem"), "security key refused");
-                return Ok(refused(StatusCode::BAD_REQUEST, &text(&out, "message")));
-            }
-            None => {
-                let msg = out
-                    .pointer("/error/message")
-                    .and_then(Value::as_str)
-                    .unwrap_or("invalid");
-                let path = out
-                    .pointer("/error/path")
-                    .and_then(Value::as_str)
-                    .unwrap_or(".");
-                return Ok(refused(StatusCode::BAD_REQUEST, &format!("{path}: {msg}")));
-            }
-        }
-        let c = out.get("credential").cloned().unwrap_or(Value::Null);
-        let key = KeyRow {
-            id: text(&c, "id"),
-            public_key: text(&c, "public_key"),
-            sign_count: c.get("sign_count").and_then(Value::as_i64).unwrap_or(0),
-        };
-        let alg = text(&c, "alg");
-        // The first key turns 2FA on: it comes with recovery codes, shown once, as with TOTP.
-        let first = app
-            .store
-            .account(&f.name)
-            .await?
-            .is_some_and(|a| a.tfa_mode.is_none());
-        let super::recovery_codes::IssuedCodes(codes, records) = if first {
-            super::recovery_codes::recovery_codes(&app, &f.name)?
-        } else {
-            super::recovery_codes::IssuedCodes(Vec::new(), Vec::new())
-        };
-        let Some(turned_on) = app
-            .store
-            .add_security_key(&f.name, &key, &alg, &records, crate::now())
-            .await?
-        else {
-            return Ok(refused(
-                StatusCode::CONFLICT,
-                "This security key is already registered.",
-            ));
-        };
-        tracing::info!(account = %f.name, alg = %alg, tfa_turned_on = turned_on, "security key registered");
-        let mut body = json!({"id": key.id, "alg": alg, "message": format!("Security key registered for {} ({alg}). Two-factor authentication is on.", f.name)});
-        if turned_on {
-            crate::json_set(&mut body, "recovery_codes", json!(codes));
-        }
-        Ok::<_, ServeError>(json_answer(StatusCode::CREATED, &body))
+pub async fn register(
+    State(app): State<Shared>,
+    Json(f): Json<KeyForm>,
+) -> Result<Response<Body>, ServeError> {
+    if let Err(answer) = check_password(&app, &f.name, Some(&f.password), None).await {
+        return Ok(as_json_error(answer).await);
+    }
+    let Some(credential) = f.credential else {
+        return Ok(refused(StatusCode::BAD_REQUEST, "credential: required"));
     };
-    run.await.unwrap_or_else(|e| internal(&e))
+    let Some((challenge, expires)) = app.store.challenge(&f.name, REGISTER).await? else {
+        return Ok(refused(
+            StatusCode::BAD_REQUEST,
+            "No registration is pending; start again.",
+        ));
+    };
+    let keys = app.store.security_keys(&f.name).await?;
+    let out = super::engine(
+        &app,
+        "webauthn-register",
+        &json!({"now": crate::now(), "challenge": {"challenge": challenge, "expires_at": expires},
+                "credential": credential, "existing": keys.iter().map(|k| k.id.clone()).collect::<Vec<_>>()}),
+    )?;
+    if !app
+        .store
+        .take_challenge(&f.name, REGISTER, &challenge)
+        .await?
+    {
+        return Ok(refused(
+            StatusCode::CONFLICT,
+            "This registration was already used; start again.",
+        ));
+    }
+    match out.get("result").and_then(Value::as_str) {
+        Some("accepted") => {}
+        Some(_) => {
+            tracing::info!(account = %f.name, problem = %text(&out, "problem"), "security key refused");
+            return Ok(refused(StatusCode::BAD_REQUEST, &text(&out, "message")));
+        }
+        None => {
+            let msg = out
+                .pointer("/error/message")
+                .and_then(Value::as_str)
+                .unwrap_or("invalid");
+            let path = out
+                .pointer("/error/path")
+                .and_then(Value::as_str)
+                .unwrap_or(".");
+            return Ok(refused(StatusCode::BAD_REQUEST, &format!("{path}: {msg}")));
+        }
+    }
+    let c = out.get("credential").cloned().unwrap_or(Value::Null);
+    let key = KeyRow {
+        id: text(&c, "id"),
+        public_key: text(&c, "public_key"),
+        sign_count: c.get("sign_count").and_then(Value::as_i64).unwrap_or(0),
+    };
+    let alg = text(&c, "alg");
+    // The first key turns 2FA on: it comes with recovery codes, shown once, as with TOTP.
+    let first = app
+        .store
+        .account(&f.name)
+        .await?
+        .is_some_and(|a| a.tfa_mode.is_none());
+    let super::recovery_codes::IssuedCodes(codes, records) = if first {
+        super::recovery_codes::recovery_codes(&app, &f.name)?
+    } else {
+        super::recovery_codes::IssuedCodes(Vec::new(), Vec::new())
+    };
+    let Some(turned_on) = app
+        .store
+        .add_security_key(&f.name, &key, &alg, &records, crate::now())
+        .await?
+    else {
+        return Ok(refused(
+            StatusCode::CONFLICT,
+            "This security key is already registered.",
+        ));
+    };
+    tracing::info!(account = %f.name, alg = %alg, tfa_turned_on = turned_on, "security key registered");
+    let mut body = json!({"id": key.id, "alg": alg, "message": format!("Security key registered for {} ({alg}). Two-factor authentication is on.", f.name)});
+    if turned_on {
+        crate::json_set(&mut body, "recovery_codes", json!(codes));
+    }
+    Ok::<_, ServeError>(json_answer(StatusCode::CREATED, &body))
 }
 
 /// `POST /-/stepup/login/ID/key-options` `{name, password}`: a challenge for the account's keys.
@@ -260,20 +257,17 @@ pub async fn login_options(
     State(app): State<Shared>,
     Path(id): Path<String>,
     Json(f): Json<KeyForm>,
-) -> Response<Body> {
-    let run = async {
-        if !matches!(app.store.web_login(&id, crate::now()).await?, Some(None)) {
-            return Ok(refused(
-                StatusCode::GONE,
-                "This login has expired or is finished; run npm login again.",
-            ));
-        }
-        if let Err(answer) = check_password(&app, &f.name, Some(&f.password), None).await {
-            return Ok(as_json_error(answer).await);
-        }
-        assertion_options(&app, &f.name).await
-    };
-    run.await.unwrap_or_else(|e| internal(&e))
+) -> Result<Response<Body>, ServeError> {
+    if !matches!(app.store.web_login(&id, crate::now()).await?, Some(None)) {
+        return Ok(refused(
+            StatusCode::GONE,
+            "This login has expired or is finished; run npm login again.",
+        ));
+    }
+    if let Err(answer) = check_password(&app, &f.name, Some(&f.password), None).await {
+        return Ok(as_json_error(answer).await);
+    }
+    assertion_options(&app, &f.name).await
 }
 
 /// `POST /-/stepup/login/ID/key` `{name, password, assertion}`: the login decided with the
@@ -284,38 +278,35 @@ pub async fn login_key(
     Path(id): Path<String>,
     headers: HeaderMap,
     Json(f): Json<KeyForm>,
-) -> Response<Body> {
-    let run = async {
-        if !matches!(app.store.web_login(&id, crate::now()).await?, Some(None)) {
-            return Ok(refused(
-                StatusCode::GONE,
-                "This login has expired or is finished; run npm login again.",
-            ));
-        }
-        let Some(assertion) = f.assertion else {
-            return Ok(refused(StatusCode::BAD_REQUEST, "assertion: required"));
-        };
-        let mut call = super::call_of(&app, peer, &Method::POST, "/-/stepup/login", &headers);
-        call.command = "login".into();
-        call.write = true;
-        call.assertion = Some(assertion);
-        match login_decision(&app, &call, &f.name, &f.password, None).await? {
-            Ok(upstream_token) => {
-                if !complete_login(&app, &id, &f.name, &upstream_token).await? {
-                    return Ok(refused(
-                        StatusCode::GONE,
-                        "This login expired meanwhile; run npm login again.",
-                    ));
-                }
-                Ok::<_, ServeError>(json_answer(
-                    StatusCode::OK,
-                    &json!({"message": format!("Logged in as {} with a security key. You can close this window and return to the terminal.", escape(&f.name))}),
-                ))
-            }
-            Err(answer) => Ok(as_json_error(answer).await),
-        }
+) -> Result<Response<Body>, ServeError> {
+    if !matches!(app.store.web_login(&id, crate::now()).await?, Some(None)) {
+        return Ok(refused(
+            StatusCode::GONE,
+            "This login has expired or is finished; run npm login again.",
+        ));
+    }
+    let Some(assertion) = f.assertion else {
+        return Ok(refused(StatusCode::BAD_REQUEST, "assertion: required"));
     };
-    run.await.unwrap_or_else(|e| internal(&e))
+    let mut call = super::call_of(&app, peer, &Method::POST, "/-/stepup/login", &headers);
+    call.command = "login".into();
+    call.write = true;
+    call.assertion = Some(assertion);
+    match login_decision(&app, &call, &f.name, &f.password, None).await? {
+        Ok(upstream_token) => {
+            if !complete_login(&app, &id, &f.name, &upstream_token).await? {
+                return Ok(refused(
+                    StatusCode::GONE,
+                    "This login expired meanwhile; run npm login again.",
+                ));
+            }
+            Ok::<_, ServeError>(json_answer(
+                StatusCode::OK,
+                &json!({"message": format!("Logged in as {} with a security key. You can close this window and return to the terminal.", escape(&f.name))}),
+            ))
+        }
+        Err(answer) => Ok(as_json_error(answer).await),
+    }
 }
 
 /// How long a browser approval of an npm operation stays open.
@@ -418,22 +409,22 @@ pub async fn approve_page(State(app): State<Shared>, Path(id): Path<String>) -> 
             "Approval expired",
             "<p>This approval has expired or is finished. Run the npm command again.</p>",
         ),
-        Err(e) => internal(&e),
+        Err(e) => internal(e),
     }
 }
 
 /// `POST /-/stepup/approve/ID/key-options`: a challenge for the approving account's keys.
-pub async fn approve_options(State(app): State<Shared>, Path(id): Path<String>) -> Response<Body> {
-    let run = async {
-        let Some(a) = app.store.pending_approval(&id, crate::now()).await? else {
-            return Ok(refused(
-                StatusCode::GONE,
-                "This approval has expired or is finished.",
-            ));
-        };
-        assertion_options(&app, &a.account).await
+pub async fn approve_options(
+    State(app): State<Shared>,
+    Path(id): Path<String>,
+) -> Result<Response<Body>, ServeError> {
+    let Some(a) = app.store.pending_approval(&id, crate::now()).await? else {
+        return Ok(refused(
+            StatusCode::GONE,
+            "This approval has expired or is finished.",
+        ));
     };
-    run.await.unwrap_or_else(|e| internal(&e))
+    assertion_options(&app, &a.account).await
 }
 
 /// `POST /-/stepup/approve/ID/key` `{assertion}`: the engine decides the approved action with
@@ -444,61 +435,58 @@ pub async fn approve(
     Path(id): Path<String>,
     headers: HeaderMap,
     Json(f): Json<KeyForm>,
-) -> Response<Body> {
-    let run = async {
-        let now = crate::now();
-        let Some(a) = app.store.pending_approval(&id, now).await? else {
-            return Ok(refused(
-                StatusCode::GONE,
-                "This approval has expired or is finished.",
-            ));
-        };
-        let Some(assertion) = f.assertion else {
-            return Ok(refused(StatusCode::BAD_REQUEST, "assertion: required"));
-        };
-        let action: Value = serde_json::from_str(&a.action)
-            .map_err(|e| ServeError::Store(format!("approval action is not JSON: {e}")))?;
-        let credential: Value = serde_json::from_str(&a.credential)
-            .map_err(|e| ServeError::Store(format!("approval credential is not JSON: {e}")))?;
-        let mut call = super::call_of(
-            &app,
-            peer,
-            &Method::POST,
-            &format!("/-/stepup/approve/{id}"),
-            &headers,
-        );
-        call.command = a.op.split(' ').next().unwrap_or_default().to_owned();
-        call.write = true;
-        call.assertion = Some(assertion);
-        let d = decide(&app, &call, &a.account, &credential, &action).await?;
-        if !d.allowed() {
-            return Ok(refused(
-                StatusCode::UNAUTHORIZED,
-                &text(&d.decision, "message"),
-            ));
-        }
-        let token = format!(
-            "{APPROVAL_PREFIX}{}",
-            stepup_core::wire::encoding::hex_encode(&entropy()?)
-        );
-        let hash = stepup_core::wire::encoding::hex_encode(
-            &<sha2::Sha256 as sha2::Digest>::digest(token.as_bytes()),
-        );
-        if !app.store.approve(&id, &hash, now).await? {
-            return Ok(refused(
-                StatusCode::GONE,
-                "This approval was already given.",
-            ));
-        }
-        let sealed = app
-            .sealer
-            .seal(&format!("web-login:{id}"), token.as_bytes())?;
-        app.store.complete_web_login(&id, &sealed, now).await?;
-        tracing::info!(account = %a.account, op = %a.op, "operation approved with a security key");
-        Ok::<_, ServeError>(json_answer(
-            StatusCode::OK,
-            &json!({"message": "Approved. You can close this window and return to the terminal."}),
-        ))
+) -> Result<Response<Body>, ServeError> {
+    let now = crate::now();
+    let Some(a) = app.store.pending_approval(&id, now).await? else {
+        return Ok(refused(
+            StatusCode::GONE,
+            "This approval has expired or is finished.",
+        ));
     };
-    run.await.unwrap_or_else(|e| internal(&e))
+    let Some(assertion) = f.assertion else {
+        return Ok(refused(StatusCode::BAD_REQUEST, "assertion: required"));
+    };
+    let action: Value = serde_json::from_str(&a.action)
+        .map_err(|e| ServeError::Store(format!("approval action is not JSON: {e}")))?;
+    let credential: Value = serde_json::from_str(&a.credential)
+        .map_err(|e| ServeError::Store(format!("approval credential is not JSON: {e}")))?;
+    let mut call = super::call_of(
+        &app,
+        peer,
+        &Method::POST,
+        &format!("/-/stepup/approve/{id}"),
+        &headers,
+    );
+    call.command = a.op.split(' ').next().unwrap_or_default().to_owned();
+    call.write = true;
+    call.assertion = Some(assertion);
+    let d = decide(&app, &call, &a.account, &credential, &action).await?;
+    if !d.allowed() {
+        return Ok(refused(
+            StatusCode::UNAUTHORIZED,
+            &text(&d.decision, "message"),
+        ));
+    }
+    let token = format!(
+        "{APPROVAL_PREFIX}{}",
+        stepup_core::wire::encoding::hex_encode(&entropy()?)
+    );
+    let hash = stepup_core::wire::encoding::hex_encode(&<sha2::Sha256 as sha2::Digest>::digest(
+        token.as_bytes(),
+    ));
+    if !app.store.approve(&id, &hash, now).await? {
+        return Ok(refused(
+            StatusCode::GONE,
+            "This approval was already given.",
+        ));
+    }
+    let sealed = app
+        .sealer
+        .seal(&format!("web-login:{id}"), token.as_bytes())?;
+    app.store.complete_web_login(&id, &sealed, now).await?;
+    tracing::info!(account = %a.account, op = %a.op, "operation approved with a security key");
+    Ok::<_, ServeError>(json_answer(
+        StatusCode::OK,
+        &json!({"message": "Approved. You can close this window and return to the terminal."}),
+    ))
 }

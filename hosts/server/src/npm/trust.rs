@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, Method, Response, StatusCode};
 use serde_json::{Value, json};
 
 use super::decide::decide;
-use super::{decision_answer, error_answer, identify, internal, json_answer, new_token, token_key};
+use super::{Authenticated, decision_answer, error_answer, json_answer, new_token, token_key};
 use crate::error::ServeError;
 use crate::store::TokenRow;
 use crate::{App, Shared};
@@ -19,133 +19,121 @@ use crate::{App, Shared};
 /// `GET /-/package/NAME/trust`: the stored array (empty when none), for the package's maintainers.
 pub async fn list(
     State(app): State<Shared>,
+    Authenticated(id): Authenticated,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(name): Path<String>,
     headers: HeaderMap,
-) -> Response<Body> {
-    let run = async {
-        let id = match identify(&app, &headers).await? {
-            Ok(id) => id,
-            Err(answer) => return Ok(answer),
-        };
-        let path = format!("/-/package/{name}/trust");
-        let call = super::call_of(&app, peer, &Method::GET, &path, &headers);
-        let d = decide(
-            &app,
-            &call,
-            &id.account,
-            &id.credential,
-            &json!({"kind": "package.read", "package": name}),
-        )
-        .await?;
-        if !d.allowed() {
-            return Ok(decision_answer(&d.decision));
-        }
-        let config = match app.store.trust(&name).await? {
-            Some((text, _, _)) => serde_json::from_str(&text).unwrap_or(json!([])),
-            None => json!([]),
-        };
-        Ok::<_, ServeError>(json_answer(StatusCode::OK, &with_ids(&name, &config)))
+) -> Result<Response<Body>, ServeError> {
+    let path = format!("/-/package/{name}/trust");
+    let call = super::call_of(&app, peer, &Method::GET, &path, &headers);
+    let d = decide(
+        &app,
+        &call,
+        &id.account,
+        &id.credential,
+        &json!({"kind": "package.read", "package": name}),
+    )
+    .await?;
+    if !d.allowed() {
+        return Ok(decision_answer(&d.decision));
+    }
+    let config = match app.store.trust(&name).await? {
+        Some((text, _, _)) => serde_json::from_str(&text).unwrap_or(json!([])),
+        None => json!([]),
     };
-    run.await.unwrap_or_else(|e| internal(&e))
+    Ok::<_, ServeError>(json_answer(StatusCode::OK, &with_ids(&name, &config)))
 }
 
 /// `POST /-/package/NAME/trust` (`npm trust github|gitlab|circleci`): a package-governance
 /// action, so the engine asks for a second factor; the array is checked by the engine too.
 pub async fn configure(
     State(app): State<Shared>,
+    Authenticated(id): Authenticated,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(name): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response<Body> {
-    let run = async {
-        let id = match identify(&app, &headers).await? {
-            Ok(id) => id,
-            Err(answer) => return Ok(answer),
-        };
-        let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+) -> Result<Response<Body>, ServeError> {
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+        return Ok(error_answer(
+            StatusCode::BAD_REQUEST,
+            "trust configuration must be JSON",
+        ));
+    };
+    let entries = match body {
+        Value::Array(a) => a,
+        one @ Value::Object(_) => vec![one],
+        _ => {
             return Ok(error_answer(
                 StatusCode::BAD_REQUEST,
-                "trust configuration must be JSON",
-            ));
-        };
-        let entries = match body {
-            Value::Array(a) => a,
-            one @ Value::Object(_) => vec![one],
-            _ => {
-                return Ok(error_answer(
-                    StatusCode::BAD_REQUEST,
-                    "trust configuration must be an array",
-                ));
-            }
-        };
-        // The engine validates the entries, with the exchange's own reader.
-        let checked = super::engine(&app, "oidc-trust", &json!({ "trust": entries }))?;
-        if let Some(path) = checked.pointer("/error/path").and_then(Value::as_str) {
-            let msg = checked
-                .pointer("/error/message")
-                .and_then(Value::as_str)
-                .unwrap_or("invalid");
-            return Ok(error_answer(
-                StatusCode::BAD_REQUEST,
-                &format!("{path}: {msg}"),
+                "trust configuration must be an array",
             ));
         }
-        let path = format!("/-/package/{name}/trust");
-        let call = super::call_of(&app, peer, &Method::POST, &path, &headers);
-        let d = decide(
-            &app,
-            &call,
+    };
+    // The engine validates the entries, with the exchange's own reader.
+    let checked = super::engine(&app, "oidc-trust", &json!({ "trust": entries }))?;
+    if let Some(path) = checked.pointer("/error/path").and_then(Value::as_str) {
+        let msg = checked
+            .pointer("/error/message")
+            .and_then(Value::as_str)
+            .unwrap_or("invalid");
+        return Ok(error_answer(
+            StatusCode::BAD_REQUEST,
+            &format!("{path}: {msg}"),
+        ));
+    }
+    let path = format!("/-/package/{name}/trust");
+    let call = super::call_of(&app, peer, &Method::POST, &path, &headers);
+    let d = decide(
+        &app,
+        &call,
+        &id.account,
+        &id.credential,
+        &json!({"kind": "trust.configure", "package": name}),
+    )
+    .await?;
+    if !d.allowed() {
+        return Ok(decision_answer(&d.decision));
+    }
+    // Only a maintainer of an existing package may name its trusted publishers (trusted
+    // publishing does not create packages: publish once by hand first).
+    match super::maintainer_of(&app, &name, &id).await? {
+        super::Maintainer::Yes => {}
+        super::Maintainer::Missing => {
+            return Ok(error_answer(
+                StatusCode::NOT_FOUND,
+                &format!(
+                    "{name} does not exist yet: publish it once before configuring trusted publishing"
+                ),
+            ));
+        }
+        super::Maintainer::No => {
+            return Ok(error_answer(
+                StatusCode::FORBIDDEN,
+                &format!("{} is not a maintainer of {name}", id.account),
+            ));
+        }
+    }
+    // Trusted publishes reach the upstream registry as the account that set the trust.
+    let upstream = match &id.upstream_auth {
+        Some(auth) => {
+            let raw = auth.strip_prefix("Bearer ").unwrap_or(auth);
+            Some(app.sealer.seal(&format!("trust:{name}"), raw.as_bytes())?)
+        }
+        None => None,
+    };
+    let config = Value::Array(entries);
+    app.store
+        .set_trust(
+            &name,
+            &config.to_string(),
             &id.account,
-            &id.credential,
-            &json!({"kind": "trust.configure", "package": name}),
+            upstream.as_deref(),
+            crate::now(),
         )
         .await?;
-        if !d.allowed() {
-            return Ok(decision_answer(&d.decision));
-        }
-        // Only a maintainer of an existing package may name its trusted publishers (trusted
-        // publishing does not create packages: publish once by hand first).
-        match super::maintainer_of(&app, &name, &id).await? {
-            super::Maintainer::Yes => {}
-            super::Maintainer::Missing => {
-                return Ok(error_answer(
-                    StatusCode::NOT_FOUND,
-                    &format!(
-                        "{name} does not exist yet: publish it once before configuring trusted publishing"
-                    ),
-                ));
-            }
-            super::Maintainer::No => {
-                return Ok(error_answer(
-                    StatusCode::FORBIDDEN,
-                    &format!("{} is not a maintainer of {name}", id.account),
-                ));
-            }
-        }
-        // Trusted publishes reach the upstream registry as the account that set the trust.
-        let upstream = match &id.upstream_auth {
-            Some(auth) => {
-                let raw = auth.strip_prefix("Bearer ").unwrap_or(auth);
-                Some(app.sealer.seal(&format!("trust:{name}"), raw.as_bytes())?)
-            }
-            None => None,
-        };
-        let config = Value::Array(entries);
-        app.store
-            .set_trust(
-                &name,
-                &config.to_string(),
-                &id.account,
-                upstream.as_deref(),
-                crate::now(),
-            )
-            .await?;
-        tracing::info!(account = %id.account, package = %name, "trusted publishers set");
-        Ok(json_answer(StatusCode::CREATED, &with_ids(&name, &config)))
-    };
-    run.await.unwrap_or_else(|e| internal(&e))
+    tracing::info!(account = %id.account, package = %name, "trusted publishers set");
+    Ok(json_answer(StatusCode::CREATED, &with_ids(&name, &config)))
 }
 
 /// The stored trust array as `npm trust list` shows it: each entry with its id, `NAME#index`.
@@ -190,106 +178,103 @@ pub async fn exchange(
     State(app): State<Shared>,
     Path(name): Path<String>,
     headers: HeaderMap,
-) -> Response<Body> {
-    let run = async {
-        let Some(id_token) = headers
-            .get("authorization")
-            .and_then(|h| h.to_str().ok())
-            .and_then(|h| h.strip_prefix("Bearer "))
-        else {
-            return Ok(exchange_error(
-                401,
-                "OIDC token exchange error - unauthorized",
-            ));
-        };
-        let Some((config, account, upstream)) = app.store.trust(&name).await? else {
-            return Ok(exchange_error(
-                404,
-                "OIDC token exchange error - package not found",
-            ));
-        };
-        let trust: Value = serde_json::from_str(&config)
-            .map_err(|e| ServeError::Store(format!("trust config is not JSON: {e}")))?;
-        let now = crate::now();
-        let mut input = json!({"now": now, "token": id_token, "jwks": app.oidc_jwks, "package": name, "trust": trust});
-        if app.policy.loaded().audience.is_none() {
-            let Some(aud) = audience(&app) else {
-                tracing::warn!(package = %name, "oidc exchange refused: no audience configured");
-                return Ok(exchange_error(
-                    401,
-                    "OIDC token exchange error - this registry has no trusted-publishing audience configured (set --public-url or trusted_publishing.audience)",
-                ));
-            };
-            crate::json_set(&mut input, "audience", json!(aud));
-        }
-        let out = super::engine(&app, "oidc-exchange", &input)?;
-        match out.get("result").and_then(Value::as_str) {
-            Some("accepted") => {}
-            Some(_) => {
-                let status = out
-                    .pointer("/npm/status")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(401);
-                let problem = out.get("problem").and_then(Value::as_str).unwrap_or("?");
-                tracing::info!(package = %name, problem, "oidc exchange refused");
-                let msg = out
-                    .pointer("/npm/error")
-                    .and_then(Value::as_str)
-                    .unwrap_or("OIDC token exchange error - unauthorized");
-                return Ok(exchange_error(u16::try_from(status).unwrap_or(401), msg));
-            }
-            None => {
-                let msg = out
-                    .pointer("/error/message")
-                    .and_then(Value::as_str)
-                    .unwrap_or("bad input");
-                return Ok(exchange_error(
-                    400,
-                    &format!("OIDC token exchange error - {msg}"),
-                ));
-            }
-        }
-        let jti = out.get("jti").and_then(Value::as_str).unwrap_or_default();
-        let until = out
-            .pointer("/effects/0/until")
-            .and_then(Value::as_i64)
-            .unwrap_or(now);
-        if !app.store.claim_jti(jti, until).await? {
-            tracing::info!(package = %name, "oidc exchange refused: jti replayed");
-            return Ok(exchange_error(
-                401,
-                "OIDC token exchange error - unauthorized",
-            ));
-        }
-        let token = new_token()?;
-        let key = token_key(&token);
-        let upstream = match upstream {
-            Some(sealed) => {
-                let raw = app.sealer.open(&format!("trust:{name}"), &sealed)?;
-                Some(app.sealer.seal(&format!("upstream:{key}"), &raw)?)
-            }
-            None => None,
-        };
-        let credential = out.get("credential").cloned().unwrap_or(Value::Null);
-        let expires = credential.get("expires_at").and_then(Value::as_i64);
-        let row = TokenRow {
-            key,
-            account,
-            prefix: token.chars().take(8).collect(),
-            name: Some(format!("trusted publishing: {name}")),
-            description: None,
-            credential: credential.to_string(),
-            upstream,
-            readonly: false,
-            cidr: None,
-            created: now,
-            expires,
-        };
-        // Stored as a session token: it never shows in `npm token list`.
-        app.store.insert_token(&row, true).await?;
-        let provider = out.get("provider").and_then(Value::as_str).unwrap_or("?");
-        tracing::info!(package = %name, provider, "oidc exchange: publish token minted");
-        Ok::<_, ServeError>(json_answer(StatusCode::CREATED, &json!({"token": token})))
+) -> Result<Response<Body>, ServeError> {
+    let Some(id_token) = headers
+        .get("authorization")
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+    else {
+        return Ok(exchange_error(
+            401,
+            "OIDC token exchange error - unauthorized",
+        ));
     };
-    run.await.unwrap_or_else(|e| internal(&e))
+    let Some((config, account, upstream)) = app.store.trust(&name).await? else {
+        return Ok(exchange_error(
+            404,
+            "OIDC token exchange error - package not found",
+        ));
+    };
+    let trust: Value = serde_json::from_str(&config)
+        .map_err(|e| ServeError::Store(format!("trust config is not JSON: {e}")))?;
+    let now = crate::now();
+    let mut input = json!({"now": now, "token": id_token, "jwks": app.oidc_jwks, "package": name, "trust": trust});
+    if app.policy.loaded().audience.is_none() {
+        let Some(aud) = audience(&app) else {
+            tracing::warn!(package = %name, "oidc exchange refused: no audience configured");
+            return Ok(exchange_error(
+                401,
+                "OIDC token exchange error - this registry has no trusted-publishing audience configured (set --public-url or trusted_publishing.audience)",
+            ));
+        };
+        crate::json_set(&mut input, "audience", json!(aud));
+    }
+    let out = super::engine(&app, "oidc-exchange", &input)?;
+    match out.get("result").and_then(Value::as_str) {
+        Some("accepted") => {}
+        Some(_) => {
+            let status = out
+                .pointer("/npm/status")
+                .and_then(Value::as_u64)
+                .unwrap_or(401);
+            let problem = out.get("problem").and_then(Value::as_str).unwrap_or("?");
+            tracing::info!(package = %name, problem, "oidc exchange refused");
+            let msg = out
+                .pointer("/npm/error")
+                .and_then(Value::as_str)
+                .unwrap_or("OIDC token exchange error - unauthorized");
+            return Ok(exchange_error(u16::try_from(status).unwrap_or(401), msg));
+        }
+        None => {
+            let msg = out
+                .pointer("/error/message")
+                .and_then(Value::as_str)
+                .unwrap_or("bad input");
+            return Ok(exchange_error(
+                400,
+                &format!("OIDC token exchange error - {msg}"),
+            ));
+        }
+    }
+    let jti = out.get("jti").and_then(Value::as_str).unwrap_or_default();
+    let until = out
+        .pointer("/effects/0/until")
+        .and_then(Value::as_i64)
+        .unwrap_or(now);
+    if !app.store.claim_jti(jti, until).await? {
+        tracing::info!(package = %name, "oidc exchange refused: jti replayed");
+        return Ok(exchange_error(
+            401,
+            "OIDC token exchange error - unauthorized",
+        ));
+    }
+    let token = new_token()?;
+    let key = token_key(&token);
+    let upstream = match upstream {
+        Some(sealed) => {
+            let raw = app.sealer.open(&format!("trust:{name}"), &sealed)?;
+            Some(app.sealer.seal(&format!("upstream:{key}"), &raw)?)
+        }
+        None => None,
+    };
+    let credential = out.get("credential").cloned().unwrap_or(Value::Null);
+    let expires = credential.get("expires_at").and_then(Value::as_i64);
+    let row = TokenRow {
+        key,
+        account,
+        prefix: token.chars().take(8).collect(),
+        name: Some(format!("trusted publishing: {name}")),
+        description: None,
+        credential: credential.to_string(),
+        upstream,
+        readonly: false,
+        cidr: None,
+        created: now,
+        expires,
+    };
+    // Stored as a session token: it never shows in `npm token list`.
+    app.store.insert_token(&row, true).await?;
+    let provider = out.get("provider").and_then(Value::as_str).unwrap_or("?");
+    tracing::info!(package = %name, provider, "oidc exchange: publish token minted");
+    Ok::<_, ServeError>(json_answer(StatusCode::CREATED, &json!({"token": token})))
 }
