@@ -7,6 +7,7 @@ use stepup_core::codes::single_use::{CodeRecord, EmailRecord};
 use stepup_core::contract::cidr::{Cidr, ClientIp};
 use stepup_core::contract::request as c;
 use stepup_core::contract::time::{Count, Timestamp};
+use stepup_core::verify::webauthn::{ChallengeRecord, StoredCredential, WebauthnSecrets};
 use stepup_core::{
     ActionKind, Decision, Effect, Factor, InputError, Outcome, Presented, Reason, Secrets,
 };
@@ -186,12 +187,35 @@ pub fn secrets(s: w::Secrets) -> Result<Secrets, InputError> {
             .collect(),
         s.email_code
             .map(|e| (e.salt, e.hash, e.expires_at, e.attempts)),
+        s.webauthn.map(|w| WebauthnSecrets {
+            challenge: w.challenge.map(|c| ChallengeRecord {
+                challenge: c.challenge,
+                expires_at: Timestamp(c.expires_at),
+            }),
+            credentials: w
+                .credentials
+                .into_iter()
+                .map(|k| StoredCredential {
+                    id: k.id,
+                    public_key: k.public_key,
+                    sign_count: k.sign_count,
+                })
+                .collect(),
+        }),
     )
 }
 
-/// A WIT presented code as a core one.
+/// A WIT presented code or assertion as a core one.
 pub fn presented(p: w::Presented) -> Result<Presented, InputError> {
-    Presented::new(p.factor.map(factor_in), p.code)
+    let factor = p.factor.map(factor_in);
+    match p.assertion {
+        Some(assertion) if p.code.is_empty() => Presented::assertion(factor, &assertion),
+        Some(_) => Err(InputError::new(
+            "present.code",
+            "give a code or an assertion, not both",
+        )),
+        None => Presented::new(factor, p.code),
+    }
 }
 
 fn effect(e: &Effect) -> w::Effect {

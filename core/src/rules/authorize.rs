@@ -87,7 +87,16 @@ impl Secrets {
         last_totp_step: Option<u64>,
         recovery_codes: Vec<(Vec<u8>, Vec<u8>)>,
         email_code: Option<(Vec<u8>, Vec<u8>, u64, u32)>,
+        webauthn: Option<WebauthnSecrets>,
     ) -> Result<Secrets, InputError> {
+        if let Some(c) = webauthn.as_ref().and_then(|w| w.challenge.as_ref())
+            && c.expires_at.0 > crate::contract::time::MAX_SAFE_INTEGER
+        {
+            return Err(InputError::new(
+                "secrets.webauthn.challenge.expires_at",
+                "expected an integer of at most 2^53 - 1",
+            ));
+        }
         let totp_secret = match totp_secret {
             Some(b) if (16..=64).contains(&b.len()) => Some(TotpSecret(b)),
             Some(_) => {
@@ -153,12 +162,45 @@ impl Secrets {
             last_totp_step: last_totp_step.map(Count),
             recovery_codes,
             email_code,
-            webauthn: None,
+            webauthn,
         })
     }
 }
 
 impl Presented {
+    /// A WebAuthn assertion presented as the browser's `PublicKeyCredential.toJSON()` text
+    /// (typed hosts carry it as text: it is the browser's document, read only by the engine).
+    pub fn assertion(factor: Option<Factor>, assertion: &str) -> Result<Presented, InputError> {
+        let parsed: AssertionJson =
+            crate::wire::json::parse(assertion).map_err(|e| e.within("present.assertion"))?;
+        Presented::checked(factor, String::new(), Some(Box::new(parsed)))
+    }
+
+    /// A code or an assertion with the checks both forms share: an assertion is a webauthn
+    /// proof, and a code and an assertion are not given together.
+    fn checked(
+        factor: Option<Factor>,
+        code: String,
+        assertion: Option<Box<AssertionJson>>,
+    ) -> Result<Presented, InputError> {
+        if assertion.is_some() && factor.is_some_and(|f| f != Factor::Webauthn) {
+            return Err(InputError::new(
+                "present.factor",
+                "an assertion is a webauthn proof",
+            ));
+        }
+        if assertion.is_some() && !code.is_empty() {
+            return Err(InputError::new(
+                "present.code",
+                "give a code or an assertion, not both",
+            ));
+        }
+        Presented::new(factor, code).map(|mut p| {
+            p.assertion = assertion;
+            p
+        })
+    }
+
     /// A presented code (typed bindings), with the length limit JSON parsing applies.
     pub fn new(factor: Option<Factor>, code: String) -> Result<Presented, InputError> {
         if code.len() > 256 {
@@ -245,25 +287,7 @@ impl AuthorizeDoc {
         }
         let present = self
             .present
-            .map(|p| {
-                let assertion = p.assertion;
-                if assertion.is_some() && p.factor.is_some_and(|f| f != Factor::Webauthn) {
-                    return Err(InputError::new(
-                        "present.factor",
-                        "an assertion is a webauthn proof",
-                    ));
-                }
-                if assertion.is_some() && !p.code.is_empty() {
-                    return Err(InputError::new(
-                        "present.code",
-                        "give a code or an assertion, not both",
-                    ));
-                }
-                Presented::new(p.factor, p.code).map(|mut n| {
-                    n.assertion = assertion;
-                    n
-                })
-            })
+            .map(|p| Presented::checked(p.factor, p.code, p.assertion))
             .transpose()?;
         Ok(AuthorizeInput {
             request,

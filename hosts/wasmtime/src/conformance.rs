@@ -80,13 +80,8 @@ impl CaseEngine for ComponentEngine {
         .map_err(|e| e.to_string())?;
         // Same case through the typed records, when the input is valid enough to build them.
         let via_typed = if authorize {
-            // WebAuthn secrets and assertions travel only through JSON.
             AuthorizeInput::parse(input)
                 .ok()
-                .filter(|i| {
-                    i.secrets.webauthn.is_none()
-                        && i.present.as_ref().is_none_or(|p| p.assertion.is_none())
-                })
                 .map(|i| typed_json(policy.authorize(&i.request, &i.secrets, i.present.as_ref())))
         } else {
             Request::parse(input)

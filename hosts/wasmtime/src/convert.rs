@@ -209,14 +209,33 @@ pub fn secrets(s: &Secrets) -> w::Secrets {
             expires_at: e.expires_at.0,
             attempts: e.attempts,
         }),
+        webauthn: s.webauthn.as_ref().map(|k| w::WebauthnSecrets {
+            challenge: k.challenge.as_ref().map(|c| w::ChallengeRecord {
+                challenge: c.challenge.clone(),
+                expires_at: c.expires_at.0,
+            }),
+            credentials: k
+                .credentials
+                .iter()
+                .map(|c| w::StoredCredential {
+                    id: c.id.clone(),
+                    public_key: c.public_key.clone(),
+                    sign_count: c.sign_count,
+                })
+                .collect(),
+        }),
     }
 }
 
-/// A presented code as the WIT record.
+/// A presented code or assertion as the WIT record (an assertion as its JSON text).
 pub fn presented(p: &Presented) -> w::Presented {
     w::Presented {
         factor: p.factor.map(factor_out),
         code: p.code.clone(),
+        assertion: p
+            .assertion
+            .as_ref()
+            .and_then(|a| serde_json::to_string(a).ok()),
     }
 }
 

@@ -53,8 +53,10 @@ pub struct WebauthnSecrets {
     pub credentials: Vec<StoredCredential>,
 }
 
-/// A `PublicKeyCredential` as `toJSON()` gives it (registration or assertion).
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+/// A `PublicKeyCredential` as `toJSON()` gives it (registration or assertion). Written back
+/// out only by hosts that carry it as text across a typed boundary; writing and reading it
+/// again gives the same value.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AssertionJson {
     /// Credential ID, base64url.
@@ -76,7 +78,7 @@ pub struct AssertionJson {
 }
 
 /// The `response` member of either ceremony.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResponseJson {
     /// Client data JSON, base64url.
