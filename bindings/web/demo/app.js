@@ -4,7 +4,10 @@ import { load } from '../index.js';
 const $ = (id) => document.getElementById(id);
 const stepup = await load();
 window.stepup = stepup;
-const KINDS = stepup.schema('request').properties.action.properties.kind.enum;
+// The action kinds, from the request schema the engine ships (generated from its types: each
+// kind is a `const` with its description).
+const actionKind = stepup.schema('request').$defs.ActionKind;
+const KINDS = actionKind.enum ?? actionKind.oneOf.map((k) => k.const);
 $('kind').innerHTML = KINDS.map((k) => `<option ${k === 'package.publish' ? 'selected' : ''}>${k}</option>`).join('');
 $('status').textContent = `Engine loaded (${stepup.backend}).`;
 const policies = new Map();
