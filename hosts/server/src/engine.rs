@@ -223,12 +223,6 @@ impl PolicyHost {
         stepup_wasmtime::document(self.with(|p| p.authorize_json(input)))
             .unwrap_or_else(|e| host_error(&e))
     }
-
-    /// `evaluate_json` on the component; bad input and host failures become error documents.
-    pub fn evaluate_json(&self, input: &str) -> String {
-        stepup_wasmtime::document(self.with(|p| p.evaluate_json(input)))
-            .unwrap_or_else(|e| host_error(&e))
-    }
 }
 
 /// A host failure as a SPEC error document (path `.`), so callers always get JSON.
