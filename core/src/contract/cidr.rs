@@ -4,8 +4,8 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
-use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
 
 /// A network in CIDR notation. IPv4-mapped IPv6 networks (`::ffff:a.b.c.d/n`, n ≥ 96) are
 /// stored as the IPv4 network they denote, so one rule matches both spellings of a client.
@@ -92,6 +92,13 @@ fn mask128(len: u8) -> u128 {
         0
     } else {
         u128::MAX << (128 - u32::from(len.min(128)))
+    }
+}
+
+/// Written as `addr/len`, the form parsing reads back.
+impl Serialize for Cidr {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 

@@ -1,6 +1,6 @@
 //! The request document of SPEC §2, parsed and checked once so rules read typed data.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::contract::action::ActionKind;
 use crate::contract::cidr::{Cidr, ClientIp};
@@ -103,27 +103,48 @@ impl RequestDoc {
 
 /// `action`.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Action {
     /// The action kind.
     pub kind: ActionKind,
     /// Target package name.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schemars(length(max = MAX_STRING)))]
     pub package: Option<String>,
     /// Dist-tag, for `dist-tag.*` and publishes.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schemars(length(max = MAX_STRING)))]
     pub tag: Option<String>,
     /// Target org.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schemars(length(max = MAX_STRING)))]
     pub org: Option<String>,
     /// Target account for owner/member changes.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schemars(length(max = MAX_STRING)))]
     pub target_account: Option<String>,
+}
+
+impl Action {
+    /// An action of `kind` with no target (hosts that build requests in code).
+    pub fn new(kind: ActionKind) -> Action {
+        Action {
+            kind,
+            package: None,
+            tag: None,
+            org: None,
+            target_account: None,
+        }
+    }
+
+    /// An action of `kind` on `package`.
+    pub fn on_package(kind: ActionKind, package: impl Into<String>) -> Action {
+        Action {
+            package: Some(package.into()),
+            ..Action::new(kind)
+        }
+    }
 }
 
 /// `account`.
@@ -211,6 +232,13 @@ impl TfaMode {
             TfaMode::AuthAndWrites => "auth-and-writes",
         }
     }
+
+    /// The mode a wire name names (hosts that store the mode as text).
+    pub fn from_name(name: &str) -> Option<TfaMode> {
+        [TfaMode::Disabled, TfaMode::AuthOnly, TfaMode::AuthAndWrites]
+            .into_iter()
+            .find(|m| m.as_str() == name)
+    }
 }
 
 /// Reach figures, for an account (its best package) or a package.
@@ -239,33 +267,33 @@ pub struct Impact {
     )
 )]
 #[cfg_attr(feature = "schema", schemars(transform = credential_rules))]
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CredentialDoc {
     pub(crate) kind: CredentialKind,
-    #[serde(default, rename = "type")]
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub(crate) token_type: Option<LegacyType>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) bypass_2fa: Option<bool>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) expires_at: Option<Timestamp>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schemars(length(max = MAX_LIST)))]
     pub(crate) cidr_whitelist: Option<Vec<Cidr>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) packages: Option<PackagesAxis>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) orgs: Option<OrgsAxis>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schemars(length(max = MAX_STRING)))]
     pub(crate) package: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schemars(length(max = 2)))]
     pub(crate) permissions: Option<Vec<OidcPermission>>,
 }
 
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub(crate) enum CredentialKind {
     Session,
@@ -277,7 +305,7 @@ pub(crate) enum CredentialKind {
 
 /// Legacy ("classic") token types.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LegacyType {
     /// Everything the user can do, with OTP per account mode.
@@ -290,7 +318,7 @@ pub enum LegacyType {
 
 /// Granular-token permission on one axis.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Permission {
     /// Nothing.
@@ -304,7 +332,7 @@ pub enum Permission {
 
 /// A granular token's packages-and-scopes axis.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[derive(Clone, Debug, PartialEq, Default, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PackagesAxis {
     /// Covers every package the user can access.
@@ -329,7 +357,7 @@ pub struct PackagesAxis {
 
 /// A granular token's orgs axis.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[derive(Clone, Debug, PartialEq, Default, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct OrgsAxis {
     /// Org names.
@@ -345,7 +373,7 @@ pub struct OrgsAxis {
 
 /// Trusted-publishing permissions.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 pub enum OidcPermission {
     /// `npm publish`.
     #[serde(rename = "createPackage")]
@@ -435,6 +463,74 @@ impl Credential {
             self,
             Credential::LegacyToken { .. } | Credential::GranularToken { .. }
         )
+    }
+}
+
+impl Credential {
+    /// Parses and checks a credential document on its own (hosts that store a token's
+    /// credential and read it back for every request); errors are placed under `credential`.
+    pub fn parse(text: &str) -> Result<Credential, InputError> {
+        crate::wire::json::parse::<CredentialDoc>(text)
+            .map_err(|e| e.within("credential"))?
+            .into_checked()
+            .map_err(|(field, msg)| InputError::new(join("credential", field), msg))
+    }
+
+    /// [`Credential::parse`] for a document already parsed as JSON (an engine answer's
+    /// `credential`, such as the token form's).
+    pub fn from_value(value: &serde_json::Value) -> Result<Credential, InputError> {
+        Credential::parse(&value.to_string())
+    }
+
+    /// The credential as its document: what [`Credential::parse`] reads back to an equal value.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| String::from("{}"))
+    }
+}
+
+/// Written as its SPEC document (only the fields its kind takes), so hosts can store it.
+impl Serialize for Credential {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut doc = CredentialDoc::blank();
+        match self {
+            Credential::Session => {}
+            Credential::Basic => doc.kind = CredentialKind::Basic,
+            Credential::LegacyToken {
+                token_type,
+                expires_at,
+                cidr_whitelist,
+            } => {
+                doc.kind = CredentialKind::LegacyToken;
+                doc.token_type = Some(*token_type);
+                doc.expires_at = *expires_at;
+                doc.cidr_whitelist = Some(cidr_whitelist.clone()).filter(|c| !c.is_empty());
+            }
+            Credential::GranularToken {
+                bypass_2fa,
+                expires_at,
+                cidr_whitelist,
+                packages,
+                orgs,
+            } => {
+                doc.kind = CredentialKind::GranularToken;
+                doc.bypass_2fa = Some(*bypass_2fa);
+                doc.expires_at = *expires_at;
+                doc.cidr_whitelist = Some(cidr_whitelist.clone()).filter(|c| !c.is_empty());
+                doc.packages = Some(packages.clone());
+                doc.orgs = Some(orgs.clone());
+            }
+            Credential::Oidc {
+                package,
+                permissions,
+                expires_at,
+            } => {
+                doc.kind = CredentialKind::Oidc;
+                doc.package = Some(package.clone());
+                doc.permissions = Some(permissions.clone());
+                doc.expires_at = *expires_at;
+            }
+        }
+        doc.serialize(s)
     }
 }
 
@@ -682,6 +778,28 @@ pub enum PublishingAccess {
     TfaOrToken,
     /// 2FA, and no tokens at all.
     TfaNoTokens,
+}
+
+impl PublishingAccess {
+    /// The wire name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            PublishingAccess::None => "none",
+            PublishingAccess::TfaOrToken => "tfa-or-token",
+            PublishingAccess::TfaNoTokens => "tfa-no-tokens",
+        }
+    }
+
+    /// The setting a wire name names (hosts that store it as text).
+    pub fn from_name(name: &str) -> Option<PublishingAccess> {
+        [
+            PublishingAccess::None,
+            PublishingAccess::TfaOrToken,
+            PublishingAccess::TfaNoTokens,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == name)
+    }
 }
 
 /// `package`.
@@ -950,6 +1068,69 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A credential written out parses back to itself, for every kind and every optional
+    /// field, and the standalone parser places errors under `credential` as the request's does.
+    #[test]
+    fn credentials_round_trip_through_their_documents() {
+        let docs = [
+            r#"{"kind":"session"}"#,
+            r#"{"kind":"basic"}"#,
+            r#"{"kind":"legacy-token","type":"automation"}"#,
+            r#"{"kind":"legacy-token","type":"read-only","expires_at":9,"cidr_whitelist":["192.0.2.7/24","::ffff:10.0.0.0/104","2001:db8::/32"]}"#,
+            r#"{"kind":"granular-token"}"#,
+            r#"{"kind":"granular-token","bypass_2fa":true,"expires_at":5,"cidr_whitelist":["10.0.0.0/8"],"packages":{"all":false,"names":["a","@s/b"],"scopes":["@s"],"permission":"read-write"},"orgs":{"names":["o"],"permission":"read-only"}}"#,
+            r#"{"kind":"oidc","package":"p"}"#,
+            r#"{"kind":"oidc","package":"@s/p","permissions":["createStagedPackage"],"expires_at":7}"#,
+        ];
+        for doc in docs {
+            let parsed = Credential::parse(doc).unwrap_or_else(|e| panic!("{doc}: {e:?}"));
+            let written = parsed.to_json();
+            assert_eq!(
+                Credential::parse(&written).as_ref(),
+                Ok(&parsed),
+                "{doc} -> {written}"
+            );
+            let inside = parse_credential(doc).map(|r| r.credential);
+            assert_eq!(inside, Ok(parsed), "{doc}");
+        }
+        for bad in [
+            r#"{"kind":"session","type":"publish"}"#,
+            r#"{"kind":"legacy-token"}"#,
+            r#"{"kind":"oidc","package":"p","packages":{}}"#,
+            r#"{"kind":"nope"}"#,
+        ] {
+            let alone = Credential::parse(bad).map_err(|e| e.path);
+            let inside = parse_credential(bad)
+                .map(|r| r.credential)
+                .map_err(|e| e.path);
+            assert!(alone.is_err(), "{bad}");
+            assert_eq!(alone, inside, "{bad}");
+        }
+    }
+
+    /// The names hosts store modes and settings under are the names parsing reads.
+    #[test]
+    fn stored_names_are_wire_names() {
+        for m in [TfaMode::Disabled, TfaMode::AuthOnly, TfaMode::AuthAndWrites] {
+            let parsed: TfaMode = serde_json::from_str(&format!("\"{}\"", m.as_str())).unwrap();
+            assert_eq!((parsed, TfaMode::from_name(m.as_str())), (m, Some(m)));
+        }
+        for a in [
+            PublishingAccess::None,
+            PublishingAccess::TfaOrToken,
+            PublishingAccess::TfaNoTokens,
+        ] {
+            let parsed: PublishingAccess =
+                serde_json::from_str(&format!("\"{}\"", a.as_str())).unwrap();
+            assert_eq!(
+                (parsed, PublishingAccess::from_name(a.as_str())),
+                (a, Some(a))
+            );
+        }
+        assert_eq!(TfaMode::from_name("auth_only"), None);
+        assert_eq!(PublishingAccess::from_name("None"), None);
     }
 
     fn parse_credential(credential: &str) -> Result<Request, InputError> {

@@ -21,6 +21,10 @@ pub enum ServeError {
     /// The policy component or configuration could not be loaded.
     #[error("policy: {0}")]
     Policy(String),
+    /// The engine refused what the request carried (a code or assertion it cannot read): the
+    /// caller's to fix, answered 400 with the SPEC error document's text.
+    #[error("input: {}: {}", .0.path, .0.message)]
+    Input(stepup_core::InputError),
     /// The policy component failed while answering.
     #[error("policy: {0}")]
     Host(#[from] stepup_wasmtime::HostError),
@@ -33,9 +37,29 @@ pub enum ServeError {
 }
 
 /// A failure inside a handler is the server's: logged with its cause, answered 500 in npm's
-/// error shape without the details (the log has them).
+/// error shape without the details (the log has them). Bad input is the caller's: 400 with the
+/// error document's npm text. A component that failed while answering is a 503 the client may
+/// retry.
 impl IntoResponse for ServeError {
     fn into_response(self) -> Response<Body> {
+        match self {
+            ServeError::Input(e) | ServeError::Host(stepup_wasmtime::HostError::Input(e)) => {
+                return crate::npm::input_answer(&e);
+            }
+            ServeError::Host(e) => {
+                tracing::error!(error = %e, "the policy component failed");
+                let mut r = crate::npm::error_answer(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "stepup: the policy could not answer; try again.",
+                );
+                r.headers_mut().insert(
+                    axum::http::header::RETRY_AFTER,
+                    axum::http::HeaderValue::from_static("1"),
+                );
+                return r;
+            }
+            _ => {}
+        }
         tracing::error!(error = %self, "request failed");
         crate::npm::error_answer(
             StatusCode::INTERNAL_SERVER_ERROR,

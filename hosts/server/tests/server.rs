@@ -667,3 +667,64 @@ async fn a_failing_component_is_a_503_not_bad_input() {
         .await;
     assert_eq!(s, StatusCode::OK);
 }
+
+/// The schema is applied by tracked migrations: a new store records each step once, a store
+/// made before steps were tracked (tables present, no record) keeps its rows and is brought
+/// under tracking, and a recorded step whose text changed since is refused at start rather
+/// than silently diverging.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stores_are_migrated_once_and_older_stores_keep_their_rows() {
+    use stepup_server::store::{Store, StoreUrl};
+    let dir = tempdir("migrations");
+    let fresh = StoreUrl::Sqlite(dir.join("fresh.db").display().to_string());
+    let store = Store::open(&fresh).await.expect("a new store opens");
+    assert_eq!(store.schema_versions().await.unwrap(), vec![1]);
+    store.close().await;
+    let again = Store::open(&fresh)
+        .await
+        .expect("a migrated store opens again");
+    assert_eq!(again.schema_versions().await.unwrap(), vec![1]);
+    again.close().await;
+
+    // A store from before migrations were tracked: the same tables, one account, no record.
+    let old_path = dir.join("old.db");
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&format!("sqlite://{}?mode=rwc", old_path.display()))
+        .await
+        .unwrap();
+    sqlx::raw_sql(include_str!("../migrations/0001_tables.sql"))
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO accounts (name, tfa_mode, created) VALUES ('old', 'auth-only', 1)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let old = StoreUrl::Sqlite(old_path.display().to_string());
+    let store = Store::open(&old).await.expect("an untracked store opens");
+    assert_eq!(store.schema_versions().await.unwrap(), vec![1]);
+    let account = store
+        .account("old")
+        .await
+        .unwrap()
+        .expect("the row is kept");
+    assert_eq!(account.tfa_mode.as_deref(), Some("auth-only"));
+    store.close().await;
+
+    // The recorded step no longer matches what it recorded: refused, with the reason.
+    let pool = sqlx::AnyPool::connect(&format!("sqlite://{}", old_path.display()))
+        .await
+        .unwrap();
+    sqlx::query("UPDATE _sqlx_migrations SET checksum = x'00' WHERE version = 1")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let refused = Store::open(&old)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string());
+    let message = refused.expect_err("a changed step is refused");
+    assert!(message.contains("up to date"), "{message}");
+}

@@ -4,9 +4,17 @@
 //! code first, the request is decided again with the fresh state, so the engine itself says
 //! "replayed" — the server never invents an answer.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
-use stepup_core::contract::decision::Effect;
+use stepup_core::codes::single_use::EmailRecord;
+use stepup_core::contract::cidr::ClientIp;
+use stepup_core::contract::decision::{Decision, Effect, Outcome};
+use stepup_core::contract::request::{
+    self as req, Action, Client, Credential, Failures, Proof, PublishingAccess, TfaMode,
+};
+use stepup_core::contract::time::Timestamp;
+use stepup_core::verify::webauthn::{ChallengeRecord, StoredCredential, WebauthnSecrets};
+use stepup_core::{Factor, InputError, Presented, Request, Secrets};
 
 use crate::App;
 use crate::error::ServeError;
@@ -45,23 +53,25 @@ pub const APPROVAL_PREFIX: &str = "stepup-approval-";
 /// The operation an accepted code covers (SPEC §9.5): one action kind on one package — never
 /// another kind, so a code spent on `token.create` cannot disable 2FA. The client's
 /// `npm-command` header plays no part.
-pub fn operation(_call: &Call, action: &Value) -> String {
-    let kind = action.get("kind").and_then(Value::as_str).unwrap_or("");
-    let package = action.get("package").and_then(Value::as_str).unwrap_or("");
-    format!("{kind} {package}")
+pub fn operation(_call: &Call, action: &Action) -> String {
+    format!(
+        "{} {}",
+        action.kind.as_str(),
+        action.package.as_deref().unwrap_or_default()
+    )
 }
 
-/// The decision document.
+/// The engine's decision.
 #[derive(Debug)]
 pub struct Decided {
-    /// SPEC decision (or error document) JSON.
-    pub decision: Value,
+    /// The SPEC decision, typed as the component answered it.
+    pub decision: Decision,
 }
 
 impl Decided {
     /// `true` when the decision allows.
     pub fn allowed(&self) -> bool {
-        self.decision.get("outcome").and_then(Value::as_str) == Some("allow")
+        self.decision.outcome == Outcome::Allow
     }
 }
 
@@ -69,19 +79,72 @@ fn code_hash(code: &str) -> String {
     stepup_core::wire::encoding::hex_encode(&Sha256::digest(code.as_bytes()))
 }
 
-fn tfa_json(a: &Account) -> Value {
+fn timestamp(t: i64) -> Timestamp {
+    Timestamp(u64::try_from(t).unwrap_or(0))
+}
+
+/// The account's 2FA state as the engine reads it: the stored mode and the factors enrolled.
+fn tfa_of(a: &Account) -> Result<Option<req::Tfa>, ServeError> {
+    let Some(name) = &a.tfa_mode else {
+        return Ok(None);
+    };
+    let mode = TfaMode::from_name(name)
+        .ok_or_else(|| ServeError::Store(format!("account {}: unknown 2FA mode", a.name)))?;
     let mut factors = Vec::new();
     if a.totp_secret.is_some() {
-        factors.push("totp");
+        factors.push(Factor::Totp);
     }
     if a.security_keys > 0 {
-        factors.push("webauthn");
+        factors.push(Factor::Webauthn);
     }
-    factors.push("recovery-code");
-    match &a.tfa_mode {
-        Some(mode) => json!({"mode": mode, "factors": factors}),
-        None => Value::Null,
+    factors.push(Factor::RecoveryCode);
+    Ok(Some(req::Tfa { mode, factors }))
+}
+
+/// The account's secrets, opened from the store for one decision and checked as the engine's
+/// typed entry points check them.
+fn secrets_of(
+    app: &App,
+    account: &str,
+    acct: &Account,
+    codes: &[crate::store::CodeRow],
+    webauthn: Option<WebauthnSecrets>,
+) -> Result<Secrets, ServeError> {
+    let malformed =
+        |what: &str| ServeError::Store(format!("account {account}: {what} is malformed"));
+    let totp = match &acct.totp_secret {
+        Some(sealed) => {
+            let text = app.sealer.open(&format!("totp:{account}"), sealed)?;
+            let secret = stepup_core::TotpSecret::from_base32(&String::from_utf8_lossy(&text))
+                .ok_or_else(|| malformed("the TOTP secret"))?;
+            Some(secret.0)
+        }
+        None => None,
+    };
+    let context = format!("recovery:{account}");
+    let hex = stepup_core::wire::encoding::hex_decode;
+    let mut recovery = Vec::with_capacity(codes.len());
+    for c in codes {
+        let hash = app.sealer.open_text(&context, &c.hash)?;
+        let (Some(salt), Some(hash)) = (hex(&c.salt), hex(&hash)) else {
+            return Err(malformed("a recovery code"));
+        };
+        recovery.push((salt, hash));
     }
+    let email = match &acct.email_code {
+        Some(sealed) => {
+            let text = app
+                .sealer
+                .open_text(&format!("email-code:{account}"), sealed)?;
+            let r: EmailRecord =
+                serde_json::from_str(&text).map_err(|_| malformed("the emailed code"))?;
+            Some((r.salt.0, r.hash.0.to_vec(), r.expires_at.0, r.attempts))
+        }
+        None => None,
+    };
+    let last_step = acct.last_step.and_then(|s| u64::try_from(s).ok());
+    Secrets::from_parts(totp, last_step, recovery, email, webauthn)
+        .map_err(|e| ServeError::Store(format!("account {account}: {}", e.message)))
 }
 
 /// Decides `action` for `account` presenting `credential`, applying the effects.
@@ -89,14 +152,14 @@ pub async fn decide(
     app: &App,
     call: &Call,
     account: &str,
-    credential: &Value,
-    action: &Value,
+    credential: &Credential,
+    action: &Action,
 ) -> Result<Decided, ServeError> {
-    let package = action.get("package").and_then(Value::as_str);
+    let package = action.package.as_deref();
     let op = operation(call, action);
     // npm sends `--otp` on reads too, so a code is looked at on writes only — except with HTTP
     // Basic, where every request is a login (SPEC rule 8) and a read needs its emailed code.
-    let basic = credential.get("kind").and_then(Value::as_str) == Some("basic");
+    let basic = *credential == Credential::Basic;
     let mut code = call
         .code
         .as_deref()
@@ -112,7 +175,10 @@ pub async fn decide(
             .use_approval(account, &op, &code_hash(c), &call.request, call.now)
             .await?
         {
-            proofs.push(json!({"factor": "webauthn", "verified_at": at}));
+            proofs.push(Proof {
+                factor: Factor::Webauthn,
+                verified_at: timestamp(at),
+            });
         }
         code = None;
     }
@@ -123,65 +189,72 @@ pub async fn decide(
             .claim_operation(account, &op, &code_hash(c), &call.request, call.now)
             .await?
     {
-        proofs.push(json!({"factor": "totp", "verified_at": call.now}));
+        proofs.push(Proof {
+            factor: Factor::Totp,
+            verified_at: timestamp(call.now),
+        });
         present = None;
     }
+    let ip = match &call.ip {
+        Some(ip) => Some(ClientIp(ip.parse().map_err(|_| {
+            ServeError::Input(InputError::new(
+                "client.ip",
+                "expected an IPv4 or IPv6 address",
+            ))
+        })?)),
+        None => None,
+    };
+    let package_access = match package {
+        Some(name) => match app.store.package_access(name).await? {
+            Some(access) => Some(PublishingAccess::from_name(&access).ok_or_else(|| {
+                ServeError::Store(format!("package {name}: unknown publishing access"))
+            })?),
+            None => None,
+        },
+        None => None,
+    };
     for _ in 0..4 {
-        let mut present_doc: Option<Value> = None;
         let acct = app.store.account_or_create(account, call.now).await?;
         let codes = app.store.recovery_codes(account).await?;
         let (fa, fi) = app
             .store
             .failures(account, call.ip.as_deref(), call.now)
             .await?;
-        let mut request = json!({
-            "now": call.now,
-            "action": action,
-            "account": {"id": account, "tfa": tfa_json(&acct), "publisher": true, "safeguard_until": acct.safeguard_until},
-            "credential": credential,
-            "client": call.ip.as_ref().map_or_else(|| json!({}), |ip| json!({"ip": ip})),
-            "proofs": proofs,
-            "failures": {"account": fa, "ip": fi},
-        });
-        if let Some(name) = package {
-            let mut p = json!({"name": name});
-            if let Some(access) = app.store.package_access(name).await? {
-                crate::json_set(&mut p, "publishing_access", Value::String(access));
-            }
-            crate::json_set(&mut request, "package", p);
-        }
-        let mut secrets = serde_json::Map::new();
-        if let Some(sealed) = &acct.totp_secret {
-            let secret = app.sealer.open(&format!("totp:{account}"), sealed)?;
-            secrets.insert(
-                "totp_secret".into(),
-                Value::String(String::from_utf8_lossy(&secret).into_owned()),
-            );
-        }
-        if let Some(step) = acct.last_step {
-            secrets.insert("last_totp_step".into(), json!(step));
-        }
-        if !codes.is_empty() {
-            let context = format!("recovery:{account}");
-            let mut list = Vec::with_capacity(codes.len());
-            for c in &codes {
-                let hash = app.sealer.open_text(&context, &c.hash)?;
-                list.push(json!({"salt": c.salt, "hash": hash}));
-            }
-            secrets.insert("recovery_codes".into(), Value::Array(list));
-        }
-        if let Some(record) = &acct.email_code
-            && let Ok(v) = serde_json::from_str::<Value>(
-                &app.sealer
-                    .open_text(&format!("email-code:{account}"), record)?,
-            )
-        {
-            secrets.insert("email_code".into(), v);
-        }
+        let request = Request {
+            now: timestamp(call.now),
+            action: action.clone(),
+            account: req::Account {
+                id: account.to_owned(),
+                tfa: tfa_of(&acct)?,
+                publisher: true,
+                impact: None,
+                safeguard_until: acct.safeguard_until.map(timestamp),
+            },
+            credential: credential.clone(),
+            client: Client { ip },
+            package: package.map(|name| req::Package {
+                name: Some(name.to_owned()),
+                publishing_access: package_access,
+                weekly_downloads: None,
+                dependents: None,
+                dependents_rank: None,
+            }),
+            orgs: Vec::new(),
+            proofs: proofs.clone(),
+            failures: Failures {
+                account: fa.into_iter().map(timestamp).collect(),
+                ip: fi.into_iter().map(timestamp).collect(),
+            },
+        };
         // Keys and the pending challenge matter only to an assertion: other decisions skip both
         // reads, and the challenge verified is the one claimed afterwards.
         let mut keys = Vec::new();
         let mut pending = None;
+        let mut webauthn = None;
+        let mut presented = match present {
+            Some(c) => Some(Presented::new(None, c.to_owned()).map_err(ServeError::Input)?),
+            None => None,
+        };
         if let Some(assertion) = &call.assertion {
             keys = app.store.security_keys(account).await?;
             // No pending challenge (never asked, or already answered): an empty one, which the
@@ -192,35 +265,47 @@ pub async fn decide(
                 .await?
                 .unwrap_or_default();
             pending = Some(challenge.clone()).filter(|c| !c.is_empty());
-            secrets.insert(
-                "webauthn".into(),
-                json!({
-                    "challenge": {"challenge": challenge, "expires_at": expires.max(0)},
-                    "credentials": keys.iter().map(|k| json!({"id": k.id, "public_key": k.public_key, "sign_count": k.sign_count})).collect::<Vec<_>>(),
+            webauthn = Some(WebauthnSecrets {
+                challenge: Some(ChallengeRecord {
+                    challenge,
+                    expires_at: timestamp(expires),
                 }),
+                credentials: keys
+                    .iter()
+                    .map(|k| StoredCredential {
+                        id: k.id.clone(),
+                        public_key: k.public_key.clone(),
+                        sign_count: u32::try_from(k.sign_count).unwrap_or(u32::MAX),
+                    })
+                    .collect(),
+            });
+            presented = Some(
+                Presented::assertion(None, &assertion.to_string()).map_err(ServeError::Input)?,
             );
-            present_doc = Some(json!({"assertion": assertion}));
         }
-        let input = json!({
-            "request": request,
-            "secrets": secrets,
-            "present": present_doc.clone().or_else(|| present.map(|c| json!({"code": c}))),
-        });
-        let text = app.policy.authorize_json(&input.to_string());
-        let decision: Value = serde_json::from_str(&text)
-            .map_err(|e| ServeError::Policy(format!("the component answered non-JSON: {e}")))?;
-        let effects: Vec<Effect> = decision
-            .get("effects")
-            .cloned()
-            .map(serde_json::from_value)
-            .transpose()
-            .map_err(|e| ServeError::Policy(format!("unknown effect: {e}")))?
-            .unwrap_or_default();
+        let secrets = secrets_of(app, account, &acct, &codes, webauthn)?;
+        let decision = app
+            .policy
+            .with(|p| p.authorize(&request, &secrets, presented.as_ref()))
+            .map_err(|e| match e {
+                stepup_wasmtime::HostError::Input(e) => ServeError::Input(e),
+                other => ServeError::Host(other),
+            })?;
         let webauthn = WebauthnState {
             keys: &keys,
             challenge: pending.as_deref(),
         };
-        match apply(app, call, account, &acct, &codes, &webauthn, &effects).await? {
+        match apply(
+            app,
+            call,
+            account,
+            &acct,
+            &codes,
+            &webauthn,
+            &decision.effects,
+        )
+        .await?
+        {
             Applied::Lost => continue,
             Applied::Done { accepted } => {
                 if accepted && let Some(c) = present {
@@ -323,12 +408,13 @@ async fn apply(
             Effect::RecordEmailAttempt => {
                 let context = format!("email-code:{account}");
                 if let Some(old) = &acct.email_code
-                    && let Ok(mut v) =
-                        serde_json::from_str::<Value>(&app.sealer.open_text(&context, old)?)
+                    && let Ok(mut record) =
+                        serde_json::from_str::<EmailRecord>(&app.sealer.open_text(&context, old)?)
                 {
-                    let n = v.get("attempts").and_then(Value::as_u64).unwrap_or(0);
-                    crate::json_set(&mut v, "attempts", json!(n.saturating_add(1)));
-                    let next = app.sealer.seal_text(&context, &v.to_string())?;
+                    record.attempts = record.attempts.saturating_add(1);
+                    let text = serde_json::to_string(&record)
+                        .map_err(|e| ServeError::Store(format!("emailed code record: {e}")))?;
+                    let next = app.sealer.seal_text(&context, &text)?;
                     // Losing this race only means a concurrent attempt was counted instead.
                     app.store.swap_email_code(account, old, Some(&next)).await?;
                 }

@@ -15,7 +15,9 @@ use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, Response, StatusCode, Uri};
 use axum::middleware::Next;
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use stepup_core::contract::request::Action;
 
 use super::{Caller, caller, error_answer, identity_of, internal, need_login, unknown_token};
 use crate::Shared;
@@ -35,8 +37,9 @@ const SECRET_HEADERS: [&str; 4] = ["authorization", "cookie", "npm-otp", "proxy-
 pub struct Classified {
     /// The catalogue route.
     pub route: String,
-    /// The SPEC action document, or `null`.
-    pub action: Value,
+    /// The SPEC action, read once from the engine's answer; `None` for routes the gateway
+    /// answers itself.
+    pub action: Option<Action>,
     /// The canonical package name.
     pub package: Option<String>,
     /// The canonical path (and a read's query) to forward.
@@ -52,11 +55,17 @@ pub struct Classified {
 }
 
 impl Classified {
-    fn from_answer(answer: &Value, input: Value) -> Classified {
+    fn from_answer(answer: &Value, input: Value) -> Result<Classified, ServeError> {
         let text = |k: &str| answer.get(k).and_then(Value::as_str).map(str::to_owned);
-        Classified {
+        let action = match answer.get("action") {
+            None | Some(Value::Null) => None,
+            Some(a) => Some(Action::deserialize(a).map_err(|e| {
+                ServeError::Policy(format!("classify answered an unreadable action: {e}"))
+            })?),
+        };
+        Ok(Classified {
             route: text("route").unwrap_or_default(),
-            action: answer.get("action").cloned().unwrap_or(Value::Null),
+            action,
             package: text("package"),
             path: text("path").unwrap_or_else(|| "/".to_owned()),
             key: text("key").unwrap_or_default(),
@@ -66,7 +75,7 @@ impl Classified {
                 .and_then(Value::as_bool)
                 .unwrap_or(false),
             input,
-        }
+        })
     }
 }
 
@@ -163,7 +172,10 @@ pub async fn with_current(
         .unwrap_or_else(|| json!({}));
     let mut input = c.input.clone();
     crate::json_set(&mut input, "current", current);
-    Ok(classify(app, &input)?.map(|out| Classified::from_answer(&out, input)))
+    match classify(app, &input)? {
+        Ok(out) => Classified::from_answer(&out, input).map(Ok),
+        Err(answer) => Ok(Err(answer)),
+    }
 }
 
 fn too_large(cap: usize) -> Response<Body> {
@@ -281,7 +293,10 @@ async fn gated(app: &Shared, req: Request, next: Next) -> Response<Body> {
         Ok(Err(answer)) => return answer,
         Err(e) => return internal(e),
     };
-    let classified = Classified::from_answer(&out, input);
+    let classified = match Classified::from_answer(&out, input) {
+        Ok(c) => c,
+        Err(e) => return internal(e),
+    };
     match classified.path.parse::<Uri>() {
         Ok(uri) => parts.uri = uri,
         Err(e) => return internal(ServeError::Policy(format!("canonical path: {e}"))),

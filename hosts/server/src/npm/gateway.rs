@@ -9,6 +9,8 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{Response, StatusCode};
 use serde_json::{Value, json};
+use stepup_core::contract::request::Action;
+use stepup_core::{ActionKind, Effect};
 
 use std::sync::Arc;
 
@@ -37,11 +39,11 @@ pub async fn proxy(
     let Some(classified) = parts.extensions.get::<Arc<Classified>>().cloned() else {
         return error_answer(StatusCode::NOT_FOUND, "stepup: not found.");
     };
-    if classified.action.is_null() {
+    let Some(classified_action) = classified.action.clone() else {
         // Routes answered by the gateway's own handlers (logout, the done poll, the OIDC
         // exchange) are never forwarded, whatever path they arrived by.
         return error_answer(StatusCode::NOT_FOUND, "stepup: not served at this path.");
-    }
+    };
     let Ok(bytes) = axum::body::to_bytes(body, super::gate::MAX_PUBLISH_BODY).await else {
         return error_answer(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -73,7 +75,8 @@ pub async fn proxy(
                         Ok(c) => c,
                         Err(answer) => return Ok(answer),
                     };
-                let mut action = classified.action.clone();
+                // The answer asked again with the current document, where there was one.
+                let action = classified.action.clone().unwrap_or(classified_action);
                 if let Some(r) = publishing_setting(
                     &app,
                     &classified,
@@ -81,7 +84,7 @@ pub async fn proxy(
                     &id,
                     peer,
                     &parts.headers,
-                    &mut action,
+                    &action,
                 )
                 .await?
                 {
@@ -90,7 +93,7 @@ pub async fn proxy(
                 let call = super::call_for(&app, peer, &classified.key, &parts.headers);
                 let d = decide(&app, &call, &id.account, &id.credential, &action).await?;
                 if !read || !d.allowed() {
-                    tracing::info!(account = %id.account, kind = %crate::json_field(&action, "kind"), key = %classified.key, reason = %crate::json_field(&d.decision, "reason"), rule = %crate::json_field(&d.decision, "rule"), "decided");
+                    tracing::info!(account = %id.account, kind = action.kind.as_str(), key = %classified.key, reason = d.decision.reason.as_str(), rule = %d.decision.rule, "decided");
                 }
                 if !d.allowed() {
                     // HTTP Basic is a login on every request: its emailed code goes out here.
@@ -108,14 +111,7 @@ pub async fn proxy(
                 }
                 publisher = Some(id.account.clone());
                 // SPEC §8.24: outside the token's axes, a read goes out as anyone's would.
-                let anonymous = d
-                    .decision
-                    .get("effects")
-                    .and_then(Value::as_array)
-                    .is_some_and(|e| {
-                        e.iter()
-                            .any(|x| crate::json_field(x, "kind") == "read-anonymously")
-                    });
+                let anonymous = d.decision.effects.contains(&Effect::ReadAnonymously);
                 if anonymous { None } else { id.upstream_auth }
             }
         };
@@ -135,7 +131,10 @@ pub async fn proxy(
         };
         // Remember who publishes what: trust and publishing settings are for maintainers.
         if answer.status().is_success()
-            && crate::json_field(&classified.action, "kind") == "package.publish"
+            && classified
+                .action
+                .as_ref()
+                .is_some_and(|a| a.kind == ActionKind::PackagePublish)
             && let (Some(account), Some(pkg)) = (&publisher, &classified.package)
         {
             app.store.add_maintainer(pkg, account).await?;
@@ -154,9 +153,9 @@ async fn publishing_setting(
     id: &super::Identity,
     peer: SocketAddr,
     headers: &axum::http::HeaderMap,
-    action: &mut Value,
+    action: &Action,
 ) -> Result<Option<Response<Body>>, ServeError> {
-    if crate::json_field(&classified.action, "kind") != "access.publishing-setting" {
+    if action.kind != ActionKind::AccessPublishingSetting {
         return Ok(None);
     }
     let Some(requires) = body.get("publish_requires_tfa").and_then(Value::as_bool) else {

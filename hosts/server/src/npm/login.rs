@@ -3,6 +3,8 @@
 //! `logout`. Passwords are checked by the upstream registry; the second factor by the engine.
 
 use std::net::SocketAddr;
+use stepup_core::contract::request::{Action, Credential, LegacyType, PackagesAxis, Permission};
+use stepup_core::{ActionKind, Decision, Reason};
 
 use axum::Form;
 use axum::body::{Body, Bytes};
@@ -27,7 +29,7 @@ const WEB_LOGIN_TTL: i64 = 600;
 pub async fn mint(
     app: &App,
     account: &str,
-    credential: &Value,
+    credential: &Credential,
     session: bool,
     upstream_token: Option<&str>,
     name: Option<String>,
@@ -39,22 +41,29 @@ pub async fn mint(
     let upstream = upstream_token
         .map(|t| app.sealer.seal(&format!("upstream:{key}"), t.as_bytes()))
         .transpose()?;
-    let readonly = credential.get("type").and_then(Value::as_str) == Some("read-only")
-        || credential
-            .pointer("/packages/permission")
-            .and_then(Value::as_str)
-            == Some("read-only");
-    let cidr = credential
-        .get("cidr_whitelist")
-        .filter(|c| c.as_array().is_some_and(|a| !a.is_empty()))
-        .map(Value::to_string);
+    let readonly = matches!(
+        credential,
+        Credential::LegacyToken {
+            token_type: LegacyType::ReadOnly,
+            ..
+        } | Credential::GranularToken {
+            packages: PackagesAxis {
+                permission: Permission::ReadOnly,
+                ..
+            },
+            ..
+        }
+    );
+    let cidr = Some(credential.cidr_whitelist())
+        .filter(|c| !c.is_empty())
+        .map(|c| json!(c).to_string());
     let row = TokenRow {
         key,
         account: account.to_owned(),
         prefix: token.chars().take(8).collect(),
         name,
         description,
-        credential: credential.to_string(),
+        credential: credential.to_json(),
         upstream,
         readonly,
         cidr,
@@ -69,10 +78,10 @@ pub async fn mint(
 pub(super) async fn maybe_send_code(
     app: &App,
     account: &str,
-    decision: &Value,
+    decision: &Decision,
     now: i64,
 ) -> Result<(), ServeError> {
-    if decision.get("reason").and_then(Value::as_str) != Some("login-verification-required") {
+    if decision.reason != Reason::LoginVerificationRequired {
         return Ok(());
     }
     let Some(acct) = app.store.account(account).await? else {
@@ -143,11 +152,11 @@ pub(super) async fn login_decision(
         app,
         call,
         name,
-        &json!({"kind": "basic"}),
-        &json!({"kind": "login"}),
+        &Credential::Basic,
+        &Action::new(ActionKind::Login),
     )
     .await?;
-    tracing::info!(account = name, reason = %crate::json_field(&d.decision, "reason"), rule = %crate::json_field(&d.decision, "rule"), "login");
+    tracing::info!(account = name, reason = d.decision.reason.as_str(), rule = %d.decision.rule, "login");
     if !d.allowed() {
         maybe_send_code(app, name, &d.decision, call.now).await?;
         return Ok(Err(decision_answer(&d.decision)));
@@ -181,7 +190,7 @@ pub async fn couch_login(
         let (token, _) = mint(
             &app,
             name,
-            &json!({"kind": "session"}),
+            &Credential::Session,
             true,
             Some(&upstream_token),
             Some("login".into()),
@@ -235,7 +244,7 @@ pub async fn whoami(
         &call,
         &account,
         &id.credential,
-        &json!({"kind": "profile.read"}),
+        &Action::new(ActionKind::ProfileRead),
     )
     .await?;
     if !d.allowed() {
@@ -375,7 +384,7 @@ pub(super) async fn complete_login(
     let (token, _) = mint(
         app,
         name,
-        &json!({"kind": "session"}),
+        &Credential::Session,
         true,
         Some(upstream_token),
         Some("web login".into()),

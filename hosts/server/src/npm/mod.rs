@@ -20,6 +20,9 @@ use axum::http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use base64::Engine as _;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha512};
+use stepup_core::InputError;
+use stepup_core::contract::decision::{Decision, Outcome};
+use stepup_core::contract::request::Credential;
 
 use crate::App;
 use crate::error::ServeError;
@@ -67,48 +70,48 @@ pub fn error_answer(status: StatusCode, message: &str) -> Response<Body> {
 
 /// A decision as npm's HTTP answer: status, `www-authenticate`, the error text it prints, and an
 /// `npm-notice` with the engine's message on challenges.
-pub fn decision_answer(d: &Value) -> Response<Body> {
+pub fn decision_answer(d: &Decision) -> Response<Body> {
     decision_answer_with(d, &[])
 }
 
 /// [`decision_answer`] with more members in the body (npm's web OTP `authUrl` / `doneUrl`).
-pub fn decision_answer_with(d: &Value, extra: &[(&str, Value)]) -> Response<Body> {
-    let npm = d.get("npm").cloned().unwrap_or(Value::Null);
-    let status = npm
-        .get("status")
-        .and_then(Value::as_u64)
-        .and_then(|s| u16::try_from(s).ok())
-        .and_then(|s| StatusCode::from_u16(s).ok())
-        .unwrap_or(StatusCode::FORBIDDEN);
+pub fn decision_answer_with(d: &Decision, extra: &[(&str, Value)]) -> Response<Body> {
+    let status = StatusCode::from_u16(d.npm.status).unwrap_or(StatusCode::FORBIDDEN);
     let mut body = json!({
-        "error": npm.get("error").cloned().unwrap_or(Value::Null),
-        "reason": d.get("reason").cloned().unwrap_or(Value::Null),
-        "message": d.get("message").cloned().unwrap_or(Value::Null),
+        "error": d.npm.error,
+        "reason": d.reason,
+        "message": d.message,
     });
     for (k, v) in extra {
         crate::json_set(&mut body, k, v.clone());
     }
     let mut r = json_answer(status, &body);
-    if let Some(v) = npm
-        .get("www_authenticate")
-        .and_then(Value::as_str)
+    if let Some(v) = d
+        .npm
+        .www_authenticate
+        .as_deref()
         .and_then(|v| HeaderValue::from_str(v).ok())
     {
         r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
     }
-    if d.get("outcome").and_then(Value::as_str) == Some("challenge")
-        && let Some(m) = d
-            .get("message")
-            .and_then(Value::as_str)
-            .and_then(|m| HeaderValue::from_str(m).ok())
+    if d.outcome == Outcome::Challenge
+        && let Ok(m) = HeaderValue::from_str(&d.message)
     {
         r.headers_mut().insert("npm-notice", m);
     }
-    if let Some(v) = d.get("retry_after").and_then(Value::as_u64) {
+    if let Some(v) = d.retry_after {
         r.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(v));
     }
     r
+}
+
+/// Input the engine refused (SPEC §8.17) as npm's answer: 400 with the error document's text.
+pub fn input_answer(e: &InputError) -> Response<Body> {
+    json_answer(
+        StatusCode::BAD_REQUEST,
+        &json!({"error": e.to_string(), "reason": "invalid-input", "message": null}),
+    )
 }
 
 /// An internal failure: logged, answered without detail.
@@ -385,8 +388,8 @@ pub fn npm_major(headers: &HeaderMap) -> Option<u32> {
 pub struct Identity {
     /// Account name.
     pub account: String,
-    /// The SPEC credential it presents.
-    pub credential: Value,
+    /// The SPEC credential it presents, parsed once when the caller is resolved.
+    pub credential: Credential,
     /// The `authorization` header to send upstream for it.
     pub upstream_auth: Option<String>,
     /// The token, when it is one of ours.
@@ -517,8 +520,9 @@ pub async fn identity_of(
         Caller::Anonymous => Ok(Err(need_login())),
         Caller::Unknown => Ok(Err(unknown_token())),
         Caller::Token(t) => {
-            let credential: Value = serde_json::from_str(&t.credential)
-                .map_err(|e| ServeError::Store(format!("token credential is not JSON: {e}")))?;
+            let credential = Credential::parse(&t.credential).map_err(|e| {
+                ServeError::Store(format!("token {}: stored credential: {e}", t.prefix))
+            })?;
             let upstream_auth = match &t.upstream {
                 Some(sealed) => {
                     let raw = app.sealer.open(&format!("upstream:{}", t.key), sealed)?;
@@ -537,7 +541,7 @@ pub async fn identity_of(
             .await
             .map(|t| Identity {
                 account: name,
-                credential: json!({"kind": "basic"}),
+                credential: Credential::Basic,
                 upstream_auth: Some(format!("Bearer {t}")),
                 token: None,
             })),

@@ -2,6 +2,8 @@
 //! npm 10 and npm 11 drive them (wire-protocol reference §2.7.2–2.7.4).
 
 use std::net::SocketAddr;
+use stepup_core::ActionKind;
+use stepup_core::contract::request::Action;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, State};
@@ -43,7 +45,7 @@ pub async fn get(
         &call,
         &id.account,
         &id.credential,
-        &json!({"kind": "profile.read"}),
+        &Action::new(ActionKind::ProfileRead),
     )
     .await?;
     if !d.allowed() {
@@ -98,12 +100,11 @@ pub async fn post(
             .and_then(Value::as_str)
             .unwrap_or(&acct.fullname)
             .to_owned();
-        let kind = if email != acct.email {
-            "email.change"
+        let action = Action::new(if email != acct.email {
+            ActionKind::EmailChange
         } else {
-            "profile.update"
-        };
-        let action = json!({"kind": kind});
+            ActionKind::ProfileUpdate
+        });
         if let Err(answer) = super::security_keys::decide_or_answer(
             &app,
             &headers,
@@ -145,7 +146,7 @@ pub async fn post(
             &call,
             name,
             &id.credential,
-            &json!({"kind": "tfa.disable"}),
+            &Action::new(ActionKind::TfaDisable),
         )
         .await?
         {
@@ -168,7 +169,7 @@ pub async fn post(
             &call,
             name,
             &id.credential,
-            &json!({"kind": "tfa.mode-change"}),
+            &Action::new(ActionKind::TfaModeChange),
         )
         .await?
         {
@@ -188,7 +189,7 @@ pub async fn post(
         &call,
         name,
         &id.credential,
-        &json!({"kind": "tfa.enable"}),
+        &Action::new(ActionKind::TfaEnable),
     )
     .await?;
     if !d.allowed() {

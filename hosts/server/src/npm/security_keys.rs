@@ -4,6 +4,8 @@
 //! the pending challenge and the keys, and claims each challenge once.
 
 use std::net::SocketAddr;
+use stepup_core::contract::request::{Action, Credential};
+use stepup_core::{ActionKind, Decision, Factor, Outcome};
 
 use axum::Json;
 use axum::body::Body;
@@ -145,18 +147,15 @@ pub async fn register_options(
         &app,
         &call,
         &f.name,
-        &json!({"kind": "basic"}),
-        &json!({"kind": "tfa.enable"}),
+        &Credential::Basic,
+        &Action::new(ActionKind::TfaEnable),
     )
     .await?;
     if !d.allowed() {
         // The form carries the password: for an account without 2FA that is a login, and
         // its emailed code goes out here (the page takes it in the code field).
         super::login::maybe_send_code(&app, &f.name, &d.decision, call.now).await?;
-        return Ok(refused(
-            StatusCode::UNAUTHORIZED,
-            &text(&d.decision, "message"),
-        ));
+        return Ok(refused(StatusCode::UNAUTHORIZED, &d.decision.message));
     }
     let keys = app.store.security_keys(&f.name).await?;
     let options = new_challenge(&app, &f.name, REGISTER, &keys).await?;
@@ -321,19 +320,18 @@ pub async fn challenge_answer(
     headers: &HeaderMap,
     call: &Call,
     account: &str,
-    credential: &Value,
-    action: &Value,
-    decision: &Value,
+    credential: &Credential,
+    action: &Action,
+    decision: &Decision,
 ) -> Result<Response<Body>, ServeError> {
     let web = headers
         .get("npm-auth-type")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v == "web");
     let factors = decision
-        .pointer("/challenge/factors")
-        .and_then(Value::as_array)
-        .is_some_and(|f| f.iter().any(|x| x == "webauthn"));
-    if !web || !factors || text(decision, "outcome") != "challenge" {
+        .challenge
+        .is_some_and(|c| c.factors.contains(Factor::Webauthn));
+    if !web || !factors || decision.outcome != Outcome::Challenge {
         return Ok(super::decision_answer(decision));
     }
     let Some(acct) = app.store.account(account).await? else {
@@ -349,8 +347,9 @@ pub async fn challenge_answer(
             id: id.clone(),
             account: account.to_owned(),
             op: operation(call, action),
-            action: action.to_string(),
-            credential: credential.to_string(),
+            action: serde_json::to_string(action)
+                .map_err(|e| ServeError::Store(format!("approval action: {e}")))?,
+            credential: credential.to_json(),
             expires,
         })
         .await?;
@@ -373,8 +372,8 @@ pub async fn decide_or_answer(
     headers: &HeaderMap,
     call: &Call,
     account: &str,
-    credential: &Value,
-    action: &Value,
+    credential: &Credential,
+    action: &Action,
 ) -> Result<Result<(), Response<Body>>, ServeError> {
     let d = decide(app, call, account, credential, action).await?;
     if d.allowed() {
@@ -389,10 +388,14 @@ pub async fn decide_or_answer(
 pub async fn approve_page(State(app): State<Shared>, Path(id): Path<String>) -> Response<Body> {
     match app.store.pending_approval(&id, crate::now()).await {
         Ok(Some(a)) => {
-            let action: Value = serde_json::from_str(&a.action).unwrap_or(Value::Null);
-            let what = match action.get("package").and_then(Value::as_str) {
-                Some(p) => format!("{} of {}", text(&action, "kind"), p),
-                None => text(&action, "kind"),
+            let what = match serde_json::from_str::<Action>(&a.action) {
+                Ok(Action {
+                    kind,
+                    package: Some(p),
+                    ..
+                }) => format!("{} of {p}", kind.as_str()),
+                Ok(action) => action.kind.as_str().to_owned(),
+                Err(e) => return internal(ServeError::Store(format!("approval action: {e}"))),
             };
             page(
                 "Approve with your security key",
@@ -446,10 +449,10 @@ pub async fn approve(
     let Some(assertion) = f.assertion else {
         return Ok(refused(StatusCode::BAD_REQUEST, "assertion: required"));
     };
-    let action: Value = serde_json::from_str(&a.action)
-        .map_err(|e| ServeError::Store(format!("approval action is not JSON: {e}")))?;
-    let credential: Value = serde_json::from_str(&a.credential)
-        .map_err(|e| ServeError::Store(format!("approval credential is not JSON: {e}")))?;
+    let action: Action = serde_json::from_str(&a.action)
+        .map_err(|e| ServeError::Store(format!("approval action: {e}")))?;
+    let credential = Credential::parse(&a.credential)
+        .map_err(|e| ServeError::Store(format!("approval credential: {e}")))?;
     let mut call = super::call_of(
         &app,
         peer,
@@ -462,10 +465,7 @@ pub async fn approve(
     call.assertion = Some(assertion);
     let d = decide(&app, &call, &a.account, &credential, &action).await?;
     if !d.allowed() {
-        return Ok(refused(
-            StatusCode::UNAUTHORIZED,
-            &text(&d.decision, "message"),
-        ));
+        return Ok(refused(StatusCode::UNAUTHORIZED, &d.decision.message));
     }
     let token = format!(
         "{APPROVAL_PREFIX}{}",

@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use stepup_core::ActionKind;
+use stepup_core::contract::request::{Action, Credential};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Path, Query, State};
@@ -49,7 +51,7 @@ pub async fn list(
         &call,
         &id.account,
         &id.credential,
-        &json!({"kind": "token.list"}),
+        &Action::new(ActionKind::TokenList),
     )
     .await?;
     if !d.allowed() {
@@ -130,7 +132,7 @@ pub async fn create(
         &call,
         &id.account,
         &id.credential,
-        &json!({"kind": "token.create"}),
+        &Action::new(ActionKind::TokenCreate),
     )
     .await?
     {
@@ -173,8 +175,15 @@ pub async fn create(
             .unwrap_or_default();
         return Ok(error_answer(StatusCode::BAD_REQUEST, &problems.join("; ")));
     }
-    let credential = check.get("credential").cloned().unwrap_or(Value::Null);
-    let expires = credential.get("expires_at").and_then(Value::as_i64);
+    let credential = Credential::from_value(check.get("credential").unwrap_or(&Value::Null))
+        .map_err(|e| {
+            ServeError::Policy(format!(
+                "the token form answered a credential it cannot read: {e}"
+            ))
+        })?;
+    let expires = credential
+        .expires_at()
+        .and_then(|t| i64::try_from(t.0).ok());
     let name = form.get("name").and_then(Value::as_str).map(str::to_owned);
     let description = form
         .get("description")
@@ -218,7 +227,7 @@ pub async fn revoke(
         &call,
         &id.account,
         &id.credential,
-        &json!({"kind": "token.revoke"}),
+        &Action::new(ActionKind::TokenRevoke),
     )
     .await?
     {

@@ -4,6 +4,8 @@
 //! the token and its claims; this module stores, claims the `jti` once, and mints.
 
 use std::net::SocketAddr;
+use stepup_core::ActionKind;
+use stepup_core::contract::request::{Action, Credential};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Path, State};
@@ -31,7 +33,7 @@ pub async fn list(
         &call,
         &id.account,
         &id.credential,
-        &json!({"kind": "package.read", "package": name}),
+        &Action::on_package(ActionKind::PackageRead, name.as_str()),
     )
     .await?;
     if !d.allowed() {
@@ -89,7 +91,7 @@ pub async fn configure(
         &call,
         &id.account,
         &id.credential,
-        &json!({"kind": "trust.configure", "package": name}),
+        &Action::on_package(ActionKind::TrustConfigure, name.as_str()),
     )
     .await?;
     if !d.allowed() {
@@ -257,15 +259,22 @@ pub async fn exchange(
         }
         None => None,
     };
-    let credential = out.get("credential").cloned().unwrap_or(Value::Null);
-    let expires = credential.get("expires_at").and_then(Value::as_i64);
+    let credential = Credential::from_value(out.get("credential").unwrap_or(&Value::Null))
+        .map_err(|e| {
+            ServeError::Policy(format!(
+                "the exchange answered a credential it cannot read: {e}"
+            ))
+        })?;
+    let expires = credential
+        .expires_at()
+        .and_then(|t| i64::try_from(t.0).ok());
     let row = TokenRow {
         key,
         account,
         prefix: token.chars().take(8).collect(),
         name: Some(format!("trusted publishing: {name}")),
         description: None,
-        credential: credential.to_string(),
+        credential: credential.to_json(),
         upstream,
         readonly: false,
         cidr: None,

@@ -2,6 +2,7 @@
 //! enrolment, the emailed code (sealed), the read-only safeguard and the profile.
 
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
 use super::recovery_codes::replace_recovery_codes;
 use super::{Store, opt_i64, opt_str};
@@ -34,31 +35,35 @@ pub struct Account {
     pub security_keys: i64,
 }
 
-impl Store {
-    /// The account, if it has ever logged in.
-    pub async fn account(&self, name: &str) -> Result<Option<Account>, ServeError> {
-        let row = sqlx::query("SELECT name, tfa_mode, totp_secret, last_step, pending_mode, pending_secret, safeguard_until, email_code, email, fullname, created, (SELECT COUNT(*) FROM webauthn_credentials w WHERE w.account = accounts.name) AS security_keys FROM accounts WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
-        let Some(r) = row else { return Ok(None) };
-        let pending = match (opt_str(&r, "pending_mode")?, opt_str(&r, "pending_secret")?) {
+impl sqlx::FromRow<'_, AnyRow> for Account {
+    fn from_row(r: &AnyRow) -> Result<Account, sqlx::Error> {
+        let pending = match (opt_str(r, "pending_mode")?, opt_str(r, "pending_secret")?) {
             (Some(m), Some(s)) => Some((m, s)),
             _ => None,
         };
-        Ok(Some(Account {
+        Ok(Account {
             name: r.try_get("name")?,
-            tfa_mode: opt_str(&r, "tfa_mode")?,
-            totp_secret: opt_str(&r, "totp_secret")?,
-            last_step: opt_i64(&r, "last_step")?,
+            tfa_mode: opt_str(r, "tfa_mode")?,
+            totp_secret: opt_str(r, "totp_secret")?,
+            last_step: opt_i64(r, "last_step")?,
             pending,
-            safeguard_until: opt_i64(&r, "safeguard_until")?,
-            email_code: opt_str(&r, "email_code")?,
+            safeguard_until: opt_i64(r, "safeguard_until")?,
+            email_code: opt_str(r, "email_code")?,
             email: r.try_get("email")?,
             fullname: r.try_get("fullname")?,
             created: r.try_get("created")?,
             security_keys: r.try_get("security_keys")?,
-        }))
+        })
+    }
+}
+
+impl Store {
+    /// The account, if it has ever logged in.
+    pub async fn account(&self, name: &str) -> Result<Option<Account>, ServeError> {
+        Ok(sqlx::query_as::<_, Account>("SELECT name, tfa_mode, totp_secret, last_step, pending_mode, pending_secret, safeguard_until, email_code, email, fullname, created, (SELECT COUNT(*) FROM webauthn_credentials w WHERE w.account = accounts.name) AS security_keys FROM accounts WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     /// The account, created at first use. Only a first use writes: the lookup comes first, so

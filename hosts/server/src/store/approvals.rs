@@ -1,6 +1,7 @@
 //! Browser approvals of one npm operation (web OTP), each request served once.
 
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
 use super::{Store, opt_i64};
 use crate::error::ServeError;
@@ -20,6 +21,19 @@ pub struct Approval {
     pub credential: String,
     /// Unix seconds.
     pub expires: i64,
+}
+
+impl sqlx::FromRow<'_, AnyRow> for Approval {
+    fn from_row(r: &AnyRow) -> Result<Approval, sqlx::Error> {
+        Ok(Approval {
+            id: r.try_get("id")?,
+            account: r.try_get("account")?,
+            op: r.try_get("op")?,
+            action: r.try_get("action")?,
+            credential: r.try_get("credential")?,
+            expires: r.try_get("expires")?,
+        })
+    }
 }
 
 impl Store {
@@ -43,23 +57,11 @@ impl Store {
         id: &str,
         now: i64,
     ) -> Result<Option<Approval>, ServeError> {
-        let row = sqlx::query("SELECT id, account, op, action, credential, expires FROM approvals WHERE id = $1 AND expires > $2 AND token_hash IS NULL")
+        Ok(sqlx::query_as::<_, Approval>("SELECT id, account, op, action, credential, expires FROM approvals WHERE id = $1 AND expires > $2 AND token_hash IS NULL")
             .bind(id)
             .bind(now)
             .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| -> Result<Approval, sqlx::Error> {
-            Ok(Approval {
-                id: r.try_get("id")?,
-                account: r.try_get("account")?,
-                op: r.try_get("op")?,
-                action: r.try_get("action")?,
-                credential: r.try_get("credential")?,
-                expires: r.try_get("expires")?,
-            })
-        })
-        .transpose()
-        .map_err(ServeError::from)
+            .await?)
     }
 
     /// Marks an approval approved with the hash of its one-time token; `false` if it already was.

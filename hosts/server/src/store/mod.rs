@@ -2,11 +2,13 @@
 //! settings, failure times and login sessions, in embedded SQLite (one file) or PostgreSQL (shared
 //! by several instances). Every "use once" step is a single conditional statement, so accepting a
 //! TOTP step or burning a recovery code is atomic across instances: exactly one request wins.
-//! One file per group of tables; this one opens the database and creates the tables.
+//! One file per group of tables; this one opens the database and brings its tables up to
+//! date with the migrations under `migrations/`.
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Pool};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{Any, Pool, SqlStr};
 
 type AnyPool = Pool<Any>;
 type AnyPoolOptions = sqlx::pool::PoolOptions<Any>;
@@ -89,27 +91,33 @@ pub struct Store {
     postgres: bool,
 }
 
-const SCHEMA: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS accounts (name TEXT PRIMARY KEY, tfa_mode TEXT, totp_secret TEXT, last_step BIGINT, pending_mode TEXT, pending_secret TEXT, safeguard_until BIGINT, email_code TEXT, email TEXT NOT NULL DEFAULT '', fullname TEXT NOT NULL DEFAULT '', created BIGINT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS recovery_codes (account TEXT NOT NULL, idx BIGINT NOT NULL, salt TEXT NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (account, idx))",
-    "CREATE TABLE IF NOT EXISTS tokens (key TEXT PRIMARY KEY, account TEXT NOT NULL, prefix TEXT NOT NULL, name TEXT, description TEXT, credential TEXT NOT NULL, upstream TEXT, readonly BIGINT NOT NULL, cidr TEXT, created BIGINT NOT NULL, expires BIGINT, session BIGINT NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS tokens_by_account ON tokens (account)",
-    "CREATE TABLE IF NOT EXISTS failures (account TEXT, ip TEXT, at BIGINT NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS failures_by_account ON failures (account, at)",
-    "CREATE INDEX IF NOT EXISTS failures_by_ip ON failures (ip, at)",
-    "CREATE TABLE IF NOT EXISTS packages (name TEXT PRIMARY KEY, publishing_access TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS operations (account TEXT NOT NULL, op TEXT NOT NULL, code_hash TEXT NOT NULL, until BIGINT NOT NULL, PRIMARY KEY (account, op))",
-    "CREATE TABLE IF NOT EXISTS operation_uses (account TEXT NOT NULL, op TEXT NOT NULL, code_hash TEXT NOT NULL, request TEXT NOT NULL, PRIMARY KEY (account, op, code_hash, request))",
-    "CREATE TABLE IF NOT EXISTS web_logins (id TEXT PRIMARY KEY, expires BIGINT NOT NULL, token TEXT)",
-    "CREATE TABLE IF NOT EXISTS trust (package TEXT PRIMARY KEY, config TEXT NOT NULL, account TEXT NOT NULL, upstream TEXT, updated BIGINT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS maintainers (package TEXT NOT NULL, account TEXT NOT NULL, PRIMARY KEY (package, account))",
-    "CREATE TABLE IF NOT EXISTS approvals (id TEXT PRIMARY KEY, account TEXT NOT NULL, op TEXT NOT NULL, action TEXT NOT NULL, credential TEXT NOT NULL, expires BIGINT NOT NULL, token_hash TEXT, approved_at BIGINT)",
-    "CREATE TABLE IF NOT EXISTS approval_uses (id TEXT NOT NULL, request TEXT NOT NULL, PRIMARY KEY (id, request))",
-    "CREATE TABLE IF NOT EXISTS oidc_jtis (jti TEXT PRIMARY KEY, until BIGINT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS webauthn_credentials (id TEXT PRIMARY KEY, account TEXT NOT NULL, public_key TEXT NOT NULL, sign_count BIGINT NOT NULL, alg TEXT NOT NULL, created BIGINT NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS webauthn_by_account ON webauthn_credentials (account)",
-    "CREATE TABLE IF NOT EXISTS webauthn_challenges (account TEXT NOT NULL, purpose TEXT NOT NULL, challenge TEXT NOT NULL, expires BIGINT NOT NULL, PRIMARY KEY (account, purpose))",
-];
+/// The schema's history, oldest first: each step a file under `migrations/`, applied once per
+/// store and recorded with its checksum in `_sqlx_migrations`, so a changed step is refused
+/// instead of silently diverging. A new column or table is a new file here, never an edit.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "tables",
+    include_str!("../../migrations/0001_tables.sql"),
+)];
+
+/// The migrator over [`MIGRATIONS`]: built from embedded steps rather than `sqlx::migrate!`,
+/// whose macros would compile both SQL drivers a second time for the build host.
+fn migrator() -> Migrator {
+    Migrator::with_migrations(
+        MIGRATIONS
+            .iter()
+            .map(|(version, description, sql)| {
+                Migration::new(
+                    *version,
+                    (*description).into(),
+                    MigrationType::Simple,
+                    SqlStr::from_static(sql),
+                    false,
+                )
+            })
+            .collect(),
+    )
+}
 
 fn opt_str(row: &AnyRow, col: &str) -> Result<Option<String>, sqlx::Error> {
     row.try_get::<Option<String>, _>(col)
@@ -154,18 +162,21 @@ impl Store {
         Ok(store)
     }
 
+    /// Applies the steps this store has not seen; on PostgreSQL the migrator holds an advisory
+    /// lock, so instances starting together apply each step once.
     async fn migrate(&self) -> Result<(), ServeError> {
-        let mut tx = self.pool.begin().await?;
-        if self.postgres {
-            sqlx::query("SELECT pg_advisory_xact_lock(72657870)")
-                .execute(&mut *tx)
-                .await?;
-        }
-        for stmt in SCHEMA {
-            sqlx::query(*stmt).execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        migrator().run(&self.pool).await.map_err(|e| {
+            ServeError::Store(format!("cannot bring the store's tables up to date: {e}"))
+        })
+    }
+
+    /// The schema versions this store has applied, oldest first (health and tests).
+    pub async fn schema_versions(&self) -> Result<Vec<i64>, ServeError> {
+        Ok(sqlx::query_scalar::<_, i64>(
+            "SELECT version FROM _sqlx_migrations WHERE success = TRUE ORDER BY version",
+        )
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// Which database this is, for logs and health.

@@ -1,6 +1,7 @@
 //! Recovery-code records: salted hashes (sealed), each burned by one conditional delete.
 
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
 use super::Store;
 use crate::error::ServeError;
@@ -14,6 +15,16 @@ pub struct CodeRow {
     pub salt: String,
     /// Hex SHA-256.
     pub hash: String,
+}
+
+impl sqlx::FromRow<'_, AnyRow> for CodeRow {
+    fn from_row(r: &AnyRow) -> Result<CodeRow, sqlx::Error> {
+        Ok(CodeRow {
+            idx: r.try_get("idx")?,
+            salt: r.try_get("salt")?,
+            hash: r.try_get("hash")?,
+        })
+    }
 }
 
 /// Replaces an account's recovery codes inside a transaction (regenerating invalidates all).
@@ -43,22 +54,12 @@ pub(super) async fn replace_recovery_codes(
 impl Store {
     /// The account's unused recovery codes, in index order.
     pub async fn recovery_codes(&self, name: &str) -> Result<Vec<CodeRow>, ServeError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as::<_, CodeRow>(
             "SELECT idx, salt, hash FROM recovery_codes WHERE account = $1 ORDER BY idx",
         )
         .bind(name)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(CodeRow {
-                    idx: r.try_get("idx")?,
-                    salt: r.try_get("salt")?,
-                    hash: r.try_get("hash")?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(ServeError::from)
+        .await?)
     }
 
     /// Burns one recovery code; `false` = it was already burned (a concurrent use won).

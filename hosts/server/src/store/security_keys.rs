@@ -1,6 +1,7 @@
 //! Security keys (WebAuthn credentials) and their pending challenges, each claimed once.
 
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
 use super::Store;
 use super::recovery_codes::replace_recovery_codes;
@@ -17,23 +18,23 @@ pub struct KeyRow {
     pub sign_count: i64,
 }
 
+impl sqlx::FromRow<'_, AnyRow> for KeyRow {
+    fn from_row(r: &AnyRow) -> Result<KeyRow, sqlx::Error> {
+        Ok(KeyRow {
+            id: r.try_get("id")?,
+            public_key: r.try_get("public_key")?,
+            sign_count: r.try_get("sign_count")?,
+        })
+    }
+}
+
 impl Store {
     /// The account's security keys.
     pub async fn security_keys(&self, name: &str) -> Result<Vec<KeyRow>, ServeError> {
-        let rows = sqlx::query("SELECT id, public_key, sign_count FROM webauthn_credentials WHERE account = $1 ORDER BY created, id")
+        Ok(sqlx::query_as::<_, KeyRow>("SELECT id, public_key, sign_count FROM webauthn_credentials WHERE account = $1 ORDER BY created, id")
             .bind(name)
             .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| -> Result<KeyRow, sqlx::Error> {
-                Ok(KeyRow {
-                    id: r.try_get("id")?,
-                    public_key: r.try_get("public_key")?,
-                    sign_count: r.try_get("sign_count")?,
-                })
-            })
-            .collect::<Result<_, _>>()
-            .map_err(ServeError::from)
+            .await?)
     }
 
     /// Registers a security key and, for an account without 2FA, turns 2FA on

@@ -55,8 +55,10 @@ impl Store {
             .await?;
         Ok(())
     }
+}
 
-    fn token_row(r: &AnyRow) -> Result<TokenRow, sqlx::Error> {
+impl sqlx::FromRow<'_, AnyRow> for TokenRow {
+    fn from_row(r: &AnyRow) -> Result<TokenRow, sqlx::Error> {
         Ok(TokenRow {
             key: r.try_get("key")?,
             account: r.try_get("account")?,
@@ -71,20 +73,18 @@ impl Store {
             expires: opt_i64(r, "expires")?,
         })
     }
+}
 
+impl Store {
     const TOKEN_COLUMNS: &'static str = "key, account, prefix, name, description, credential, upstream, readonly, cidr, created, expires";
 
     /// The token with this key.
     pub async fn token(&self, key: &str) -> Result<Option<TokenRow>, ServeError> {
         let q = format!("SELECT {} FROM tokens WHERE key = $1", Self::TOKEN_COLUMNS);
-        let row = sqlx::query(AssertSqlSafe(q))
+        Ok(sqlx::query_as::<_, TokenRow>(AssertSqlSafe(q))
             .bind(key)
             .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref()
-            .map(Self::token_row)
-            .transpose()
-            .map_err(ServeError::from)
+            .await?)
     }
 
     /// One page of the account's tokens, newest first, and the total.
@@ -98,7 +98,7 @@ impl Store {
             "SELECT {} FROM tokens WHERE account = $1 ORDER BY created DESC, key LIMIT $2 OFFSET $3",
             Self::TOKEN_COLUMNS
         );
-        let rows = sqlx::query(AssertSqlSafe(q))
+        let list = sqlx::query_as::<_, TokenRow>(AssertSqlSafe(q))
             .bind(name)
             .bind(limit)
             .bind(offset)
@@ -109,7 +109,6 @@ impl Store {
             .fetch_one(&self.pool)
             .await?
             .try_get("n")?;
-        let list = rows.iter().map(Self::token_row).collect::<Result<_, _>>()?;
         Ok((list, total))
     }
 
