@@ -10,7 +10,7 @@ import { createPacker } from '../bindings/js/packed.js';
 
 const root = new URL('../', import.meta.url);
 const corpus = new URL('corpus/', import.meta.url);
-const raw = createRequire(import.meta.url)('../bindings/web/pkg/node/stepup_web.js');
+const raw = createRequire(import.meta.url)('../bindings/web/raw-node.js').default;
 const packer = createPacker(raw.packedTables());
 const counts = {};
 

@@ -92,6 +92,10 @@ keep wasmnode node tests/js/conformance.mjs --backend wasm-node tests/conformanc
 step "JS API suite on wasm-node, and its packed fast path"
 STEPUP_BACKEND=wasm-node node --test tests/js/api.test.mjs tests/js/packed.test.mjs
 
+step "packages from their tarballs: pack (contents checked), then new projects outside the repository on Node 20, 22, 24"
+(cd bindings/web && npx --prefix ../node publint) && (cd hosts/verdaccio && npx --prefix ../../bindings/node publint)
+tests/packaging/run.sh | tee "$log/packaging"
+
 step "headless Chromium: the corpus inside the page, the demo UI (screenshots in test-output/web)"
 node --test tests/js/browser.test.mjs | tee "$log/chromium"
 
@@ -121,6 +125,7 @@ echo "component: $(tail -n 1 "$log/component")"
 echo "napi: $(tail -n 1 "$log/napi")"
 echo "wasm-node: $(tail -n 1 "$log/wasmnode")"
 grep -o 'chromium: .*' "$log/chromium"
+grep -E '^pack: |passed$|installed ' "$log/packaging"
 tail -n 1 "$log/schema"
 grep -E '^differential: [0-9]+ requests|^differential: 0 disagreements' "$log/differential"
 echo "gateway e2e: $(grep -E '^# (pass|fail) ' "$log/gateway" | tr '\n' ' ')"

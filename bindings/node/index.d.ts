@@ -7,3 +7,4 @@ export declare const StepupError: StepupApi['StepupError'];
 export declare const planOrgEnforcement: StepupApi['planOrgEnforcement'];
 export declare const compareExpectation: StepupApi['compareExpectation'];
 export declare const schema: StepupApi['schema'];
+export declare const backend: StepupApi['backend'];

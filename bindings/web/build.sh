@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the wasm-bindgen package: pkg/web (ES module for browsers) and pkg/node (Node),
+# Builds the wasm-bindgen package: pkg/web (an ES module for browsers, which Node loads too,
+# synchronously, from the same wasm: raw-node.js),
 # plus the shared JS layer and types. Installs wasm-bindgen-cli 0.2.130 if it is missing.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -17,8 +18,6 @@ env -u CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER cargo rustc --locked -q -p ste
 wasm="$root/target/web/wasm32-unknown-unknown/web/stepup_web.wasm"
 rm -rf "$here/pkg"
 wasm-bindgen --remove-name-section --remove-producers-section --target web --out-dir "$here/pkg/web" "$wasm"
-wasm-bindgen --remove-name-section --remove-producers-section --target nodejs --out-dir "$here/pkg/node" "$wasm"
-echo '{"type":"commonjs"}' > "$here/pkg/node/package.json"
 cp "$root/bindings/js/api.js" "$root/bindings/js/packed.js" "$root/bindings/js/conformance.js" "$root/bindings/js/index.d.ts" "$here/pkg/"
 bg="$here/pkg/web/stepup_web_bg.wasm"
 echo "stepup-web: raw $(wc -c < "$wasm") B; $(basename "$bg") $(wc -c < "$bg") B, gzip -9 $(gzip -9 -c "$bg" | wc -c) B"

@@ -7,3 +7,5 @@ export declare const StepupError: StepupApi['StepupError'];
 export declare const planOrgEnforcement: StepupApi['planOrgEnforcement'];
 export declare const compareExpectation: StepupApi['compareExpectation'];
 export declare const schema: StepupApi['schema'];
+/** The API (already loaded under Node; kept for code shared with browsers). */
+export declare function load(moduleOrPath?: unknown): Promise<StepupApi>;

@@ -20,7 +20,8 @@ export function collect(paths) {
   return files;
 }
 
-export async function main(argv, backendName) {
+/** Runs the corpus; `given` is an API object to run instead of a backend of this repository. */
+export async function main(argv, backendName, given) {
   const args = [...argv];
   let backend = backendName;
   const i = args.indexOf('--backend');
@@ -29,7 +30,7 @@ export async function main(argv, backendName) {
     console.error('usage: conformance.mjs --backend wasm-node|napi PATH...');
     return 2;
   }
-  const api = await loadBackend(backend);
+  const api = given ?? (await loadBackend(backend));
   let passed = 0;
   let failed = 0;
   for (const file of collect(args)) {

@@ -11,7 +11,7 @@ import { createPacker } from '../../bindings/js/packed.js';
 const backend = process.env.STEPUP_BACKEND ?? 'wasm-node';
 const api = await loadBackend(backend);
 const require = createRequire(import.meta.url);
-const raw = require(backend === 'napi' ? '../../bindings/node/binding.cjs' : '../../bindings/web/pkg/node/stepup_web.js');
+const raw = backend === 'napi' ? require('../../bindings/node/binding.cjs') : require('../../bindings/web/raw-node.js').default;
 const packer = createPacker(raw.packedTables());
 const rawPolicy = new raw.Policy('{}');
 const policy = new api.Policy();

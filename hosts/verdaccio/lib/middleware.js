@@ -51,7 +51,18 @@ class StepupMiddleware {
     // Codes accepted recently, so npm's multi-request operations (unpublish = PUT + DELETE) can
     // reuse one code for their other requests, but never for the same request twice.
     this.operations = new Map();
-    this.api = import('stepup-node').then((m) => m.default);
+    // The engine and the policy are made here, so a configuration the engine refuses stops
+    // Verdaccio at start with the field at fault, instead of answering 500 at the first request.
+    // stepup-node is an ES module without top-level await: `require` loads it synchronously
+    // (Node >= 20.19).
+    const loaded = require('stepup-node');
+    const api = loaded.default ?? loaded;
+    try {
+      this.engine = { api, policy: new api.Policy(this.policyConfig) };
+    } catch (err) {
+      if (err?.name !== 'StepupError') throw err;
+      throw new Error(`verdaccio-stepup: middlewares.stepup.policy${err.path && err.path !== '.' ? `.${err.path}` : ''}: ${err.detail}`);
+    }
   }
 
   register_middlewares(app, auth, storage) {
@@ -74,10 +85,6 @@ class StepupMiddleware {
   }
 
   async policy() {
-    if (!this.engine) {
-      const api = await this.api;
-      this.engine = { api, policy: new api.Policy(this.policyConfig) };
-    }
     return this.engine;
   }
 

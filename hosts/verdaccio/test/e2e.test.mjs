@@ -416,7 +416,8 @@ test('P4: the sealing key comes from the environment; a literal placeholder refu
     const saved = { ...process.env };
     Object.assign(process.env, env);
     try {
-      return createRequire(import.meta.url)(PLUGIN)(cfg, { logger: console, config: { storage: mkdtempSync(join(tmpdir(), 'stepup-key-')), self_path: join(work, 'config.yaml') } });
+      const { StepupMiddleware } = createRequire(import.meta.url)(join(PLUGIN, 'lib/middleware.js'));
+      return new StepupMiddleware(cfg, { logger: console, config: { storage: mkdtempSync(join(tmpdir(), 'stepup-key-')), self_path: join(work, 'config.yaml') } });
     } finally {
       for (const k of Object.keys(env)) if (saved[k] === undefined) delete process.env[k]; else process.env[k] = saved[k];
     }
@@ -469,4 +470,46 @@ test('P5: an npm 11 granular token keeps its options: one package, bypass, nothi
     assert.equal(r.json.reason, 'token-scope', other);
   }
   assert.equal((await http(`${registry}erin-new`)).status, 404, 'no package was created');
+});
+
+/** Starts a real Verdaccio on `yaml` and waits for it to exit: its exit code and output. */
+async function startRefused(yaml, env = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'stepup-refused-'));
+  mkdirSync(join(dir, 'plugins'), { recursive: true });
+  symlinkSync(PLUGIN, join(dir, 'plugins', 'verdaccio-stepup'));
+  writeFileSync(join(dir, 'config.yaml'), yaml);
+  const child = spawn(process.execPath, [join(HERE, 'node_modules/verdaccio/bin/verdaccio'), '--config', join(dir, 'config.yaml'), '--listen', `127.0.0.1:${50000 + Math.floor(Math.random() * 10000)}`],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'STEPUP_SECRET_KEY')), ...env } });
+  let log = '';
+  child.stdout.on('data', (d) => { log += d; });
+  child.stderr.on('data', (d) => { log += d; });
+  const timer = setTimeout(() => child.kill(), 20000);
+  const code = await new Promise((r) => child.once('exit', (c, signal) => r(signal ? signal : c)));
+  clearTimeout(timer);
+  return { code, log };
+}
+
+test('P8: Verdaccio does not start on a policy the engine refuses, or without a key, and says which field', async () => {
+  const base = (stepup) => `storage: ./storage
+plugins: ./plugins
+auth:
+  htpasswd:
+    file: ./htpasswd
+middlewares:
+  stepup:
+${stepup}
+uplinks: {}
+packages:
+  '**': { access: $all, publish: $authenticated }
+log: { type: stdout, format: json, level: info }
+`;
+  const bad = await startRefused(base(`    secret_key: test-key-0123456789abcdef
+    policy:
+      throttle:
+        ip: [{ limit: 0, window_seconds: 300 }]`));
+  assert.equal(bad.code, 78, `expected to stop (78):\n${bad.log}`);
+  assert.match(bad.log, /middlewares\.stepup\.policy\.throttle\.ip\[0\]\.limit/, bad.log);
+  const keyless = await startRefused(base('    issuer: Verdaccio Test'));
+  assert.equal(keyless.code, 78, `expected to stop (78):\n${keyless.log}`);
+  assert.match(keyless.log, /STEPUP_SECRET_KEY/, keyless.log);
 });
