@@ -25,15 +25,26 @@ pub enum ServeError {
     /// caller's to fix, answered 400 with the SPEC error document's text.
     #[error("input: {}: {}", .0.path, .0.message)]
     Input(stepup_core::InputError),
-    /// The policy component failed while answering.
+    /// The policy component failed while answering (never `HostError::Input`: that is
+    /// [`ServeError::Input`], see the `From` below).
     #[error("policy: {0}")]
-    Host(#[from] stepup_wasmtime::HostError),
+    Host(stepup_wasmtime::HostError),
     /// The upstream registry could not be reached.
     #[error("upstream: {0}")]
     Upstream(String),
     /// A file or socket operation failed.
     #[error("{0}")]
     Io(String),
+}
+
+/// Input the component refused is the caller's; anything else it reports is its own failure.
+impl From<stepup_wasmtime::HostError> for ServeError {
+    fn from(e: stepup_wasmtime::HostError) -> ServeError {
+        match e {
+            stepup_wasmtime::HostError::Input(e) => ServeError::Input(e),
+            other => ServeError::Host(other),
+        }
+    }
 }
 
 /// A failure inside a handler is the server's: logged with its cause, answered 500 in npm's
@@ -43,9 +54,7 @@ pub enum ServeError {
 impl IntoResponse for ServeError {
     fn into_response(self) -> Response<Body> {
         match self {
-            ServeError::Input(e) | ServeError::Host(stepup_wasmtime::HostError::Input(e)) => {
-                return crate::npm::input_answer(&e);
-            }
+            ServeError::Input(e) => return crate::npm::input_answer(&e),
             ServeError::Host(e) => {
                 tracing::error!(error = %e, "the policy component failed");
                 let mut r = crate::npm::error_answer(

@@ -213,6 +213,14 @@ pub async fn decide(
         },
         None => None,
     };
+    // What the caller presents: an assertion, else the code (read once; the loop re-reads state).
+    let presented = match (&call.assertion, present) {
+        (Some(assertion), _) => Some(Presented::assertion(None, &assertion.to_string())),
+        (None, Some(c)) => Some(Presented::new(None, c.to_owned())),
+        (None, None) => None,
+    }
+    .transpose()
+    .map_err(ServeError::Input)?;
     for _ in 0..4 {
         let acct = app.store.account_or_create(account, call.now).await?;
         let codes = app.store.recovery_codes(account).await?;
@@ -251,11 +259,7 @@ pub async fn decide(
         let mut keys = Vec::new();
         let mut pending = None;
         let mut webauthn = None;
-        let mut presented = match present {
-            Some(c) => Some(Presented::new(None, c.to_owned()).map_err(ServeError::Input)?),
-            None => None,
-        };
-        if let Some(assertion) = &call.assertion {
+        if call.assertion.is_some() {
             keys = app.store.security_keys(account).await?;
             // No pending challenge (never asked, or already answered): an empty one, which the
             // engine refuses as a mismatch, so it is still the engine that answers.
@@ -279,18 +283,12 @@ pub async fn decide(
                     })
                     .collect(),
             });
-            presented = Some(
-                Presented::assertion(None, &assertion.to_string()).map_err(ServeError::Input)?,
-            );
         }
         let secrets = secrets_of(app, account, &acct, &codes, webauthn)?;
         let decision = app
             .policy
             .with(|p| p.authorize(&request, &secrets, presented.as_ref()))
-            .map_err(|e| match e {
-                stepup_wasmtime::HostError::Input(e) => ServeError::Input(e),
-                other => ServeError::Host(other),
-            })?;
+            .map_err(ServeError::from)?;
         let webauthn = WebauthnState {
             keys: &keys,
             challenge: pending.as_deref(),

@@ -39,11 +39,9 @@ pub async fn proxy(
     let Some(classified) = parts.extensions.get::<Arc<Classified>>().cloned() else {
         return error_answer(StatusCode::NOT_FOUND, "stepup: not found.");
     };
-    let Some(classified_action) = classified.action.clone() else {
-        // Routes answered by the gateway's own handlers (logout, the done poll, the OIDC
-        // exchange) are never forwarded, whatever path they arrived by.
-        return error_answer(StatusCode::NOT_FOUND, "stepup: not served at this path.");
-    };
+    if classified.action.is_none() {
+        return not_served();
+    }
     let Ok(bytes) = axum::body::to_bytes(body, super::gate::MAX_PUBLISH_BODY).await else {
         return error_answer(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -75,8 +73,9 @@ pub async fn proxy(
                         Ok(c) => c,
                         Err(answer) => return Ok(answer),
                     };
-                // The answer asked again with the current document, where there was one.
-                let action = classified.action.clone().unwrap_or(classified_action);
+                let Some(action) = classified.action.clone() else {
+                    return Ok(not_served());
+                };
                 if let Some(r) = publishing_setting(
                     &app,
                     &classified,
@@ -142,6 +141,12 @@ pub async fn proxy(
         Ok::<_, ServeError>(answer)
     };
     run.await.unwrap_or_else(internal)
+}
+
+/// Routes answered by the gateway's own handlers (logout, the done poll, the OIDC exchange)
+/// are never forwarded, whatever path they arrived by.
+fn not_served() -> Response<Body> {
+    error_answer(StatusCode::NOT_FOUND, "stepup: not served at this path.")
 }
 
 /// `POST /-/package/NAME/access` with `publish_requires_tfa`: the gateway keeps this setting

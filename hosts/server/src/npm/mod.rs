@@ -114,6 +114,22 @@ pub fn input_answer(e: &InputError) -> Response<Body> {
     )
 }
 
+/// The credential an engine answer carries (the token form's, the OIDC exchange's) and its
+/// expiry as stored; `what` names the answer in the error.
+pub fn answered_credential(
+    answer: &Value,
+    what: &str,
+) -> Result<(Credential, Option<i64>), ServeError> {
+    let credential = Credential::from_value(answer.get("credential").unwrap_or(&Value::Null))
+        .map_err(|e| {
+            ServeError::Policy(format!("{what} answered a credential it cannot read: {e}"))
+        })?;
+    let expires = credential
+        .expires_at()
+        .and_then(|t| i64::try_from(t.0).ok());
+    Ok((credential, expires))
+}
+
 /// An internal failure: logged, answered without detail.
 pub fn internal(e: ServeError) -> Response<Body> {
     axum::response::IntoResponse::into_response(e)

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use stepup_core::ActionKind;
-use stepup_core::contract::request::{Action, Credential};
+use stepup_core::contract::request::Action;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Path, Query, State};
@@ -175,15 +175,7 @@ pub async fn create(
             .unwrap_or_default();
         return Ok(error_answer(StatusCode::BAD_REQUEST, &problems.join("; ")));
     }
-    let credential = Credential::from_value(check.get("credential").unwrap_or(&Value::Null))
-        .map_err(|e| {
-            ServeError::Policy(format!(
-                "the token form answered a credential it cannot read: {e}"
-            ))
-        })?;
-    let expires = credential
-        .expires_at()
-        .and_then(|t| i64::try_from(t.0).ok());
+    let (credential, expires) = super::answered_credential(&check, "the token form")?;
     let name = form.get("name").and_then(Value::as_str).map(str::to_owned);
     let description = form
         .get("description")

@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 use stepup_core::ActionKind;
-use stepup_core::contract::request::{Action, Credential};
+use stepup_core::contract::request::Action;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Path, State};
@@ -259,15 +259,7 @@ pub async fn exchange(
         }
         None => None,
     };
-    let credential = Credential::from_value(out.get("credential").unwrap_or(&Value::Null))
-        .map_err(|e| {
-            ServeError::Policy(format!(
-                "the exchange answered a credential it cannot read: {e}"
-            ))
-        })?;
-    let expires = credential
-        .expires_at()
-        .and_then(|t| i64::try_from(t.0).ok());
+    let (credential, expires) = super::answered_credential(&out, "the exchange")?;
     let row = TokenRow {
         key,
         account,
