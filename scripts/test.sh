@@ -31,6 +31,9 @@ step "unit, integration, doc and bench-smoke tests"
 cargo test --workspace --all-targets --locked
 cargo test --workspace --doc --locked
 
+step "Rust crates from their packaged form (cargo package --workspace, each verified by a build)"
+scripts/package-crates.sh | tee "$log/crates"
+
 step "conformance corpus through the native engine"
 # `cargo test` above built target/debug/stepup with the workspace's features; `cargo build -p`
 # would resolve features for one package and build wasmtime and its dependencies a second time.
@@ -126,6 +129,7 @@ echo "napi: $(tail -n 1 "$log/napi")"
 echo "wasm-node: $(tail -n 1 "$log/wasmnode")"
 grep -o 'chromium: .*' "$log/chromium"
 grep -E '^pack: |passed$|installed ' "$log/packaging"
+grep '^crate: ' "$log/crates"
 tail -n 1 "$log/schema"
 grep -E '^differential: [0-9]+ requests|^differential: 0 disagreements' "$log/differential"
 echo "gateway e2e: $(grep -E '^# (pass|fail) ' "$log/gateway" | tr '\n' ' ')"

@@ -33,3 +33,8 @@ pub use contract::factor::{Factor, FactorSet};
 pub use contract::request::Request;
 pub use rules::authorize::{AuthorizeInput, Presented, Secrets, TotpSecret};
 pub use rules::policy::Policy;
+
+/// The README's example, compiled and run with the doc tests so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

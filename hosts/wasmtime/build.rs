@@ -1,10 +1,21 @@
-//! Builds the stepup component (and the hostile test fixture) for `wasm32-unknown-unknown`
-//! with rustc's `wasm-component-ld`, so the component is part of the normal workspace build.
-//! The linker setting is scoped to this nested build: it must not reach wasm-bindgen builds.
+//! Provides the stepup component this crate embeds.
+//!
+//! In the stepup workspace the component is built from source (`bindings/component`, for
+//! `wasm32-unknown-unknown` with rustc's `wasm-component-ld`), so it is part of the normal
+//! workspace build and always matches `stepup-core`. Built from its packaged form (a crate
+//! registry, `cargo package`'s verification, a vendored copy) there is no workspace to build in:
+//! the crate ships the component the workspace built (`prebuilt/stepup_component.wasm`, put
+//! there by `scripts/package-crates.sh`), and that is what it embeds.
+//!
+//! The hostile test guest (feature `test-fixtures`) exists only in the workspace.
+//! The linker setting is scoped to the nested build: it must not reach wasm-bindgen builds.
 
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+const COMPONENT: &str = "stepup_component";
+const HOSTILE: &str = "stepup_hostile_guest";
 
 fn build(root: &Path, package: &str, lib: &str, out: &Path) -> Result<(), String> {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -50,15 +61,42 @@ fn build(root: &Path, package: &str, lib: &str, out: &Path) -> Result<(), String
         .join("wasm32-unknown-unknown")
         .join("component")
         .join(format!("{lib}.wasm"));
-    std::fs::copy(&built, out.join(format!("{lib}.wasm")))
-        .map_err(|e| format!("copy {}: {e}", built.display()))?;
-    Ok(())
+    copy(&built, &out.join(format!("{lib}.wasm")))
 }
 
-fn main() {
+fn copy(from: &Path, to: &Path) -> Result<(), String> {
+    std::fs::copy(from, to)
+        .map(|_| ())
+        .map_err(|e| format!("copy {}: {e}", from.display()))
+}
+
+/// The stepup workspace this crate sits in, if it does: the crate is `<root>/hosts/wasmtime`
+/// and the root holds the component's sources.
+fn workspace_root(manifest: &Path) -> Option<PathBuf> {
+    let root = manifest.parent()?.parent()?;
+    let is_ours = root.join("bindings/component/Cargo.toml").is_file()
+        && root.join("core/Cargo.toml").is_file()
+        && root.join("hosts/wasmtime").canonicalize().ok()? == manifest.canonicalize().ok()?;
+    is_ours.then(|| root.to_path_buf())
+}
+
+fn run() -> Result<(), String> {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap_or_default());
-    let root = manifest.join("..").join("..");
     let out = PathBuf::from(env::var("OUT_DIR").unwrap_or_default());
+    let fixtures = env::var_os("CARGO_FEATURE_TEST_FIXTURES").is_some();
+    let Some(root) = workspace_root(&manifest) else {
+        let prebuilt = manifest.join("prebuilt").join(format!("{COMPONENT}.wasm"));
+        println!("cargo:rerun-if-changed={}", prebuilt.display());
+        if fixtures {
+            return Err(
+                "the `test-fixtures` feature needs the stepup workspace (the hostile guest is not shipped)"
+                    .into(),
+            );
+        }
+        return copy(&prebuilt, &out.join(format!("{COMPONENT}.wasm"))).map_err(|e| {
+            format!("{e}: this packaged crate should carry its prebuilt component; repackage it with scripts/package-crates.sh")
+        });
+    };
     for p in [
         "wit",
         "core/src",
@@ -70,13 +108,16 @@ fn main() {
     ] {
         println!("cargo:rerun-if-changed={}", root.join(p).display());
     }
-    for (package, lib) in [
-        ("stepup-component", "stepup_component"),
-        ("stepup-hostile-guest", "stepup_hostile_guest"),
-    ] {
-        if let Err(e) = build(&root, package, lib, &out) {
-            println!("cargo:warning={e}");
-            std::process::exit(1);
-        }
+    build(&root, "stepup-component", COMPONENT, &out)?;
+    if fixtures {
+        build(&root, "stepup-hostile-guest", HOSTILE, &out)?;
+    }
+    Ok(())
+}
+
+fn main() {
+    if let Err(e) = run() {
+        println!("cargo:warning={e}");
+        std::process::exit(1);
     }
 }

@@ -586,3 +586,8 @@ pub fn json_set(v: &mut serde_json::Value, key: &str, value: serde_json::Value) 
         o.insert(key.to_owned(), value);
     }
 }
+
+/// The README's example, compiled with the doc tests so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

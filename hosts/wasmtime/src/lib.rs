@@ -18,12 +18,18 @@ pub use runtime::{ComponentPolicy, HostError, Limits, Runtime, component_imports
 pub const COMPONENT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/stepup_component.wasm"));
 
 /// A hostile stand-in implementing the same world (loops, grows memory or traps on demand),
-/// for tests that prove the limits hold.
+/// for tests that prove the limits hold. Built in the stepup workspace only.
+#[cfg(feature = "test-fixtures")]
 #[doc(hidden)]
 pub const HOSTILE_FIXTURE: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/stepup_hostile_guest.wasm"));
 
 /// Generated host bindings for the `stepup` world.
 pub(crate) mod bindings {
-    wasmtime::component::bindgen!({ path: "../../wit", world: "stepup" });
+    wasmtime::component::bindgen!({ path: "wit", world: "stepup" });
 }
+
+/// The README's example, compiled and run with the doc tests so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

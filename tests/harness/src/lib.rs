@@ -156,3 +156,8 @@ pub fn summary(decision: &Value) -> Value {
         "rule": decision.get("rule"),
     })
 }
+
+/// The README's example, compiled and run with the doc tests so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Packages the publishable crates as a crate registry would receive them, and builds each one
+# from its packaged form (`cargo package`'s verification, against the others' packages): what a
+# user of the registry would build. stepup-wasmtime cannot build its component outside the
+# workspace, so it ships the one the workspace built (its build.rs embeds `prebuilt/` there).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# Brings the workspace's component up to date (a no-op after the workspace's tests).
+cargo build --workspace --locked --quiet
+wasm=target/component/wasm32-unknown-unknown/component/stepup_component.wasm
+mkdir -p hosts/wasmtime/prebuilt
+cp "$wasm" hosts/wasmtime/prebuilt/stepup_component.wasm
+# The members that are not published: bindings packaged by npm, fixtures, tools, benches.
+cargo package --workspace --locked --allow-dirty \
+  --exclude stepup-benches --exclude stepup-component --exclude stepup-contract \
+  --exclude stepup-hostile-guest --exclude stepup-node --exclude stepup-web \
+  2>&1 | grep -E '^\s*(Packag|Verifying|Finished)|^(warning|error)' | grep -v 'has no documentation'
+for crate in target/package/*.crate; do
+  case "$crate" in
+    *stepup-core-*|*stepup-conformance-*|*stepup-wasmtime-*|*stepup-server-*|*stepup-cli-*)
+      echo "crate: $(basename "$crate") $(wc -c < "$crate") B" ;;
+  esac
+done
