@@ -11,6 +11,7 @@ wasm=target/component/wasm32-unknown-unknown/component/stepup_component.wasm
 mkdir -p hosts/wasmtime/prebuilt
 cp "$wasm" hosts/wasmtime/prebuilt/stepup_component.wasm
 # The members that are not published: bindings packaged by npm, fixtures, tools, benches.
+# --allow-dirty: the prebuilt component is packaged but, being a build output, never committed.
 cargo package --workspace --locked --allow-dirty \
   --exclude stepup-benches --exclude stepup-component --exclude stepup-contract \
   --exclude stepup-hostile-guest --exclude stepup-node --exclude stepup-web \
