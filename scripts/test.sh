@@ -13,12 +13,25 @@ trap 'rm -rf "$log"; scripts/postgres.sh stop' EXIT
 keep() { local name=$1; shift; "$@" | tee "$log/$name"; }
 
 step "toolchain and tools"
-rustup target add wasm32-unknown-unknown
+rustup target add wasm32-unknown-unknown x86_64-unknown-linux-musl aarch64-unknown-linux-gnu
+# Cross toolchains for stepup-node's other platform packages (musl, arm64), and qemu to run the
+# arm64 one.
+missing=()
+for tool in musl-gcc:musl-tools aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu qemu-aarch64:qemu-user; do
+  command -v "${tool%%:*}" >/dev/null || missing+=("${tool#*:}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" libc6-dev-arm64-cross libstdc++6-arm64-cross >/dev/null
+fi
 python3 -c 'import jsonschema' 2>/dev/null || python3 -m pip install --quiet jsonschema
 
 step "format and lints"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The engine as the default browser build compiles it: no signature verifiers, no server-side
+# entry points.
+cargo clippy -p stepup-core --lib --no-default-features --locked -- -D warnings
 
 step "the contract: JSON Schemas, TypeScript types, packed field tables and WIT match the Rust types"
 cargo run -q --locked -p stepup-contract -- check
@@ -30,6 +43,7 @@ export STEPUP_TEST_DATABASE_URL STEPUP_REQUIRE_POSTGRES=1
 step "unit, integration, doc and bench-smoke tests"
 cargo test --workspace --all-targets --locked
 cargo test --workspace --doc --locked
+cargo test -p stepup-core --lib --no-default-features --locked
 
 step "Rust crates from their packaged form (cargo package --workspace, each verified by a build)"
 scripts/package-crates.sh | tee "$log/crates"
@@ -128,7 +142,7 @@ echo "component: $(tail -n 1 "$log/component")"
 echo "napi: $(tail -n 1 "$log/napi")"
 echo "wasm-node: $(tail -n 1 "$log/wasmnode")"
 grep -o 'chromium: .*' "$log/chromium"
-grep -E '^pack: |passed$|installed ' "$log/packaging"
+grep -E '^pack: |^platform |passed$|installed ' "$log/packaging"
 grep '^crate: ' "$log/crates"
 tail -n 1 "$log/schema"
 grep -E '^differential: [0-9]+ requests|^differential: 0 disagreements' "$log/differential"

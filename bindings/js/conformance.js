@@ -2,44 +2,91 @@
 // Rust runner: config errors are reported under `config.`, authorize when secrets/present exist,
 // `call` cases through the named entry point.
 
+/** A case's answer as decision (or result) text, through `api`; `policies` caches by config. */
+function answer(api, policies, c) {
+  const configText = JSON.stringify(c.config ?? {});
+  let entry = policies.get(configText);
+  if (!entry) {
+    try {
+      entry = { policy: new api.Policy(configText) };
+    } catch (e) {
+      if (e.code !== 'invalid-input') throw e;
+      entry = { error: { outcome: 'error', reason: 'invalid-input', error: { path: e.path === '.' ? 'config' : `config.${e.path}`, message: e.detail }, npm: e.npm } };
+    }
+    policies.set(configText, entry);
+  }
+  let text;
+  if (entry.error) {
+    text = JSON.stringify(entry.error);
+  } else if (c.call !== undefined) {
+    text = entry.policy.callJson(c.call, JSON.stringify(c.input ?? null));
+  } else if (c.secrets !== undefined || c.present !== undefined) {
+    const doc = { request: c.request };
+    if (c.secrets !== undefined) doc.secrets = c.secrets;
+    if (c.present !== undefined) doc.present = c.present;
+    text = entry.policy.authorizeJson(JSON.stringify(doc));
+  } else {
+    text = entry.policy.evaluateJson(JSON.stringify(c.request));
+  }
+  return { text, policy: entry.policy };
+}
+
 export function runCases(api, cases) {
   const policies = new Map();
   let passed = 0;
   const failures = [];
   for (const c of cases) {
-    const configText = JSON.stringify(c.config ?? {});
-    let entry = policies.get(configText);
-    if (!entry) {
-      try {
-        entry = { policy: new api.Policy(configText) };
-      } catch (e) {
-        if (e.code !== 'invalid-input') throw e;
-        entry = { error: { outcome: 'error', reason: 'invalid-input', error: { path: e.path === '.' ? 'config' : `config.${e.path}`, message: e.detail }, npm: e.npm } };
-      }
-      policies.set(configText, entry);
-    }
-    let decisionText;
-    if (entry.error) {
-      decisionText = JSON.stringify(entry.error);
-    } else if (c.call !== undefined) {
-      decisionText = entry.policy.callJson(c.call, JSON.stringify(c.input ?? null));
-    } else if (c.secrets !== undefined || c.present !== undefined) {
-      const doc = { request: c.request };
-      if (c.secrets !== undefined) doc.secrets = c.secrets;
-      if (c.present !== undefined) doc.present = c.present;
-      decisionText = entry.policy.authorizeJson(JSON.stringify(doc));
-    } else {
-      decisionText = entry.policy.evaluateJson(JSON.stringify(c.request));
-    }
+    const { text: decisionText, policy } = answer(api, policies, c);
     const diffs = api.compareExpectation(c.expect, decisionText);
-    if (entry.policy && c.call === undefined && c.secrets === undefined && c.present === undefined) {
-      const d = sameThroughObjects(entry.policy, c.request, decisionText);
+    if (policy && c.call === undefined && c.secrets === undefined && c.present === undefined) {
+      const d = sameThroughObjects(policy, c.request, decisionText);
       if (d) diffs.push(d);
     }
     if (diffs.length === 0) passed += 1;
     else failures.push({ name: c.name, diffs, decision: decisionText });
   }
   return { passed, failed: failures.length, failures };
+}
+
+// The checks a ceremony makes before it reaches the signature: a build without verifiers must
+// find these exactly as the full build does.
+const BEFORE_SIGNATURE = new Set(['malformed', 'type', 'challenge-mismatch', 'challenge-expired', 'origin', 'rp-id', 'user-presence',
+  'user-verification', 'algorithm', 'credential-exists', 'unknown-credential', 'key']);
+
+// Entry points a build without the server-side parts leaves out, answering an input error.
+const SERVER_SIDE = new Set(['oidc-exchange', 'classify']);
+
+/**
+ * A build without signature verifiers (`partial`, stepup-web's default browser build) against
+ * the full one, case by case. Every answer must be the full build's, except where a ceremony
+ * reached a signature the partial build cannot check: there it answers the problem
+ * `unverifiable`, and the full build's answer must have come from that signature or a check
+ * after it (accepted, `signature`, `sign-count`, the token's claims), never from a check made
+ * before it; and where a case calls a server-side entry point the partial build leaves out
+ * (`oidc-exchange`, `classify`), it answers an input error at `function` that says so.
+ */
+export function compareBuilds(full, partial, cases) {
+  const fullPolicies = new Map();
+  const partialPolicies = new Map();
+  let same = 0;
+  let unverifiable = 0;
+  let leftOut = 0;
+  const differences = [];
+  for (const c of cases) {
+    const a = answer(full, fullPolicies, c).text;
+    const b = answer(partial, partialPolicies, c).text;
+    if (a === b) {
+      same += 1;
+      continue;
+    }
+    const fullDoc = JSON.parse(a);
+    const partialDoc = JSON.parse(b);
+    const problem = (d) => d.problem ?? d.webauthn_problem;
+    if (problem(partialDoc) === 'unverifiable' && !BEFORE_SIGNATURE.has(problem(fullDoc))) unverifiable += 1;
+    else if (SERVER_SIDE.has(c.call) && partialDoc.error?.path === 'function' && /server-side entry point/.test(partialDoc.error.message)) leftOut += 1;
+    else differences.push({ name: c.name, full: a, partial: b });
+  }
+  return { same, unverifiable, leftOut, differences };
 }
 
 /**

@@ -487,7 +487,9 @@ export interface WebauthnCredential {
   attestation: 'none' | 'self' | 'unverified'; user_verified: boolean; backup_eligible: boolean; backed_up: boolean; transports: string[];
 }
 export type WebauthnProblem = 'malformed' | 'type' | 'challenge-mismatch' | 'challenge-expired' | 'origin' | 'rp-id' | 'user-presence'
-  | 'user-verification' | 'algorithm' | 'attestation' | 'credential-exists' | 'unknown-credential' | 'signature' | 'sign-count';
+  | 'user-verification' | 'algorithm' | 'attestation' | 'credential-exists' | 'unknown-credential' | 'signature' | 'sign-count'
+  /** Every other check passed; this build has no verifier for the key's algorithm (stepup-web's default browser build). */
+  | 'unverifiable';
 export type WebauthnRegistration =
   | { result: 'accepted'; credential: WebauthnCredential }
   | { result: 'rejected'; problem: WebauthnProblem; message: string };
@@ -496,8 +498,8 @@ export interface TrustEntry { type: 'github' | 'gitlab' | 'circleci'; claims: Re
 export type OidcExchange =
   | { result: 'accepted'; credential: { kind: 'oidc'; package: string; permissions: string[]; expires_at: number }; provider: 'github' | 'gitlab' | 'circleci';
       subject: string; jti: string; token_expires_at: number; effects: Array<{ kind: 'consume-oidc-jti'; jti: string; until: number }> }
-  | { result: 'rejected'; problem: 'malformed' | 'algorithm' | 'key' | 'signature' | 'expired' | 'not-yet-valid' | 'audience' | 'issuer' | 'replayed' | 'trigger' | 'claims' | 'no-trust';
-      message: string; npm: { status: 401 | 403 | 404; error: string } };
+  | { result: 'rejected'; problem: 'malformed' | 'algorithm' | 'key' | 'signature' | 'expired' | 'not-yet-valid' | 'audience' | 'issuer' | 'replayed' | 'trigger' | 'claims' | 'no-trust' | 'unverifiable';
+      message: string; npm: { status: 401 | 403 | 404 | 501; error: string } };
 
 /** Bad input: `path` names the first invalid field. */
 export declare class StepupError extends Error {

@@ -49,6 +49,31 @@ test('the whole conformance corpus decides identically inside Chromium', async (
   await page.close();
 });
 
+test('the default browser build answers as the full build, unverifiable where a signature decides, and refuses server-side entry points', async () => {
+  const page = await browser.newPage();
+  page.on('pageerror', (e) => console.error('page error:', e));
+  await page.goto(`${base}/bindings/web/test/harness.html`);
+  await page.waitForFunction(() => window.harnessReady === true);
+  let same = 0;
+  let unverifiable = 0;
+  let leftOut = 0;
+  for (const file of collect([new URL('../../tests/conformance', import.meta.url).pathname])) {
+    const cases = JSON.parse(readFileSync(file, 'utf8'));
+    const r = await page.evaluate((cs) => window.compareBuilds(window.stepup, window.stepupDefault, cs), cases);
+    for (const d of r.differences) console.log(`DIFFERS ${file}: ${d.name}\n    full:    ${d.full}\n    default: ${d.partial}`);
+    assert.deepEqual(r.differences, []);
+    same += r.same;
+    unverifiable += r.unverifiable;
+    leftOut += r.leftOut;
+  }
+  console.log(`chromium default build: ${same} cases as the full build, ${unverifiable} unverifiable (a signature decides them), ${leftOut} server-side calls refused`);
+  // The corpus has signed WebAuthn ceremonies, and they must have reached the signature.
+  assert.ok(unverifiable >= 5, `only ${unverifiable} cases reached a signature`);
+  assert.ok(leftOut >= 10, `only ${leftOut} server-side calls`);
+  assert.ok(same >= 300);
+  await page.close();
+});
+
 test('demo: enrol, check the first code, ask what actions need, validate a token', async () => {
   const page = await browser.newPage({ viewport: { width: 1200, height: 1000 } });
   const errors = [];

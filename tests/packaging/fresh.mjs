@@ -43,7 +43,14 @@ function example(readme, lang) {
 
 // Install only the tarballs (and Verdaccio) into a new project.
 writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'fresh-stepup-user', version: '1.0.0', private: true, type: 'module' }));
-const tarballs = readdirSync(packs).filter((f) => f.endsWith('.tgz')).map((f) => join(resolve(packs), f));
+// The platform package for this machine (as npm would pick it from stepup-node's optional
+// dependencies); tests/packaging/platforms.mjs installs the others where they run.
+const own = `stepup-node-${process.platform}-${process.arch}-${process.report.getReport().header.glibcVersionRuntime ? 'gnu' : 'musl'}-`;
+const tarballs = [
+  ...readdirSync(packs).filter((f) => f.endsWith('.tgz')).map((f) => join(resolve(packs), f)),
+  ...readdirSync(join(packs, 'platforms')).filter((f) => f.startsWith(own)).map((f) => join(resolve(packs), 'platforms', f)),
+];
+assert.equal(tarballs.filter((t) => t.includes(own)).length, 1, `no ${own}*.tgz in ${packs}/platforms`);
 const started = Date.now();
 ok(run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...tarballs, `verdaccio@${verdaccioVersion}`]), 'npm install');
 say(`installed ${tarballs.length} tarballs and verdaccio ${JSON.parse(readFileSync(join(dir, 'node_modules/verdaccio/package.json'), 'utf8')).version} in ${((Date.now() - started) / 1000).toFixed(1)} s`);

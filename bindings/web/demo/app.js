@@ -1,5 +1,6 @@
 // The demo: every decision, check and message comes from the engine; this file only wires forms.
-import { load } from '../index.js';
+// The demo verifies security keys in the page itself, so it loads the build with the verifiers.
+import { load } from '../full.js';
 
 const $ = (id) => document.getElementById(id);
 const stepup = await load();

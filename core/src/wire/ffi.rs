@@ -208,6 +208,7 @@ pub fn webauthn_register_json(policy: &Policy, input: &str) -> Result<String, In
 
 /// `{now, token, jwks, package, trust, used_jtis?, audience?}` → the `oidc` credential, or a
 /// refusal with npm's answer (see [`crate::verify::oidc::exchange`]).
+#[cfg(feature = "oidc-exchange")]
 pub fn oidc_exchange_json(policy: &Policy, input: &str) -> Result<String, InputError> {
     crate::verify::oidc::exchange(&policy.config().trusted_publishing, input)
 }
@@ -257,14 +258,31 @@ pub fn call(policy: &Policy, function: &str, input: &str) -> Result<String, Inpu
         "token-form" => token_form_json(policy, input),
         "webauthn-challenge" => webauthn_challenge_json(policy, input),
         "webauthn-register" => webauthn_register_json(policy, input),
+        #[cfg(feature = "oidc-exchange")]
         "oidc-exchange" => oidc_exchange_json(policy, input),
         "oidc-trust" => crate::verify::oidc::check_trust(input),
+        #[cfg(feature = "classify")]
         "classify" => crate::wire::classify::classify_json(input),
+        #[cfg(not(feature = "oidc-exchange"))]
+        "oidc-exchange" => Err(left_out("oidc-exchange")),
+        #[cfg(not(feature = "classify"))]
+        "classify" => Err(left_out("classify")),
         _ => Err(InputError::new(
             "function",
             format!("unknown function; one of {}", FUNCTIONS.join(", ")),
         )),
     }
+}
+
+/// A server-side entry point a build leaves out (its cargo feature is off).
+#[cfg(not(all(feature = "oidc-exchange", feature = "classify")))]
+fn left_out(function: &str) -> InputError {
+    InputError::new(
+        "function",
+        format!(
+            "`{function}` is a server-side entry point this build of stepup leaves out (stepup-web's default browser build); the full build has it"
+        ),
+    )
 }
 
 /// [`call`], with an input error written as the SPEC error document (§8.17), so the answer is

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::verify::sig::{Alg, EcdsaEncoding, PublicKey};
+use crate::verify::sig::{Alg, EcdsaEncoding, PublicKey, Verification};
 use crate::wire::encoding::b64url_decode;
 
 /// Longest token accepted.
@@ -30,6 +30,8 @@ pub enum JwtError {
     NoKey,
     /// The signature does not verify.
     Signature,
+    /// This build does not verify the token's algorithm (a build without that feature).
+    Unverifiable(Alg),
 }
 
 #[derive(Deserialize)]
@@ -132,7 +134,7 @@ pub fn verify(token: &str, jwks: &Jwks) -> Result<Verified, JwtError> {
             && k.alg.as_deref().is_none_or(|a| a == alg.name())
             && k.use_.as_deref().is_none_or(|u| u == "sig")
     });
-    let mut any = false;
+    let mut found = JwtError::NoKey;
     for k in candidates {
         let Some((key_alg, key)) = k.public_key() else {
             continue;
@@ -140,14 +142,12 @@ pub fn verify(token: &str, jwks: &Jwks) -> Result<Verified, JwtError> {
         if key_alg != alg {
             continue;
         }
-        any = true;
-        if key.verify(alg, signed.as_bytes(), &sig, EcdsaEncoding::Raw) {
-            return Ok(Verified { claims });
+        match key.verify(alg, signed.as_bytes(), &sig, EcdsaEncoding::Raw) {
+            Verification::Valid => return Ok(Verified { claims }),
+            Verification::Invalid if found == JwtError::NoKey => found = JwtError::Signature,
+            Verification::Invalid => {}
+            Verification::Unverifiable(a) => found = JwtError::Unverifiable(a),
         }
     }
-    Err(if any {
-        JwtError::Signature
-    } else {
-        JwtError::NoKey
-    })
+    Err(found)
 }

@@ -292,6 +292,14 @@ fn check(
             401,
             "The ID token's signature does not verify.",
         ),
+        JwtError::Unverifiable(alg) => refuse(
+            "unverifiable",
+            501,
+            format!(
+                "This build of stepup does not verify {} signatures (built without that feature); the server verifies ID tokens.",
+                alg.name()
+            ),
+        ),
     })?;
     let c = &verified.claims;
     let now = i.now.0;

@@ -9,7 +9,7 @@ use super::data::{self, AuthData};
 use super::{SignCountRegression, UserVerification, WebauthnConfig, cose};
 use crate::contract::error::InputError;
 use crate::contract::time::Timestamp;
-use crate::verify::sig::EcdsaEncoding;
+use crate::verify::sig::{Alg, EcdsaEncoding, Verification};
 use crate::wire::encoding::{b64url_decode, b64url_encode, hex_decode};
 
 /// Longest encoded field accepted from a browser (attestation objects with certificate chains
@@ -253,6 +253,17 @@ fn refuse(problem: &'static str, message: impl Into<String>) -> Refusal {
     }
 }
 
+/// The end of a ceremony in a build without `alg`'s verifier: every other check passed.
+fn unverifiable(alg: Alg) -> Refusal {
+    refuse(
+        "unverifiable",
+        format!(
+            "This build of stepup does not verify {} signatures (built without that feature); the server verifies security keys.",
+            alg.name()
+        ),
+    )
+}
+
 /// Checks the client data common to both ceremonies.
 fn check_client_data(
     cfg: &WebauthnConfig,
@@ -442,15 +453,19 @@ fn verify_registration(
             }
             let mut signed = auth_bytes.to_vec();
             signed.extend_from_slice(&Sha256::digest(client_data));
-            if !attested
+            match attested
                 .public_key
                 .key
                 .verify(alg, &signed, sig, EcdsaEncoding::Der)
             {
-                return Err(refuse(
-                    "attestation",
-                    "The self-attestation signature does not verify.",
-                ));
+                Verification::Valid => {}
+                Verification::Invalid => {
+                    return Err(refuse(
+                        "attestation",
+                        "The self-attestation signature does not verify.",
+                    ));
+                }
+                Verification::Unverifiable(alg) => return Err(unverifiable(alg)),
             }
             "self"
         }
@@ -458,6 +473,11 @@ fn verify_registration(
         // `none`, and trust in the key comes from the origin-bound ceremony, as with `none`.
         _ => "unverified",
     };
+    // A build that cannot verify this algorithm could not check the key either: it never
+    // accepts one.
+    if let Some(alg) = attested.public_key.key.unverifiable() {
+        return Err(unverifiable(alg));
+    }
     Ok(json!({
         "result": "accepted",
         "credential": {
@@ -566,11 +586,15 @@ pub fn verify_assertion(
     }
     let mut signed = auth_bytes.clone();
     signed.extend_from_slice(&Sha256::digest(&client_data));
-    if !key.key.verify(key.alg, &signed, &sig, EcdsaEncoding::Der) {
-        return rejected(refuse(
-            "signature",
-            "The security key's signature does not verify.",
-        ));
+    match key.key.verify(key.alg, &signed, &sig, EcdsaEncoding::Der) {
+        Verification::Valid => {}
+        Verification::Invalid => {
+            return rejected(refuse(
+                "signature",
+                "The security key's signature does not verify.",
+            ));
+        }
+        Verification::Unverifiable(alg) => return rejected(unverifiable(alg)),
     }
     // WebAuthn §7.2 step 21: a counter that is in use must grow.
     let regressed =

@@ -18,7 +18,7 @@ use crate::contract::error::InputError;
 use crate::verify::sig::Alg;
 
 /// Every problem code a refused ceremony can carry (stable API, like reason codes).
-pub const PROBLEMS: [&str; 13] = [
+pub const PROBLEMS: [&str; 14] = [
     "malformed",
     "type",
     "challenge-mismatch",
@@ -32,6 +32,7 @@ pub const PROBLEMS: [&str; 13] = [
     "credential-exists",
     "unknown-credential",
     "signature",
+    "unverifiable",
 ];
 
 /// The static name of a problem code (`sign-count` included), for hosts that receive it as text.
