@@ -43,8 +43,15 @@ class StepupMiddleware {
     const providers = {};
     for (const [provider, file] of Object.entries(bound)) {
       if (!['github', 'gitlab', 'circleci'].includes(provider)) throw new Error(`verdaccio-stepup: oidc_jwks.${provider}: one of github, gitlab, circleci`);
-      const doc = JSON.parse(fs.readFileSync(path.resolve(base, String(file)), 'utf8'));
-      if (!Array.isArray(doc.keys)) throw new Error(`verdaccio-stepup: oidc_jwks.${provider}: ${file} is not a JWKS (no "keys" array)`);
+      // The error names the field and the file as resolved, not Verdaccio's config file.
+      const resolved = path.resolve(base, String(file));
+      let doc;
+      try {
+        doc = JSON.parse(fs.readFileSync(resolved, 'utf8'));
+      } catch (err) {
+        throw new Error(`verdaccio-stepup: oidc_jwks.${provider}: cannot read the key set ${resolved}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
+      }
+      if (!Array.isArray(doc?.keys)) throw new Error(`verdaccio-stepup: oidc_jwks.${provider}: ${resolved} is not a JWKS (no "keys" array)`);
       providers[provider] = { keys: doc.keys };
     }
     this.jwks = { providers };

@@ -489,7 +489,7 @@ async function startRefused(yaml, env = {}) {
   return { code, log };
 }
 
-test('P8: Verdaccio does not start on a policy the engine refuses, or without a key, and says which field', async () => {
+test('P8: Verdaccio does not start on a policy the engine refuses, without a key, or with a missing JWKS file, and says which field', async () => {
   const base = (stepup) => `storage: ./storage
 plugins: ./plugins
 auth:
@@ -512,4 +512,8 @@ log: { type: stdout, format: json, level: info }
   const keyless = await startRefused(base('    issuer: Verdaccio Test'));
   assert.equal(keyless.code, 78, `expected to stop (78):\n${keyless.log}`);
   assert.match(keyless.log, /STEPUP_SECRET_KEY/, keyless.log);
+  const jwksless = await startRefused(base(`    secret_key: test-key-0123456789abcdef
+    oidc_jwks: { github: ./missing-github-jwks.json }`));
+  assert.equal(jwksless.code, 78, `expected to stop (78):\n${jwksless.log}`);
+  assert.match(jwksless.log, /oidc_jwks\.github: cannot read the key set \/\S*\/missing-github-jwks\.json: no such file/, jwksless.log);
 });
