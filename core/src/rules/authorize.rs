@@ -471,7 +471,14 @@ fn webauthn(
                     presented,
                 });
             }
-            let mut d = failed(need, Reason::OtpInvalid, extra);
+            // A build without the key's verifier (the default browser build) could not check
+            // the assertion: no failure is counted and the challenge is not spent, so a host
+            // that applied these effects anyway would lock nobody out.
+            let mut d = if refusal.problem == "unverifiable" {
+                need.challenge_with(Reason::OtpInvalid)
+            } else {
+                failed(need, Reason::OtpInvalid, extra)
+            };
             d.message = Cow::Owned(refusal.message);
             d.webauthn_problem = Some(refusal.problem);
             d
