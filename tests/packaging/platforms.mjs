@@ -28,7 +28,6 @@ const repo = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const platforms = [
   {
     platform: 'linux-x64-musl',
-    npm: [],
     // npm and napi-rs tell the C library by reading /usr/bin/ldd, glibc's on this machine: in a
     // mount namespace of its own, musl's ldd takes its place, as on Alpine. musl's libc.so is
     // its own loader; libgcc_s comes with Node on musl systems (Alpine's nodejs depends on
@@ -38,7 +37,6 @@ const platforms = [
   },
   {
     platform: 'linux-arm64-gnu',
-    npm: [],
     node: (script) => ['qemu-aarch64', ['-L', '/usr/aarch64-linux-gnu', join(runtimes, 'arm64/package/bin/node'), script]],
   },
 ];
@@ -61,7 +59,7 @@ for (const p of platforms) {
   };
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: `fresh-${p.platform}`, version: '1.0.0', private: true, type: 'module' }));
   const [npmCmd, npmArgs] = p.node(npmCli);
-  const install = run(npmCmd, [...npmArgs, 'install', '--no-audit', '--no-fund', '--loglevel=error', ...p.npm,
+  const install = run(npmCmd, [...npmArgs, 'install', '--no-audit', '--no-fund', '--loglevel=error',
     tarball(packs, 'stepup-node-0'), tarball(packs, 'stepup-web-'), tarball(join(packs, 'platforms'), `stepup-node-${p.platform}-`)]);
   assert.equal(install.code, 0, `npm install on ${p.platform}:\n${install.out}\n${install.err}`);
   assert.ok(existsSync(join(dir, `node_modules/stepup-node-${p.platform}/stepup.${p.platform}.node`)), `${p.platform}: the addon was not installed`);
