@@ -562,6 +562,7 @@ export interface ClassifyInput {
 export type Classification =
   | {
       result: 'classified';
+      /** The catalogue route: `packument` (the whole package document), `tarball`, `read`, `publish`, … */
       route: string;
       action: { kind: ActionKind; package?: string; tag?: string; org?: string; target_account?: string } | null;
       package: string | null;
@@ -569,6 +570,8 @@ export type Classification =
       key: string;
       write: boolean;
       needs_current: boolean;
+      /** A write that changes a package: only its maintainers may make it. */
+      maintainers_only: boolean;
     }
   | {
       result: 'refused';

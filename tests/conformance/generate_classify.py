@@ -109,23 +109,34 @@ def deprecated_doc(doc, ver, msg):
 _ = object()
 
 
-def ok(route=_, action=_, package=_, path=_, key=_, write=_, needs_current=_):
+def ok(route=_, action=_, package=_, path=_, key=_, write=_, needs_current=_, maintainers_only=_):
     m = {}
     for k, val in (("route", route), ("action", action), ("package", package), ("path", path), ("key", key),
-                   ("write", write), ("needs_current", needs_current)):
+                   ("write", write), ("needs_current", needs_current), ("maintainers_only", maintainers_only)):
         if val is not _:
             m[k] = val
     return {"result": "classified", "match": m}
 
 
+# Action kinds of a package that only its maintainers may perform (publish, package writes but
+# stars, package governance): the answer's `maintainers_only`.
+MAINTAINERS_ONLY = {"package.publish", "package.stage-publish", "package.unpublish", "package.deprecate",
+                    "dist-tag.add", "dist-tag.remove", "owner.add", "owner.remove", "access.visibility",
+                    "access.grant", "access.revoke", "access.publishing-setting", "trust.configure",
+                    "package.stage-approve"}
+
+
 def W(method, path, route, action, package=None, needs=False):
     """A classified write: canonical path without query, key `METHOD path`."""
-    return ok(route, action, package, path, f"{method} {path}", True, needs)
+    only = bool(action) and action["kind"] in MAINTAINERS_ONLY and "package" in action
+    return ok(route, action, package, path, f"{method} {path}", True, needs, only)
 
 
 def R(path, action=_, package=_, method="GET", route="read"):
-    """A classified read (query kept as received)."""
-    return ok(route, action, package, path, f"{method} {path}", False, False)
+    """A classified read (query kept as received); the whole package document is `packument`."""
+    if route == "read" and isinstance(package, str) and path.split("?")[0].count("/") == 1:
+        route = "packument"
+    return ok(route, action, package, path, f"{method} {path}", False, False, False)
 
 
 def A(kind, **kw):
@@ -487,12 +498,12 @@ for v in (10, 11):
 for raw in ("/@acme%2fwidget", "/@acme%2Fwidget", "/%40acme%2fwidget", "/%40acme%2Fwidget", "/@acme/widget", "/%40acme/widget"):
     case(f"read: scoped packument GET {raw} is package.read of @acme/widget at /@acme%2fwidget",
          I("GET", raw, GETH("install", 11, CORGI)), R(WGE, PR(WG), WG))
-case("read: tarball GET /left-pad/-/left-pad-1.3.0.tgz",
-     I("GET", f"{LPE}/-/left-pad-1.3.0.tgz", GETH("install")), R(f"{LPE}/-/left-pad-1.3.0.tgz", PR(LP), LP))
+case("read: tarball GET /left-pad/-/left-pad-1.3.0.tgz is route tarball (hosts count downloads by it)",
+     I("GET", f"{LPE}/-/left-pad-1.3.0.tgz", GETH("install")), R(f"{LPE}/-/left-pad-1.3.0.tgz", PR(LP), LP, route="tarball"))
 case("read: scoped tarball GET /@acme/widget/-/widget-1.0.0.tgz",
-     I("GET", "/@acme/widget/-/widget-1.0.0.tgz", GETH("install")), R(f"{WGE}/-/widget-1.0.0.tgz", PR(WG), WG))
+     I("GET", "/@acme/widget/-/widget-1.0.0.tgz", GETH("install")), R(f"{WGE}/-/widget-1.0.0.tgz", PR(WG), WG, route="tarball"))
 case("read: scoped tarball GET /@acme%2fwidget/-/widget-1.0.0.tgz",
-     I("GET", f"{WGE}/-/widget-1.0.0.tgz", GETH("install")), R(f"{WGE}/-/widget-1.0.0.tgz", PR(WG), WG))
+     I("GET", f"{WGE}/-/widget-1.0.0.tgz", GETH("install")), R(f"{WGE}/-/widget-1.0.0.tgz", PR(WG), WG, route="tarball"))
 case("read: GET /left-pad?write=true is a read keeping its query",
      I("GET", f"{LPE}?write=true", GETH("deprecate")), R(f"{LPE}?write=true", PR(LP), LP))
 case("read: GET /@acme%2fwidget?write=true is a read keeping its query",
@@ -501,7 +512,7 @@ case("read: GET /left-pad/1.3.0 version manifest",
      I("GET", f"{LPE}/1.3.0", GETH("view")), R(f"{LPE}/1.3.0", PR(LP), LP))
 case("read: HEAD /left-pad", I("HEAD", LPE, GETH()), R(LPE, PR(LP), LP, method="HEAD"))
 case("read: HEAD tarball", I("HEAD", f"{LPE}/-/left-pad-1.3.0.tgz", GETH()),
-     R(f"{LPE}/-/left-pad-1.3.0.tgz", PR(LP), LP, method="HEAD"))
+     R(f"{LPE}/-/left-pad-1.3.0.tgz", PR(LP), LP, method="HEAD", route="tarball"))
 case("read: OPTIONS /left-pad", I("OPTIONS", LPE, GETH()), R(LPE, PR(LP), LP, method="OPTIONS"))
 case("read: OPTIONS on a write route path is a read", I("OPTIONS", "/-/npm/v1/tokens", GETH()),
      R("/-/npm/v1/tokens", method="OPTIONS"))

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::contract::action::ActionKind;
+use crate::contract::action::{ActionClass, ActionKind};
 use crate::contract::error::InputError;
 
 pub use name::valid as valid_package_name;
@@ -150,6 +150,9 @@ pub enum Classification {
         write: bool,
         /// The reading depends on `current`, which was not given.
         needs_current: bool,
+        /// A write that changes a package (publish, package writes but stars, package
+        /// governance): only the package's maintainers may make it.
+        maintainers_only: bool,
     },
     /// Refused: answer `status` with `error`, forward nothing.
     Refused(Refusal),
@@ -295,6 +298,15 @@ fn classify_or_refuse(input: &ClassifyInput) -> Result<Classification, Refusal> 
         path.push('?');
         path.push_str(q);
     }
+    let maintainers_only = !r.read
+        && hit.action.as_ref().is_some_and(|a| {
+            a.package.is_some()
+                && match a.kind.class() {
+                    ActionClass::Publish | ActionClass::PackageGovernance => true,
+                    ActionClass::PackageWrite => a.kind != ActionKind::PackageStar,
+                    _ => false,
+                }
+        });
     Ok(Classification::Classified {
         route: hit.route,
         key: format!("{method} {path}"),
@@ -303,6 +315,7 @@ fn classify_or_refuse(input: &ClassifyInput) -> Result<Classification, Refusal> 
         action: hit.action,
         write: !r.read,
         needs_current: hit.needs_current,
+        maintainers_only,
     })
 }
 
@@ -734,8 +747,15 @@ fn package_route(r: &Req<'_>) -> Result<Option<Hit>, Refusal> {
     let canonical = [vec![path::encode_package(&name)], segs_from(tail)].concat();
     let hit = |route: &'static str, a: ActionDoc| Hit::new(route, Some(a), canonical.clone());
     if r.read {
+        // Named apart: the whole package document (hosts show the maintainers they keep in it)
+        // and a tarball download (hosts count downloads by it, for package impact).
+        let route = match tail {
+            [] => "packument",
+            ["-", file] if !file.is_empty() => "tarball",
+            _ => "read",
+        };
         return Ok(Some(hit(
-            "read",
+            route,
             ActionDoc::on(ActionKind::PackageRead, &name),
         )));
     }
