@@ -21,6 +21,8 @@
 pub mod codes;
 pub mod config;
 pub mod contract;
+#[cfg(feature = "classify")]
+pub mod registry;
 pub mod rules;
 pub mod verify;
 pub mod wire;

@@ -215,7 +215,7 @@ pub fn oidc_exchange_json(policy: &Policy, input: &str) -> Result<String, InputE
 
 /// The JSON entry points reachable by name through [`call_json`], so a binding forwards new
 /// functions without new glue.
-pub const FUNCTIONS: [&str; 12] = [
+pub const FUNCTIONS: [&str; 14] = [
     "evaluate",
     "authorize",
     "enroll-totp",
@@ -228,6 +228,8 @@ pub const FUNCTIONS: [&str; 12] = [
     "oidc-exchange",
     "oidc-trust",
     "classify",
+    "impact-index",
+    "latest-dependencies",
 ];
 
 /// Calls the entry point `function` (one of [`FUNCTIONS`]) with JSON `input`: the result as
@@ -263,10 +265,14 @@ pub fn call(policy: &Policy, function: &str, input: &str) -> Result<String, Inpu
         "oidc-trust" => crate::verify::oidc::check_trust(input),
         #[cfg(feature = "classify")]
         "classify" => crate::wire::classify::classify_json(input),
+        #[cfg(feature = "classify")]
+        "impact-index" => crate::registry::impact::index_json(input),
+        #[cfg(feature = "classify")]
+        "latest-dependencies" => crate::registry::impact::latest_dependencies_json(input),
         #[cfg(not(feature = "oidc-exchange"))]
         "oidc-exchange" => Err(left_out("oidc-exchange")),
         #[cfg(not(feature = "classify"))]
-        "classify" => Err(left_out("classify")),
+        "classify" | "impact-index" | "latest-dependencies" => Err(left_out(function)),
         _ => Err(InputError::new(
             "function",
             format!("unknown function; one of {}", FUNCTIONS.join(", ")),
