@@ -5,6 +5,7 @@ mod conformance;
 mod differential;
 mod engine;
 mod files;
+mod impact;
 mod totp;
 
 use std::process::ExitCode;
@@ -83,6 +84,11 @@ enum Command {
         #[command(subcommand)]
         command: OrgCommand,
     },
+    /// Package impact in a running server: import figures, show the index decisions read.
+    Impact {
+        #[command(subcommand)]
+        command: ImpactCommand,
+    },
     /// Serve the decision API and the npm 2FA gateway (the component under wasmtime).
     Serve(Box<stepup_server::ServeOptions>),
 }
@@ -153,6 +159,33 @@ enum ConfigCommand {
     Show {
         /// JSON or TOML file; default: the npmjs-2026 preset.
         file: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImpactCommand {
+    /// Load weekly downloads and dependents per package (CSV with a header naming `name`,
+    /// `weekly_downloads`, `dependents`; or a JSON array of such objects). Each package's figure
+    /// becomes the larger of the imported one and the server's own count.
+    Import {
+        /// CSV or JSON file.
+        file: String,
+        /// Drop every earlier import first.
+        #[arg(long)]
+        replace: bool,
+        #[command(flatten)]
+        admin: stepup_server::admin_client::AdminOptions,
+    },
+    /// Print the impact index: every package, or one package's or account's figures.
+    Show {
+        /// One package.
+        #[arg(long)]
+        package: Option<String>,
+        /// One account (the best figures among the packages it maintains).
+        #[arg(long)]
+        account: Option<String>,
+        #[command(flatten)]
+        admin: stepup_server::admin_client::AdminOptions,
     },
 }
 
@@ -246,6 +279,22 @@ fn main() -> ExitCode {
             files::read(&file)
                 .and_then(|t| files::ffi_out(stepup_core::wire::ffi::org_audit_json(&p, &t)))
         }),
+        Command::Impact {
+            command:
+                ImpactCommand::Import {
+                    file,
+                    replace,
+                    admin,
+                },
+        } => impact::import(&admin, &file, replace),
+        Command::Impact {
+            command:
+                ImpactCommand::Show {
+                    package,
+                    account,
+                    admin,
+                },
+        } => impact::show(&admin, package.as_deref(), account.as_deref()),
         Command::Serve(opts) => stepup_server::run(&opts).map_err(|e| match e {
             stepup_server::ServeError::Key(_) | stepup_server::ServeError::Policy(_) => {
                 Failure::Input(e.to_string())

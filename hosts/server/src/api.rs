@@ -84,14 +84,14 @@ pub async fn openapi() -> Response<Body> {
     r
 }
 
-/// `POST /v1/admin/reload`: reloads component and configuration; the old policy keeps serving
-/// if the new one fails. Needs the admin token (`STEPUP_ADMIN_TOKEN`) as a bearer token.
-pub async fn reload(State(app): State<Shared>, headers: HeaderMap) -> Response<Body> {
+/// `Err(answer)` unless the request carries the admin token (`STEPUP_ADMIN_TOKEN`) as a
+/// bearer token; the admin API is off (404) without one configured.
+fn admin(app: &crate::App, headers: &HeaderMap) -> Result<(), Box<Response<Body>>> {
     let Some(expected) = &app.admin_token else {
-        return error_answer(
+        return Err(Box::new(error_answer(
             StatusCode::NOT_FOUND,
             "The admin API is off: start the server with STEPUP_ADMIN_TOKEN set.",
-        );
+        )));
     };
     let given = headers
         .get(header::AUTHORIZATION)
@@ -105,7 +105,16 @@ pub async fn reload(State(app): State<Shared>, headers: HeaderMap) -> Response<B
             header::WWW_AUTHENTICATE,
             HeaderValue::from_static("Bearer realm=\"stepup-admin\""),
         );
-        return r;
+        return Err(Box::new(r));
+    }
+    Ok(())
+}
+
+/// `POST /v1/admin/reload`: reloads component and configuration; the old policy keeps serving
+/// if the new one fails.
+pub async fn reload(State(app): State<Shared>, headers: HeaderMap) -> Response<Body> {
+    if let Err(r) = admin(&app, &headers) {
+        return *r;
     }
     let policy = app.clone();
     match tokio::task::spawn_blocking(move || policy.policy.reload()).await {
@@ -124,5 +133,128 @@ pub async fn reload(State(app): State<Shared>, headers: HeaderMap) -> Response<B
             StatusCode::INTERNAL_SERVER_ERROR,
             &json!({"reloaded": false, "error": e.to_string()}),
         ),
+    }
+}
+
+/// `GET /v1/admin/impact[?package=P][&account=A]`: the package-impact index as decisions read
+/// it — one package's or account's figures, or every package's, most depended upon first.
+pub async fn impact(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Response<Body> {
+    if let Err(r) = admin(&app, &headers) {
+        return *r;
+    }
+    let index = app.impact.index();
+    let mut body = serde_json::Map::new();
+    if let Some(p) = q.get("package") {
+        body.insert("package".into(), json!(index.packages.get(p)));
+    }
+    if let Some(a) = q.get("account") {
+        body.insert("account".into(), json!(index.accounts.get(a)));
+    }
+    if body.is_empty() {
+        let mut all: Vec<_> = index.packages.iter().collect();
+        all.sort_by(|(an, a), (bn, b)| {
+            (
+                a.dependents_rank.unwrap_or(u64::MAX),
+                std::cmp::Reverse(a.weekly_downloads),
+                an,
+            )
+                .cmp(&(
+                    b.dependents_rank.unwrap_or(u64::MAX),
+                    std::cmp::Reverse(b.weekly_downloads),
+                    bn,
+                ))
+        });
+        let list: Vec<_> = all
+            .into_iter()
+            .map(|(name, f)| json!({"name": name, "weekly_downloads": f.weekly_downloads, "dependents": f.dependents, "dependents_rank": f.dependents_rank}))
+            .collect();
+        body.insert("packages".into(), serde_json::Value::Array(list));
+    }
+    json_answer(StatusCode::OK, &serde_json::Value::Object(body))
+}
+
+/// The body of `POST /v1/admin/impact`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportBody {
+    packages: Vec<ImportRow>,
+    #[serde(default)]
+    replace: bool,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportRow {
+    name: String,
+    weekly_downloads: u64,
+    dependents: u64,
+}
+
+/// `POST /v1/admin/impact` `{"packages": [{name, weekly_downloads, dependents}], "replace"}`:
+/// better figures than the gateway's own counts (a mirror of public download counts, say).
+/// Each package's figure is the larger of the imported and the counted one; `replace` drops
+/// every earlier import. The index is rebuilt before the answer.
+pub async fn import_impact(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response<Body> {
+    if let Err(r) = admin(&app, &headers) {
+        return *r;
+    }
+    let doc: ImportBody = match serde_json::from_slice(&body) {
+        Ok(d) => d,
+        Err(e) => {
+            return error_answer(
+                StatusCode::BAD_REQUEST,
+                &format!(
+                    "expected {{\"packages\": [{{\"name\", \"weekly_downloads\", \"dependents\"}}], \"replace\": bool}}: {e}"
+                ),
+            );
+        }
+    };
+    let mut rows = Vec::with_capacity(doc.packages.len());
+    for (i, r) in doc.packages.into_iter().enumerate() {
+        let bad =
+            |what: &str| error_answer(StatusCode::BAD_REQUEST, &format!("packages[{i}].{what}"));
+        if !stepup_core::wire::classify::valid_package_name(&r.name) {
+            return bad(&format!("name: {:?} is not an npm package name", r.name));
+        }
+        let (Ok(weekly), Ok(dependents)) = (
+            i64::try_from(r.weekly_downloads),
+            i64::try_from(r.dependents),
+        ) else {
+            return bad("weekly_downloads: too large");
+        };
+        rows.push(crate::store::ImportedImpact {
+            package: r.name,
+            weekly_downloads: weekly,
+            dependents,
+        });
+    }
+    let run = async {
+        app.store
+            .import_impact(&rows, doc.replace, crate::now())
+            .await?;
+        app.impact.refresh(&app.store, crate::now()).await?;
+        Ok::<_, crate::error::ServeError>(())
+    };
+    match run.await {
+        Ok(()) => {
+            tracing::info!(
+                packages = rows.len(),
+                replace = doc.replace,
+                "impact figures imported"
+            );
+            json_answer(
+                StatusCode::OK,
+                &json!({"imported": rows.len(), "replace": doc.replace}),
+            )
+        }
+        Err(e) => crate::npm::internal(e),
     }
 }

@@ -3,9 +3,11 @@
 //! front of any npm registry. State lives in SQLite (default) or PostgreSQL (several instances),
 //! with secrets sealed under the operator's key.
 
+pub mod admin_client;
 pub mod api;
 pub mod engine;
 pub mod error;
+pub mod impact;
 pub mod mail;
 pub mod npm;
 pub mod sealing;
@@ -18,7 +20,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{any, get, post, put};
+use axum::routing::{any, get, post};
 use sha2::Digest;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -109,6 +111,11 @@ pub struct ServeOptions {
     /// the provider rotates its keys.
     #[arg(long = "oidc-jwks", value_name = "PROVIDER=FILE")]
     pub oidc_jwks: Vec<String>,
+    /// How often counted downloads are written to the store and the package-impact index is
+    /// rebuilt from it (seconds); also done at shutdown, and at once after a publish, an owner
+    /// change or an import.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub impact_period: u64,
 }
 
 /// Shared server state.
@@ -140,6 +147,8 @@ pub struct App {
     pub outbox: Outbox,
     /// Merged JWKS of the trusted CI providers (`{"keys": [...]}`).
     pub oidc_jwks: serde_json::Value,
+    /// Downloads counted, and the package-impact index decisions read.
+    pub impact: impact::Impact,
 }
 
 fn oidc_jwks(bound: &[String]) -> Result<serde_json::Value, ServeError> {
@@ -275,7 +284,14 @@ fn routes(app: Shared) -> Router {
         .route("/v1/health", get(api::health))
         .route("/v1/openapi.json", get(api::openapi))
         .route("/v1/admin/reload", post(api::reload))
-        .route("/-/user/{id}", put(npm::login::couch_login))
+        .route(
+            "/v1/admin/impact",
+            get(api::impact).post(api::import_impact),
+        )
+        .route(
+            "/-/user/{id}",
+            get(npm::owners::user).put(npm::login::couch_login),
+        )
         .route(
             "/-/user/token/{token}",
             axum::routing::delete(npm::login::logout),
@@ -482,7 +498,9 @@ pub async fn start(opts: &ServeOptions) -> Result<Running, ServeError> {
         client_failures: npm::PasswordFailures::default(),
         outbox: Outbox::new(mail_dir, &opts.mail_from)?,
         oidc_jwks: oidc_jwks(&opts.oidc_jwks)?,
+        impact: impact::Impact::default(),
     });
+    app.impact.refresh(&app.store, now()).await?;
     let listener = TcpListener::bind(&opts.listen)
         .await
         .map_err(|e| ServeError::Io(format!("cannot listen on {}: {e}", opts.listen)))?;
@@ -492,6 +510,7 @@ pub async fn start(opts: &ServeOptions) -> Result<Running, ServeError> {
     let loaded = app.policy.loaded();
     tracing::info!(%addr, store = app.store.backend(), gateway = app.upstream.is_some(), component = %loaded.component, config = %loaded.config, preset = %loaded.preset, "stepup serving");
     let (stop, stopped) = oneshot::channel::<()>();
+    let impact_period = opts.impact_period;
     let service = router(app.clone());
     let state = app.clone();
     let task = tokio::spawn(async move {
@@ -506,8 +525,26 @@ pub async fn start(opts: &ServeOptions) -> Result<Running, ServeError> {
                 }
             })
         };
+        let impact = {
+            let state = state.clone();
+            let period = std::time::Duration::from_secs(impact_period);
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        () = tokio::time::sleep(period) => {}
+                        () = state.impact.wait_changed() => {}
+                    }
+                    impact_tick(&state).await;
+                }
+            })
+        };
         let r = serve(listener, service, stopped).await;
         pruner.abort();
+        impact.abort();
+        // Counted downloads are written before the store closes: a stop loses none.
+        if let Err(e) = state.impact.flush(&state.store).await {
+            tracing::error!(error = %e, unflushed = state.impact.unflushed(), "could not write the counted downloads at shutdown");
+        }
         state.store.close().await;
         r
     });
@@ -517,6 +554,17 @@ pub async fn start(opts: &ServeOptions) -> Result<Running, ServeError> {
         stop: Some(stop),
         task,
     })
+}
+
+/// Writes the counted downloads and rebuilds the impact index; a failure is logged and retried
+/// at the next tick (the counts stay in memory).
+async fn impact_tick(app: &App) {
+    if let Err(e) = app.impact.flush(&app.store).await {
+        tracing::warn!(error = %e, unflushed = app.impact.unflushed(), "writing counted downloads failed; kept for the next try");
+    }
+    if let Err(e) = app.impact.refresh(&app.store, now()).await {
+        tracing::warn!(error = %e, "rebuilding the package-impact index failed; the previous one stays");
+    }
 }
 
 fn init_logs(format: &str) {

@@ -18,7 +18,7 @@ use crate::error::ServeError;
 /// Largest upstream answer read into memory (login answers; proxied bodies are streamed).
 const MAX_LOGIN_ANSWER: usize = 1 << 20;
 /// Largest package document read (to check maintainers before a trust change).
-const MAX_PACKUMENT: usize = 32 << 20;
+pub const MAX_PACKUMENT: usize = 32 << 20;
 
 /// An upstream registry (plain HTTP: run it beside the gateway, on loopback or a private network).
 #[derive(Clone, Debug)]

@@ -85,6 +85,7 @@ fn options(dir: &Path) -> ServeOptions {
         admin_token_file: None,
         instances: Some(2),
         oidc_jwks: Vec::new(),
+        impact_period: 60,
     }
 }
 
@@ -290,6 +291,10 @@ fn basic_user(headers: &HeaderMap) -> Option<String> {
 async fn fake_upstream() -> (String, tokio::task::JoinHandle<()>) {
     use axum::routing::{get, put};
     let app = axum::Router::new()
+        .route(
+            "/{pkg}/-/{file}",
+            get(|| async { (StatusCode::OK, "tarball bytes") }),
+        )
         .route(
             "/-/whoami",
             get(|headers: HeaderMap| async move {
@@ -543,6 +548,10 @@ async fn upstream_limits_and_failures_are_not_wrong_passwords() {
     let seen = calls.clone();
     let app = axum::Router::new()
         .route(
+            "/{pkg}/-/{file}",
+            get(|| async { (StatusCode::OK, "tarball bytes") }),
+        )
+        .route(
             "/-/whoami",
             get(move |headers: HeaderMap| {
                 let seen = seen.clone();
@@ -678,12 +687,12 @@ async fn stores_are_migrated_once_and_older_stores_keep_their_rows() {
     let dir = tempdir("migrations");
     let fresh = StoreUrl::Sqlite(dir.join("fresh.db").display().to_string());
     let store = Store::open(&fresh).await.expect("a new store opens");
-    assert_eq!(store.schema_versions().await.unwrap(), vec![1]);
+    assert_eq!(store.schema_versions().await.unwrap(), vec![1, 2]);
     store.close().await;
     let again = Store::open(&fresh)
         .await
         .expect("a migrated store opens again");
-    assert_eq!(again.schema_versions().await.unwrap(), vec![1]);
+    assert_eq!(again.schema_versions().await.unwrap(), vec![1, 2]);
     again.close().await;
 
     // A store from before migrations were tracked: the same tables, one account, no record.
@@ -703,7 +712,8 @@ async fn stores_are_migrated_once_and_older_stores_keep_their_rows() {
     pool.close().await;
     let old = StoreUrl::Sqlite(old_path.display().to_string());
     let store = Store::open(&old).await.expect("an untracked store opens");
-    assert_eq!(store.schema_versions().await.unwrap(), vec![1]);
+    // Step 1 is recorded as it is, the steps after it are applied.
+    assert_eq!(store.schema_versions().await.unwrap(), vec![1, 2]);
     let account = store
         .account("old")
         .await
@@ -727,4 +737,137 @@ async fn stores_are_migrated_once_and_older_stores_keep_their_rows() {
         .map_err(|e| e.to_string());
     let message = refused.expect_err("a changed step is refused");
     assert!(message.contains("up to date"), "{message}");
+}
+
+/// Package impact: tarball downloads are counted in memory and written at shutdown (none
+/// lost), weekly figures read the seven full days before today, imported figures raise counted
+/// ones, and the admin API shows the index decisions read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downloads_are_counted_written_at_shutdown_and_combined_with_imports() {
+    use stepup_server::store::{Store, StoreUrl};
+    let (upstream, _task) = fake_upstream().await;
+    let dir = tempdir("impact");
+    let token = dir.join("admin-token");
+    std::fs::write(&token, "admin-secret").unwrap();
+    let mut opts = options(&dir);
+    opts.upstream = Some(upstream);
+    opts.admin_token_file = Some(token);
+    // No tick during the test: what reaches the store is what shutdown wrote.
+    opts.impact_period = 3600;
+    let server = start(&opts).await.unwrap();
+    let http = Http::new();
+    for path in [
+        "/left-pad/-/left-pad-1.3.0.tgz",
+        "/left-pad/-/left-pad-1.3.0.tgz",
+        "/%40acme%2fwidget/-/widget-1.0.0.tgz",
+        "/@acme/widget/-/widget-1.0.0.tgz",
+        "/left-pad/-/left-pad-1.3.0.tgz",
+    ] {
+        let (s, _, body) = http.send(Method::GET, &url(&server, path), &[], "").await;
+        assert_eq!(
+            (s, body.as_str()),
+            (StatusCode::OK, "tarball bytes"),
+            "{path}"
+        );
+    }
+    // A packument read is no download.
+    let _ = http
+        .send(Method::GET, &url(&server, "/left-pad"), &[], "")
+        .await;
+    assert_eq!(server.app.impact.unflushed(), 5);
+    server.shutdown().await.unwrap();
+
+    let today = stepup_server::impact::day_of(stepup_server::now());
+    let store = Store::open(&StoreUrl::Sqlite(opts.db.display().to_string()))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.downloads("left-pad", today, today + 1).await.unwrap(),
+        3
+    );
+    assert_eq!(
+        store
+            .downloads("@acme/widget", today, today + 1)
+            .await
+            .unwrap(),
+        2
+    );
+    // Last week's traffic, and today's, which the weekly figure leaves out.
+    store
+        .add_downloads(&[
+            ("left-pad".into(), today - 1, 1_500_000),
+            ("left-pad".into(), today - 7, 100),
+            ("left-pad".into(), today - 8, 999_999_999),
+            ("@acme/widget".into(), today - 2, 40),
+        ])
+        .await
+        .unwrap();
+    store
+        .set_dependencies("@acme/widget", &["left-pad".into()])
+        .await
+        .unwrap();
+    store
+        .set_dependencies("@acme/gadget", &["left-pad".into(), "@acme/widget".into()])
+        .await
+        .unwrap();
+    store.add_maintainer("left-pad", "alice").await.unwrap();
+    store.add_maintainer("@acme/widget", "bob").await.unwrap();
+    store.close().await;
+
+    let server = start(&opts).await.unwrap();
+    let admin = [("authorization", "Bearer admin-secret")];
+    let (s, _, v) = http
+        .json(
+            Method::GET,
+            &url(&server, "/v1/admin/impact?package=left-pad&account=bob"),
+            &admin,
+            &Value::Null,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        v["package"],
+        json!({"weekly_downloads": 1_500_100, "dependents": 2, "dependents_rank": 1})
+    );
+    assert_eq!(
+        v["account"],
+        json!({"weekly_downloads": 40, "dependents": 1, "dependents_rank": 2})
+    );
+    // Imported figures raise the counted ones; bad rows are refused whole, naming the row.
+    let (s, _, v) = http
+        .json(Method::POST, &url(&server, "/v1/admin/impact"), &admin,
+            &json!({"packages": [{"name": "@acme/widget", "weekly_downloads": 10, "dependents": 900}, {"name": "../x", "weekly_downloads": 1, "dependents": 1}]}))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(
+        v["error"].as_str().unwrap().starts_with("packages[1].name"),
+        "{v}"
+    );
+    let (s, _, v) = http
+        .json(Method::POST, &url(&server, "/v1/admin/impact"), &admin,
+            &json!({"packages": [{"name": "@acme/widget", "weekly_downloads": 10, "dependents": 900}]}))
+        .await;
+    assert_eq!((s, &v["imported"]), (StatusCode::OK, &json!(1)), "{v}");
+    let (_, _, v) = http
+        .json(
+            Method::GET,
+            &url(&server, "/v1/admin/impact?account=bob"),
+            &admin,
+            &Value::Null,
+        )
+        .await;
+    assert_eq!(
+        v["account"],
+        json!({"weekly_downloads": 40, "dependents": 900, "dependents_rank": 1})
+    );
+    let (s, _, _) = http
+        .json(
+            Method::GET,
+            &url(&server, "/v1/admin/impact"),
+            &[("authorization", "Bearer wrong")],
+            &Value::Null,
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    server.shutdown().await.unwrap();
 }

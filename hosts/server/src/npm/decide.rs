@@ -12,7 +12,7 @@ use stepup_core::contract::decision::{Decision, Effect, Outcome};
 use stepup_core::contract::request::{
     self as req, Action, Client, Credential, Failures, Proof, PublishingAccess, TfaMode,
 };
-use stepup_core::contract::time::Timestamp;
+use stepup_core::contract::time::{Count, Timestamp};
 use stepup_core::verify::webauthn::{ChallengeRecord, StoredCredential, WebauthnSecrets};
 use stepup_core::{Factor, InputError, Presented, Request, Secrets};
 
@@ -235,17 +235,20 @@ pub async fn decide(
                 id: account.to_owned(),
                 tfa: tfa_of(&acct)?,
                 publisher: true,
-                impact: None,
+                impact: app.impact.account(account),
                 safeguard_until: acct.safeguard_until.map(timestamp),
             },
             credential: credential.clone(),
             client: Client { ip },
-            package: package.map(|name| req::Package {
-                name: Some(name.to_owned()),
-                publishing_access: package_access,
-                weekly_downloads: None,
-                dependents: None,
-                dependents_rank: None,
+            package: package.map(|name| {
+                let figures = app.impact.package(name);
+                req::Package {
+                    name: Some(name.to_owned()),
+                    publishing_access: package_access,
+                    weekly_downloads: figures.map(|f| Count(f.weekly_downloads)),
+                    dependents: figures.map(|f| Count(f.dependents)),
+                    dependents_rank: figures.and_then(|f| f.dependents_rank).map(Count),
+                }
             }),
             orgs: Vec::new(),
             proofs: proofs.clone(),

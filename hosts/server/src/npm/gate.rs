@@ -50,6 +50,8 @@ pub struct Classified {
     pub write: bool,
     /// The body's reading depends on the package's current document.
     pub needs_current: bool,
+    /// Only the package's maintainers may make this write.
+    pub maintainers_only: bool,
     /// The classify input, to ask again with `current`.
     pub input: Value,
 }
@@ -72,6 +74,10 @@ impl Classified {
             write: answer.get("write").and_then(Value::as_bool).unwrap_or(true),
             needs_current: answer
                 .get("needs_current")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            maintainers_only: answer
+                .get("maintainers_only")
                 .and_then(Value::as_bool)
                 .unwrap_or(false),
             input,
@@ -170,6 +176,8 @@ pub async fn with_current(
         .packument(pkg, authorization)
         .await?
         .unwrap_or_else(|| json!({}));
+    // The document as clients are shown it: an owner change is read against the gateway's list.
+    let current = super::owners::with_listed(app, pkg, current).await?;
     let mut input = c.input.clone();
     crate::json_set(&mut input, "current", current);
     match classify(app, &input)? {

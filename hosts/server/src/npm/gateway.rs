@@ -89,6 +89,13 @@ pub async fn proxy(
                 {
                     return Ok(r);
                 }
+                // Where the gateway keeps a package's maintainers, only they write to it.
+                if let Some(pkg) = classified.package.as_deref()
+                    && classified.maintainers_only
+                    && !super::owners::may_write(&app, pkg, &id.account).await?
+                {
+                    return Ok(not_a_maintainer(pkg));
+                }
                 let call = super::call_for(&app, peer, &classified.key, &parts.headers);
                 let d = decide(&app, &call, &id.account, &id.credential, &action).await?;
                 if !read || !d.allowed() {
@@ -108,17 +115,32 @@ pub async fn proxy(
                     )
                     .await;
                 }
+                if matches!(action.kind, ActionKind::OwnerAdd | ActionKind::OwnerRemove) {
+                    return super::owners::change(&app, &classified, &json_body, &id).await;
+                }
                 publisher = Some(id.account.clone());
                 // SPEC §8.24: outside the token's axes, a read goes out as anyone's would.
                 let anonymous = d.decision.effects.contains(&Effect::ReadAnonymously);
                 if anonymous { None } else { id.upstream_auth }
             }
         };
+        // A full package document shows the maintainers the gateway keeps: it is rewritten, so
+        // it is asked for unencoded.
+        let listed = match classified.package.as_deref() {
+            Some(pkg) if full_document_read(&parts.method, &parts.headers, &classified) => {
+                super::owners::listed(&app, pkg).await?
+            }
+            _ => None,
+        };
+        let mut headers = parts.headers.clone();
+        if listed.is_some() {
+            headers.remove(axum::http::header::ACCEPT_ENCODING);
+        }
         let answer = match upstream
             .forward(
                 parts.method.clone(),
                 &classified.path,
-                &parts.headers,
+                &headers,
                 bytes.clone(),
                 upstream_auth.as_deref(),
                 Some(&ip),
@@ -128,19 +150,116 @@ pub async fn proxy(
             Ok(r) => r,
             Err(e) => return Ok(bad_gateway(&e)),
         };
-        // Remember who publishes what: trust and publishing settings are for maintainers.
-        if answer.status().is_success()
-            && classified
-                .action
-                .as_ref()
-                .is_some_and(|a| a.kind == ActionKind::PackagePublish)
-            && let (Some(account), Some(pkg)) = (&publisher, &classified.package)
-        {
-            app.store.add_maintainer(pkg, account).await?;
+        let ok = answer.status().is_success();
+        if let (true, Some(pkg)) = (ok, classified.package.as_deref()) {
+            if classified.route == "tarball" && parts.method == axum::http::Method::GET {
+                app.impact.count_download(pkg, crate::now());
+            }
+            if let (Some(account), Some(a)) = (&publisher, &classified.action)
+                && a.kind == ActionKind::PackagePublish
+            {
+                published(&app, pkg, account, &json_body, upstream_auth.as_deref()).await?;
+            }
+        }
+        if let (true, Some(list)) = (answer.status() == axum::http::StatusCode::OK, listed) {
+            return Ok(with_maintainers(answer, list).await);
         }
         Ok::<_, ServeError>(answer)
     };
     run.await.unwrap_or_else(internal)
+}
+
+fn not_a_maintainer(pkg: &str) -> Response<Body> {
+    error_answer(
+        StatusCode::FORBIDDEN,
+        &format!("You are not a maintainer of {pkg}: ask one of its owners (npm owner ls {pkg})."),
+    )
+}
+
+/// A `GET` of the whole package document (not npm install's abbreviated one).
+fn full_document_read(
+    method: &axum::http::Method,
+    headers: &axum::http::HeaderMap,
+    classified: &Classified,
+) -> bool {
+    *method == axum::http::Method::GET
+        && classified.route == "packument"
+        && !headers
+            .get(axum::http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("application/vnd.npm.install-v1+json"))
+}
+
+/// The upstream's package document with the gateway's maintainers; left as it came when it is
+/// not a JSON object.
+async fn with_maintainers(answer: Response<Body>, list: Value) -> Response<Body> {
+    let (mut parts, body) = answer.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, crate::upstream::MAX_PACKUMENT).await else {
+        return error_answer(
+            StatusCode::BAD_GATEWAY,
+            "stepup: the upstream registry's package document is too large.",
+        );
+    };
+    let Ok(mut doc) = serde_json::from_slice::<Value>(&bytes) else {
+        return Response::from_parts(parts, Body::from(bytes));
+    };
+    if !doc.is_object() {
+        return Response::from_parts(parts, Body::from(bytes));
+    }
+    crate::json_set(&mut doc, "maintainers", list);
+    let text = doc.to_string();
+    for h in [
+        axum::http::header::CONTENT_LENGTH,
+        axum::http::header::ETAG,
+        axum::http::header::CONTENT_ENCODING,
+    ] {
+        parts.headers.remove(h);
+    }
+    Response::from_parts(parts, Body::from(text))
+}
+
+/// After a publish the upstream accepted: the publisher maintains the package (the first
+/// publish through the gateway of a package that existed before also keeps the maintainers
+/// the upstream named), and the dependencies of a new `latest` feed the dependents index.
+async fn published(
+    app: &crate::App,
+    pkg: &str,
+    account: &str,
+    body: &Value,
+    auth: Option<&str>,
+) -> Result<(), ServeError> {
+    if app.store.maintainers(pkg).await?.is_empty()
+        && let Some(upstream) = &app.upstream
+        && let Some(doc) = upstream.packument(pkg, auth).await?
+    {
+        for name in upstream_maintainers(&doc) {
+            app.store.add_maintainer(pkg, &name).await?;
+        }
+    }
+    app.store.add_maintainer(pkg, account).await?;
+    if let Some(deps) = stepup_core::registry::impact::latest_dependencies(body) {
+        app.store.set_dependencies(pkg, &deps).await?;
+    }
+    app.impact.changed();
+    Ok(())
+}
+
+/// Who the upstream says maintains a package: its `maintainers` and each version's `_npmUser`.
+fn upstream_maintainers(doc: &Value) -> Vec<String> {
+    let name = |v: &Value| v.get("name").and_then(Value::as_str).map(str::to_owned);
+    let mut out: Vec<String> = doc
+        .get("maintainers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(name)
+        .collect();
+    if let Some(vs) = doc.get("versions").and_then(Value::as_object) {
+        out.extend(vs.values().filter_map(|v| v.get("_npmUser").and_then(name)));
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Routes answered by the gateway's own handlers (logout, the done poll, the OIDC exchange)

@@ -7,6 +7,7 @@ pub mod decide;
 pub mod gate;
 pub mod gateway;
 pub mod login;
+pub mod owners;
 pub mod profile;
 pub mod recovery_codes;
 pub mod security_keys;
@@ -423,8 +424,9 @@ pub enum Maintainer {
     Missing,
 }
 
-/// Whether `id` maintains `pkg`: published it through this gateway, or the upstream
-/// packument lists it in `maintainers` or as a version's `_npmUser`.
+/// Whether `id` maintains `pkg`: the gateway's list says so when it keeps one for the package
+/// (`npm owner` edits it); otherwise the upstream packument lists it in `maintainers` or as a
+/// version's `_npmUser`.
 pub async fn maintainer_of(app: &App, pkg: &str, id: &Identity) -> Result<Maintainer, ServeError> {
     let Some(upstream) = &app.upstream else {
         return Ok(Maintainer::No);
@@ -433,8 +435,13 @@ pub async fn maintainer_of(app: &App, pkg: &str, id: &Identity) -> Result<Mainta
         Some(doc) => doc,
         None => return Ok(Maintainer::Missing),
     };
-    if app.store.is_maintainer(pkg, &id.account).await? {
-        return Ok(Maintainer::Yes);
+    let listed = app.store.maintainers(pkg).await?;
+    if !listed.is_empty() {
+        return Ok(if listed.iter().any(|(n, _)| *n == id.account) {
+            Maintainer::Yes
+        } else {
+            Maintainer::No
+        });
     }
     let named = |v: &Value| v.get("name").and_then(Value::as_str) == Some(id.account.as_str());
     let in_list = |v: Option<&Value>| {

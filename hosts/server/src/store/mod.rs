@@ -18,6 +18,7 @@ use crate::error::ServeError;
 mod accounts;
 mod approvals;
 mod failures;
+mod impact;
 mod operations;
 mod packages;
 mod recovery_codes;
@@ -27,6 +28,7 @@ mod web_logins;
 
 pub use accounts::Account;
 pub use approvals::Approval;
+pub use impact::{ImpactRows, ImportedImpact};
 pub use recovery_codes::CodeRow;
 pub use security_keys::KeyRow;
 pub use tokens::TokenRow;
@@ -94,11 +96,18 @@ pub struct Store {
 /// The schema's history, oldest first: each step a file under `migrations/`, applied once per
 /// store and recorded with its checksum in `_sqlx_migrations`, so a changed step is refused
 /// instead of silently diverging. A new column or table is a new file here, never an edit.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "tables",
-    include_str!("../../migrations/0001_tables.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "tables",
+        include_str!("../../migrations/0001_tables.sql"),
+    ),
+    (
+        2,
+        "impact",
+        include_str!("../../migrations/0002_impact.sql"),
+    ),
+];
 
 /// The migrator over [`MIGRATIONS`]: built from embedded steps rather than `sqlx::migrate!`,
 /// whose macros would compile both SQL drivers a second time for the build host.
@@ -218,6 +227,8 @@ impl Store {
             .bind(now)
             .execute(&self.pool)
             .await?;
+        // Five weeks of daily downloads: the index reads one, operators may look further back.
+        self.prune_downloads(now.div_euclid(86_400) - 35).await?;
         Ok(())
     }
 

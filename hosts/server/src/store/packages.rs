@@ -65,15 +65,41 @@ impl Store {
         Ok(())
     }
 
-    /// Whether `account` published `package` through this gateway.
-    pub async fn is_maintainer(&self, package: &str, account: &str) -> Result<bool, ServeError> {
-        let row =
-            sqlx::query("SELECT 1 AS one FROM maintainers WHERE package = $1 AND account = $2")
+    /// The maintainers the gateway keeps for `package`, with their profile e-mail, by name.
+    pub async fn maintainers(&self, package: &str) -> Result<Vec<(String, String)>, ServeError> {
+        let rows = sqlx::query(
+            "SELECT m.account AS account, COALESCE(a.email, '') AS email FROM maintainers m \
+             LEFT JOIN accounts a ON a.name = m.account WHERE m.package = $1 ORDER BY m.account",
+        )
+        .bind(package)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("account")?, r.try_get("email")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(ServeError::from)
+    }
+
+    /// Replaces `package`'s maintainers (an owner change), in one transaction.
+    pub async fn set_maintainers(
+        &self,
+        package: &str,
+        accounts: &[String],
+    ) -> Result<(), ServeError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM maintainers WHERE package = $1")
+            .bind(package)
+            .execute(&mut *tx)
+            .await?;
+        for a in accounts {
+            sqlx::query("INSERT INTO maintainers (package, account) VALUES ($1, $2)")
                 .bind(package)
-                .bind(account)
-                .fetch_optional(&self.pool)
+                .bind(a)
+                .execute(&mut *tx)
                 .await?;
-        Ok(row.is_some())
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Marks an ID token's `jti` used until `until`; `false` when it already was (a replay).
