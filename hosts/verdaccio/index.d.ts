@@ -21,6 +21,11 @@ export interface StepupPluginConfig {
    * provider's keys verify only ID tokens that claim its issuer.
    */
   oidc_jwks?: { github?: string; gitlab?: string; circleci?: string };
+  /**
+   * Seconds between writes of the counted tarball downloads and rebuilds of the package-impact
+   * index (1–86400, default 60); counts are also written when the process ends.
+   */
+  impact_period?: number;
 }
 
 declare function verdaccioStepup(config: StepupPluginConfig, options: { config: object; logger: object }): {

@@ -17,6 +17,30 @@ const REVOKED_FOR = 400 * 86400;
 const SECRET_HEADERS = new Set(['authorization', 'cookie', 'npm-otp', 'proxy-authorization']);
 const ANONYMOUS = () => ({ name: undefined, groups: ['$all', '$anonymous', '@all', '@anonymous'], real_groups: [] });
 
+/**
+ * Work to do before the process ends (counted downloads to write), run once however many
+ * instances Verdaccio makes. On SIGTERM or SIGINT the hooks run, then this listener steps aside
+ * and raises the signal again: with no other listener the default action ends the process, and
+ * a listener that waits for no others to be left (`signal-exit`, which Verdaccio's dependencies
+ * install) now finds none and ends it. Staying installed would leave each waiting for the other.
+ */
+const exitHooks = new Set();
+function onExit(hook) {
+  if (exitHooks.size === 0) {
+    const runAll = () => {
+      for (const h of exitHooks) h();
+    };
+    process.on('exit', runAll);
+    for (const signal of ['SIGTERM', 'SIGINT']) {
+      process.once(signal, () => {
+        runAll();
+        process.kill(process.pid, signal);
+      });
+    }
+  }
+  exitHooks.add(hook);
+}
+
 class StepupMiddleware {
   constructor(config, options) {
     this.logger = options.logger;
@@ -55,6 +79,12 @@ class StepupMiddleware {
       providers[provider] = { keys: doc.keys };
     }
     this.jwks = { providers };
+    // Package impact: downloads counted in memory and written every period and at exit; the
+    // index decisions read is rebuilt by the engine from what the plugin keeps.
+    this.impactPeriod = Number(config.impact_period ?? 60);
+    if (!(this.impactPeriod >= 1 && this.impactPeriod <= 86400)) throw new Error('verdaccio-stepup: impact_period: seconds between 1 and 86400');
+    this.pendingDownloads = new Map();
+    this.impactIndex = { packages: {}, accounts: {} };
     // Codes accepted recently, so npm's multi-request operations (unpublish = PUT + DELETE) can
     // reuse one code for their other requests, but never for the same request twice.
     this.operations = new Map();
@@ -88,7 +118,82 @@ class StepupMiddleware {
           return res.status(500).json({ error: 'stepup: internal error' });
         });
     });
+    this.startImpact();
     this.logger.info({}, 'stepup: 2FA middleware registered');
+  }
+
+  /**
+   * Reads the dependencies of every package in Verdaccio's storage (the dependents index),
+   * builds the impact index, and keeps both current: counted downloads are written every
+   * `impact_period` seconds and when the process ends, so a stop loses none.
+   */
+  startImpact() {
+    this.refreshImpact();
+    if (this.storage?.getLocalDatabase) {
+      this.storage.getLocalDatabase((err, latest) => {
+        if (err) return this.logger.warn({ err: err.message }, 'stepup: cannot read the local packages for the dependents index: @{err}');
+        for (const manifest of latest ?? []) {
+          if (!manifest?.name || !manifest.version) continue;
+          const doc = { name: manifest.name, 'dist-tags': { latest: manifest.version }, versions: { [manifest.version]: manifest } };
+          const deps = this.latestDependencies(doc);
+          if (deps) this.store.setDependencies(manifest.name, deps, false);
+        }
+        this.store.save();
+        this.refreshImpact();
+      });
+    }
+    const timer = setInterval(() => {
+      this.flushDownloads();
+      this.refreshImpact();
+    }, this.impactPeriod * 1000);
+    timer.unref();
+    onExit(() => this.flushDownloads());
+  }
+
+  flushDownloads() {
+    if (!this.pendingDownloads.size) return;
+    const pending = this.pendingDownloads;
+    this.pendingDownloads = new Map();
+    try {
+      this.store.addDownloads(pending, Math.floor(now() / 86400));
+    } catch (err) {
+      for (const [k, n] of pending) this.pendingDownloads.set(k, (this.pendingDownloads.get(k) ?? 0) + n);
+      this.logger.error({ err: err.message }, 'stepup: cannot write counted downloads (kept for the next try): @{err}');
+    }
+  }
+
+  /** The engine combines and ranks what the plugin counted and keeps. */
+  refreshImpact() {
+    const facts = {
+      weekly_downloads: this.store.weeklyDownloads(Math.floor(now() / 86400)),
+      dependencies: this.store.dependencies(),
+      maintainers: this.store.allMaintainers(),
+    };
+    const out = JSON.parse(this.engine.policy.callJson('impact-index', JSON.stringify(facts)));
+    if (out.error) return this.logger.error({ err: `${out.error.path}: ${out.error.message}` }, 'stepup: impact index: @{err}');
+    this.impactIndex = out;
+  }
+
+  latestDependencies(doc) {
+    const out = JSON.parse(this.engine.policy.callJson('latest-dependencies', JSON.stringify({ document: doc })));
+    return out.error ? null : out.dependencies;
+  }
+
+  /** Counts a tarball download once Verdaccio has served it. */
+  countDownload(res, pkg) {
+    res.once('finish', () => {
+      if (res.statusCode < 200 || res.statusCode >= 300) return;
+      const key = `${pkg}\u0000${Math.floor(now() / 86400)}`;
+      this.pendingDownloads.set(key, (this.pendingDownloads.get(key) ?? 0) + 1);
+    });
+  }
+
+  /** The index's figures as the engine reads an impact. */
+  static figures(f) {
+    if (!f) return undefined;
+    const out = { weekly_downloads: f.weekly_downloads, dependents: f.dependents };
+    if (f.dependents_rank != null) out.dependents_rank = f.dependents_rank;
+    return out;
   }
 
   async policy() {
@@ -114,6 +219,7 @@ class StepupMiddleware {
       return res.status(c.status).json({ error: c.error });
     }
     req.url = c.path;
+    if (c.route === 'tarball' && req.method === 'GET' && c.package) this.countDownload(res, c.package);
     switch (c.route) {
       case 'oidc-exchange': return this.oidcExchange(req, res, c.package);
       case 'couch-login': return this.login(req, res, next, c.action.target_account);
@@ -134,6 +240,10 @@ class StepupMiddleware {
       return next();
     }
     const user = req.remote_user?.name;
+    if (user) this.store.markSeen(user);
+    if (c.action?.kind === 'profile.read' && req.method === 'GET' && req.path.startsWith('/-/user/org.couchdb.user:')) {
+      return user ? this.userLookup(res, decodeURIComponent(req.path.slice('/-/user/org.couchdb.user:'.length))) : needLogin(res);
+    }
     if (c.route === 'profile') return user ? this.profileUpdate(req, res, next, user, c) : needLogin(res);
     if (c.action?.kind === 'profile.read' && req.path === '/-/npm/v1/user') return user ? this.profile(req, res, user) : next();
     if (c.route === 'trust' || (c.package && req.path.endsWith('/trust') && !c.write)) return user ? this.trust(req, res, user, c.package) : needLogin(res);
@@ -148,19 +258,119 @@ class StepupMiddleware {
         req.remote_user = ANONYMOUS();
         res.locals.remote_user = req.remote_user;
       }
+      if (c.route === 'packument' && req.method === 'GET' && !corgi(req)) this.showMaintainers(res, c.package);
       return next();
     }
     if (!user) return needLogin(res);
     if (c.needs_current && c.package) {
-      const current = await this.currentDocument(c.package);
+      const current = this.withMaintainers(c.package, await this.currentDocument(c.package));
       c = policy.classify({ ...input, current });
       if (c.result === 'refused') return res.status(c.status).json({ error: c.error });
       req.url = c.path;
     }
+    // Where the plugin keeps a package's maintainers, only they write to it.
+    if (c.maintainers_only && c.package && !this.mayWrite(c.package, user)) {
+      return res.status(403).json({ error: `You are not a maintainer of ${c.package}: ask one of its owners (npm owner ls ${c.package}).` });
+    }
     const d = await this.decide(req, user, c.action, { key: c.key });
     if (d.outcome !== 'allow') return answer(res, d);
     if (c.action.kind === 'token.create') this.captureToken(req, res);
+    if (c.action.kind === 'owner.add' || c.action.kind === 'owner.remove') return this.ownerChange(req, res, user, c);
+    if (c.action.kind === 'package.publish') this.afterPublish(res, c.package, user, req.body);
     return next();
+  }
+
+  /** `GET /-/user/org.couchdb.user:NAME` (`npm owner add` looks the new owner up). */
+  userLookup(res, name) {
+    const seen = this.store.seen(name);
+    if (!seen) return res.status(404).json({ error: `User ${name} not found: they must log in to this registry once.` });
+    return res.status(200).json({ _id: `org.couchdb.user:${name}`, name, email: seen.email });
+  }
+
+  maintainerList(pkg) {
+    return this.store.maintainers(pkg).map((name) => ({ name, email: this.store.seen(name)?.email ?? '' }));
+  }
+
+  withMaintainers(pkg, doc) {
+    const list = this.maintainerList(pkg);
+    return list.length && doc && typeof doc === 'object' ? { ...doc, maintainers: list } : doc;
+  }
+
+  mayWrite(pkg, user) {
+    const list = this.store.maintainers(pkg);
+    return list.length === 0 || list.includes(user);
+  }
+
+  /** The whole package document shows the maintainers the plugin keeps (Verdaccio keeps none). */
+  showMaintainers(res, pkg) {
+    const list = this.maintainerList(pkg);
+    if (!list.length) return;
+    const send = res.send.bind(res);
+    res.send = (body) => {
+      res.send = send;
+      if (res.statusCode === 200 && typeof body === 'string') {
+        try {
+          const doc = JSON.parse(body);
+          if (doc && typeof doc === 'object' && !Array.isArray(doc)) {
+            res.removeHeader('etag');
+            return send(JSON.stringify({ ...doc, maintainers: list }));
+          }
+        } catch { /* not JSON: as it came */ }
+      }
+      return send(body);
+    };
+  }
+
+  /**
+   * An owner change the policy allowed (Verdaccio 6 refuses owner documents): the body's
+   * `maintainers` become the list. The caller must maintain the package, new owners must have
+   * used this registry, and a package keeps at least one owner.
+   */
+  async ownerChange(req, res, user, c) {
+    const body = req.body ?? {};
+    const extra = Object.keys(body).find((k) => !['_id', '_rev', 'maintainers'].includes(k));
+    if (extra) return res.status(400).json({ error: `Change owners on their own (npm owner add|rm); this document also sets ${extra}.` });
+    const kept = this.store.maintainers(c.package);
+    const allowed = kept.length ? kept.includes(user) : await new Promise((ok) => this.auth.allow_publish({ packageName: c.package }, req.remote_user, (err, yes) => ok(!err && yes)));
+    if (!allowed) return res.status(403).json({ error: `You may not change the owners of ${c.package}.` });
+    const next = [...new Set((Array.isArray(body.maintainers) ? body.maintainers : []).map((m) => (typeof m === 'string' ? m : m?.name)).filter((n) => typeof n === 'string'))];
+    if (!next.length) return res.status(400).json({ error: 'Cannot remove all owners of a package. Add someone else first.' });
+    const unknown = next.find((n) => !this.store.seen(n));
+    if (unknown) return res.status(404).json({ error: `User ${unknown} not found: they must log in to this registry once.` });
+    // The first change of a package the plugin kept no list for starts from Verdaccio's view,
+    // which may list nobody: the maintainer adding someone stays an owner.
+    if (!kept.length && c.action.kind === 'owner.add' && !next.includes(user)) next.push(user);
+    this.store.setMaintainers(c.package, next);
+    this.refreshImpact();
+    this.logger.info({ user, pkg: c.package, owners: next.join(', ') }, 'stepup: @{user} set the owners of @{pkg}: @{owners}');
+    return res.status(200).json({ ok: 'updated package', id: c.package, rev: body._rev ?? null });
+  }
+
+  /**
+   * After Verdaccio accepted a publish: the publisher maintains the package (the first publish
+   * of a package that existed before also keeps who Verdaccio names), and the dependencies of
+   * a new `latest` feed the dependents index.
+   */
+  afterPublish(res, pkg, user, body) {
+    const before = this.store.maintainers(pkg).length ? null : this.currentDocument(pkg);
+    res.once('finish', async () => {
+      if (res.statusCode < 200 || res.statusCode >= 300) return;
+      try {
+        const names = new Set(this.store.maintainers(pkg));
+        if (before) {
+          const doc = await before;
+          for (const m of doc.maintainers ?? []) if (m?.name) names.add(m.name);
+          for (const v of Object.values(doc.versions ?? {})) if (v?._npmUser?.name) names.add(v._npmUser.name);
+        }
+        names.add(user);
+        this.store.setMaintainers(pkg, [...names]);
+        const deps = this.latestDependencies(withoutAttachmentData(body));
+        if (deps) this.store.setDependencies(pkg, deps);
+        this.refreshImpact();
+      } catch (err) {
+        this.logger.error({ err: err.message }, 'stepup: after publish: @{err}');
+      }
+    });
   }
 
   /** The package's current document from Verdaccio's storage (`{}` when it has none). */
@@ -198,10 +408,10 @@ class StepupMiddleware {
     const request = {
       now: t,
       action,
-      account: { id: user, tfa: state?.tfa ?? null, publisher: true, safeguard_until: state?.safeguard_until ?? null },
+      account: { id: user, tfa: state?.tfa ?? null, publisher: true, impact: StepupMiddleware.figures(this.impactIndex.accounts[user]), safeguard_until: state?.safeguard_until ?? null },
       credential: cred,
       client: ip ? { ip } : {},
-      package: action.package ? { name: action.package, publishing_access: this.store.packageAccess(action.package) } : undefined,
+      package: action.package ? { name: action.package, publishing_access: this.store.packageAccess(action.package), ...StepupMiddleware.figures(this.impactIndex.packages[action.package]) } : undefined,
       proofs,
       failures: { account: state?.failures ?? [], ip: ip ? this.store.ipFailures(ip, t) : [] },
     };
@@ -432,6 +642,10 @@ class StepupMiddleware {
   }
 
   async login(req, res, next, name) {
+    // An account that logs in is one an owner can name.
+    res.once('finish', () => {
+      if (res.statusCode >= 200 && res.statusCode < 300 && typeof name === 'string') this.store.markSeen(name, typeof req.body?.email === 'string' ? req.body.email : undefined);
+    });
     const s = this.store.user(name);
     const password = req.body?.password;
     if (!s?.tfa || !(await this.password(name, password))) return next();
@@ -557,6 +771,11 @@ function withoutAttachmentData(body) {
     } else attachments[name] = a;
   }
   return { ...body, _attachments: attachments };
+}
+
+/** npm install's abbreviated package document (no maintainers in it). */
+function corgi(req) {
+  return /application\/vnd\.npm\.install-v1\+json/.test(req.headers.accept ?? '');
 }
 
 function needLogin(res) {

@@ -161,6 +161,70 @@ class Store {
     this.save();
   }
 
+  /** Accounts that have used this registry (an owner must be one), with the e-mail they gave. */
+  seen(name) {
+    return this.data.accounts?.[name] ?? null;
+  }
+
+  markSeen(name, email) {
+    this.data.accounts ??= {};
+    const had = this.data.accounts[name];
+    if (had && (!email || had.email === email)) return;
+    this.data.accounts[name] = { email: email || had?.email || '' };
+    this.save();
+  }
+
+  /** The maintainers the plugin keeps for a package (`[]` when it keeps none). */
+  maintainers(pkg) {
+    return this.data.packages[pkg]?.maintainers ?? [];
+  }
+
+  setMaintainers(pkg, names) {
+    this.data.packages[pkg] = { ...(this.data.packages[pkg] ?? {}), maintainers: [...new Set(names)].sort() };
+    this.save();
+  }
+
+  /** Every package's maintainers, for the impact index. */
+  allMaintainers() {
+    return Object.fromEntries(Object.entries(this.data.packages).filter(([, p]) => p.maintainers?.length).map(([name, p]) => [name, p.maintainers]));
+  }
+
+  /** The dependencies each package's latest manifest declares (the dependents index). */
+  dependencies() {
+    return this.data.dependencies ?? {};
+  }
+
+  setDependencies(pkg, deps, save = true) {
+    this.data.dependencies ??= {};
+    this.data.dependencies[pkg] = deps;
+    if (save) this.save();
+  }
+
+  /** Adds counted downloads (`Map` of `package\0day` → count) in one write. */
+  addDownloads(pending, today) {
+    const all = this.data.downloads ?? {};
+    for (const [key, n] of pending) {
+      const [pkg, day] = key.split('\u0000');
+      all[pkg] ??= {};
+      all[pkg][day] = (all[pkg][day] ?? 0) + n;
+    }
+    // Five weeks of daily counts are kept.
+    for (const days of Object.values(all)) for (const d of Object.keys(days)) if (Number(d) < today - 35) delete days[d];
+    this.data.downloads = all;
+    this.save();
+  }
+
+  /** Downloads per package over the seven full days before `today` (UTC day numbers). */
+  weeklyDownloads(today) {
+    const out = {};
+    for (const [pkg, days] of Object.entries(this.data.downloads ?? {})) {
+      let n = 0;
+      for (const [d, c] of Object.entries(days)) if (Number(d) >= today - 7 && Number(d) < today) n += c;
+      if (n) out[pkg] = n;
+    }
+    return out;
+  }
+
   ipFailures(ip, now) {
     return (this.data.ipFailures[ip] ?? []).filter((t) => t > now - DAY);
   }

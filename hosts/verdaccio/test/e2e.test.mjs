@@ -61,10 +61,10 @@ log: { type: stdout, format: json, level: info }
 `);
 }
 
-async function start() {
+async function start(configFile = join(work, 'config.yaml')) {
   port ??= 40000 + Math.floor(Math.random() * 10000);
   registry = `http://127.0.0.1:${port}/`;
-  server = spawn(process.execPath, [join(HERE, 'node_modules/verdaccio/bin/verdaccio'), '--config', join(work, 'config.yaml'), '--listen', `127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  server = spawn(process.execPath, [join(HERE, 'node_modules/verdaccio/bin/verdaccio'), '--config', configFile, '--listen', `127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
   server.log = '';
   server.stdout.on('data', (d) => { server.log += d; });
   server.stderr.on('data', (d) => { server.log += d; });
@@ -516,4 +516,114 @@ log: { type: stdout, format: json, level: info }
     oidc_jwks: { github: ./missing-github-jwks.json }`));
   assert.equal(jwksless.code, 78, `expected to stop (78):\n${jwksless.log}`);
   assert.match(jwksless.log, /oidc_jwks\.github: cannot read the key set \/\S*\/missing-github-jwks\.json: no such file/, jwksless.log);
+});
+
+test('P9: package impact from Verdaccio\'s storage and the plugin\'s download counts puts a maintainer in the cohort; `npm owner ls|add|rm` decides who may publish', async () => {
+  // A second registry whose policy lets accounts without 2FA publish until their impact puts
+  // them in the (low-threshold) high-impact cohort.
+  await stop();
+  const dir = join(work, 'p9');
+  mkdirSync(join(dir, 'plugins'), { recursive: true });
+  symlinkSync(PLUGIN, join(dir, 'plugins', 'verdaccio-stepup'));
+  writeFileSync(join(dir, 'config.yaml'), `storage: ./storage
+plugins: ./plugins
+auth:
+  htpasswd:
+    file: ./htpasswd
+    max_users: 100
+middlewares:
+  stepup:
+    secret_key: test-key-0123456789abcdef
+    impact_period: 1
+    policy:
+      publish_floor: false
+      default_publishing_access: none
+      high_impact: { weekly_downloads_over: 1000000, dependents_at_least: 2 }
+      cohorts: [{ name: high-impact, from: 1667260800, high_impact: true }]
+      login_verification: { stages: [], brown_outs: [] }
+uplinks: {}
+packages:
+  '**': { access: $all, publish: $authenticated, unpublish: $authenticated }
+log: { type: stdout, format: json, level: info }
+`);
+  port += 1;
+  await start(join(dir, 'config.yaml'));
+  const carol = await addUser('carol', 'carol-pass-1');
+  const dave = await addUser('dave', 'dave-pass-1');
+  const publish = (rc, name, version, dependencies = {}) => {
+    const d = join(dir, `pkg-${name}-${version}`);
+    mkdirSync(d, { recursive: true });
+    writeFileSync(join(d, 'package.json'), JSON.stringify({ name, version, description: 'p9', dependencies }));
+    writeFileSync(join(d, 'index.js'), 'module.exports = 1;\n');
+    return npm(rc, ['publish'], d);
+  };
+  const first = publish(carol, 'hi-core', '1.0.0');
+  assert.equal(first.code, 0, first.out);
+  for (const dep of ['dep-a', 'dep-b']) {
+    const r = publish(dave, dep, '1.0.0', { 'hi-core': '^1.0.0' });
+    assert.equal(r.code, 0, r.out);
+  }
+  // The index is rebuilt once Verdaccio has stored the publish.
+  let refused;
+  for (let i = 0; i < 20; i += 1) {
+    refused = publish(carol, 'hi-core', `1.0.${i + 1}`);
+    if (refused.code !== 0) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.notEqual(refused.code, 0, 'carol stayed outside the cohort');
+  assert.match(refused.out, /Two-factor authentication is required for this account/, refused.out);
+  // An install downloads tarballs: counted, and written when Verdaccio stops (SIGTERM).
+  const project = join(dir, 'consumer');
+  mkdirSync(project, { recursive: true });
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
+  // A cache of its own: the publishes above left these tarballs in the shared one.
+  const install = npm(dave, ['install', 'dep-a', '--cache', join(dir, 'install-cache')], project);
+  assert.equal(install.code, 0, install.out);
+  await stop();
+  const statePath = join(dir, 'storage', '.stepup', 'state.json');
+  const saved = JSON.parse(readFileSync(statePath, 'utf8'));
+  const today = Math.floor(Date.now() / 1000 / 86400);
+  assert.equal(saved.downloads?.['dep-a']?.[today], 1, `${JSON.stringify(saved.downloads)}\n${install.out}\n${server.log.slice(-3000)}`);
+  assert.equal(saved.downloads?.['hi-core']?.[today], 1, JSON.stringify(saved.downloads));
+  // The dependents index comes from Verdaccio's storage: dropped from the state, it is rebuilt.
+  delete saved.dependencies;
+  writeFileSync(statePath, JSON.stringify(saved));
+  await start(join(dir, 'config.yaml'));
+  let again;
+  for (let i = 0; i < 20; i += 1) {
+    again = publish(carol, 'hi-core', '2.0.0');
+    if (again.code !== 0) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.notEqual(again.code, 0, 'the rebuilt index lost the dependents');
+  assert.match(again.out, /Two-factor authentication is required for this account/, again.out);
+
+  // Owners: Verdaccio refuses owner documents; the plugin keeps the list and enforces it.
+  const gina = await addUser('gina', 'gina-pass-1');
+  const henry = await addUser('henry', 'henry-pass-1');
+  const ivan = await addUser('ivan', 'ivan-pass-1');
+  assert.equal(npm(henry, ['whoami']).code, 0);
+  const own = publish(gina, 'own-me', '1.0.0');
+  assert.equal(own.code, 0, own.out);
+  const ls = npm(gina, ['owner', 'ls', 'own-me']);
+  assert.equal(ls.code, 0, ls.out);
+  assert.match(ls.out, /^gina </m);
+  const grab = npm(ivan, ['owner', 'add', 'ivan', 'own-me']);
+  assert.notEqual(grab.code, 0);
+  assert.match(grab.out, /not a maintainer of own-me/, grab.out);
+  const add = npm(gina, ['owner', 'add', 'henry', 'own-me']);
+  assert.equal(add.code, 0, add.out);
+  assert.match(npm(ivan, ['owner', 'ls', 'own-me']).out, /^henry </m);
+  const byHenry = publish(henry, 'own-me', '1.0.1');
+  assert.equal(byHenry.code, 0, byHenry.out);
+  const byIvan = publish(ivan, 'own-me', '1.0.2');
+  assert.notEqual(byIvan.code, 0);
+  assert.match(byIvan.out, /not a maintainer of own-me/, byIvan.out);
+  const rm = npm(gina, ['owner', 'rm', 'henry', 'own-me']);
+  assert.equal(rm.code, 0, rm.out);
+  const afterRm = publish(henry, 'own-me', '1.0.2');
+  assert.notEqual(afterRm.code, 0);
+  assert.match(afterRm.out, /not a maintainer of own-me/, afterRm.out);
+  const dep = npm(gina, ['deprecate', 'own-me@1.0.0', 'use 1.0.1']);
+  assert.equal(dep.code, 0, dep.out);
 });
