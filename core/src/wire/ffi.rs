@@ -215,7 +215,7 @@ pub fn oidc_exchange_json(policy: &Policy, input: &str) -> Result<String, InputE
 
 /// The JSON entry points reachable by name through [`call_json`], so a binding forwards new
 /// functions without new glue.
-pub const FUNCTIONS: [&str; 14] = [
+pub const FUNCTIONS: [&str; 16] = [
     "evaluate",
     "authorize",
     "enroll-totp",
@@ -230,6 +230,8 @@ pub const FUNCTIONS: [&str; 14] = [
     "classify",
     "impact-index",
     "latest-dependencies",
+    "org-plan",
+    "org-audit",
 ];
 
 /// Calls the entry point `function` (one of [`FUNCTIONS`]) with JSON `input`: the result as
@@ -263,6 +265,8 @@ pub fn call(policy: &Policy, function: &str, input: &str) -> Result<String, Inpu
         #[cfg(feature = "oidc-exchange")]
         "oidc-exchange" => oidc_exchange_json(policy, input),
         "oidc-trust" => crate::verify::oidc::check_trust(input),
+        "org-plan" => org_plan_json(input),
+        "org-audit" => org_audit_json(policy, input),
         #[cfg(feature = "classify")]
         "classify" => crate::wire::classify::classify_json(input),
         #[cfg(feature = "classify")]
