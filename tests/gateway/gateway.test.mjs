@@ -4,181 +4,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash, createHmac, generateKeyPairSync, randomUUID, sign as rsaSign } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createServer, request as httpRequest } from 'node:http';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const HERE = fileURLToPath(new URL('.', import.meta.url));
-const ROOT = join(HERE, '../..');
-const DRIVE = join(ROOT, 'hosts/verdaccio/test/drive.py');
-const STEPUP = process.env.STEPUP_BIN ?? join(ROOT, 'target/debug/stepup');
-const work = mkdtempSync(join(tmpdir(), 'stepup-gateway-'));
-const KEY = '5f0e4d3c2b1a09f8e7d6c5b4a3928170'.repeat(2);
-const procs = {};
-let registry;
-let gport;
-
-function port() {
-  return 20000 + Math.floor(Math.random() * 20000);
-}
-
-async function waitFor(url, proc) {
-  for (let i = 0; i < 600; i += 1) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch { /* not up yet */ }
-    if (proc.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} did not come up:\n${proc.log}`);
-}
-
-function launch(name, cmd, args, env = {}) {
-  const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  p.log = '';
-  p.stdout.on('data', (d) => { p.log += d; });
-  p.stderr.on('data', (d) => { p.log += d; });
-  procs[name] = p;
-  return p;
-}
-
-async function startVerdaccio() {
-  const vport = port();
-  writeFileSync(join(work, 'config.yaml'), `
-storage: ./storage
-auth:
-  htpasswd:
-    file: ./htpasswd
-    max_users: 100
-uplinks: {}
-packages:
-  '**':
-    access: $all
-    publish: $authenticated
-    unpublish: $authenticated
-log: { type: stdout, format: json, level: warn }
-`);
-  const p = launch('verdaccio', process.execPath, [join(HERE, 'node_modules/verdaccio/bin/verdaccio'), '--config', join(work, 'config.yaml'), '--listen', `127.0.0.1:${vport}`]);
-  await waitFor(`http://127.0.0.1:${vport}/-/ping`, p);
-  return `http://127.0.0.1:${vport}`;
-}
-
-// A stand-in for GitHub's OIDC issuer: an RSA key whose public half the gateway trusts.
-const ci = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const JWKS_FILE = join(work, 'ci-jwks.json');
-writeFileSync(JWKS_FILE, JSON.stringify({ keys: [{ ...ci.publicKey.export({ format: 'jwk' }), kid: 'ci-1', alg: 'RS256', use: 'sig' }] }));
-const b64u = (x) => Buffer.from(typeof x === 'string' ? x : JSON.stringify(x)).toString('base64url');
-function idToken(claims) {
-  const signing = `${b64u({ alg: 'RS256', typ: 'JWT', kid: 'ci-1' })}.${b64u(claims)}`;
-  return `${signing}.${rsaSign('sha256', Buffer.from(signing), ci.privateKey).toString('base64url')}`;
-}
-
-async function startGateway(upstream) {
-  gport ??= port();
-  // Security keys: the relying party is this gateway as the browser sees it (a domain, not an IP).
-  const config = join(work, 'policy.json');
-  writeFileSync(config, JSON.stringify({ webauthn: { rp_id: 'localhost', rp_name: 'gateway test', origins: [`http://localhost:${gport}`] } }));
-  const p = launch('stepup', STEPUP, ['serve', '--config', config, '--listen', `127.0.0.1:${gport}`, '--db', join(work, 'stepup.sqlite3'), '--upstream', upstream, '--mail-dir', join(work, 'mail'), '--issuer', 'Gateway Test', '--oidc-jwks', `github=${JWKS_FILE}`, '--public-url', `http://127.0.0.1:${gport}`], { STEPUP_SECRET_KEY: KEY, STEPUP_LOG: 'info' });
-  registry = `http://127.0.0.1:${gport}/`;
-  await waitFor(`${registry}v1/health`, p);
-}
-
-async function stop(name) {
-  const p = procs[name];
-  if (!p || p.exitCode !== null) return;
-  p.kill('SIGTERM');
-  await new Promise((r) => p.once('exit', r));
-}
-
-/** RFC 6238 with node:crypto, independent of the engine. */
-function totp(secret, t = Date.now() / 1000) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = '';
-  for (const c of secret.replace(/=+$/, '')) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
-  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
-  const msg = Buffer.alloc(8);
-  msg.writeBigUInt64BE(BigInt(Math.floor(t / 30)));
-  const mac = createHmac('sha1', key).update(msg).digest();
-  const o = mac[19] & 15;
-  return String((mac.readUInt32BE(o) & 0x7fffffff) % 1e6).padStart(6, '0');
-}
-
-const lastSteps = new Map();
-/** A code of a step not yet used for this secret (each step is accepted once). */
-async function freshCode(secret) {
-  while (Math.floor(Date.now() / 30000) <= (lastSteps.get(secret) ?? -1)) await new Promise((r) => setTimeout(r, 500));
-  lastSteps.set(secret, Math.floor(Date.now() / 30000));
-  return totp(secret);
-}
-
-function npmrc(label, token) {
-  const file = join(work, `${label}.npmrc`);
-  writeFileSync(file, `registry=${registry}\n${token ? `//127.0.0.1:${gport}/:_authToken=${token}\n` : ''}`);
-  return file;
-}
-
-function pkg(name, version) {
-  const dir = join(work, `pkg-${name}-${version}`);
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name, version, description: 'stepup gateway e2e' }));
-  writeFileSync(join(dir, 'index.js'), 'module.exports = 1;\n');
-  return dir;
-}
-
-const base = (rc) => ['--userconfig', rc, '--cache', join(work, 'cache'), '--registry', registry, '--update-notifier=false'];
-
-/** npm without a TTY (as CI runs it). */
-function npm(rc, args, cwd = work) {
-  const r = spawnSync('npm', [...base(rc), '--loglevel=http', ...args], { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
-  return { code: r.status, out: `${r.stdout}\n${r.stderr}` };
-}
-
-/** npm in the background (it polls while a browser acts): its output so far, its exit, and a wait for a URL it prints. */
-function npmBackground(rc, args, cwd = work, { tty = false, rules = [] } = {}) {
-  // npm polls a web-OTP doneUrl only on a terminal (without one it prints the URLs and fails).
-  const cmd = tty ? ['python3', DRIVE, ...rules, '--', 'npm', ...base(rc), '--browser=false', ...args] : ['npm', ...base(rc), ...args];
-  const p = spawn(cmd[0], cmd.slice(1), { cwd, env: { ...process.env, NO_COLOR: '1' } });
-  const run = { out: '' };
-  p.stdout.on('data', (d) => { run.out += d; });
-  p.stderr.on('data', (d) => { run.out += d; });
-  run.exited = new Promise((r) => p.once('exit', r));
-  run.url = async (pattern) => {
-    for (let i = 0; i < 300; i += 1) {
-      const m = pattern.exec(run.out);
-      if (m) return m[1];
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    assert.fail(`no ${pattern} in:\n${run.out}`);
-  };
-  return run;
-}
-
-/** npm under a pty, answering its prompts. */
-function npmTty(rc, args, rules, secretFrom) {
-  const r = spawnSync('python3', [DRIVE, ...(secretFrom ? ['--secret-from', secretFrom] : []), ...rules, '--', 'npm', ...base(rc), ...args], { cwd: work, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
-  return { code: r.status, out: `${r.stdout}\n${r.stderr}` };
-}
-
-/** The newest emailed login code for an account, from the server's outbox. */
-function mailedCode(account) {
-  const files = readdirSync(join(work, 'mail')).filter((f) => f.endsWith('.eml')).sort();
-  for (const f of files.reverse()) {
-    const text = readFileSync(join(work, 'mail', f), 'utf8');
-    if (text.includes(`X-Stepup-Account: ${account}\r\n`)) return /login code: (\d+)/.exec(text)[1];
-  }
-  throw new Error(`no mail for ${account}`);
-}
-
-async function couchLogin(name, password, otp, { email } = {}) {
-  const headers = { 'content-type': 'application/json', 'npm-command': email ? 'adduser' : 'login' };
-  if (otp) headers['npm-otp'] = otp;
-  const doc = { _id: `org.couchdb.user:${name}`, name, password, type: 'user', roles: [], date: new Date().toISOString() };
-  if (email) doc.email = email;
-  return fetch(`${registry}-/user/org.couchdb.user:${name}`, { method: 'PUT', headers, body: JSON.stringify(doc) });
-}
+import {
+  ctx, work, procs, HERE, DRIVE, STEPUP, KEY, launch, waitFor, startVerdaccio, startGateway, stop, idToken,
+  freshCode, lastSteps, npmrc, pkg, base, npm, npmBackground, npmTty, mailedCode, couchLogin,
+} from './harness.mjs';
 
 const state = {};
 
@@ -327,7 +160,7 @@ test('trusted publishing: npm in a GitHub Actions job exchanges its ID token and
   assert.equal(first.code, 0, first.out);
   // Trust is package governance: a second factor is required to set it.
   const trust = [{ type: 'github', claims: { repository: 'acme/demo-oidc', workflow_ref: { file: 'release.yml' } }, permissions: ['createPackage'] }];
-  const post = (otp, pkgName = 'demo-oidc') => fetch(`${registry}-/package/${pkgName}/trust`, {
+  const post = (otp, pkgName = 'demo-oidc') => fetch(`${ctx.registry}-/package/${pkgName}/trust`, {
     method: 'POST',
     headers: { authorization: `Bearer ${state.aliceToken}`, 'content-type': 'application/json', 'npm-command': 'trust', ...(otp ? { 'npm-otp': otp } : {}) },
     body: JSON.stringify(trust),
@@ -339,7 +172,7 @@ test('trusted publishing: npm in a GitHub Actions job exchanges its ID token and
   assert.equal(missing.status, 404, await missing.clone().text());
   const set = await post(await freshCode(state.secret));
   assert.equal(set.status, 201, await set.clone().text());
-  const listed = await (await fetch(`${registry}-/package/demo-oidc/trust`, { headers: { authorization: `Bearer ${state.aliceToken}` } })).json();
+  const listed = await (await fetch(`${ctx.registry}-/package/demo-oidc/trust`, { headers: { authorization: `Bearer ${state.aliceToken}` } })).json();
   assert.deepEqual(listed.map((t) => [t.type, t.claims.repository]), [['github', 'acme/demo-oidc']]);
 
   // The CI job: npm asks the (fake) GitHub token service for an ID token with its audience.
@@ -388,7 +221,7 @@ test('trusted publishing: npm in a GitHub Actions job exchanges its ID token and
 
     // The same ID token again (a leaked log): the exchange refuses it, so npm has no credential.
     reuse = issued[0];
-    const replay = await fetch(`${registry}-/npm/v1/oidc/token/exchange/package/demo-oidc`, { method: 'POST', headers: { authorization: `Bearer ${reuse}` } });
+    const replay = await fetch(`${ctx.registry}-/npm/v1/oidc/token/exchange/package/demo-oidc`, { method: 'POST', headers: { authorization: `Bearer ${reuse}` } });
     assert.equal(replay.status, 401);
     assert.match((await replay.json()).message, /OIDC token exchange error/);
     const again = await ciNpm('2.0.1');
@@ -400,7 +233,7 @@ test('trusted publishing: npm in a GitHub Actions job exchanges its ID token and
     const now = Math.floor(Date.now() / 1000);
     const other = idToken({ iss: 'https://token.actions.githubusercontent.com', aud: 'npm:127.0.0.1', jti: randomUUID(), iat: now, exp: now + 300,
       repository: 'acme/demo-oidc', workflow_ref: 'acme/demo-oidc/.github/workflows/ci.yml@refs/heads/main', event_name: 'push', runner_environment: 'github-hosted' });
-    const wrong = await fetch(`${registry}-/npm/v1/oidc/token/exchange/package/demo-oidc`, { method: 'POST', headers: { authorization: `Bearer ${other}` } });
+    const wrong = await fetch(`${ctx.registry}-/npm/v1/oidc/token/exchange/package/demo-oidc`, { method: 'POST', headers: { authorization: `Bearer ${other}` } });
     assert.equal(wrong.status, 404);
     assert.equal((await wrong.json()).message, 'OIDC token exchange error - package not found');
   } finally {
@@ -421,7 +254,7 @@ test('security key: registered on the gateway page, then `npm login` completes w
     const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
       options: { protocol: 'ctap2', transport: 'usb', hasResidentKey: false, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
     });
-    const origin = `http://localhost:${gport}`;
+    const origin = `http://localhost:${ctx.gport}`;
     // Adding a key is a 2FA change: alice (TOTP on) must give a code as well as her password.
     await page.goto(`${origin}/-/stepup/security-keys`);
     await page.fill('#name', 'alice');
@@ -500,6 +333,44 @@ test('security key: registered on the gateway page, then `npm login` completes w
     // A second login attempt replaying nothing but a stale page: the challenge was consumed.
     const stale = await fetch(`${url}/key`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'alice', password: 'alice-pass-1', assertion: {} }) });
     assert.equal(stale.status, 410);
+
+    // Managing keys: listing and removing each need the password and a second factor.
+    const manage = (path, body) => fetch(`${ctx.registry}-/stepup/security-keys/${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const bare = await manage('list', { name: 'alice', password: 'alice-pass-1' });
+    assert.equal(bare.status, 401);
+    assert.match((await bare.json()).error, /one-time password|authenticator/i);
+    assert.equal((await manage('list', { name: 'alice', password: 'wrong', otp: '123456' })).status, 401);
+    // kim's key is her only second factor: listed with the key itself, and not removable.
+    await page.goto(`${origin}/-/stepup/security-keys`);
+    await page.fill('#name', 'kim');
+    await page.fill('#password', 'kim-pass-1');
+    await page.click('#list-keys');
+    await page.waitForSelector('#keys li button');
+    assert.equal(await page.locator('#keys li').count(), 1);
+    assert.match(await page.textContent('#keys li'), /ES256 key added \d{4}-\d\d-\d\d/);
+    await page.click('#keys li button');
+    await page.waitForFunction(() => /only second factor/.test(document.querySelector('#key-note').textContent));
+    assert.equal(await page.locator('#keys li').count(), 1);
+    // alice has TOTP too: listed with a code, her key removed with the key's own signature.
+    await page.goto(`${origin}/-/stepup/security-keys`);
+    await page.fill('#name', 'alice');
+    await page.fill('#password', 'alice-pass-1');
+    await page.fill('#otp', await freshCode(state.secret));
+    await page.click('#list-keys');
+    await page.waitForSelector('#keys li button');
+    assert.equal(await page.locator('#keys li').count(), 1);
+    await page.click('#keys li button');
+    await page.waitForFunction(() => document.querySelector('#key-note').textContent === 'Security key removed.');
+    assert.match(await page.textContent('#keys'), /No security keys/);
+    const after = await manage('list', { name: 'alice', password: 'alice-pass-1', otp: await freshCode(state.secret) });
+    assert.equal(after.status, 200);
+    assert.deepEqual(await after.json(), { keys: [], totp: true });
+    assert.match(npm(state.alice, ['profile', 'get']).out, /auth-and-writes/);
+    const twice = await manage('remove', { name: 'alice', password: 'alice-pass-1', otp: await freshCode(state.secret), id: 'no-such-key' });
+    assert.equal(twice.status, 404);
+    // The removed key no longer signs anything in: its assertion challenge finds no key.
+    const gone = await manage('sign-in', { name: 'alice', password: 'alice-pass-1' });
+    assert.equal(gone.status, 400);
   } finally {
     await browser.close();
   }
@@ -513,7 +384,7 @@ test('state survives a gateway restart (SQLite), and the key is required', async
   assert.equal(nokey.status, 2, nokey.stderr);
   assert.match(nokey.stderr, /STEPUP_SECRET_KEY/);
   await startGateway(state.upstream);
-  // --auth-type=legacy: alice has a security key now, which would otherwise start the web flow.
+  // --auth-type=legacy: a code prompt, whatever factors alice has.
   const r = npm(state.alice, ['publish', '--auth-type=legacy'], pkg('demo-gw', '1.0.4'));
   assert.match(r.out, /EOTP/, r.out);
   assert.match(npm(state.alice, ['profile', 'get']).out, /auth-and-writes/);
@@ -525,7 +396,7 @@ test('state survives a gateway restart (SQLite), and the key is required', async
 function raw(method, path, { headers = {}, body } = {}) {
   const data = body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port: gport, method, path, headers: { ...(data ? { 'content-type': 'application/json', 'content-length': data.length } : {}), ...headers } }, (res) => {
+    const req = httpRequest({ host: '127.0.0.1', port: ctx.gport, method, path, headers: { ...(data ? { 'content-type': 'application/json', 'content-length': data.length } : {}), ...headers } }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => {
@@ -552,7 +423,7 @@ function publishDoc(name, version, tag = 'latest') {
   const shasum = createHash('sha1').update(bytes).digest('hex');
   return {
     _id: name, name, 'dist-tags': { [tag]: version },
-    versions: { [version]: { name, version, _id: `${name}@${version}`, dist: { tarball: `${registry}${name}/-/${file}`, shasum } } },
+    versions: { [version]: { name, version, _id: `${name}@${version}`, dist: { tarball: `${ctx.registry}${name}/-/${file}`, shasum } } },
     _attachments: { [file]: { content_type: 'application/octet-stream', data, length: data.length } },
   };
 }
@@ -652,7 +523,7 @@ test('G6, G11: X-Forwarded-For from an untrusted peer is ignored; whoami and pro
  */
 function declaredBody(method, path, declared, headers = {}) {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port: gport, method, path, headers: { 'content-type': 'application/json', 'content-length': declared, ...headers } }, (res) => {
+    const req = httpRequest({ host: '127.0.0.1', port: ctx.gport, method, path, headers: { 'content-type': 'application/json', 'content-length': declared, ...headers } }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => { resolve({ status: res.statusCode, text: Buffer.concat(chunks).toString('utf8') }); req.destroy(); });

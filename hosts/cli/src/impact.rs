@@ -99,7 +99,7 @@ pub fn show(
     crate::files::print_json(&answer)
 }
 
-fn answered(status: u16, answer: &Value) -> Result<(), Failure> {
+pub(crate) fn answered(status: u16, answer: &Value) -> Result<(), Failure> {
     if (200..300).contains(&status) {
         return Ok(());
     }

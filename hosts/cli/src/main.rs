@@ -6,6 +6,7 @@ mod differential;
 mod engine;
 mod files;
 mod impact;
+mod orgs;
 mod totp;
 
 use std::process::ExitCode;
@@ -79,7 +80,7 @@ enum Command {
         #[arg(value_parser = ["config", "request", "decision"])]
         which: String,
     },
-    /// Org 2FA enforcement tools.
+    /// Org 2FA enforcement: plans and audits over files, or enforcement in a running server.
     Org {
         #[command(subcommand)]
         command: OrgCommand,
@@ -204,6 +205,36 @@ enum OrgCommand {
         #[arg(long)]
         config: Option<String>,
     },
+    /// Turn an org's 2FA enforcement on in a running server: shows who would be removed;
+    /// `--confirm` turns it on, removes them and mails each one.
+    Enforce {
+        /// The org.
+        org: String,
+        /// Apply the plan.
+        #[arg(long)]
+        confirm: bool,
+        /// Turn enforcement off instead.
+        #[arg(long, conflicts_with = "confirm")]
+        off: bool,
+        #[command(flatten)]
+        admin: stepup_server::admin_client::AdminOptions,
+    },
+    /// An org's members in a running server with their 2FA mode, factor kinds and last login.
+    Members {
+        /// The org.
+        org: String,
+        /// Only members with 2FA `on` or `off`.
+        #[arg(long, value_parser = ["on", "off"])]
+        tfa: Option<String>,
+        /// Only members with this factor.
+        #[arg(long, value_parser = ["totp", "webauthn"])]
+        factor: Option<String>,
+        /// Only members with this role.
+        #[arg(long, value_parser = ["owner", "admin", "developer"])]
+        role: Option<String>,
+        #[command(flatten)]
+        admin: stepup_server::admin_client::AdminOptions,
+    },
 }
 
 /// A failure the CLI reports and exits with.
@@ -279,6 +310,31 @@ fn main() -> ExitCode {
             files::read(&file)
                 .and_then(|t| files::ffi_out(stepup_core::wire::ffi::org_audit_json(&p, &t)))
         }),
+        Command::Org {
+            command:
+                OrgCommand::Enforce {
+                    org,
+                    confirm,
+                    off,
+                    admin,
+                },
+        } => orgs::enforce(&admin, &org, confirm, off),
+        Command::Org {
+            command:
+                OrgCommand::Members {
+                    org,
+                    tfa,
+                    factor,
+                    role,
+                    admin,
+                },
+        } => orgs::members(
+            &admin,
+            &org,
+            tfa.as_deref(),
+            factor.as_deref(),
+            role.as_deref(),
+        ),
         Command::Impact {
             command:
                 ImpactCommand::Import {

@@ -26,6 +26,53 @@
   };
   const note = (text) => { document.getElementById('key-note').textContent = text; };
   const field = (id) => (document.getElementById(id) || { value: '' }).value;
+  // A second factor for listing or removing keys: the code field when filled, else a key.
+  const proof = async (who) => {
+    const otp = field('otp').trim();
+    if (otp) { document.getElementById('otp').value = ''; return { otp }; }
+    const options = await post('/-/stepup/security-keys/sign-in', who);
+    const got = await navigator.credentials.get({ publicKey: {
+      ...options, challenge: b64u.decode(options.challenge),
+      allowCredentials: options.allowCredentials.map((c) => ({ ...c, id: b64u.decode(c.id) })) } });
+    return { assertion: toJson(got) };
+  };
+  const showKeys = (data) => {
+    const list = document.getElementById('keys');
+    list.replaceChildren(...data.keys.map((k) => {
+      const item = document.createElement('li');
+      item.dataset.id = k.id;
+      const added = new Date(k.created * 1000).toISOString().slice(0, 10);
+      item.append(`${k.alg} key added ${added} (${k.id.slice(0, 12)}…) `);
+      const remove = Object.assign(document.createElement('button'), { type: 'button', textContent: 'Remove' });
+      remove.addEventListener('click', async () => {
+        note('Waiting for your second factor...');
+        const who = { name: field('name'), password: field('password') };
+        try {
+          const done = await post('/-/stepup/security-keys/remove', { ...who, ...(await proof(who)), id: k.id });
+          showKeys(done);
+          note(done.message);
+        } catch (e) {
+          note(e.message);
+        }
+      });
+      item.append(remove);
+      return item;
+    }));
+    if (!data.keys.length) list.replaceChildren(Object.assign(document.createElement('li'), { textContent: 'No security keys.' }));
+  };
+  const lister = document.getElementById('list-keys');
+  if (lister) {
+    lister.addEventListener('click', async () => {
+      note('Waiting for your second factor...');
+      const who = { name: field('name'), password: field('password') };
+      try {
+        showKeys(await post('/-/stepup/security-keys/list', { ...who, ...(await proof(who)) }));
+        note('');
+      } catch (e) {
+        note(e.message);
+      }
+    });
+  }
   const button = document.getElementById('use-key');
   if (!button) return;
   button.addEventListener('click', async () => {

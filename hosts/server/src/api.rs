@@ -136,6 +136,38 @@ pub async fn reload(State(app): State<Shared>, headers: HeaderMap) -> Response<B
     }
 }
 
+/// `GET /v1/admin/orgs/ORG/members[?tfa=on|off][&factor=totp|webauthn][&role=R]`: the org's
+/// per-member 2FA audit, for the operator.
+pub async fn org_members(
+    State(app): State<Shared>,
+    axum::extract::Path(org): axum::extract::Path<String>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<crate::npm::orgs::AuditQuery>,
+) -> Response<Body> {
+    if let Err(r) = admin(&app, &headers) {
+        return *r;
+    }
+    crate::npm::orgs::audit(&app, &org, &q)
+        .await
+        .unwrap_or_else(crate::npm::internal)
+}
+
+/// `POST /v1/admin/orgs/ORG/tfa-enforcement` `{enforce, confirm}`: the operator's
+/// `stepup org enforce` — the plan first, the change on `confirm`.
+pub async fn org_enforce(
+    State(app): State<Shared>,
+    axum::extract::Path(org): axum::extract::Path<String>,
+    headers: HeaderMap,
+    axum::Json(form): axum::Json<crate::npm::orgs::EnforceForm>,
+) -> Response<Body> {
+    if let Err(r) = admin(&app, &headers) {
+        return *r;
+    }
+    crate::npm::orgs::enforce(&app, &org, &form, None)
+        .await
+        .unwrap_or_else(crate::npm::internal)
+}
+
 /// `GET /v1/admin/impact[?package=P][&account=A]`: the package-impact index as decisions read
 /// it — one package's or account's figures, or every package's, most depended upon first.
 pub async fn impact(

@@ -288,6 +288,11 @@ fn routes(app: Shared) -> Router {
             "/v1/admin/impact",
             get(api::impact).post(api::import_impact),
         )
+        .route("/v1/admin/orgs/{org}/members", get(api::org_members))
+        .route(
+            "/v1/admin/orgs/{org}/tfa-enforcement",
+            post(api::org_enforce),
+        )
         .route(
             "/-/user/{id}",
             get(npm::owners::user).put(npm::login::couch_login),
@@ -323,6 +328,26 @@ fn routes(app: Shared) -> Router {
         .route(
             "/-/stepup/security-keys/options",
             post(npm::security_keys::register_options),
+        )
+        .route(
+            "/-/stepup/security-keys/sign-in",
+            post(npm::security_keys::manage_options),
+        )
+        .route(
+            "/-/stepup/security-keys/list",
+            post(npm::security_keys::list),
+        )
+        .route(
+            "/-/stepup/security-keys/remove",
+            post(npm::security_keys::remove),
+        )
+        .route(
+            "/-/stepup/orgs/{org}/members",
+            get(npm::orgs::members_endpoint),
+        )
+        .route(
+            "/-/stepup/orgs/{org}/tfa-enforcement",
+            post(npm::orgs::enforce_endpoint),
         )
         .route(
             "/-/stepup/login/{id}/key-options",

@@ -82,8 +82,7 @@ impl Outbox {
         Ok(Outbox { dir, from })
     }
 
-    /// Writes the login-code message for `account` to its `email`. Built by lettre's message
-    /// builder (`Date`, `From`, `Message-ID`, encoded headers), then written atomically.
+    /// Writes the login-code message for `account` to its `email`.
     pub fn send_login_code(
         &self,
         account: &str,
@@ -92,32 +91,78 @@ impl Outbox {
         now: i64,
         issuer: &str,
     ) -> Result<PathBuf, ServeError> {
+        let who = printable(account);
+        let issuer = printable_text(issuer);
+        self.send(
+            account,
+            email,
+            now,
+            "login-code",
+            &format!("{issuer} login code"),
+            &format!(
+                "Someone (hopefully you) is logging in to {issuer} as {who}.\r\n\r\nYour one-time login code: {code}\r\n\r\nIt expires in 10 minutes. If this was not you, change your password.\r\n"
+            ),
+        )
+    }
+
+    /// Tells `account` it was removed from `org` because the org now requires 2FA, and how to
+    /// come back.
+    pub fn send_org_removal(
+        &self,
+        account: &str,
+        email: &str,
+        org: &str,
+        now: i64,
+        issuer: &str,
+    ) -> Result<PathBuf, ServeError> {
+        let who = printable(account);
+        let org = printable(org);
+        let issuer = printable_text(issuer);
+        self.send(
+            account,
+            email,
+            now,
+            "org-removal",
+            &format!("You were removed from the {org} organization on {issuer}"),
+            &format!(
+                "The {org} organization on {issuer} now requires two-factor authentication, and the account {who} does not have it turned on, so it was removed from {org}.\r\n\r\nTo come back: turn on two-factor authentication (`npm profile enable-2fa auth-and-writes`), then ask an owner of {org} to add you again (`npm org set {org} {who}`).\r\n"
+            ),
+        )
+    }
+
+    /// Builds a message with lettre's builder (`Date`, `From`, `Message-ID`, encoded headers)
+    /// and writes it atomically, named so two messages never share a file.
+    fn send(
+        &self,
+        account: &str,
+        email: &str,
+        now: i64,
+        kind: &str,
+        subject: &str,
+        body: &str,
+    ) -> Result<PathBuf, ServeError> {
         // The message goes to the account's address; an account without a usable one gets no
         // mail (a user name is not an address).
         if !valid_address(email) {
             return Err(ServeError::Io(format!(
-                "account {account:?} has no valid email address; the login code cannot be sent"
+                "account {account:?} has no valid email address; the {kind} message cannot be sent"
             )));
         }
         let to: Mailbox = email
             .parse()
             .map_err(|e| ServeError::Io(format!("cannot address {email:?}: {e}")))?;
-        let printable: String = account.chars().filter(|c| c.is_ascii_graphic()).collect();
-        let issuer: String = issuer.chars().filter(|c| !c.is_control()).collect();
         let at =
             std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::try_from(now).unwrap_or(0));
         let message = Message::builder()
             .from(self.from.clone())
             .to(to)
-            .subject(format!("{issuer} login code"))
+            .subject(subject)
             .date(at)
             .message_id(None)
-            .header(StepupAccount(printable.clone()))
+            .header(StepupAccount(printable(account)))
             .header(ContentType::TEXT_PLAIN)
-            .body(format!(
-                "Someone (hopefully you) is logging in to {issuer} as {printable}.\r\n\r\nYour one-time login code: {code}\r\n\r\nIt expires in 10 minutes. If this was not you, change your password.\r\n"
-            ))
-            .map_err(|e| ServeError::Io(format!("cannot build the login-code message: {e}")))?;
+            .body(body.to_owned())
+            .map_err(|e| ServeError::Io(format!("cannot build the {kind} message: {e}")))?;
         let safe: String = account
             .chars()
             .map(|c| {
@@ -128,7 +173,7 @@ impl Outbox {
                 }
             })
             .collect();
-        let name = format!("{now}-{safe}-{}.eml", std::process::id());
+        let name = format!("{now}-{safe}-{kind}-{}.eml", std::process::id());
         let tmp = self.dir.join(format!(".{name}.tmp"));
         let path = self.dir.join(name);
         std::fs::write(&tmp, message.formatted())
@@ -136,6 +181,16 @@ impl Outbox {
             .map_err(|e| ServeError::Io(format!("cannot write to the mail outbox: {e}")))?;
         Ok(path)
     }
+}
+
+/// A name as it may appear in a header or a message: printable ASCII only.
+fn printable(s: &str) -> String {
+    s.chars().filter(|c| c.is_ascii_graphic()).collect()
+}
+
+/// Free text without control characters.
+fn printable_text(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).collect()
 }
 
 #[cfg(test)]
@@ -173,7 +228,6 @@ mod tests {
             )
             .unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        let _ = std::fs::remove_dir_all(&dir);
         for line in [
             "To: bob@example.test\r\n",
             "From: Registry <noreply@registry.example>\r\n",
@@ -185,5 +239,16 @@ mod tests {
         assert!(!text.contains("\nBcc:"), "{text}");
         assert!(text.contains("12345678"));
         assert!(outbox.send_login_code("bob", "", "1", 0, "x").is_err());
+        // A second message to the same account in the same second is a file of its own.
+        let removal = outbox
+            .send_org_removal("bob", "bob@example.test", "acme", 1_795_430_695, "Reg")
+            .unwrap();
+        assert_ne!(removal, path);
+        // The body is quoted-printable: soft line breaks joined again.
+        let text = std::fs::read_to_string(&removal)
+            .unwrap()
+            .replace("=\r\n", "");
+        assert!(text.contains("npm org set acme bob"), "{text}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -687,12 +687,12 @@ async fn stores_are_migrated_once_and_older_stores_keep_their_rows() {
     let dir = tempdir("migrations");
     let fresh = StoreUrl::Sqlite(dir.join("fresh.db").display().to_string());
     let store = Store::open(&fresh).await.expect("a new store opens");
-    assert_eq!(store.schema_versions().await.unwrap(), vec![1, 2]);
+    assert_eq!(store.schema_versions().await.unwrap(), vec![1, 2, 3, 4]);
     store.close().await;
     let again = Store::open(&fresh)
         .await
         .expect("a migrated store opens again");
-    assert_eq!(again.schema_versions().await.unwrap(), vec![1, 2]);
+    assert_eq!(again.schema_versions().await.unwrap(), vec![1, 2, 3, 4]);
     again.close().await;
 
     // A store from before migrations were tracked: the same tables, one account, no record.
@@ -713,13 +713,18 @@ async fn stores_are_migrated_once_and_older_stores_keep_their_rows() {
     let old = StoreUrl::Sqlite(old_path.display().to_string());
     let store = Store::open(&old).await.expect("an untracked store opens");
     // Step 1 is recorded as it is, the steps after it are applied.
-    assert_eq!(store.schema_versions().await.unwrap(), vec![1, 2]);
+    assert_eq!(store.schema_versions().await.unwrap(), vec![1, 2, 3, 4]);
     let account = store
         .account("old")
         .await
         .unwrap()
         .expect("the row is kept");
     assert_eq!(account.tfa_mode.as_deref(), Some("auth-only"));
+    // Later steps' columns are there for old rows too.
+    store
+        .record_login("old", 5)
+        .await
+        .expect("last_login exists");
     store.close().await;
 
     // The recorded step no longer matches what it recorded: refused, with the reason.
@@ -870,4 +875,156 @@ async fn downloads_are_counted_written_at_shutdown_and_combined_with_imports() {
         .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     server.shutdown().await.unwrap();
+}
+
+/// Orgs in the store, on SQLite and (when `STEPUP_TEST_DATABASE_URL` is set) PostgreSQL:
+/// membership and roles, teams, what decisions read, and turning enforcement on removing, in
+/// one transaction, exactly the members still without 2FA (and their team places).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orgs_enforcement_removes_exactly_the_members_without_2fa() {
+    use stepup_server::store::Store;
+    for url in store_urls(&tempdir("orgs")) {
+        let store = Store::open(&url).await.unwrap();
+        // Names unique per run: a PostgreSQL store outlives the test.
+        let org = format!("acme-{}", std::process::id());
+        for name in ["o1", "d1", "d2"] {
+            store.account_or_create(name, 1).await.unwrap();
+        }
+        let key = |id: &str| stepup_server::store::KeyRow {
+            id: format!("{id}-{}", std::process::id()),
+            public_key: "AQ".into(),
+            sign_count: 0,
+        };
+        // A first security key turns 2FA on.
+        store
+            .add_security_key("o1", &key("o1"), "ES256", &[], 1)
+            .await
+            .unwrap();
+        assert!(store.set_org_member(&org, "o1", "owner", 1).await.unwrap());
+        assert!(!store.set_org_member(&org, "d1", "admin", 1).await.unwrap());
+        store
+            .set_org_member(&org, "d1", "developer", 1)
+            .await
+            .unwrap();
+        store
+            .set_org_member(&org, "d2", "developer", 1)
+            .await
+            .unwrap();
+        store
+            .set_org_member(&org, "ghost", "developer", 1)
+            .await
+            .unwrap();
+        let roles: Vec<(String, String)> = store
+            .org_members(&org)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| (m.account, m.role))
+            .collect();
+        assert_eq!(
+            roles,
+            [
+                ("d1", "developer"),
+                ("d2", "developer"),
+                ("ghost", "developer"),
+                ("o1", "owner")
+            ]
+            .map(|(a, r)| (a.to_owned(), r.to_owned()))
+        );
+        assert!(store.create_team(&org, "devs", "").await.unwrap());
+        assert!(!store.create_team(&org, "devs", "").await.unwrap());
+        store
+            .set_team_member(&org, "devs", "d1", true)
+            .await
+            .unwrap();
+        store
+            .set_team_member(&org, "devs", "o1", true)
+            .await
+            .unwrap();
+        // d2 turns 2FA on after the plan: it stays.
+        store
+            .add_security_key("d2", &key("d2"), "ES256", &[], 1)
+            .await
+            .unwrap();
+        let removed = store.set_enforce_tfa(&org, true).await.unwrap();
+        assert_eq!(removed, ["d1", "ghost"]);
+        assert_eq!(store.org(&org).await.unwrap(), Some(true));
+        assert!(
+            store
+                .orgs_of("o1")
+                .await
+                .unwrap()
+                .contains(&(org.clone(), true))
+        );
+        assert!(store.orgs_of("d1").await.unwrap().is_empty());
+        assert_eq!(
+            store.team_members(&org, "devs").await.unwrap(),
+            Some(vec!["o1".to_owned()])
+        );
+        assert!(store.set_enforce_tfa(&org, false).await.unwrap().is_empty());
+        assert_eq!(store.org(&org).await.unwrap(), Some(false));
+        assert!(store.destroy_team(&org, "devs").await.unwrap());
+        assert_eq!(store.team_members(&org, "devs").await.unwrap(), None);
+        store.close().await;
+    }
+}
+
+/// Staged publishes in the store, on SQLite and (when set) PostgreSQL: each account sees the
+/// staged versions of the packages it maintains and those it staged, page by page, and a
+/// staged publish is claimed once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staged_publishes_are_seen_by_maintainers_and_claimed_once() {
+    use stepup_server::store::{Staged, Store};
+    for url in store_urls(&tempdir("staged")) {
+        let store = Store::open(&url).await.unwrap();
+        let run = std::process::id();
+        let pkg = format!("staged-{run}");
+        let (maint, ci, other) = (format!("m-{run}"), format!("ci-{run}"), format!("x-{run}"));
+        store.add_maintainer(&pkg, &maint).await.unwrap();
+        let item = |n: i64, who: &str| Staged {
+            id: format!("{run}-{n}"),
+            package: pkg.clone(),
+            version: format!("1.0.{n}"),
+            tag: "latest".into(),
+            account: who.to_owned(),
+            actor_type: "user".into(),
+            shasum: String::new(),
+            created: n,
+            body: "{}".into(),
+        };
+        for n in 0..3 {
+            store.stage(&item(n, &ci)).await.unwrap();
+        }
+        let (page, total) = store.staged_list(&maint, Some(&pkg), 0, 2).await.unwrap();
+        assert_eq!(total, 3);
+        assert_eq!(
+            page.iter().map(|s| s.version.as_str()).collect::<Vec<_>>(),
+            ["1.0.0", "1.0.1"]
+        );
+        let (rest, _) = store.staged_list(&maint, Some(&pkg), 1, 2).await.unwrap();
+        assert_eq!(rest.len(), 1);
+        assert_eq!(store.staged_list(&ci, None, 0, 100).await.unwrap().1, 3);
+        assert_eq!(store.staged_list(&other, None, 0, 100).await.unwrap().1, 0);
+        let kept = store.staged(&format!("{run}-1")).await.unwrap().unwrap();
+        assert_eq!(kept.body, "{}");
+        assert!(store.unstage(&kept.id).await.unwrap());
+        assert!(!store.unstage(&kept.id).await.unwrap());
+        for n in [0, 2] {
+            store.unstage(&format!("{run}-{n}")).await.unwrap();
+        }
+        store.close().await;
+    }
+}
+
+/// A new SQLite store in `dir`, and the PostgreSQL one when `STEPUP_TEST_DATABASE_URL` is set.
+fn store_urls(dir: &Path) -> Vec<stepup_server::store::StoreUrl> {
+    use stepup_server::store::StoreUrl;
+    let mut urls = vec![StoreUrl::Sqlite(dir.join("store.db").display().to_string())];
+    if let Some(url) = std::env::var("STEPUP_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    {
+        urls.push(StoreUrl::Postgres(url));
+    }
+    urls
 }

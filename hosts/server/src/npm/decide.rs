@@ -221,6 +221,14 @@ pub async fn decide(
     }
     .transpose()
     .map_err(ServeError::Input)?;
+    // The orgs the account belongs to: an enforcing one makes 2FA mandatory (SPEC rule 5).
+    let orgs: Vec<req::Org> = app
+        .store
+        .orgs_of(account)
+        .await?
+        .into_iter()
+        .map(|(name, enforce_tfa)| req::Org { name, enforce_tfa })
+        .collect();
     for _ in 0..4 {
         let acct = app.store.account_or_create(account, call.now).await?;
         let codes = app.store.recovery_codes(account).await?;
@@ -250,7 +258,7 @@ pub async fn decide(
                     dependents_rank: figures.and_then(|f| f.dependents_rank).map(Count),
                 }
             }),
-            orgs: Vec::new(),
+            orgs: orgs.clone(),
             proofs: proofs.clone(),
             failures: Failures {
                 account: fa.into_iter().map(timestamp).collect(),
@@ -319,6 +327,11 @@ pub async fn decide(
                             call.now + OPERATION_WINDOW,
                         )
                         .await?;
+                }
+                if action.kind == stepup_core::ActionKind::Login
+                    && decision.outcome == Outcome::Allow
+                {
+                    app.store.record_login(account, call.now).await?;
                 }
                 return Ok(Decided { decision });
             }

@@ -56,8 +56,12 @@ pub async fn proxy(
         let mut classified = (*classified).clone();
         let read = !classified.write;
         let mut publisher = None;
+        // Orgs and teams are kept here, and nobody reads them anonymously.
+        let org_route = super::orgs::route(&classified.path);
+        // So are staged publishes.
+        let stage_route = super::stage::route(&parts.method, &classified);
         let upstream_auth = match caller(&app, &parts.headers).await? {
-            Caller::Anonymous if read => None,
+            Caller::Anonymous if read && org_route.is_none() && stage_route.is_none() => None,
             Caller::Anonymous => return Ok(super::need_login()),
             Caller::Unknown => return Ok(unknown_token()),
             who => {
@@ -73,9 +77,39 @@ pub async fn proxy(
                         Ok(c) => c,
                         Err(answer) => return Ok(answer),
                     };
-                let Some(action) = classified.action.clone() else {
+                let Some(mut action) = classified.action.clone() else {
                     return Ok(not_served());
                 };
+                // A stage id names a staged publish: seen only by its package's maintainers and
+                // whoever staged it; approving or rejecting it is decided on its package, and,
+                // as core marks package governance on a package, only maintainers may.
+                let mut staged = None;
+                if let Some(id_of) = stage_route.as_ref().and_then(|r| r.id()) {
+                    let Some(item) = app.store.staged(id_of).await? else {
+                        return Ok(super::stage::not_found());
+                    };
+                    if item.account != id.account
+                        && !super::owners::may_write(&app, &item.package, &id.account).await?
+                    {
+                        return Ok(super::stage::not_found());
+                    }
+                    if stage_route
+                        .as_ref()
+                        .is_some_and(super::stage::StageRoute::decides_package)
+                    {
+                        action.package = Some(item.package.clone());
+                        classified.package = Some(item.package.clone());
+                        classified.maintainers_only = true;
+                    }
+                    staged = Some(item);
+                }
+                if let Some(route) = &org_route
+                    && let Some(answer) =
+                        super::orgs::precheck(&app, route, &parts.method, &json_body, &id.account)
+                            .await?
+                {
+                    return Ok(answer);
+                }
                 if let Some(r) = publishing_setting(
                     &app,
                     &classified,
@@ -114,6 +148,23 @@ pub async fn proxy(
                         &d.decision,
                     )
                     .await;
+                }
+                if let Some(route) = &stage_route {
+                    let query = parts.uri.query().unwrap_or_default();
+                    return super::stage::apply(
+                        &app,
+                        route,
+                        &classified,
+                        query,
+                        &bytes,
+                        &id,
+                        staged,
+                    )
+                    .await;
+                }
+                if let Some(route) = &org_route {
+                    return super::orgs::apply(&app, route, &parts.method, &json_body, &id.account)
+                        .await;
                 }
                 if matches!(action.kind, ActionKind::OwnerAdd | ActionKind::OwnerRemove) {
                     return super::owners::change(&app, &classified, &json_body, &id).await;
@@ -221,7 +272,7 @@ async fn with_maintainers(answer: Response<Body>, list: Value) -> Response<Body>
 /// After a publish the upstream accepted: the publisher maintains the package (the first
 /// publish through the gateway of a package that existed before also keeps the maintainers
 /// the upstream named), and the dependencies of a new `latest` feed the dependents index.
-async fn published(
+pub(crate) async fn published(
     app: &crate::App,
     pkg: &str,
     account: &str,

@@ -7,10 +7,12 @@ pub mod decide;
 pub mod gate;
 pub mod gateway;
 pub mod login;
+pub mod orgs;
 pub mod owners;
 pub mod profile;
 pub mod recovery_codes;
 pub mod security_keys;
+pub mod stage;
 pub mod tokens;
 pub mod trust;
 

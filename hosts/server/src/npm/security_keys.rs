@@ -18,7 +18,7 @@ use super::decide::{APPROVAL_PREFIX, ASSERT, Call, decide, operation};
 use super::login::{complete_login, escape, login_decision, page};
 use super::{check_password, entropy, internal, json_answer};
 use crate::error::ServeError;
-use crate::store::{Approval, KeyRow};
+use crate::store::{Approval, KeyRow, Removal};
 use crate::{App, Shared};
 
 const REGISTER: &str = "register";
@@ -35,15 +35,18 @@ pub async fn script() -> Response<Body> {
     r
 }
 
-/// `GET /-/stepup/security-keys`: register a security key.
+/// `GET /-/stepup/security-keys`: register a security key, list the account's keys, remove one.
 pub async fn register_page() -> Response<Body> {
     page(
-        "Add a security key",
+        "Security keys",
         "<p>Sign in, then touch your key when the browser asks. If two-factor authentication is already on, enter a current code too.</p>\
          <form><label for=\"name\">Username</label><input id=\"name\" autocomplete=\"username\" required>\
          <label for=\"password\">Password</label><input id=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
          <label for=\"otp\">One-time password (if 2FA is on)</label><input id=\"otp\" autocomplete=\"one-time-code\" inputmode=\"numeric\">\
-         <button type=\"button\" id=\"use-key\" data-stepup=\"register\">Register a security key</button></form>\
+         <button type=\"button\" id=\"use-key\" data-stepup=\"register\">Register a security key</button>\
+         <button type=\"button\" id=\"list-keys\">Show my security keys</button></form>\
+         <p class=\"note\">Showing or removing keys asks for a second factor each time: the code field if filled, else one of your keys.</p>\
+         <ul id=\"keys\"></ul>\
          <p id=\"key-note\" class=\"note\" role=\"status\"></p><script src=\"/-/stepup/webauthn.js\" defer></script>",
     )
 }
@@ -61,6 +64,9 @@ pub struct KeyForm {
     credential: Option<Value>,
     #[serde(default)]
     assertion: Option<Value>,
+    /// The key to remove.
+    #[serde(default)]
+    id: String,
 }
 
 /// A string field of a JSON document, or empty.
@@ -249,6 +255,115 @@ pub async fn register(
         crate::json_set(&mut body, "recovery_codes", json!(codes));
     }
     Ok::<_, ServeError>(json_answer(StatusCode::CREATED, &body))
+}
+
+/// `POST /-/stepup/security-keys/sign-in` `{name, password}`: a challenge for the account's
+/// keys, so listing or removing keys can be proved with a key instead of a code.
+pub async fn manage_options(
+    State(app): State<Shared>,
+    Json(f): Json<KeyForm>,
+) -> Result<Response<Body>, ServeError> {
+    if let Err(answer) = check_password(&app, &f.name, Some(&f.password), None).await {
+        return Ok(as_json_error(answer).await);
+    }
+    assertion_options(&app, &f.name).await
+}
+
+/// The password and a second factor (a code, or an assertion for the pending challenge),
+/// decided by the engine as `kind` with a `basic` credential: the form sends the password, so
+/// every request is a login (SPEC rule 8) and an account with 2FA proves a factor each time.
+async fn manage_decision(
+    app: &App,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    path: &str,
+    f: &KeyForm,
+    kind: ActionKind,
+) -> Result<Option<Response<Body>>, ServeError> {
+    if let Err(answer) = check_password(app, &f.name, Some(&f.password), None).await {
+        return Ok(Some(as_json_error(answer).await));
+    }
+    let mut call = super::call_of(app, peer, &Method::POST, path, headers);
+    call.command = "security-key".into();
+    call.write = kind != ActionKind::ProfileRead;
+    call.code = Some(f.otp.trim().to_owned()).filter(|c| !c.is_empty());
+    call.assertion = f.assertion.clone();
+    let d = decide(app, &call, &f.name, &Credential::Basic, &Action::new(kind)).await?;
+    if d.allowed() {
+        return Ok(None);
+    }
+    super::login::maybe_send_code(app, &f.name, &d.decision, call.now).await?;
+    let status = if d.decision.outcome == Outcome::Deny {
+        StatusCode::FORBIDDEN
+    } else {
+        StatusCode::UNAUTHORIZED
+    };
+    Ok(Some(refused(status, &d.decision.message)))
+}
+
+/// The keys as the page and scripts show them.
+async fn key_list(app: &App, name: &str) -> Result<Value, ServeError> {
+    let keys = app.store.security_key_list(name).await?;
+    let totp = app
+        .store
+        .account(name)
+        .await?
+        .is_some_and(|a| a.totp_secret.is_some());
+    Ok(json!({ "keys": keys, "totp": totp }))
+}
+
+/// `POST /-/stepup/security-keys/list` `{name, password, otp | assertion}`: the account's keys
+/// (`profile.read`).
+pub async fn list(
+    State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Json(f): Json<KeyForm>,
+) -> Result<Response<Body>, ServeError> {
+    let path = "/-/stepup/security-keys/list";
+    if let Some(answer) =
+        manage_decision(&app, peer, &headers, path, &f, ActionKind::ProfileRead).await?
+    {
+        return Ok(answer);
+    }
+    Ok(json_answer(StatusCode::OK, &key_list(&app, &f.name).await?))
+}
+
+/// `POST /-/stepup/security-keys/remove` `{name, password, otp | assertion, id}`: removes one
+/// key, decided as `tfa.mode-change` (a second factor; refused read-only under the safeguard).
+/// The account's last second factor is not removed here: that would turn 2FA off, which is
+/// `npm profile disable-2fa`'s `tfa.disable` (refused by the engine in an enforcing org).
+pub async fn remove(
+    State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Json(f): Json<KeyForm>,
+) -> Result<Response<Body>, ServeError> {
+    if f.id.is_empty() {
+        return Ok(refused(StatusCode::BAD_REQUEST, "id: required"));
+    }
+    let path = "/-/stepup/security-keys/remove";
+    if let Some(answer) =
+        manage_decision(&app, peer, &headers, path, &f, ActionKind::TfaModeChange).await?
+    {
+        return Ok(answer);
+    }
+    match app.store.remove_security_key(&f.name, &f.id).await? {
+        Removal::Removed => {
+            tracing::info!(account = %f.name, key = %f.id, "security key removed");
+            let mut body = key_list(&app, &f.name).await?;
+            crate::json_set(&mut body, "message", json!("Security key removed."));
+            Ok(json_answer(StatusCode::OK, &body))
+        }
+        Removal::NotFound => Ok(refused(
+            StatusCode::NOT_FOUND,
+            "No security key with this ID is registered for this account.",
+        )),
+        Removal::LastFactor => Ok(refused(
+            StatusCode::CONFLICT,
+            "This key is your only second factor: add another key or an authenticator app first, or turn two-factor authentication off with `npm profile disable-2fa`.",
+        )),
+    }
 }
 
 /// `POST /-/stepup/login/ID/key-options` `{name, password}`: a challenge for the account's keys.

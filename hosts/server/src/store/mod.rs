@@ -20,17 +20,21 @@ mod approvals;
 mod failures;
 mod impact;
 mod operations;
+mod orgs;
 mod packages;
 mod recovery_codes;
 mod security_keys;
+mod staged;
 mod tokens;
 mod web_logins;
 
 pub use accounts::Account;
 pub use approvals::Approval;
 pub use impact::{ImpactRows, ImportedImpact};
+pub use orgs::MemberRow;
 pub use recovery_codes::CodeRow;
-pub use security_keys::KeyRow;
+pub use security_keys::{KeyInfo, KeyRow, Removal};
+pub use staged::Staged;
 pub use tokens::TokenRow;
 
 /// Where state lives.
@@ -106,6 +110,12 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "impact",
         include_str!("../../migrations/0002_impact.sql"),
+    ),
+    (3, "orgs", include_str!("../../migrations/0003_orgs.sql")),
+    (
+        4,
+        "staged",
+        include_str!("../../migrations/0004_staged.sql"),
     ),
 ];
 

@@ -28,7 +28,86 @@ impl sqlx::FromRow<'_, AnyRow> for KeyRow {
     }
 }
 
+/// A registered key as its owner sees it: enough to tell keys apart, nothing secret.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct KeyInfo {
+    /// Credential ID, base64url.
+    pub id: String,
+    /// Signature algorithm (`ES256`, `EdDSA`, `RS256`).
+    pub alg: String,
+    /// Unix seconds when it was registered.
+    pub created: i64,
+    /// Signatures the key has reported (its counter; 0 for keys that keep none).
+    pub sign_count: i64,
+}
+
+/// What removing a key came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Removal {
+    /// The key is gone.
+    Removed,
+    /// The account has no key with that ID.
+    NotFound,
+    /// It is the account's only second factor: removing it would turn 2FA off, which is
+    /// `npm profile disable-2fa`'s decision, not a key page's.
+    LastFactor,
+}
+
 impl Store {
+    /// The account's security keys, oldest first.
+    pub async fn security_key_list(&self, name: &str) -> Result<Vec<KeyInfo>, ServeError> {
+        let rows = sqlx::query("SELECT id, alg, created, sign_count FROM webauthn_credentials WHERE account = $1 ORDER BY created, id")
+            .bind(name)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(KeyInfo {
+                    id: r.try_get("id")?,
+                    alg: r.try_get("alg")?,
+                    created: r.try_get("created")?,
+                    sign_count: r.try_get("sign_count")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(ServeError::from)
+    }
+
+    /// Removes one of the account's keys unless it is the account's last second factor (no
+    /// TOTP and no other key). The account row is locked first so two removals at once cannot
+    /// each see the other key and leave none.
+    pub async fn remove_security_key(&self, name: &str, id: &str) -> Result<Removal, ServeError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE accounts SET name = name WHERE name = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        let totp: Option<Option<String>> =
+            sqlx::query_scalar("SELECT totp_secret FROM accounts WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let totp = totp.flatten().is_some();
+        let keys: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM webauthn_credentials WHERE account = $1")
+                .bind(name)
+                .fetch_all(&mut *tx)
+                .await?;
+        if !keys.iter().any(|k| k == id) {
+            return Ok(Removal::NotFound);
+        }
+        if !totp && keys.len() == 1 {
+            return Ok(Removal::LastFactor);
+        }
+        sqlx::query("DELETE FROM webauthn_credentials WHERE account = $1 AND id = $2")
+            .bind(name)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Removal::Removed)
+    }
+
     /// The account's security keys.
     pub async fn security_keys(&self, name: &str) -> Result<Vec<KeyRow>, ServeError> {
         Ok(sqlx::query_as::<_, KeyRow>("SELECT id, public_key, sign_count FROM webauthn_credentials WHERE account = $1 ORDER BY created, id")

@@ -1,0 +1,363 @@
+//! Staged publishing (`npm stage publish|list|view|download|approve|reject`, npm ≥ 11.15) kept
+//! by the gateway, since the registries behind it have no staging: a maintainer (or a CI job
+//! with a trust that allows it) stages a version without a second factor, and a maintainer
+//! approves it with one, at which point the gateway publishes the kept document upstream with
+//! the approver's credential. The engine decides both (`package.stage-publish` never needs a
+//! proof, `package.stage-approve` always does); this module keeps the documents and speaks
+//! npm's stage endpoints.
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use super::gate::Classified;
+use super::{Identity, error_answer, json_answer};
+use crate::App;
+use crate::error::ServeError;
+use crate::store::Staged;
+
+/// The stage routes the gateway answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StageRoute {
+    /// `POST /-/stage/package/PKG`.
+    Publish,
+    /// `GET /-/stage?page&perPage[&package]`.
+    List,
+    /// `GET /-/stage/ID`.
+    View(String),
+    /// `GET /-/stage/ID/tarball`.
+    Tarball(String),
+    /// `POST /-/stage/ID/approve`.
+    Approve(String),
+    /// `DELETE /-/stage/ID`.
+    Reject(String),
+}
+
+impl StageRoute {
+    /// The staged publish the route names, if any.
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            StageRoute::View(id)
+            | StageRoute::Tarball(id)
+            | StageRoute::Approve(id)
+            | StageRoute::Reject(id) => Some(id),
+            StageRoute::Publish | StageRoute::List => None,
+        }
+    }
+
+    /// Approving and rejecting act on the staged package: their decision names it.
+    pub fn decides_package(&self) -> bool {
+        matches!(self, StageRoute::Approve(_) | StageRoute::Reject(_))
+    }
+}
+
+/// The stage route of a classified request.
+pub fn route(method: &Method, c: &Classified) -> Option<StageRoute> {
+    let path = c.path.split('?').next().unwrap_or_default();
+    let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match (method.as_str(), segs.as_slice()) {
+        ("POST", ["-", "stage", "package", ..]) if c.route == "stage-publish" => {
+            Some(StageRoute::Publish)
+        }
+        ("GET" | "HEAD", ["-", "stage"]) => Some(StageRoute::List),
+        ("GET" | "HEAD", ["-", "stage", id]) => Some(StageRoute::View((*id).to_owned())),
+        ("GET" | "HEAD", ["-", "stage", id, "tarball"]) => {
+            Some(StageRoute::Tarball((*id).to_owned()))
+        }
+        ("POST", ["-", "stage", id, "approve"]) => Some(StageRoute::Approve((*id).to_owned())),
+        ("DELETE", ["-", "stage", id]) => Some(StageRoute::Reject((*id).to_owned())),
+        _ => None,
+    }
+}
+
+/// npm's answer for an id it does not know (or may not see).
+pub fn not_found() -> Response<Body> {
+    error_answer(StatusCode::NOT_FOUND, "No staged package with this id.")
+}
+
+/// A staged publish as `npm stage list|view` print it.
+fn stage_item(s: &Staged) -> Value {
+    json!({
+        "id": s.id,
+        "packageName": s.package,
+        "version": s.version,
+        "tag": s.tag,
+        "createdAt": super::iso(s.created),
+        "actor": s.account,
+        "actorType": s.actor_type,
+        "shasum": s.shasum,
+    })
+}
+
+/// A version-4 UUID from the host's entropy (`npm stage` checks the id's shape).
+fn uuid() -> Result<String, ServeError> {
+    let e = super::entropy()?;
+    let mut b = [0u8; 16];
+    b.copy_from_slice(e.get(..16).unwrap_or(&[0; 16]));
+    // RFC 9562: version 4, variant 10.
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex = |r: std::ops::Range<usize>| {
+        stepup_core::wire::encoding::hex_encode(b.get(r).unwrap_or_default())
+    };
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        hex(0..4),
+        hex(4..6),
+        hex(6..8),
+        hex(8..10),
+        hex(10..16)
+    ))
+}
+
+/// What a publish document stages: `(version, tag, shasum)`, or why it cannot be staged.
+fn staged_version(doc: &Value) -> Result<(String, String, String), &'static str> {
+    let versions = doc
+        .get("versions")
+        .and_then(Value::as_object)
+        .filter(|v| v.len() == 1)
+        .ok_or("a staged publish carries exactly one version")?;
+    let (version, manifest) = versions.iter().next().ok_or("no version")?;
+    let tag = doc
+        .get("dist-tags")
+        .and_then(Value::as_object)
+        .and_then(|t| t.keys().next().cloned())
+        .unwrap_or_else(|| "latest".into());
+    let shasum = manifest
+        .pointer("/dist/shasum")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    if doc
+        .get("_attachments")
+        .and_then(Value::as_object)
+        .is_none_or(serde_json::Map::is_empty)
+    {
+        return Err("a staged publish carries its tarball");
+    }
+    Ok((version.clone(), tag, shasum))
+}
+
+/// Answers an allowed stage request. `item` is the staged publish the route names (looked up,
+/// and its visibility checked, before the decision).
+pub async fn apply(
+    app: &App,
+    route: &StageRoute,
+    classified: &Classified,
+    query: &str,
+    body: &Bytes,
+    id: &Identity,
+    item: Option<Staged>,
+) -> Result<Response<Body>, ServeError> {
+    let Some(upstream) = app.upstream.clone() else {
+        return Ok(not_found());
+    };
+    match (route, item) {
+        (StageRoute::Publish, _) => {
+            let Some(pkg) = classified.package.clone() else {
+                return Ok(not_found());
+            };
+            // As on npm's registry, staging is for packages that exist.
+            if upstream
+                .packument(&pkg, id.upstream_auth.as_deref())
+                .await?
+                .is_none()
+            {
+                return Ok(error_answer(
+                    StatusCode::NOT_FOUND,
+                    &format!(
+                        "{pkg} does not exist yet: publish its first version, then stage the next ones."
+                    ),
+                ));
+            }
+            let doc: Value = match serde_json::from_slice(body) {
+                Ok(d) => d,
+                Err(e) => {
+                    return Ok(error_answer(
+                        StatusCode::BAD_REQUEST,
+                        &format!("the publish document is not JSON: {e}"),
+                    ));
+                }
+            };
+            let (version, tag, shasum) = match staged_version(&doc) {
+                Ok(v) => v,
+                Err(why) => return Ok(error_answer(StatusCode::BAD_REQUEST, why)),
+            };
+            let staged = Staged {
+                id: uuid()?,
+                package: pkg,
+                version,
+                tag,
+                account: id.account.clone(),
+                actor_type: if matches!(
+                    id.credential,
+                    stepup_core::contract::request::Credential::Oidc { .. }
+                ) {
+                    "oidc".into()
+                } else {
+                    "user".into()
+                },
+                shasum,
+                created: crate::now(),
+                body: String::from_utf8_lossy(body).into_owned(),
+            };
+            app.store.stage(&staged).await?;
+            tracing::info!(account = %id.account, package = %staged.package, version = %staged.version, stage = %staged.id, "publish staged");
+            Ok(json_answer(
+                StatusCode::CREATED,
+                &json!({"stageId": staged.id}),
+            ))
+        }
+        (StageRoute::List, _) => {
+            let q: std::collections::HashMap<String, String> =
+                form_urlencoded::parse(query.as_bytes())
+                    .into_owned()
+                    .collect();
+            let page = q
+                .get("page")
+                .and_then(|p| p.parse::<i64>().ok())
+                .unwrap_or(0)
+                .max(0);
+            let per_page = q
+                .get("perPage")
+                .and_then(|p| p.parse::<i64>().ok())
+                .unwrap_or(100)
+                .clamp(1, 100);
+            let (items, total) = app
+                .store
+                .staged_list(
+                    &id.account,
+                    q.get("package").map(String::as_str),
+                    page,
+                    per_page,
+                )
+                .await?;
+            Ok(json_answer(
+                StatusCode::OK,
+                &json!({"items": items.iter().map(stage_item).collect::<Vec<_>>(), "total": total}),
+            ))
+        }
+        (StageRoute::View(_), Some(s)) => Ok(json_answer(StatusCode::OK, &stage_item(&s))),
+        (StageRoute::Tarball(_), Some(s)) => {
+            let doc: Value = serde_json::from_str(&s.body)
+                .map_err(|e| ServeError::Store(format!("staged document: {e}")))?;
+            let data = doc
+                .get("_attachments")
+                .and_then(Value::as_object)
+                .and_then(|a| {
+                    a.values()
+                        .find_map(|v| v.get("data").and_then(Value::as_str))
+                })
+                .unwrap_or_default();
+            let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(data) else {
+                return Ok(error_answer(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "the staged tarball is not base64",
+                ));
+            };
+            let mut r = Response::new(Body::from(bytes));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            );
+            Ok(r)
+        }
+        (StageRoute::Approve(stage), Some(s)) => {
+            // Claimed first, so two approvals at once publish it once; given back if the
+            // registry refuses it, so the maintainer may retry or reject it.
+            if !app.store.unstage(stage).await? {
+                return Ok(not_found());
+            }
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            headers.insert("npm-command", HeaderValue::from_static("publish"));
+            let path = format!(
+                "/{}",
+                crate::upstream::encode_component(&s.package).replace("%40", "@")
+            );
+            let answer = match upstream
+                .forward(
+                    Method::PUT,
+                    &path,
+                    &headers,
+                    Bytes::from(s.body.clone()),
+                    id.upstream_auth.as_deref(),
+                    None,
+                )
+                .await
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    app.store.stage(&s).await?;
+                    return Ok(crate::upstream::bad_gateway(&e));
+                }
+            };
+            if !answer.status().is_success() {
+                app.store.stage(&s).await?;
+                return Ok(answer);
+            }
+            let doc: Value = serde_json::from_str(&s.body).unwrap_or(Value::Null);
+            super::gateway::published(
+                app,
+                &s.package,
+                &s.account,
+                &doc,
+                id.upstream_auth.as_deref(),
+            )
+            .await?;
+            tracing::info!(account = %id.account, package = %s.package, version = %s.version, stage = %stage, "staged publish approved and published");
+            Ok(json_answer(
+                StatusCode::OK,
+                &json!({"ok": true, "id": stage, "packageName": s.package, "version": s.version}),
+            ))
+        }
+        (StageRoute::Reject(stage), Some(s)) => {
+            if !app.store.unstage(stage).await? {
+                return Ok(not_found());
+            }
+            tracing::info!(account = %id.account, package = %s.package, version = %s.version, stage = %stage, "staged publish rejected");
+            Ok(json_answer(StatusCode::OK, &json!({"ok": true})))
+        }
+        _ => Ok(not_found()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stage_ids_are_version_4_uuids() {
+        let id = uuid().unwrap_or_default();
+        let parts: Vec<&str> = id.split('-').collect();
+        assert_eq!(
+            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            [8, 4, 4, 4, 12]
+        );
+        assert!(id.bytes().all(|b| b == b'-' || b.is_ascii_hexdigit()));
+        assert!(parts[2].starts_with('4'), "{id}");
+        assert!(
+            matches!(parts[3].as_bytes()[0], b'8' | b'9' | b'a' | b'b'),
+            "{id}"
+        );
+        assert_ne!(id, uuid().unwrap_or_default());
+    }
+
+    #[test]
+    fn a_staged_document_carries_one_version_and_its_tarball() {
+        let doc = json!({"versions": {"1.1.0": {"dist": {"shasum": "ab"}}}, "dist-tags": {"next": "1.1.0"},
+                         "_attachments": {"p-1.1.0.tgz": {"data": "AA=="}}});
+        assert_eq!(
+            staged_version(&doc),
+            Ok(("1.1.0".into(), "next".into(), "ab".into()))
+        );
+        let two = json!({"versions": {"1": {}, "2": {}}, "_attachments": {"x": {}}});
+        assert!(staged_version(&two).is_err());
+        let bare = json!({"versions": {"1": {}}});
+        assert!(staged_version(&bare).is_err());
+    }
+}

@@ -1,0 +1,340 @@
+// Governance through the gateway with the real npm CLI and a real Verdaccio: package impact from
+// the registry's own manifests and an operator's import makes the mandatory-2FA cohort fire,
+// a high-impact account's email change starts the read-only safeguard, and `npm owner
+// ls|add|rm` works (Verdaccio itself refuses owner changes) and decides who may write, and orgs
+// (`npm org`, `npm team`) live in the gateway with their 2FA enforcement.
+//
+// The policy here has no publish floor and no package 2FA default, so accounts without 2FA can
+// publish until their impact puts them in the cohort: what changes their answer is the impact.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  ctx, work, procs, STEPUP, startVerdaccio, startGateway, stop, freshCode, lastSteps, npmrc, npm, npmTty, couchLogin,
+} from './harness.mjs';
+
+const ADMIN = 'governance-admin-token';
+const ADMIN_FILE = join(work, 'admin-token');
+writeFileSync(ADMIN_FILE, ADMIN);
+const state = {};
+
+before(async () => {
+  state.upstream = await startVerdaccio();
+  await startGateway(state.upstream, {
+    policy: {
+      publish_floor: false,
+      default_publishing_access: 'none',
+      high_impact: { weekly_downloads_over: 1000000, dependents_at_least: 2 },
+      cohorts: [{ name: 'high-impact', from: 1667260800, high_impact: true }],
+      login_verification: { stages: [], brown_outs: [] },
+    },
+    args: ['--admin-token-file', ADMIN_FILE, '--impact-period', '1'],
+  });
+});
+
+after(async () => {
+  await stop('stepup');
+  await stop('verdaccio');
+  if (process.env.STEPUP_E2E_LOG) writeFileSync(process.env.STEPUP_E2E_LOG, `${procs.stepup?.log}\n--- verdaccio ---\n${procs.verdaccio?.log}`);
+});
+
+/** A new account (created upstream by `npm adduser`'s couch request), or a login; its npmrc. */
+async function account(name, { create = true } = {}) {
+  const r = await couchLogin(name, `${name}-pass-1`, undefined, create ? { email: `${name}@example.test` } : {});
+  const body = await r.json();
+  assert.equal(r.status, 201, JSON.stringify(body));
+  return npmrc(name, body.token);
+}
+
+/** A package folder with dependencies. */
+function pkgWith(name, version, dependencies = {}) {
+  const dir = join(work, `pkg-${name.replace('/', '+')}-${version}`);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name, version, description: 'stepup governance e2e', dependencies }));
+  writeFileSync(join(dir, 'index.js'), 'module.exports = 1;\n');
+  return dir;
+}
+
+const admin = (query) => fetch(`${ctx.registry}v1/admin/impact?${query}`, { headers: { authorization: `Bearer ${ADMIN}` } }).then((r) => r.json());
+
+/** Waits for the impact index (rebuilt every second, and at once after a publish). */
+async function impactOf(query, pick, want) {
+  let last;
+  for (let i = 0; i < 100; i += 1) {
+    last = await admin(query);
+    if (want(pick(last))) return pick(last);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`impact never reached the expected figure: ${JSON.stringify(last)}`);
+}
+
+test('a package its registry depends on makes its maintainer high-impact: the next publish without 2FA is refused, web sessions revoked', async () => {
+  state.carol = await account('carol');
+  const first = npm(state.carol, ['publish'], pkgWith('hi-core', '1.0.0'));
+  assert.equal(first.code, 0, first.out);
+  const dave = await account('dave');
+  for (const dependent of ['dep-a', 'dep-b']) {
+    const r = npm(dave, ['publish'], pkgWith(dependent, '1.0.0', { 'hi-core': '^1.0.0' }));
+    assert.equal(r.code, 0, r.out);
+  }
+  // The dependents index is built from the manifests published through the gateway.
+  const figures = await impactOf('package=hi-core&account=carol', (v) => v.account, (a) => a?.dependents === 2);
+  assert.equal(figures.dependents_rank, 1);
+  // Installing it is a tarball download the gateway counts (today's count joins the weekly
+  // figure tomorrow; the server test checks the arithmetic).
+  const project = join(work, 'consumer');
+  mkdirSync(project, { recursive: true });
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
+  // A cache of its own: the publishes above left these tarballs in the shared one.
+  const install = npm(state.carol, ['install', 'dep-a', '--cache', join(work, 'install-cache')], project);
+  assert.match(install.out, /GET 200 \S+\/dep-a\/-\/dep-a-1\.0\.0\.tgz/, install.out);
+  assert.equal(install.code, 0, install.out);
+
+  const refused = npm(state.carol, ['publish'], pkgWith('hi-core', '1.0.1'));
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.out, /E403/, refused.out);
+  assert.match(refused.out, /Two-factor authentication is required for this account/, refused.out);
+  // The decision's effect: carol's login session is gone.
+  const who = npm(state.carol, ['whoami']);
+  assert.notEqual(who.code, 0);
+  assert.match(who.out, /E401/, who.out);
+  // dave, whose packages nobody depends on, publishes as before.
+  const daveOk = npm(dave, ['publish'], pkgWith('dep-a', '1.0.1', { 'hi-core': '^1.0.0' }));
+  assert.equal(daveOk.code, 0, daveOk.out);
+});
+
+test('with 2FA the high-impact maintainer publishes again; an email change then starts the read-only safeguard', async () => {
+  state.carol = await account('carol', { create: false });
+  const enrol = npmTty(state.carol, ['profile', 'enable-2fa', 'auth-and-writes'], ['npm password:=>carol-pass-1', 'OTP code from your authenticator:=>{totp}'], 'enter code:\\s*([A-Z2-7]{32})');
+  assert.equal(enrol.code, 0, enrol.out);
+  state.secret = /enter code:\s*([A-Z2-7]{32})/.exec(enrol.out)[1];
+  lastSteps.set(state.secret, Math.floor(Date.now() / 30000));
+  const ok = npm(state.carol, ['publish', `--otp=${await freshCode(state.secret)}`], pkgWith('hi-core', '1.0.1'));
+  assert.equal(ok.code, 0, ok.out);
+  const email = npm(state.carol, ['profile', 'set', 'email', 'carol-new@example.test', `--otp=${await freshCode(state.secret)}`]);
+  assert.equal(email.code, 0, email.out);
+  const paused = npm(state.carol, ['publish', `--otp=${await freshCode(state.secret)}`], pkgWith('hi-core', '1.0.2'));
+  assert.notEqual(paused.code, 0);
+  assert.match(paused.out, /temporarily read-only/, paused.out);
+  // Reading still works.
+  const view = npm(state.carol, ['view', 'hi-core', 'version']);
+  assert.equal(view.code, 0, view.out);
+  assert.match(view.out, /^1\.0\.1$/m);
+});
+
+test('`stepup impact import` loads an operator\'s figures: a package over the download threshold puts its maintainer in the cohort', async () => {
+  const erin = await account('erin');
+  const first = npm(erin, ['publish'], pkgWith('erin-lib', '1.0.0'));
+  assert.equal(first.code, 0, first.out);
+  const csv = join(work, 'impact.csv');
+  writeFileSync(csv, 'name,weekly_downloads,dependents\nerin-lib,2500000,0\n');
+  const bad = join(work, 'impact-bad.csv');
+  writeFileSync(bad, 'name,weekly_downloads,dependents\nerin-lib,lots,0\n');
+  const env = { ...process.env, STEPUP_SERVER: ctx.registry, STEPUP_ADMIN_TOKEN: ADMIN };
+  const refused = spawnSync(STEPUP, ['impact', 'import', bad], { encoding: 'utf8', env });
+  assert.equal(refused.status, 2, refused.stderr);
+  assert.match(refused.stderr, /impact-bad\.csv:2:/);
+  const wrongToken = spawnSync(STEPUP, ['impact', 'import', csv], { encoding: 'utf8', env: { ...env, STEPUP_ADMIN_TOKEN: 'nope' } });
+  assert.equal(wrongToken.status, 1, wrongToken.stderr);
+  assert.match(wrongToken.stderr, /401/);
+  const imported = spawnSync(STEPUP, ['impact', 'import', csv], { encoding: 'utf8', env });
+  assert.equal(imported.status, 0, imported.stderr);
+  assert.match(imported.stdout, /1 package figures imported/);
+  const shown = spawnSync(STEPUP, ['impact', 'show', '--account', 'erin'], { encoding: 'utf8', env });
+  assert.equal(shown.status, 0, shown.stderr);
+  assert.equal(JSON.parse(shown.stdout).account.weekly_downloads, 2500000);
+  const again = npm(erin, ['publish'], pkgWith('erin-lib', '1.0.1'));
+  assert.notEqual(again.code, 0);
+  assert.match(again.out, /Two-factor authentication is required for this account/, again.out);
+});
+
+test('`npm owner ls|add|rm` through the gateway: the owner list it keeps decides who may publish', async () => {
+  const gina = await account('gina');
+  const henry = await account('henry');
+  const ivan = await account('ivan');
+  const first = npm(gina, ['publish'], pkgWith('own-me', '1.0.0'));
+  assert.equal(first.code, 0, first.out);
+  const ls = npm(gina, ['owner', 'ls', 'own-me']);
+  assert.equal(ls.code, 0, ls.out);
+  assert.match(ls.out, /^gina <gina@example\.test>$/m);
+  // Not a maintainer: neither an owner change nor a publish reaches Verdaccio.
+  const grab = npm(ivan, ['owner', 'add', 'ivan', 'own-me']);
+  assert.notEqual(grab.code, 0);
+  assert.match(grab.out, /403 Forbidden .* not a maintainer of own-me/, grab.out);
+  const unknown = npm(gina, ['owner', 'add', 'nobody-here', 'own-me']);
+  assert.notEqual(unknown.code, 0);
+  assert.match(unknown.out, /E404/, unknown.out);
+  const add = npm(gina, ['owner', 'add', 'henry', 'own-me']);
+  assert.equal(add.code, 0, add.out);
+  assert.match(add.out, /\+ henry \(own-me\)/);
+  const both = npm(ivan, ['owner', 'ls', 'own-me']);
+  assert.match(both.out, /^gina <gina@example\.test>$/m);
+  assert.match(both.out, /^henry <henry@example\.test>$/m);
+  const byHenry = npm(henry, ['publish'], pkgWith('own-me', '1.0.1'));
+  assert.equal(byHenry.code, 0, byHenry.out);
+  const byIvan = npm(ivan, ['publish'], pkgWith('own-me', '1.0.2'));
+  assert.notEqual(byIvan.code, 0);
+  assert.match(byIvan.out, /not a maintainer of own-me/, byIvan.out);
+  const rm = npm(gina, ['owner', 'rm', 'henry', 'own-me']);
+  assert.equal(rm.code, 0, rm.out);
+  assert.match(rm.out, /- henry \(own-me\)/);
+  const afterRm = npm(henry, ['publish'], pkgWith('own-me', '1.0.2'));
+  assert.notEqual(afterRm.code, 0);
+  assert.match(afterRm.out, /not a maintainer of own-me/, afterRm.out);
+  // The last owner stays.
+  const last = npm(gina, ['owner', 'rm', 'gina', 'own-me']);
+  assert.notEqual(last.code, 0);
+  assert.match(last.out, /Cannot remove all owners/, last.out);
+  // A deprecation (a whole-document write carrying the list the gateway showed) is no owner change.
+  const dep = npm(gina, ['deprecate', 'own-me@1.0.0', 'use 1.0.1']);
+  assert.equal(dep.code, 0, dep.out);
+});
+
+test('orgs: `npm org` and `npm team` through the gateway; enforcing 2FA plans, removes and mails, then refuses members without it', async () => {
+  const olgaLogin = await couchLogin('olga', 'olga-pass-1', undefined, { email: 'olga@example.test' });
+  const olgaToken = (await olgaLogin.json()).token;
+  const olga = npmrc('olga', olgaToken);
+  const enrol = npmTty(olga, ['profile', 'enable-2fa', 'auth-and-writes'], ['npm password:=>olga-pass-1', 'OTP code from your authenticator:=>{totp}'], 'enter code:\\s*([A-Z2-7]{32})');
+  assert.equal(enrol.code, 0, enrol.out);
+  const secret = /enter code:\s*([A-Z2-7]{32})/.exec(enrol.out)[1];
+  lastSteps.set(secret, Math.floor(Date.now() / 30000));
+  const pete = await account('pete');
+  await account('quinn');
+
+  // An org comes into being when an account makes itself its owner; before that it is not found.
+  const none = npm(olga, ['org', 'ls', 'acme']);
+  assert.notEqual(none.code, 0);
+  assert.match(none.out, /E404/, none.out);
+  const create = npm(olga, ['org', 'set', 'acme', 'olga', 'owner', `--otp=${await freshCode(secret)}`]);
+  assert.equal(create.code, 0, create.out);
+  assert.match(create.out, /Added olga as owner to acme\. You now have 1 member in this org\./);
+  // Org governance in auth-and-writes needs a code: without one npm is asked for it.
+  const noCode = npm(olga, ['org', 'set', 'acme', 'pete', 'developer']);
+  assert.notEqual(noCode.code, 0);
+  assert.match(noCode.out, /EOTP/, noCode.out);
+  const add = npm(olga, ['org', 'set', 'acme', 'pete', 'developer', `--otp=${await freshCode(secret)}`]);
+  assert.equal(add.code, 0, add.out);
+  assert.match(add.out, /You now have 2 members in this org/);
+  const roster = npm(olga, ['org', 'ls', 'acme', '--json']);
+  assert.equal(roster.code, 0, roster.out);
+  assert.deepEqual(JSON.parse(roster.stdout), { olga: 'owner', pete: 'developer' });
+  // A developer manages nobody, and an outsider sees nothing.
+  const byPete = npm(pete, ['org', 'set', 'acme', 'quinn', 'developer']);
+  assert.match(byPete.out, /E403/, byPete.out);
+  assert.match(byPete.out, /Only owners and admins of acme can add members/, byPete.out);
+  const outsider = npm(npmrc('quinn-2', (await (await couchLogin('quinn', 'quinn-pass-1')).json()).token), ['org', 'ls', 'acme']);
+  assert.match(outsider.out, /E404/, outsider.out);
+
+  // Teams.
+  const team = npm(olga, ['team', 'create', 'acme:devs', `--otp=${await freshCode(secret)}`]);
+  assert.equal(team.code, 0, team.out);
+  const teamAdd = npm(olga, ['team', 'add', 'acme:devs', 'pete', `--otp=${await freshCode(secret)}`]);
+  assert.equal(teamAdd.code, 0, teamAdd.out);
+  assert.match(npm(olga, ['team', 'ls', 'acme']).out, /acme:devs/);
+  assert.match(npm(olga, ['team', 'ls', 'acme:devs']).out, /^pete$/m);
+
+  // The audit, filterable: pete has no 2FA.
+  const env = { ...process.env, STEPUP_SERVER: ctx.registry, STEPUP_ADMIN_TOKEN: ADMIN };
+  const audit = spawnSync(STEPUP, ['org', 'members', 'acme', '--tfa', 'off'], { encoding: 'utf8', env });
+  assert.equal(audit.status, 0, audit.stderr);
+  const figures = JSON.parse(audit.stdout);
+  assert.deepEqual(figures.members.map((m) => [m.name, m.role, m.tfa]), [['pete', 'developer', null]]);
+  assert.equal(figures.audit.without_tfa, 1);
+  assert.equal(figures.audit.total, 2);
+  const olgaRow = (await (await fetch(`${ctx.registry}-/stepup/orgs/acme/members?tfa=on`, { headers: { authorization: `Bearer ${olgaToken}` } })).json()).members;
+  assert.deepEqual(olgaRow.map((m) => [m.name, m.tfa, m.factors]), [['olga', 'auth-and-writes', ['totp']]]);
+  assert.ok(olgaRow[0].last_login > 0);
+
+  // Enforcement: the plan changes nothing; confirming needs the owner's code, then removes pete
+  // and mails him why and how to come back.
+  const enforce = (body, otp) => fetch(`${ctx.registry}-/stepup/orgs/acme/tfa-enforcement`, {
+    method: 'POST', body: JSON.stringify(body),
+    headers: { authorization: `Bearer ${olgaToken}`, 'content-type': 'application/json', ...(otp ? { 'npm-otp': otp } : {}) },
+  });
+  const plan = await (await enforce({ enforce: true })).json();
+  assert.deepEqual(plan.remove, ['pete']);
+  assert.equal(plan.confirmed, false);
+  const planCli = spawnSync(STEPUP, ['org', 'enforce', 'acme'], { encoding: 'utf8', env });
+  assert.equal(planCli.status, 0, planCli.stderr);
+  assert.match(planCli.stderr, /removes 1 member\(s\) without 2FA: pete/);
+  assert.deepEqual(JSON.parse(npm(olga, ['org', 'ls', 'acme', '--json']).stdout), { olga: 'owner', pete: 'developer' });
+  assert.equal((await enforce({ enforce: true, confirm: true })).status, 401);
+  const done = await (await enforce({ enforce: true, confirm: true }, await freshCode(secret))).json();
+  assert.deepEqual(done.removed, ['pete']);
+  assert.deepEqual(JSON.parse(npm(olga, ['org', 'ls', 'acme', '--json']).stdout), { olga: 'owner' });
+  assert.doesNotMatch(npm(olga, ['team', 'ls', 'acme:devs']).out, /pete/);
+  const mails = readdirSync(join(work, 'mail')).filter((f) => f.includes('-pete-org-removal-'));
+  assert.equal(mails.length, 1);
+  const mail = readFileSync(join(work, 'mail', mails[0]), 'utf8').replace(/=\r\n/g, ''); // quoted-printable soft breaks
+  assert.match(mail, /To: pete@example\.test/);
+  assert.match(mail, /npm profile enable-2fa/);
+
+  // While it is on: pete cannot be added back, and olga cannot turn her own 2FA off.
+  const back = npm(olga, ['org', 'set', 'acme', 'pete', 'developer', `--otp=${await freshCode(secret)}`]);
+  assert.notEqual(back.code, 0);
+  assert.match(back.out, /acme requires two-factor authentication: pete must turn it on/, back.out);
+  const off = npmTty(olga, ['profile', 'disable-2fa', `--otp=${await freshCode(secret)}`], ['npm password:=>olga-pass-1']);
+  assert.notEqual(off.code, 0, off.out);
+  assert.match(off.out, /two-factor|2FA/i, off.out);
+  assert.match(npm(olga, ['profile', 'get']).out, /auth-and-writes/);
+  // The operator turns it off again.
+  const offCli = spawnSync(STEPUP, ['org', 'enforce', 'acme', '--off'], { encoding: 'utf8', env });
+  assert.equal(offCli.status, 0, offCli.stderr);
+  assert.equal(JSON.parse(offCli.stdout).enforce_tfa, false);
+});
+
+test('staged publishing: `npm stage publish` needs no code, `npm stage approve` needs one and publishes, `reject` drops it', async () => {
+  const login = await couchLogin('sam', 'sam-pass-1', undefined, { email: 'sam@example.test' });
+  const sam = npmrc('sam', (await login.json()).token);
+  const enrol = npmTty(sam, ['profile', 'enable-2fa', 'auth-and-writes'], ['npm password:=>sam-pass-1', 'OTP code from your authenticator:=>{totp}'], 'enter code:\\s*([A-Z2-7]{32})');
+  assert.equal(enrol.code, 0, enrol.out);
+  const secret = /enter code:\s*([A-Z2-7]{32})/.exec(enrol.out)[1];
+  lastSteps.set(secret, Math.floor(Date.now() / 30000));
+  const tom = await account('tom');
+  const first = npm(sam, ['publish', `--otp=${await freshCode(secret)}`], pkgWith('staged-pkg', '1.0.0'));
+  assert.equal(first.code, 0, first.out);
+
+  // Staging needs no code, only an existing package.
+  const staged = npm(sam, ['stage', 'publish'], pkgWith('staged-pkg', '1.1.0'));
+  assert.equal(staged.code, 0, staged.out);
+  const id = /\+ staged-pkg@1\.1\.0 \(staged with id ([0-9a-f-]{36})\)/.exec(staged.out)?.[1];
+  assert.ok(id, staged.out);
+  const brandNew = npm(sam, ['stage', 'publish'], pkgWith('never-published', '1.0.0'));
+  assert.notEqual(brandNew.code, 0);
+  assert.match(brandNew.out, /E404[\s\S]*does not exist yet/, brandNew.out);
+  const list = npm(sam, ['stage', 'list', '--json']);
+  assert.equal(list.code, 0, list.out);
+  assert.deepEqual(JSON.parse(list.stdout).map((i) => [i.id, i.packageName, i.version, i.tag, i.actor, i.actorType]), [[id, 'staged-pkg', '1.1.0', 'latest', 'sam', 'user']]);
+  const view = npm(sam, ['stage', 'view', id]);
+  assert.match(view.out, /package name[\s\S]*staged-pkg/, view.out);
+  // Nothing reached the registry yet, and nobody else sees or approves it.
+  const upstreamDoc = async () => (await fetch(`${state.upstream}/staged-pkg`)).json();
+  assert.equal((await upstreamDoc())['dist-tags'].latest, '1.0.0');
+  assert.match(npm(tom, ['stage', 'view', id]).out, /E404/);
+  assert.deepEqual(JSON.parse(npm(tom, ['stage', 'list', '--json']).stdout), []);
+  assert.match(npm(tom, ['stage', 'approve', id, '--otp=123456']).out, /E404/);
+
+  // Approval is package governance: a second factor, then the gateway publishes the kept document.
+  const noCode = npm(sam, ['stage', 'approve', id]);
+  assert.notEqual(noCode.code, 0);
+  assert.match(noCode.out, /EOTP/, noCode.out);
+  const approved = npm(sam, ['stage', 'approve', id, `--otp=${await freshCode(secret)}`]);
+  assert.equal(approved.code, 0, approved.out);
+  assert.match(approved.out, new RegExp(`Staged package ${id} approved and published successfully`));
+  assert.equal((await upstreamDoc())['dist-tags'].latest, '1.1.0');
+  assert.deepEqual(JSON.parse(npm(sam, ['stage', 'list', '--json']).stdout), []);
+  const twice = npm(sam, ['stage', 'approve', id, `--otp=${await freshCode(secret)}`]);
+  assert.match(twice.out, /E404/, twice.out);
+
+  // A rejected stage is gone and never published.
+  const again = npm(sam, ['stage', 'publish'], pkgWith('staged-pkg', '1.2.0'));
+  const rid = /staged with id ([0-9a-f-]{36})/.exec(again.out)?.[1];
+  assert.ok(rid, again.out);
+  const rejected = npm(sam, ['stage', 'reject', rid, `--otp=${await freshCode(secret)}`]);
+  assert.equal(rejected.code, 0, rejected.out);
+  assert.match(rejected.out, /has been rejected/);
+  assert.equal((await upstreamDoc())['dist-tags'].latest, '1.1.0');
+  assert.deepEqual(JSON.parse(npm(sam, ['stage', 'list', '--json']).stdout), []);
+});
