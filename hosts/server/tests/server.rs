@@ -900,20 +900,38 @@ async fn orgs_enforcement_removes_exactly_the_members_without_2fa() {
             .add_security_key("o1", &key("o1"), "ES256", &[], 1)
             .await
             .unwrap();
-        assert!(store.set_org_member(&org, "o1", "owner", 1).await.unwrap());
-        assert!(!store.set_org_member(&org, "d1", "admin", 1).await.unwrap());
-        store
-            .set_org_member(&org, "d1", "developer", 1)
-            .await
-            .unwrap();
-        store
-            .set_org_member(&org, "d2", "developer", 1)
-            .await
-            .unwrap();
-        store
-            .set_org_member(&org, "ghost", "developer", 1)
-            .await
-            .unwrap();
+        assert_eq!(
+            store
+                .set_org_member(&org, "o1", "owner", true, 1)
+                .await
+                .unwrap(),
+            Some(true)
+        );
+        // A second account creating the same org finds it taken and joins nothing.
+        assert_eq!(
+            store
+                .set_org_member(&org, "d2", "owner", true, 1)
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            store
+                .set_org_member(&org, "d1", "admin", false, 1)
+                .await
+                .unwrap(),
+            Some(false)
+        );
+        for (who, role) in [
+            ("d1", "developer"),
+            ("d2", "developer"),
+            ("ghost", "developer"),
+        ] {
+            store
+                .set_org_member(&org, who, role, false, 1)
+                .await
+                .unwrap();
+        }
         let roles: Vec<(String, String)> = store
             .org_members(&org)
             .await

@@ -272,7 +272,19 @@ pub async fn apply(
                 .get("role")
                 .and_then(Value::as_str)
                 .unwrap_or("developer");
-            let created = app.store.set_org_member(org, user, role, now).await?;
+            // A caller who is no member was let through only to create the org (precheck).
+            let members = app.store.org_members(org).await?;
+            let creating = role_of(&members, caller).is_none();
+            let Some(created) = app
+                .store
+                .set_org_member(org, user, role, creating, now)
+                .await?
+            else {
+                return Ok(error_answer(
+                    StatusCode::CONFLICT,
+                    &format!("Org {org} was created by someone else meanwhile."),
+                ));
+            };
             let size = app.store.org_members(org).await?.len();
             tracing::info!(org = %org, account = %user, role, by = %caller, created, "org member set");
             json_answer(

@@ -77,14 +77,17 @@ impl Store {
     }
 
     /// Adds `account` to the org with `role` (or changes its role), creating the org when it
-    /// does not exist yet. `true` when the org was created.
+    /// does not exist yet. With `create_only` (an account making itself the owner of a new
+    /// org) nothing happens when the org exists by then: two accounts creating one org at once
+    /// do not both become its owner. `Some(created)`, or `None` when `create_only` found it.
     pub async fn set_org_member(
         &self,
         org: &str,
         account: &str,
         role: &str,
+        create_only: bool,
         now: i64,
-    ) -> Result<bool, ServeError> {
+    ) -> Result<Option<bool>, ServeError> {
         let mut tx = self.pool.begin().await?;
         let created = sqlx::query(
             "INSERT INTO orgs (name, enforce_tfa, created) VALUES ($1, 0, $2) ON CONFLICT (name) DO NOTHING",
@@ -95,6 +98,9 @@ impl Store {
         .await?
         .rows_affected()
             == 1;
+        if create_only && !created {
+            return Ok(None);
+        }
         sqlx::query("INSERT INTO org_members (org, account, role) VALUES ($1, $2, $3) ON CONFLICT (org, account) DO UPDATE SET role = excluded.role")
             .bind(org)
             .bind(account)
@@ -102,7 +108,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(created)
+        Ok(Some(created))
     }
 
     /// Removes `account` from the org and its teams; `false` if it was not a member.
