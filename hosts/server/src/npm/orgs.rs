@@ -53,6 +53,10 @@ impl OrgRoute {
 /// The route of a canonical gateway path, when it is one the gateway keeps.
 pub fn route(path: &str) -> Option<OrgRoute> {
     let path = path.split('?').next().unwrap_or_default();
+    // Every gateway request asks: most are packages, answered without splitting the path.
+    if !(path.starts_with("/-/org/") || path.starts_with("/-/team/")) {
+        return None;
+    }
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let name = |s: &str| Some(s.trim_start_matches('@').to_owned()).filter(|n| valid_name(n));
     match segs.as_slice() {

@@ -55,6 +55,10 @@ impl StageRoute {
 /// The stage route of a classified request.
 pub fn route(method: &Method, c: &Classified) -> Option<StageRoute> {
     let path = c.path.split('?').next().unwrap_or_default();
+    // Every gateway request asks: most are packages, answered without splitting the path.
+    if !(path == "/-/stage" || path.starts_with("/-/stage/")) {
+        return None;
+    }
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match (method.as_str(), segs.as_slice()) {
         ("POST", ["-", "stage", "package", ..]) if c.route == "stage-publish" => {
