@@ -186,6 +186,8 @@ export function createApi(raw, backend) {
     }
     /** 2FA adoption figures for an org's members. */
     auditOrg(members) { return parseResult(this.#raw.orgAuditJson(JSON.stringify({ members }))); }
+    /** The policy replayed over a population day by day (the rollout simulator). */
+    simulateRollout(input) { return parseResult(this.#raw.callJson('rollout-simulate', toText(input))); }
     /** Which factor a typed code looks like. */
     classifyCode(code) { return JSON.parse(this.#raw.classifyCodeJson(String(code))); }
     /** The resolved configuration. */

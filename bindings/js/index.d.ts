@@ -475,6 +475,35 @@ export interface Audit {
   webauthn: number; totp_only: number; missing: string[]; high_impact_missing: string[]; owners_missing: string[];
 }
 
+/** The registry's population for the rollout simulator. */
+export interface Population {
+  accounts?: Array<{ id: string; tfa?: { mode: TfaMode; factors?: Factor[] } | null; orgs?: string[] }>;
+  packages?: Array<{ name: string; maintainers?: string[]; weekly_downloads?: number; dependents?: number; publishing_access?: PublishingAccess | null }>;
+  /** `enforce_from`: a planned enforcement to try, unix seconds or `YYYY-MM-DD`. */
+  orgs?: Array<{ name: string; enforce_tfa?: boolean; enforce_from?: number | string | null }>;
+}
+export interface SimulationInput {
+  population: Population;
+  /** First and last day, unix seconds or `YYYY-MM-DD`. */
+  from: number | string; to: number | string;
+  /** The instant of each day decided, seconds after 00:00 UTC (default noon). */
+  at_seconds?: number;
+  /** Renderings added to the answer under their names. */
+  formats?: Array<'csv' | 'svg'>;
+}
+export type Block = 'cohort' | 'org' | 'floor' | 'package' | 'other';
+export interface SimulatedDay {
+  date: string; now: number; enrolled: number; challenged: number;
+  blocked_cohort: number; blocked_org: number; blocked_floor: number; blocked_package: number; blocked_other: number;
+  orphaned_packages: number; cohorts: Record<string, number>;
+}
+export interface SimulationChange { name: string; date: string; why: Block; rule: string }
+export interface Simulation {
+  from: string; to: string; accounts: number; with_tfa: number; publishers: number; packages: number; decisions: number;
+  days: SimulatedDay[]; blocked: SimulationChange[]; orphaned: SimulationChange[];
+  csv?: string; svg?: string;
+}
+
 /** A pending WebAuthn challenge as the host stores it. */
 export interface ChallengeRecord { challenge: string; expires_at: number }
 export interface WebauthnChallenge extends ChallengeRecord {
@@ -530,6 +559,8 @@ export declare class Policy {
   webauthnRegister(options: { now?: number; challenge: ChallengeRecord; credential: object; existing?: string[] }): WebauthnRegistration;
   oidcExchange(options: { now?: number; token: string; jwks: { keys: object[] }; package: string; trust?: TrustEntry[]; usedJtis?: string[]; audience?: string }): OidcExchange;
   auditOrg(members: Member[]): Audit;
+  /** The policy replayed over a population day by day: who is enrolled, challenged, blocked; which packages lose every able maintainer. */
+  simulateRollout(input: SimulationInput): Simulation;
   classifyCode(code: string): 'totp' | 'email-otp' | 'recovery-code' | null;
   readonly config: Required<Config>;
 }

@@ -21,9 +21,11 @@
 pub mod codes;
 pub mod config;
 pub mod contract;
-#[cfg(feature = "classify")]
+#[cfg(any(feature = "classify", feature = "simulation"))]
 pub mod registry;
 pub mod rules;
+#[cfg(feature = "simulation")]
+pub mod simulation;
 pub mod verify;
 pub mod wire;
 

@@ -26,6 +26,12 @@ export interface StepupPluginConfig {
    * index (1–86400, default 60); counts are also written when the process ends.
    */
   impact_period?: number;
+  /**
+   * An operator's package-impact figures (path relative to config.yaml): CSV with a header naming
+   * `name`, `weekly_downloads`, `dependents`, or JSON (an array of such objects). Each package
+   * takes the larger of these and the plugin's own counts; the file is re-read when it changes.
+   */
+  impact_file?: string;
 }
 
 declare function verdaccioStepup(config: StepupPluginConfig, options: { config: object; logger: object }): {

@@ -111,10 +111,20 @@ export function totp(secret, t = Date.now() / 1000) {
 
 export const lastSteps = new Map();
 /** A code of a step not yet used for this secret (each step is accepted once). */
+/**
+ * A code the gateway has not seen for this secret. The policy accepts one step either side of
+ * the current one (`totp.skew_steps` 1), so up to three codes are fresh without waiting: the
+ * previous step's while the current window has 20 s left, the current, the next. Only past those
+ * does it wait for the clock.
+ */
 export async function freshCode(secret) {
-  while (Math.floor(Date.now() / 30000) <= (lastSteps.get(secret) ?? -1)) await new Promise((r) => setTimeout(r, 500));
-  lastSteps.set(secret, Math.floor(Date.now() / 30000));
-  return totp(secret);
+  const step = () => Math.floor(Date.now() / 30000);
+  const last = lastSteps.get(secret) ?? -Infinity;
+  const early = Date.now() % 30000 < 10000;
+  const want = Math.max(step() - (early ? 1 : 0), last + 1);
+  while (want > step() + 1) await new Promise((r) => setTimeout(r, 250));
+  lastSteps.set(secret, want);
+  return totp(secret, want * 30);
 }
 
 export function npmrc(label, token) {

@@ -1,6 +1,7 @@
 // One API suite for every backend (lightningcss-style): STEPUP_BACKEND=napi|wasm-node.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { loadBackend } from './backends.mjs';
 
 const backend = process.env.STEPUP_BACKEND ?? 'wasm-node';
@@ -105,6 +106,22 @@ test(`${backend}: token forms, org tools, config and schemas`, () => {
   assert.equal(new Policy({ preset: 'npmjs-2022' }).config.publish_floor, false);
   assert.equal(api.schema('request').type, 'object');
   assert.deepEqual(api.compareExpectation({ outcome: 'allow' }, { outcome: 'deny' }), ['outcome: expected "allow", got "deny"']);
+});
+
+test(`${backend}: the rollout simulator replays npm's 2022 timeline over a population`, () => {
+  const population = JSON.parse(readFileSync(new URL('../../examples/population.json', import.meta.url), 'utf8'));
+  const sim = new Policy({ preset: 'npmjs-2022' }).simulateRollout({ population, from: '2022-01-25', to: '2022-02-05', formats: ['csv', 'svg'] });
+  assert.equal(sim.days.length, 12);
+  const day = (d) => sim.days.find((x) => x.date === d);
+  // The top-100 cohort starts on February 1: six publishers without 2FA, five packages orphaned.
+  assert.deepEqual([day('2022-01-31').blocked_cohort, day('2022-02-01').blocked_cohort], [0, 6]);
+  assert.deepEqual(day('2022-02-01').cohorts, { 'top-100': 6 });
+  assert.equal(day('2022-02-01').orphaned_packages, 5);
+  assert.deepEqual(sim.orphaned.map((c) => c.name), ['@tools/lint', 'fast-json', 'is-even', 'left-pad', 'tiny-glob']);
+  assert.equal(sim.csv.trim().split('\n').length, 13);
+  assert.ok(sim.svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"'));
+  assert.throws(() => new Policy().simulateRollout({ population: { accounts: [{ id: 'a', orgs: ['x'] }] }, from: '2027-01-01', to: '2027-01-01' }),
+    (e) => e instanceof StepupError && e.path === 'population.accounts[0].orgs[0]');
 });
 
 test(`${backend}: hostile input is an error, not a crash`, () => {

@@ -139,6 +139,18 @@ test('demo: enrol, check the first code, ask what actions need, validate a token
   await page.check('#t-bypass');
   assert.match((await page.locator('#t-notes').textContent()), /can be created[\s\S]*never perform/);
   await page.screenshot({ path: `${OUT}04-token-form.png`, fullPage: true });
+
+  // The rollout simulator over the example population: npm's 2022 timeline.
+  await page.click('#r-run');
+  await page.waitForSelector('#r-chart svg');
+  assert.match(await page.textContent('#r-summary'), /14 accounts, .* 6 blocked from publishing; 5 packages without an able maintainer/);
+  assert.equal(await page.locator('#r-chart polyline').count(), 7);
+  assert.ok((await page.locator('#r-orphaned li').allTextContents()).some((t) => t.startsWith('left-pad from 2022-02-01: cohort')));
+  // A population naming an org it does not list: the engine's error, with its path.
+  await page.fill('#r-population', '{"accounts":[{"id":"a","orgs":["ghost"]}]}');
+  await page.click('#r-run');
+  assert.match(await page.textContent('#r-summary'), /population\.accounts\[0\]\.orgs\[0\]/);
+  await page.screenshot({ path: `${OUT}05-rollout.png`, fullPage: true });
   assert.deepEqual(errors, []);
   await page.close();
 });

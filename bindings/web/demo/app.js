@@ -219,4 +219,34 @@ $('wa-use').addEventListener('click', async () => {
     waShow(e.message, false);
   }
 });
+// 6. Rollout simulator: the engine replays the policy; the chart is the engine's own SVG.
+$('r-population').value = await fetch('../../../examples/population.json').then((r) => (r.ok ? r.text() : '{}'));
+const escapeText = (t) => String(t).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+$('r-run').addEventListener('click', () => {
+  const show = (text, good) => {
+    $('r-summary').textContent = text;
+    $('r-summary').className = `result ${good ? 'good' : 'bad'}`;
+  };
+  let population;
+  try {
+    population = JSON.parse($('r-population').value);
+  } catch (e) {
+    show(`The population is not JSON: ${e.message}`, false);
+    return;
+  }
+  try {
+    const sim = policy($('r-preset').value).simulateRollout({ population, from: $('r-from').value, to: $('r-to').value, formats: ['svg'] });
+    const last = sim.days[sim.days.length - 1];
+    const blocked = last.blocked_cohort + last.blocked_org + last.blocked_floor + last.blocked_package + last.blocked_other;
+    show(`${sim.from} to ${sim.to}: ${sim.accounts} accounts, ${sim.decisions} decisions. On the last day ${last.enrolled} enrolled in login verification, `
+      + `${last.challenged} challenged, ${blocked} blocked from publishing; ${last.orphaned_packages} packages without an able maintainer.`, true);
+    $('r-chart').innerHTML = sim.svg;
+    const item = (c) => `<li><code>${escapeText(c.name)}</code> from ${c.date}: ${c.why} (<code>${escapeText(c.rule)}</code>)</li>`;
+    $('r-blocked').innerHTML = sim.blocked.map(item).join('');
+    $('r-orphaned').innerHTML = sim.orphaned.map(item).join('');
+  } catch (e) {
+    show(e.message, false);
+    $('r-chart').innerHTML = '';
+  }
+});
 window.demoReady = true;

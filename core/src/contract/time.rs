@@ -147,9 +147,33 @@ fn days_from_civil(y: u64, m: u64, d: u64) -> u64 {
     era * 146_097 + doe - 719_468
 }
 
+/// `YYYY-MM-DD` (UTC) of unix seconds: the inverse of [`parse_date`]'s day part (Howard
+/// Hinnant's `civil_from_days`).
+pub fn format_date(unix: u64) -> String {
+    let z = unix / 86_400 + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + u64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formatted_dates_parse_back() {
+        for day in [0, 1, 59, 365, 10_957, 11_016, 19_000, 20_000, 2_932_896] {
+            let text = format_date(day * 86_400 + 3_600);
+            assert_eq!(parse_date(&text), Some(day * 86_400), "{text}");
+        }
+        assert_eq!(format_date(951_782_400), "2000-02-29");
+    }
 
     #[test]
     fn dates_match_known_epochs() {

@@ -215,7 +215,7 @@ pub fn oidc_exchange_json(policy: &Policy, input: &str) -> Result<String, InputE
 
 /// The JSON entry points reachable by name through [`call_json`], so a binding forwards new
 /// functions without new glue.
-pub const FUNCTIONS: [&str; 16] = [
+pub const FUNCTIONS: [&str; 17] = [
     "evaluate",
     "authorize",
     "enroll-totp",
@@ -232,6 +232,7 @@ pub const FUNCTIONS: [&str; 16] = [
     "latest-dependencies",
     "org-plan",
     "org-audit",
+    "rollout-simulate",
 ];
 
 /// Calls the entry point `function` (one of [`FUNCTIONS`]) with JSON `input`: the result as
@@ -267,6 +268,13 @@ pub fn call(policy: &Policy, function: &str, input: &str) -> Result<String, Inpu
         "oidc-trust" => crate::verify::oidc::check_trust(input),
         "org-plan" => org_plan_json(input),
         "org-audit" => org_audit_json(policy, input),
+        #[cfg(feature = "simulation")]
+        "rollout-simulate" => crate::simulation::simulate_json(policy, input),
+        #[cfg(not(feature = "simulation"))]
+        "rollout-simulate" => Err(InputError::new(
+            "function",
+            "`rollout-simulate` is a planning tool this build of stepup leaves out (the component and stepup-web's default browser build); the CLI (`stepup rollout simulate`), the Node addon and stepup-web/full have it",
+        )),
         #[cfg(feature = "classify")]
         "classify" => crate::wire::classify::classify_json(input),
         #[cfg(feature = "classify")]

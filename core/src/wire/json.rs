@@ -24,6 +24,12 @@ pub fn parse<T: DeserializeOwned>(text: &str) -> Result<T, InputError> {
             ),
         ));
     }
+    parse_unbounded(text)
+}
+
+/// [`parse`] without the size cap, for documents an operator hands a command-line tool (a
+/// registry's whole population), never for what arrives over a binding.
+pub fn parse_unbounded<T: DeserializeOwned>(text: &str) -> Result<T, InputError> {
     serde_json::from_str(text)
         .map_err(|e| InputError::new(path_at(text, offset(text, e.line(), e.column())), clean(&e)))
 }

@@ -7,6 +7,7 @@ mod engine;
 mod files;
 mod impact;
 mod orgs;
+mod rollout;
 mod totp;
 
 use std::process::ExitCode;
@@ -89,6 +90,11 @@ enum Command {
     Impact {
         #[command(subcommand)]
         command: ImpactCommand,
+    },
+    /// Rollout planning: replay a policy over the registry's population day by day.
+    Rollout {
+        #[command(subcommand)]
+        command: RolloutCommand,
     },
     /// Serve the decision API and the npm 2FA gateway (the component under wasmtime).
     Serve(Box<stepup_server::ServeOptions>),
@@ -188,6 +194,14 @@ enum ImpactCommand {
         #[command(flatten)]
         admin: stepup_server::admin_client::AdminOptions,
     },
+}
+
+#[derive(Subcommand)]
+enum RolloutCommand {
+    /// How many accounts each day would be enrolled in login verification, challenged and
+    /// blocked (cohort, org, publish floor, package), and which packages would be left with no
+    /// maintainer able to publish. CSV on standard output; `--html` writes the report.
+    Simulate(Box<rollout::SimulateArgs>),
 }
 
 #[derive(Subcommand)]
@@ -351,6 +365,9 @@ fn main() -> ExitCode {
                     admin,
                 },
         } => impact::show(&admin, package.as_deref(), account.as_deref()),
+        Command::Rollout {
+            command: RolloutCommand::Simulate(args),
+        } => rollout::simulate_command(&args),
         Command::Serve(opts) => stepup_server::run(&opts).map_err(|e| match e {
             stepup_server::ServeError::Key(_) | stepup_server::ServeError::Policy(_) => {
                 Failure::Input(e.to_string())

@@ -259,3 +259,117 @@ fn component_engine_decides_like_native() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(text(&out.stdout), text(&stepup(&["decide", &bad]).stdout));
 }
+
+#[test]
+fn rollout_simulate_writes_csv_and_a_self_contained_report() {
+    let dir = std::env::temp_dir().join(format!("stepup-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let html = dir.join("rollout.html");
+    let out = stepup(&[
+        "rollout",
+        "simulate",
+        "--config",
+        "examples/npmjs-2022.config.json",
+        "--population",
+        "examples/population.json",
+        "--from",
+        "2022-01-01",
+        "--to",
+        "2022-12-31",
+        "--enforce",
+        "acme=2022-06-01",
+        "--html",
+        html.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let csv = text(&out.stdout);
+    let rows: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 366);
+    assert_eq!(rows[0][0], "date");
+    let col = |name: &str| rows[0].iter().position(|c| *c == name).unwrap();
+    let on = |date: &str, name: &str| -> u64 {
+        rows.iter().find(|r| r[0] == date).unwrap()[col(name)]
+            .parse()
+            .unwrap()
+    };
+    // npm's 2022 timeline: the top-100 cohort from February 1.
+    assert_eq!(on("2022-01-31", "blocked_cohort"), 0);
+    assert!(on("2022-02-01", "blocked_cohort") > 0);
+    // The tried enforcement: dee (acme, no 2FA, no dependents) is blocked from June 1.
+    assert_eq!(on("2022-05-31", "blocked_org"), 0);
+    assert_eq!(on("2022-06-01", "blocked_org"), 1);
+    let report = std::fs::read_to_string(&html).unwrap();
+    assert!(report.contains("<svg xmlns"));
+    assert!(
+        !report.contains("<script") && !report.contains("src="),
+        "self-contained"
+    );
+    assert!(report.contains("<td>dee</td><td>2022-06-01</td><td>org</td>"));
+    assert!(text(&out.stderr).contains("14 accounts"));
+
+    // Bad input is named: the population's field, the flag, the org.
+    let bad = tmp(
+        "bad-population.json",
+        r#"{"accounts":[{"id":"a"}],"packages":[{"name":"p","maintainers":["zed"]}]}"#,
+    );
+    let out = stepup(&[
+        "rollout",
+        "simulate",
+        "--population",
+        &bad,
+        "--from",
+        "2022-01-01",
+        "--to",
+        "2022-01-02",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("population.packages[0].maintainers[0]"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = stepup(&[
+        "rollout",
+        "simulate",
+        "--population",
+        "examples/population.json",
+        "--from",
+        "2022-13-01",
+        "--to",
+        "2022-01-02",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--from 2022-13-01"));
+    let out = stepup(&[
+        "rollout",
+        "simulate",
+        "--population",
+        "examples/population.json",
+        "--from",
+        "2022-01-01",
+        "--to",
+        "2022-01-02",
+        "--enforce",
+        "nope=2022-01-01",
+    ]);
+    assert!(text(&out.stderr).contains("no org `nope`"));
+    // A store that is not there is an error, never an empty registry.
+    let missing = dir.join("missing.sqlite3");
+    let out = stepup(&[
+        "rollout",
+        "simulate",
+        "--db",
+        missing.to_str().unwrap(),
+        "--from",
+        "2022-01-01",
+        "--to",
+        "2022-01-02",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("no such store"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!missing.exists());
+}

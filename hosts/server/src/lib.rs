@@ -10,6 +10,7 @@ pub mod error;
 pub mod impact;
 pub mod mail;
 pub mod npm;
+pub mod rollout;
 pub mod sealing;
 pub mod store;
 pub mod upstream;

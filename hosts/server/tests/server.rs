@@ -1046,3 +1046,146 @@ fn store_urls(dir: &Path) -> Vec<stepup_server::store::StoreUrl> {
     }
     urls
 }
+
+/// The rollout simulator's population read from a real store: 2FA as decisions see it,
+/// maintainers (one who never logged in here), org membership, access settings and imported
+/// impact; then replayed, each mandate blocks whom it should from its date.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollout_population_comes_from_the_store_and_replays() {
+    use stepup_core::contract::time::parse_date;
+    use stepup_core::simulation::{Block, SimulationInput, simulate};
+    use stepup_server::store::{ImportedImpact, KeyRow, Store, StoreUrl};
+    let dir = tempdir("rollout");
+    let store = Store::open(&StoreUrl::Sqlite(
+        dir.join("store.db").display().to_string(),
+    ))
+    .await
+    .unwrap();
+    for name in ["keeper", "solo", "member"] {
+        store.account_or_create(name, 1).await.unwrap();
+    }
+    let key = KeyRow {
+        id: "keeper-key".into(),
+        public_key: "AQ".into(),
+        sign_count: 0,
+    };
+    store
+        .add_security_key("keeper", &key, "ES256", &[], 1)
+        .await
+        .unwrap();
+    for (package, account) in [
+        ("big", "solo"),
+        ("shared", "keeper"),
+        ("shared", "solo"),
+        ("acme-lib", "member"),
+        ("elsewhere", "ghost"),
+    ] {
+        store.add_maintainer(package, account).await.unwrap();
+    }
+    store
+        .set_package_access("acme-lib", "tfa-or-token")
+        .await
+        .unwrap();
+    store
+        .set_org_member("acme", "keeper", "owner", true, 1)
+        .await
+        .unwrap();
+    store
+        .set_org_member("acme", "member", "developer", false, 1)
+        .await
+        .unwrap();
+    store
+        .import_impact(
+            &[ImportedImpact {
+                package: "big".into(),
+                weekly_downloads: 2_000_000,
+                dependents: 3,
+            }],
+            false,
+            1,
+        )
+        .await
+        .unwrap();
+    let now = 1_800_000_000;
+    let mut population = stepup_server::rollout::population(&store, now)
+        .await
+        .unwrap();
+    store.close().await;
+
+    let ids: Vec<&str> = population.accounts.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ids, ["ghost", "keeper", "member", "solo"]);
+    let keeper = &population.accounts[1];
+    assert_eq!(
+        keeper.tfa.as_ref().map(|t| t.factors.len()),
+        Some(2),
+        "a security key and recovery codes"
+    );
+    assert!(population.accounts[0].tfa.is_none());
+    assert_eq!(population.accounts[2].orgs, ["acme"]);
+    let big = population
+        .packages
+        .iter()
+        .find(|p| p.name == "big")
+        .unwrap();
+    assert_eq!(
+        (big.weekly_downloads.0, big.maintainers.as_slice()),
+        (2_000_000, &["solo".to_owned()][..])
+    );
+    let lib = population
+        .packages
+        .iter()
+        .find(|p| p.name == "acme-lib")
+        .unwrap();
+    assert_eq!(
+        lib.publishing_access.map(|a| a.as_str()),
+        Some("tfa-or-token")
+    );
+    assert_eq!(population.orgs.len(), 1);
+    population.orgs[0].enforce_from = Some(stepup_core::contract::time::ConfigDate(
+        parse_date("2027-02-01").unwrap(),
+    ));
+
+    let policy = stepup_core::Policy::from_json(
+        r#"{"preset":"npmjs-2026","publish_floor":false,"default_publishing_access":"none",
+            "cohorts":[{"name":"high-impact","from":"2027-01-15","high_impact":true}],
+            "login_verification":{"stages":[],"brown_outs":[]}}"#,
+    )
+    .unwrap();
+    let input = SimulationInput {
+        population,
+        from: stepup_core::contract::time::ConfigDate(parse_date("2027-01-01").unwrap()),
+        to: stepup_core::contract::time::ConfigDate(parse_date("2027-02-28").unwrap()),
+        at_seconds: None,
+        formats: Vec::new(),
+    };
+    let sim = simulate(&policy, &input).unwrap();
+    let first = |name: &str| {
+        sim.blocked
+            .iter()
+            .find(|c| c.name == name)
+            .map(|c| (c.date.as_str(), c.why))
+    };
+    assert_eq!(first("solo"), Some(("2027-01-15", Block::Cohort)));
+    assert_eq!(first("member"), Some(("2027-01-01", Block::Package)));
+    assert_eq!(first("keeper"), None);
+    let day = |d: &str| sim.days.iter().find(|x| x.date == d).unwrap();
+    assert_eq!(
+        day("2027-02-01").blocked_org,
+        1,
+        "member, from the org's date"
+    );
+    let orphaned: Vec<(&str, &str)> = sim
+        .orphaned
+        .iter()
+        .map(|c| (c.name.as_str(), c.date.as_str()))
+        .collect();
+    assert_eq!(
+        orphaned,
+        [("acme-lib", "2027-01-01"), ("big", "2027-01-15")]
+    );
+    assert_eq!(
+        day("2027-02-28").orphaned_packages,
+        2,
+        "`shared` keeps a maintainer with 2FA; `elsewhere`'s upstream maintainer publishes without a mandate"
+    );
+}

@@ -41,6 +41,53 @@ function onExit(hook) {
   exitHooks.add(hook);
 }
 
+const IMPORT_COLUMNS = ['name', 'weekly_downloads', 'dependents'];
+
+/**
+ * An operator's package-impact figures, read as `stepup impact import` reads them: CSV with a
+ * header naming `name`, `weekly_downloads` and `dependents` (package names hold no commas or
+ * quotes, so a line splits on commas), or JSON (an array of such objects, or `{packages: [...]}`).
+ * Errors name the file and line (CSV) or entry (JSON).
+ */
+function readImpactFile(file) {
+  const text = fs.readFileSync(file, 'utf8');
+  const figure = (where, v, field) => {
+    const n = typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v.trim()) : v;
+    if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${where}: ${field}: expected a whole number, got ${JSON.stringify(v)}`);
+    return n;
+  };
+  const row = (where, r) => {
+    if (typeof r?.name !== 'string' || !r.name.trim()) throw new Error(`${where}: name: expected a package name`);
+    const unknown = Object.keys(r).filter((k) => !IMPORT_COLUMNS.includes(k));
+    if (unknown.length) throw new Error(`${where}: unknown field ${unknown[0]}; expected ${IMPORT_COLUMNS.join(', ')}`);
+    return [r.name.trim(), { weekly_downloads: figure(where, r.weekly_downloads, 'weekly_downloads'), dependents: figure(where, r.dependents, 'dependents') }];
+  };
+  const trimmed = text.trimStart();
+  if (trimmed.startsWith('[') || trimmed.startsWith('{')) {
+    let doc;
+    try {
+      doc = JSON.parse(text);
+    } catch (err) {
+      throw new Error(`${file}: not JSON: ${err.message}`);
+    }
+    const list = Array.isArray(doc) ? doc : doc?.packages;
+    if (!Array.isArray(list)) throw new Error(`${file}: expected [{"name", "weekly_downloads", "dependents"}] or {"packages": [...]}`);
+    return Object.fromEntries(list.map((r, i) => row(`${file}: [${i}]`, r)));
+  }
+  const lines = text.split(/\r?\n/);
+  const header = (lines[0] ?? '').split(',').map((h) => h.trim());
+  for (const c of IMPORT_COLUMNS) if (!header.includes(c)) throw new Error(`${file}:1: the header names no \`${c}\` column (it needs ${IMPORT_COLUMNS.join(', ')})`);
+  const out = {};
+  lines.slice(1).forEach((line, i) => {
+    if (!line.trim()) return;
+    const cells = line.split(',').map((c) => c.trim());
+    if (cells.length !== header.length) throw new Error(`${file}:${i + 2}: ${cells.length} fields, the header has ${header.length}`);
+    const [name, f] = row(`${file}:${i + 2}`, Object.fromEntries(header.map((h, k) => [h, cells[k]])));
+    out[name] = f;
+  });
+  return out;
+}
+
 class StepupMiddleware {
   constructor(config, options) {
     this.logger = options.logger;
@@ -85,6 +132,19 @@ class StepupMiddleware {
     if (!(this.impactPeriod >= 1 && this.impactPeriod <= 86400)) throw new Error('verdaccio-stepup: impact_period: seconds between 1 and 86400');
     this.pendingDownloads = new Map();
     this.impactIndex = { packages: {}, accounts: {} };
+    // Figures an operator keeps in a file (a mirror of public counts, say): read at start, where
+    // a bad file stops Verdaccio naming the line, and again whenever it changes; a change that
+    // does not read keeps the figures in force.
+    this.impactFile = config.impact_file ? path.resolve(base, String(config.impact_file)) : null;
+    this.imported = {};
+    if (this.impactFile) {
+      try {
+        this.impactStamp = fs.statSync(this.impactFile).mtimeMs;
+        this.imported = readImpactFile(this.impactFile);
+      } catch (err) {
+        throw new Error(`verdaccio-stepup: impact_file: ${err.code === 'ENOENT' ? `${this.impactFile}: no such file` : err.message}`);
+      }
+    }
     // Codes accepted recently, so npm's multi-request operations (unpublish = PUT + DELETE) can
     // reuse one code for their other requests, but never for the same request twice.
     this.operations = new Map();
@@ -164,14 +224,30 @@ class StepupMiddleware {
 
   /** The engine combines and ranks what the plugin counted and keeps. */
   refreshImpact() {
+    this.reloadImpactFile();
     const facts = {
       weekly_downloads: this.store.weeklyDownloads(Math.floor(now() / 86400)),
       dependencies: this.store.dependencies(),
       maintainers: this.store.allMaintainers(),
+      imported: this.imported,
     };
     const out = JSON.parse(this.engine.policy.callJson('impact-index', JSON.stringify(facts)));
     if (out.error) return this.logger.error({ err: `${out.error.path}: ${out.error.message}` }, 'stepup: impact index: @{err}');
     this.impactIndex = out;
+  }
+
+  /** Re-reads `impact_file` when it changed since it was last read. */
+  reloadImpactFile() {
+    if (!this.impactFile) return;
+    try {
+      const stamp = fs.statSync(this.impactFile).mtimeMs;
+      if (stamp === this.impactStamp) return;
+      this.imported = readImpactFile(this.impactFile);
+      this.impactStamp = stamp;
+      this.logger.info({ n: Object.keys(this.imported).length }, 'stepup: impact_file: @{n} package figures loaded');
+    } catch (err) {
+      this.logger.error({ err: err.message }, 'stepup: impact_file: @{err} (the figures read before stay in force)');
+    }
   }
 
   latestDependencies(doc) {

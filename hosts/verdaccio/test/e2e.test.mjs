@@ -535,6 +535,7 @@ middlewares:
   stepup:
     secret_key: test-key-0123456789abcdef
     impact_period: 1
+    impact_file: ./impact.csv
     policy:
       publish_floor: false
       default_publishing_access: none
@@ -546,6 +547,7 @@ packages:
   '**': { access: $all, publish: $authenticated, unpublish: $authenticated }
 log: { type: stdout, format: json, level: info }
 `);
+  writeFileSync(join(dir, 'impact.csv'), 'name,weekly_downloads,dependents\n');
   port += 1;
   await start(join(dir, 'config.yaml'));
   const carol = await addUser('carol', 'carol-pass-1');
@@ -626,4 +628,21 @@ log: { type: stdout, format: json, level: info }
   assert.match(afterRm.out, /not a maintainer of own-me/, afterRm.out);
   const dep = npm(gina, ['deprecate', 'own-me@1.0.0', 'use 1.0.1']);
   assert.equal(dep.code, 0, dep.out);
+
+  // The operator's figures: own-me over the download threshold in impact_file, re-read while
+  // Verdaccio runs, puts gina in the cohort; a broken edit keeps the figures in force.
+  writeFileSync(join(dir, 'impact.csv'), 'name,weekly_downloads,dependents\nown-me,5000000,0\n');
+  let imported;
+  for (let i = 0; i < 20; i += 1) {
+    imported = publish(gina, 'own-me', `1.1.${i}`);
+    if (imported.code !== 0) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.notEqual(imported.code, 0, 'the imported figures were not read');
+  assert.match(imported.out, /Two-factor authentication is required for this account/, imported.out);
+  writeFileSync(join(dir, 'impact.csv'), 'name,weekly_downloads\nown-me,5000000\n');
+  await new Promise((r) => setTimeout(r, 2500));
+  assert.match(server.log, /impact\.csv:1: the header names no `dependents` column/);
+  const still = publish(gina, 'own-me', '1.2.0');
+  assert.notEqual(still.code, 0, still.out);
 });

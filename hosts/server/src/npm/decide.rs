@@ -84,7 +84,7 @@ fn timestamp(t: i64) -> Timestamp {
 }
 
 /// The account's 2FA state as the engine reads it: the stored mode and the factors enrolled.
-fn tfa_of(a: &Account) -> Result<Option<req::Tfa>, ServeError> {
+pub(crate) fn tfa_of(a: &Account) -> Result<Option<req::Tfa>, ServeError> {
     let Some(name) = &a.tfa_mode else {
         return Ok(None);
     };
