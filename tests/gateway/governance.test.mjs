@@ -150,6 +150,52 @@ test('`stepup impact import` loads an operator\'s figures: a package over the do
   assert.match(again.out, /Two-factor authentication is required for this account/, again.out);
 });
 
+test('`stepup impact rebuild` counts dependents published straight to the registry; `stepup rollout simulate --db` replays the gateway\'s own store', async () => {
+  const frank = await account('frank');
+  const core = npm(frank, ['publish'], pkgWith('reb-core', '1.0.0'));
+  assert.equal(core.code, 0, core.out);
+  // Two packages depending on it reach Verdaccio without passing the gateway.
+  const made = await fetch(`${state.upstream}/-/user/org.couchdb.user:direct`, {
+    method: 'PUT', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'direct', password: 'direct-pass-1', type: 'user', roles: [], date: new Date().toISOString() }),
+  });
+  const { token } = await made.json();
+  assert.ok(token, `Verdaccio made no token (${made.status})`);
+  const upstreamRc = join(work, 'direct.npmrc');
+  writeFileSync(upstreamRc, `//${new URL(state.upstream).host}/:_authToken=${token}\n`);
+  for (const dep of ['reb-a', 'reb-b']) {
+    const r = spawnSync('npm', ['--userconfig', upstreamRc, '--registry', `${state.upstream}/`, '--cache', join(work, 'cache'), 'publish'],
+      { cwd: pkgWith(dep, '1.0.0', { 'reb-core': '^1.0.0' }), encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+  }
+  const env = { ...process.env, STEPUP_SERVER: ctx.registry, STEPUP_ADMIN_TOKEN: ADMIN };
+  assert.equal((await admin('package=reb-core')).package?.dependents ?? 0, 0, 'the gateway saw neither publish');
+  const rebuilt = spawnSync(STEPUP, ['impact', 'rebuild', '--package', 'reb-a', '--package', 'reb-b'], { encoding: 'utf8', env });
+  assert.equal(rebuilt.status, 0, rebuilt.stderr);
+  const answer = JSON.parse(rebuilt.stdout);
+  assert.ok(answer.read >= 3, rebuilt.stdout);
+  assert.deepEqual(answer.failed, []);
+  assert.equal((await admin('package=reb-core')).package.dependents, 2);
+  const refused = npm(frank, ['publish'], pkgWith('reb-core', '1.0.1'));
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.out, /Two-factor authentication is required for this account/, refused.out);
+  const badName = spawnSync(STEPUP, ['impact', 'rebuild', '--package', '../etc'], { encoding: 'utf8', env });
+  assert.notEqual(badName.status, 0);
+  assert.match(badName.stderr, /not an npm package name/);
+
+  // The simulator reads the same store the gateway decides from, and agrees with it: today
+  // frank is blocked by the high-impact cohort, and reb-core has no maintainer able to publish.
+  const today = new Date().toISOString().slice(0, 10);
+  const sim = spawnSync(STEPUP, ['rollout', 'simulate', '--config', join(work, 'policy.json'), '--db', join(work, 'stepup.sqlite3'),
+    '--from', today, '--to', today, '--json', join(work, 'rollout.json')], { encoding: 'utf8' });
+  assert.equal(sim.status, 0, sim.stderr);
+  const replay = JSON.parse(readFileSync(join(work, 'rollout.json'), 'utf8'));
+  const blocked = replay.blocked.find((c) => c.name === 'frank');
+  assert.deepEqual([blocked?.why, blocked?.rule], ['cohort', 'mandatory-2fa.cohort.high-impact'], JSON.stringify(replay.blocked));
+  assert.ok(replay.orphaned.some((c) => c.name === 'reb-core'), JSON.stringify(replay.orphaned));
+  assert.match(sim.stdout, /^date,enrolled,challenged,blocked,/);
+});
+
 test('`npm owner ls|add|rm` through the gateway: the owner list it keeps decides who may publish', async () => {
   const gina = await account('gina');
   const henry = await account('henry');

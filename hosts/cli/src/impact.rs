@@ -114,6 +114,23 @@ pub(crate) fn answered(status: u16, answer: &Value) -> Result<(), Failure> {
     })
 }
 
+/// `stepup impact rebuild [--package P]...`: the dependents index re-read from the upstream.
+pub fn rebuild(admin: &AdminOptions, packages: &[String]) -> Result<(), Failure> {
+    let body = json!({ "packages": packages });
+    let (status, answer) = admin
+        .call(Method::POST, "/v1/admin/impact/rebuild", Some(&body))
+        .map_err(|e| Failure::Io(e.to_string()))?;
+    answered(status, &answer)?;
+    let count = |k: &str| answer.get(k).and_then(Value::as_array).map_or(0, Vec::len);
+    eprintln!(
+        "{} package documents read, {} missing upstream, {} unreadable",
+        answer.get("read").and_then(Value::as_u64).unwrap_or(0),
+        count("missing"),
+        count("failed")
+    );
+    crate::files::print_json(&answer)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

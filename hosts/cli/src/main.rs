@@ -183,6 +183,16 @@ enum ImpactCommand {
         #[command(flatten)]
         admin: stepup_server::admin_client::AdminOptions,
     },
+    /// Re-read the dependents index from the upstream's package documents: every package the
+    /// server knows of, and each `--package` (publishes that reached the registry without
+    /// passing the gateway are counted this way).
+    Rebuild {
+        /// A package to read besides those the server knows of (repeatable).
+        #[arg(long = "package")]
+        packages: Vec<String>,
+        #[command(flatten)]
+        admin: stepup_server::admin_client::AdminOptions,
+    },
     /// Print the impact index: every package, or one package's or account's figures.
     Show {
         /// One package.
@@ -357,6 +367,9 @@ fn main() -> ExitCode {
                     admin,
                 },
         } => impact::import(&admin, &file, replace),
+        Command::Impact {
+            command: ImpactCommand::Rebuild { packages, admin },
+        } => impact::rebuild(&admin, &packages),
         Command::Impact {
             command:
                 ImpactCommand::Show {

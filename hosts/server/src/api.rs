@@ -209,6 +209,83 @@ pub async fn impact(
     json_answer(StatusCode::OK, &serde_json::Value::Object(body))
 }
 
+/// `POST /v1/admin/impact/rebuild` `{"packages": [NAME...]}` (optional): rebuilds the dependents
+/// index from the upstream's package documents (see [`crate::impact::rebuild_dependencies`]),
+/// then the index decisions read.
+pub async fn rebuild_impact(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response<Body> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct RebuildBody {
+        #[serde(default)]
+        packages: Vec<String>,
+    }
+    if let Err(r) = admin(&app, &headers) {
+        return *r;
+    }
+    let doc: RebuildBody = if body.is_empty() {
+        RebuildBody {
+            packages: Vec::new(),
+        }
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(d) => d,
+            Err(e) => {
+                return error_answer(
+                    StatusCode::BAD_REQUEST,
+                    &format!("expected {{\"packages\": [NAME, ...]}}: {e}"),
+                );
+            }
+        }
+    };
+    if let Some((i, n)) = doc
+        .packages
+        .iter()
+        .enumerate()
+        .find(|(_, n)| !stepup_core::wire::classify::valid_package_name(n))
+    {
+        return error_answer(
+            StatusCode::BAD_REQUEST,
+            &format!("packages[{i}]: {n:?} is not an npm package name"),
+        );
+    }
+    let Some(upstream) = &app.upstream else {
+        return error_answer(
+            StatusCode::CONFLICT,
+            "this server has no --upstream to read package documents from",
+        );
+    };
+    let run = async {
+        let rebuilt =
+            crate::impact::rebuild_dependencies(&app.store, upstream, &doc.packages).await?;
+        app.impact.refresh(&app.store, crate::now()).await?;
+        Ok::<_, crate::error::ServeError>(rebuilt)
+    };
+    match run.await {
+        Ok(r) => {
+            tracing::info!(
+                read = r.read,
+                missing = r.missing.len(),
+                failed = r.failed.len(),
+                "dependents index rebuilt from the upstream"
+            );
+            let failed: Vec<_> = r
+                .failed
+                .iter()
+                .map(|(name, why)| json!({"name": name, "error": why}))
+                .collect();
+            json_answer(
+                StatusCode::OK,
+                &json!({"read": r.read, "missing": r.missing, "failed": failed}),
+            )
+        }
+        Err(e) => crate::npm::internal(e),
+    }
+}
+
 /// The body of `POST /v1/admin/impact`.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -169,3 +169,48 @@ mod tests {
         );
     }
 }
+
+/// What a rebuild of the dependents index read.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Rebuilt {
+    /// Package documents read.
+    pub read: usize,
+    /// Packages the upstream does not have (their dependencies are dropped).
+    pub missing: Vec<String>,
+    /// Packages whose document could not be read (private ones the upstream keeps from
+    /// anonymous readers, say), with why; what the index had for them stays.
+    pub failed: Vec<(String, String)>,
+}
+
+/// Rebuilds the dependents index from the upstream's package documents: each package the
+/// gateway knows of, and `extra`, read anonymously (what everyone may depend on), its `latest`
+/// manifest's dependencies replacing what the index had. Publishes that reached the upstream
+/// without passing the gateway are counted this way. One package at a time: an operator's
+/// occasional request should not load the registry behind.
+pub async fn rebuild_dependencies(
+    store: &Store,
+    upstream: &crate::upstream::Upstream,
+    extra: &[String],
+) -> Result<Rebuilt, ServeError> {
+    let mut names = store.known_packages().await?;
+    names.extend(extra.iter().cloned());
+    names.sort();
+    names.dedup();
+    let mut out = Rebuilt::default();
+    for name in names {
+        match upstream.packument(&name, None).await {
+            Ok(Some(doc)) => {
+                out.read += 1;
+                if let Some(deps) = stepup_core::registry::impact::latest_dependencies(&doc) {
+                    store.set_dependencies(&name, &deps).await?;
+                }
+            }
+            Ok(None) => {
+                store.set_dependencies(&name, &[]).await?;
+                out.missing.push(name);
+            }
+            Err(e) => out.failed.push((name, e.to_string())),
+        }
+    }
+    Ok(out)
+}

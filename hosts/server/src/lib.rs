@@ -289,6 +289,7 @@ fn routes(app: Shared) -> Router {
             "/v1/admin/impact",
             get(api::impact).post(api::import_impact),
         )
+        .route("/v1/admin/impact/rebuild", post(api::rebuild_impact))
         .route("/v1/admin/orgs/{org}/members", get(api::org_members))
         .route(
             "/v1/admin/orgs/{org}/tfa-enforcement",

@@ -94,6 +94,22 @@ impl Store {
         Ok(())
     }
 
+    /// Every package name the gateway has a fact about: maintained, downloaded, depending or
+    /// depended upon, imported.
+    pub async fn known_packages(&self) -> Result<Vec<String>, ServeError> {
+        let rows = sqlx::query(
+            "SELECT package AS name FROM maintainers UNION SELECT package FROM downloads \
+             UNION SELECT package FROM dependencies UNION SELECT dependency FROM dependencies \
+             UNION SELECT package FROM impact_imports ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>("name"))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(ServeError::from)
+    }
+
     /// Stores imported figures; `replace` drops every earlier import first. One transaction.
     pub async fn import_impact(
         &self,
