@@ -8,11 +8,13 @@
 // publish until their impact puts them in the cohort: what changes their answer is the impact.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  ctx, work, procs, STEPUP, startVerdaccio, startGateway, stop, freshCode, lastSteps, npmrc, npm, npmTty, couchLogin,
+  ctx, work, procs, STEPUP, startVerdaccio, startGateway, stop, freshCode, lastSteps, npmrc, npm, npmTty, couchLogin, idToken, base,
 } from './harness.mjs';
 
 const ADMIN = 'governance-admin-token';
@@ -333,7 +335,8 @@ test('orgs: `npm org` and `npm team` through the gateway; enforcing 2FA plans, r
 
 test('staged publishing: `npm stage publish` needs no code, `npm stage approve` needs one and publishes, `reject` drops it', async () => {
   const login = await couchLogin('sam', 'sam-pass-1', undefined, { email: 'sam@example.test' });
-  const sam = npmrc('sam', (await login.json()).token);
+  const samToken = (await login.json()).token;
+  const sam = npmrc('sam', samToken);
   const enrol = npmTty(sam, ['profile', 'enable-2fa', 'auth-and-writes'], ['npm password:=>sam-pass-1', 'OTP code from your authenticator:=>{totp}'], 'enter code:\\s*([A-Z2-7]{32})');
   assert.equal(enrol.code, 0, enrol.out);
   const secret = /enter code:\s*([A-Z2-7]{32})/.exec(enrol.out)[1];
@@ -383,4 +386,54 @@ test('staged publishing: `npm stage publish` needs no code, `npm stage approve` 
   assert.match(rejected.out, /has been rejected/);
   assert.equal((await upstreamDoc())['dist-tags'].latest, '1.1.0');
   assert.deepEqual(JSON.parse(npm(sam, ['stage', 'list', '--json']).stdout), []);
+
+  // A CI job trusted to stage only: its ID token stages a version, cannot publish one, and the
+  // staged version waits for a maintainer's code like any other.
+  const trust = [{ type: 'github', claims: { repository: 'acme/staged-pkg', workflow_ref: { file: 'release.yml' } }, permissions: ['createStagedPackage'] }];
+  const set = await fetch(`${ctx.registry}-/package/staged-pkg/trust`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${samToken}`, 'content-type': 'application/json', 'npm-command': 'trust', 'npm-otp': await freshCode(secret) },
+    body: JSON.stringify(trust),
+  });
+  assert.equal(set.status, 201, await set.clone().text());
+  const tokens = createServer((req, res) => {
+    const url = new URL(req.url, 'http://x');
+    const now = Math.floor(Date.now() / 1000);
+    const jwt = idToken({
+      iss: 'https://token.actions.githubusercontent.com', aud: url.searchParams.get('audience'), jti: randomUUID(),
+      sub: 'repo:acme/staged-pkg:ref:refs/tags/v1.3.0', iat: now, nbf: now, exp: now + 300,
+      repository: 'acme/staged-pkg', workflow_ref: 'acme/staged-pkg/.github/workflows/release.yml@refs/tags/v1.3.0',
+      event_name: 'push', runner_environment: 'github-hosted',
+    });
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ value: jwt }));
+  });
+  await new Promise((r) => tokens.listen(0, '127.0.0.1', r));
+  const env = {
+    ...process.env, NO_COLOR: '1', GITHUB_ACTIONS: 'true', CI: 'true',
+    ACTIONS_ID_TOKEN_REQUEST_URL: `http://127.0.0.1:${tokens.address().port}/token?api-version=2.0`,
+    ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'runner-request-token',
+  };
+  const ciNpm = (args, version) => new Promise((resolve) => {
+    const child = spawn('npm', [...base(npmrc('stage-ci', null)), '--loglevel=verbose', '--provenance=false', ...args], { cwd: pkgWith('staged-pkg', version), env });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { out += d; });
+    child.on('close', (code) => resolve({ code, out }));
+  });
+  try {
+    const ciStaged = await ciNpm(['stage', 'publish'], '1.3.0');
+    assert.equal(ciStaged.code, 0, ciStaged.out);
+    const cid = /staged with id ([0-9a-f-]{36})/.exec(ciStaged.out)?.[1];
+    assert.ok(cid, ciStaged.out);
+    const ciPublish = await ciNpm(['publish'], '1.4.0');
+    assert.notEqual(ciPublish.code, 0, 'a stage-only trust published');
+    assert.equal((await upstreamDoc())['dist-tags'].latest, '1.1.0');
+    const listed = JSON.parse(npm(sam, ['stage', 'list', '--json']).stdout);
+    assert.deepEqual(listed.map((i) => [i.id, i.version, i.actorType]), [[cid, '1.3.0', 'oidc']]);
+    const ok = npm(sam, ['stage', 'approve', cid, `--otp=${await freshCode(secret)}`]);
+    assert.equal(ok.code, 0, ok.out);
+    assert.equal((await upstreamDoc())['dist-tags'].latest, '1.3.0');
+  } finally {
+    tokens.close();
+  }
 });
