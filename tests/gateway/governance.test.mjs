@@ -152,7 +152,7 @@ test('`stepup impact import` loads an operator\'s figures: a package over the do
   assert.match(again.out, /Two-factor authentication is required for this account/, again.out);
 });
 
-test('`stepup impact rebuild` counts dependents published straight to the registry; `stepup rollout simulate --db` replays the gateway\'s own store', async () => {
+test('`stepup impact rebuild` counts dependents published straight to the registry; `stepup rollout simulate --db` replays the gateway\'s own store; a recovery code starts the safeguard', async () => {
   const frank = await account('frank');
   const core = npm(frank, ['publish'], pkgWith('reb-core', '1.0.0'));
   assert.equal(core.code, 0, core.out);
@@ -196,6 +196,22 @@ test('`stepup impact rebuild` counts dependents published straight to the regist
   assert.deepEqual([blocked?.why, blocked?.rule], ['cohort', 'mandatory-2fa.cohort.high-impact'], JSON.stringify(replay.blocked));
   assert.ok(replay.orphaned.some((c) => c.name === 'reb-core'), JSON.stringify(replay.orphaned));
   assert.match(sim.stdout, /^date,enrolled,challenged,blocked,/);
+
+  // With 2FA frank publishes again; spending a recovery code (a lost authenticator, or a thief
+  // holding the password and the printed codes) starts the read-only safeguard. The refusal
+  // above revoked frank's sessions: log in again.
+  const frankAgain = await account('frank', { create: false });
+  const enrol = npmTty(frankAgain, ['profile', 'enable-2fa', 'auth-and-writes'], ['npm password:=>frank-pass-1', 'OTP code from your authenticator:=>{totp}'], 'enter code:\\s*([A-Z2-7]{32})');
+  assert.equal(enrol.code, 0, enrol.out);
+  const secret = /enter code:\s*([A-Z2-7]{32})/.exec(enrol.out)[1];
+  lastSteps.set(secret, Math.floor(Date.now() / 30000));
+  const recovery = [...enrol.out.matchAll(/\t(\d{25})\b/g)].map((m) => m[1]);
+  assert.equal(recovery.length, 10, enrol.out);
+  const byRecovery = npm(frankAgain, ['publish', `--otp=${recovery[0]}`], pkgWith('reb-core', '1.0.2'));
+  assert.equal(byRecovery.code, 0, byRecovery.out);
+  const paused = npm(frankAgain, ['publish', `--otp=${await freshCode(secret)}`], pkgWith('reb-core', '1.0.3'));
+  assert.notEqual(paused.code, 0);
+  assert.match(paused.out, /temporarily read-only/, paused.out);
 });
 
 test('`npm owner ls|add|rm` through the gateway: the owner list it keeps decides who may publish', async () => {
