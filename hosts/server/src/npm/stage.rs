@@ -115,30 +115,70 @@ fn uuid() -> Result<String, ServeError> {
     ))
 }
 
-/// What a publish document stages: `(version, tag, shasum)`, or why it cannot be staged.
-fn staged_version(doc: &Value) -> Result<(String, String, String), &'static str> {
+/// What a publish document stages: `(version, tag, shasum)`, or why it cannot be staged. The
+/// document is checked as the approver will see it: one version of the package its URL names,
+/// one dist-tag pointing at it, one tarball whose digests match the manifest's — so what `npm
+/// stage view` and `download` show is exactly what an approval publishes.
+fn staged_version(doc: &Value, package: &str) -> Result<(String, String, String), &'static str> {
     let versions = doc
         .get("versions")
         .and_then(Value::as_object)
         .filter(|v| v.len() == 1)
         .ok_or("a staged publish carries exactly one version")?;
     let (version, manifest) = versions.iter().next().ok_or("no version")?;
-    let tag = doc
-        .get("dist-tags")
+    let names = [doc.get("name"), doc.get("_id"), manifest.get("name")];
+    if names.iter().flatten().any(|n| n.as_str() != Some(package)) {
+        return Err("the publish document names another package than its URL");
+    }
+    if manifest
+        .get("version")
+        .is_some_and(|v| v.as_str() != Some(version.as_str()))
+    {
+        return Err("the manifest's version differs from its key");
+    }
+    let tag = match doc.get("dist-tags").and_then(Value::as_object) {
+        None => "latest".to_owned(),
+        Some(tags) if tags.len() == 1 => {
+            let (tag, points) = tags.iter().next().ok_or("no dist-tag")?;
+            if points.as_str() != Some(version.as_str()) {
+                return Err("the dist-tag points at another version than the one staged");
+            }
+            tag.clone()
+        }
+        Some(_) => return Err("a staged publish sets exactly one dist-tag"),
+    };
+    let attachments = doc
+        .get("_attachments")
         .and_then(Value::as_object)
-        .and_then(|t| t.keys().next().cloned())
-        .unwrap_or_else(|| "latest".into());
+        .filter(|a| a.len() == 1)
+        .ok_or("a staged publish carries its tarball, and only it")?;
+    let tarball = attachments
+        .values()
+        .next()
+        .and_then(|a| a.get("data"))
+        .and_then(Value::as_str)
+        .and_then(|d| base64::engine::general_purpose::STANDARD.decode(d).ok())
+        .ok_or("the tarball is not base64")?;
     let shasum = manifest
         .pointer("/dist/shasum")
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
-    if doc
-        .get("_attachments")
-        .and_then(Value::as_object)
-        .is_none_or(serde_json::Map::is_empty)
+    use sha1::Digest as _;
+    if !shasum.is_empty()
+        && !shasum.eq_ignore_ascii_case(&stepup_core::wire::encoding::hex_encode(
+            &sha1::Sha1::digest(&tarball),
+        ))
     {
-        return Err("a staged publish carries its tarball");
+        return Err("the tarball does not match the manifest's shasum");
+    }
+    if let Some(sri) = manifest
+        .pointer("/dist/integrity")
+        .and_then(Value::as_str)
+        .and_then(|i| i.strip_prefix("sha512-"))
+        && sri != base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(&tarball))
+    {
+        return Err("the tarball does not match the manifest's integrity");
     }
     Ok((version.clone(), tag, shasum))
 }
@@ -184,7 +224,7 @@ pub async fn apply(
                     ));
                 }
             };
-            let (version, tag, shasum) = match staged_version(&doc) {
+            let (version, tag, shasum) = match staged_version(&doc, &pkg) {
                 Ok(v) => v,
                 Err(why) => return Ok(error_answer(StatusCode::BAD_REQUEST, why)),
             };
@@ -352,16 +392,57 @@ mod tests {
     }
 
     #[test]
-    fn a_staged_document_carries_one_version_and_its_tarball() {
-        let doc = json!({"versions": {"1.1.0": {"dist": {"shasum": "ab"}}}, "dist-tags": {"next": "1.1.0"},
-                         "_attachments": {"p-1.1.0.tgz": {"data": "AA=="}}});
-        assert_eq!(
-            staged_version(&doc),
-            Ok(("1.1.0".into(), "next".into(), "ab".into()))
+    fn a_staged_document_carries_one_version_of_its_package_and_a_matching_tarball() {
+        use sha1::Digest as _;
+        let tarball = b"tarball bytes";
+        let data = base64::engine::general_purpose::STANDARD.encode(tarball);
+        let shasum = stepup_core::wire::encoding::hex_encode(&sha1::Sha1::digest(tarball));
+        let sri = format!(
+            "sha512-{}",
+            base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(tarball))
         );
-        let two = json!({"versions": {"1": {}, "2": {}}, "_attachments": {"x": {}}});
-        assert!(staged_version(&two).is_err());
-        let bare = json!({"versions": {"1": {}}});
-        assert!(staged_version(&bare).is_err());
+        let doc = |over: Value| {
+            let mut d = json!({"name": "p", "versions": {"1.1.0": {"name": "p", "version": "1.1.0",
+                "dist": {"shasum": shasum, "integrity": sri}}}, "dist-tags": {"next": "1.1.0"},
+                "_attachments": {"p-1.1.0.tgz": {"data": data}}});
+            if let (Some(d), Some(o)) = (d.as_object_mut(), over.as_object()) {
+                for (k, v) in o {
+                    d.insert(k.clone(), v.clone());
+                }
+            }
+            d
+        };
+        assert_eq!(
+            staged_version(&doc(json!({})), "p"),
+            Ok(("1.1.0".into(), "next".into(), shasum.clone()))
+        );
+        for (bad, why) in [
+            (json!({"name": "q"}), "another package"),
+            (
+                json!({"versions": {"1": {}, "2": {}}}),
+                "exactly one version",
+            ),
+            (
+                json!({"dist-tags": {"next": "1.1.0", "latest": "1.1.0"}}),
+                "exactly one dist-tag",
+            ),
+            (json!({"dist-tags": {"latest": "9.9.9"}}), "another version"),
+            (json!({"_attachments": {}}), "its tarball"),
+            (
+                json!({"_attachments": {"p-1.1.0.tgz": {"data": "dGFtcGVyZWQ="}}}),
+                "shasum",
+            ),
+        ] {
+            let e = staged_version(&doc(bad.clone()), "p").unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+        let mut wrong_sri = doc(json!({}));
+        wrong_sri["versions"]["1.1.0"]["dist"] = json!({"integrity": "sha512-AAAA"});
+        assert!(
+            staged_version(&wrong_sri, "p")
+                .unwrap_err()
+                .contains("integrity")
+        );
+        assert!(staged_version(&doc(json!({})), "other").is_err());
     }
 }
