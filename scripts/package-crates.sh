@@ -13,6 +13,10 @@ cp "$wasm" hosts/wasmtime/prebuilt/stepup_component.wasm
 # The members that are not published: bindings packaged by npm, fixtures, tools, benches.
 # --allow-dirty: the prebuilt component is packaged but, being a build output, never committed.
 rm -f target/package/*.crate
+# Cargo extracts the packaged crates of its verification registry under CARGO_HOME once per
+# version and reuses an extraction it finds, so a second run from the same checkout path would
+# build against the first run's sources. Our own crates' extractions (never crates.io's) go.
+rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/stepup-*
 log=target/package-crates.log
 if ! cargo package --workspace --locked --allow-dirty \
   --exclude stepup-benches --exclude stepup-component --exclude stepup-contract \
