@@ -393,6 +393,22 @@ test('staged publishing: `npm stage publish` needs no code, `npm stage approve` 
   const twice = npm(sam, ['stage', 'approve', id, `--otp=${await freshCode(secret)}`]);
   assert.match(twice.out, /E404/, twice.out);
 
+  // A co-maintainer stages, then loses the package: the stage is never published on their
+  // behalf (refused before a code is spent), and approving never makes its author a maintainer.
+  const addTom = npm(sam, ['owner', 'add', 'tom', 'staged-pkg', `--otp=${await freshCode(secret)}`]);
+  assert.equal(addTom.code, 0, addTom.out);
+  const byTom = npm(tom, ['stage', 'publish'], pkgWith('staged-pkg', '1.1.5'));
+  const tid = /staged with id ([0-9a-f-]{36})/.exec(byTom.out)?.[1];
+  assert.ok(tid, byTom.out);
+  const rmTom = npm(sam, ['owner', 'rm', 'tom', 'staged-pkg', `--otp=${await freshCode(secret)}`]);
+  assert.equal(rmTom.code, 0, rmTom.out);
+  const orphanApproval = npm(sam, ['stage', 'approve', tid, '--otp=000000']);
+  assert.notEqual(orphanApproval.code, 0);
+  assert.match(orphanApproval.out, /tom staged this version and no longer maintains staged-pkg/, orphanApproval.out);
+  const dropTom = npm(sam, ['stage', 'reject', tid, `--otp=${await freshCode(secret)}`]);
+  assert.equal(dropTom.code, 0, dropTom.out);
+  assert.doesNotMatch(npm(sam, ['owner', 'ls', 'staged-pkg']).out, /^tom /m);
+
   // A rejected stage is gone and never published.
   const again = npm(sam, ['stage', 'publish'], pkgWith('staged-pkg', '1.2.0'));
   const rid = /staged with id ([0-9a-f-]{36})/.exec(again.out)?.[1];

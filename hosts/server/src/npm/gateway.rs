@@ -93,6 +93,20 @@ pub async fn proxy(
                     {
                         return Ok(super::stage::not_found());
                     }
+                    // Staged by someone who has since lost the package (`npm owner rm`): never
+                    // published on their behalf, and refused before a code is spent; a
+                    // maintainer rejects it.
+                    if matches!(stage_route, Some(super::stage::StageRoute::Approve(_)))
+                        && !super::owners::may_write(&app, &item.package, &item.account).await?
+                    {
+                        return Ok(error_answer(
+                            StatusCode::CONFLICT,
+                            &format!(
+                                "{} staged this version and no longer maintains {}: reject it instead.",
+                                item.account, item.package
+                            ),
+                        ));
+                    }
                     if stage_route
                         .as_ref()
                         .is_some_and(super::stage::StageRoute::decides_package)

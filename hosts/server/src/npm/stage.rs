@@ -180,7 +180,60 @@ fn staged_version(doc: &Value, package: &str) -> Result<(String, String, String)
     {
         return Err("the tarball does not match the manifest's integrity");
     }
+    let packed =
+        tarball_manifest(&tarball).ok_or("the tarball holds no readable package/package.json")?;
+    if packed.get("name").and_then(Value::as_str) != Some(package)
+        || packed.get("version").and_then(Value::as_str) != Some(version.as_str())
+    {
+        return Err("the tarball's package.json names another package or version");
+    }
+    if declared_dependencies(manifest) != declared_dependencies(&packed) {
+        return Err(
+            "the manifest's dependencies differ from the tarball's package.json: an approver reviewing the tarball would not see what installs pull",
+        );
+    }
     Ok((version.clone(), tag, shasum))
+}
+
+/// Largest `package.json` read from a staged tarball.
+const MAX_PACKAGE_JSON: u64 = 1 << 20;
+
+/// The `package.json` at the tarball's top folder (`package/` for npm's packs).
+fn tarball_manifest(tarball: &[u8]) -> Option<Value> {
+    use std::io::Read as _;
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(tarball));
+    for entry in archive.entries().ok()? {
+        let mut entry = entry.ok()?;
+        let path = entry.path().ok()?.into_owned();
+        let parts: Vec<_> = path.components().collect();
+        if parts.len() == 2 && path.file_name().is_some_and(|n| n == "package.json") {
+            let mut text = String::new();
+            entry
+                .by_ref()
+                .take(MAX_PACKAGE_JSON)
+                .read_to_string(&mut text)
+                .ok()?;
+            return serde_json::from_str(&text).ok();
+        }
+    }
+    None
+}
+
+/// What a manifest makes installs pull, as npm normalises it for the registry: optional
+/// dependencies are also listed as dependencies, peer dependencies stay apart.
+fn declared_dependencies(m: &Value) -> [std::collections::BTreeMap<String, Value>; 3] {
+    let map = |k: &str| -> std::collections::BTreeMap<String, Value> {
+        m.get(k)
+            .and_then(Value::as_object)
+            .map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default()
+    };
+    let optional = map("optionalDependencies");
+    let mut all = map("dependencies");
+    for (k, v) in &optional {
+        all.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+    [all, optional, map("peerDependencies")]
 }
 
 /// Answers an allowed stage request. `item` is the staged publish the route names (looked up,
@@ -345,10 +398,12 @@ pub async fn apply(
                 return Ok(answer);
             }
             let doc: Value = serde_json::from_str(&s.body).unwrap_or(Value::Null);
+            // The approver published it (with their credential): staging never makes its
+            // author a maintainer.
             super::gateway::published(
                 app,
                 &s.package,
-                &s.account,
+                &id.account,
                 &doc,
                 id.upstream_auth.as_deref(),
             )
@@ -394,7 +449,22 @@ mod tests {
     #[test]
     fn a_staged_document_carries_one_version_of_its_package_and_a_matching_tarball() {
         use sha1::Digest as _;
-        let tarball = b"tarball bytes";
+        let pack = |json: &Value| {
+            let text = json.to_string();
+            let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+                Vec::new(),
+                flate2::Compression::default(),
+            ));
+            let mut header = tar::Header::new_gnu();
+            header.set_size(text.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            tar.append_data(&mut header, "package/package.json", text.as_bytes())
+                .unwrap();
+            tar.into_inner().unwrap().finish().unwrap()
+        };
+        let tarball =
+            &pack(&json!({"name": "p", "version": "1.1.0", "dependencies": {"a": "^1"}}))[..];
         let data = base64::engine::general_purpose::STANDARD.encode(tarball);
         let shasum = stepup_core::wire::encoding::hex_encode(&sha1::Sha1::digest(tarball));
         let sri = format!(
@@ -403,7 +473,7 @@ mod tests {
         );
         let doc = |over: Value| {
             let mut d = json!({"name": "p", "versions": {"1.1.0": {"name": "p", "version": "1.1.0",
-                "dist": {"shasum": shasum, "integrity": sri}}}, "dist-tags": {"next": "1.1.0"},
+                "dependencies": {"a": "^1"}, "dist": {"shasum": shasum, "integrity": sri}}}, "dist-tags": {"next": "1.1.0"},
                 "_attachments": {"p-1.1.0.tgz": {"data": data}}});
             if let (Some(d), Some(o)) = (d.as_object_mut(), over.as_object()) {
                 for (k, v) in o {
@@ -436,6 +506,24 @@ mod tests {
             let e = staged_version(&doc(bad.clone()), "p").unwrap_err();
             assert!(e.contains(why), "{bad}: {e}");
         }
+        // A dependency the tarball's package.json does not declare: an approver reading the
+        // tarball would never see it.
+        let mut injected = doc(json!({}));
+        injected["versions"]["1.1.0"]["dependencies"] = json!({"a": "^1", "evil": "*"});
+        assert!(
+            staged_version(&injected, "p")
+                .unwrap_err()
+                .contains("dependencies differ")
+        );
+        // A tarball that is not a package.
+        let junk = base64::engine::general_purpose::STANDARD.encode(b"not a tarball");
+        let mut bare = doc(json!({"_attachments": {"p-1.1.0.tgz": {"data": junk}}}));
+        bare["versions"]["1.1.0"]["dist"] = json!({});
+        assert!(
+            staged_version(&bare, "p")
+                .unwrap_err()
+                .contains("package.json")
+        );
         let mut wrong_sri = doc(json!({}));
         wrong_sri["versions"]["1.1.0"]["dist"] = json!({"integrity": "sha512-AAAA"});
         assert!(
