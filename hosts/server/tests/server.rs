@@ -1189,3 +1189,50 @@ async fn rollout_population_comes_from_the_store_and_replays() {
         "`shared` keeps a maintainer with 2FA; `elsewhere`'s upstream maintainer publishes without a mandate"
     );
 }
+
+/// The server's own JSON forms: a wrong password counts against the client as on npm's routes
+/// (one password tried against many accounts is throttled), and bodies are capped at 1 MiB
+/// before anyone is authenticated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn own_forms_count_wrong_passwords_per_client_and_cap_bodies() {
+    let (upstream, _task) = fake_upstream().await;
+    let dir = tempdir("own-forms");
+    let mut opts = options(&dir);
+    opts.upstream = Some(upstream);
+    let server = start(&opts).await.unwrap();
+    let http = Http::new();
+    let big = json!({"name": "x", "password": "y".repeat(2 << 20)});
+    let (s, _, _) = http
+        .json(
+            Method::POST,
+            &url(&server, "/-/stepup/security-keys/options"),
+            &[],
+            &big,
+        )
+        .await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    let target = url(&server, "/-/stepup/security-keys/sign-in");
+    for i in 0..stepup_server::npm::PasswordFailures::CLIENT_LIMIT {
+        let name = format!("sprayed{i}");
+        let (s, h, _) = http
+            .json(
+                Method::POST,
+                &target,
+                &[],
+                &json!({"name": name, "password": "wrong"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "attempt {i}");
+        assert!(h.get("www-authenticate").is_none(), "no browser dialog");
+    }
+    let (s, h, _) = http
+        .json(
+            Method::POST,
+            &target,
+            &[],
+            &json!({"name": "sprayed-last", "password": "pw"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    assert!(h.get("retry-after").is_some());
+}

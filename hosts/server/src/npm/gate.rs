@@ -227,6 +227,7 @@ pub async fn gate(
             .headers()
             .get(axum::http::header::WWW_AUTHENTICATE)
             .is_some_and(|v| v == super::WRONG_PASSWORD_CHALLENGE)
+        || answer.extensions().get::<super::WrongPassword>().is_some()
     {
         app.client_failures.record(&client, now);
     }
@@ -236,6 +237,14 @@ pub async fn gate(
 /// The gate proper: classify, refuse or rewrite, continue.
 async fn gated(app: &Shared, req: Request, next: Next) -> Response<Body> {
     if own(req.uri().path()) {
+        // The server's own pages and forms take small JSON documents, read before anyone is
+        // authenticated: the same cap as every other small body (the admin API keeps the
+        // router's, for large imports).
+        if req.uri().path().starts_with("/-/stepup/") {
+            let (parts, body) = req.into_parts();
+            let body = Body::new(http_body_util::Limited::new(body, MAX_BODY));
+            return next.run(Request::from_parts(parts, body)).await;
+        }
         return next.run(req).await;
     }
     let (mut parts, body) = req.into_parts();

@@ -296,6 +296,12 @@ pub fn unknown_token() -> Response<Body> {
 /// The `www-authenticate` of a wrong password (the gate counts these per client).
 pub const WRONG_PASSWORD_CHALLENGE: &str = "Basic realm=\"stepup\"";
 
+/// Marks an answer to a wrong password that carries no Basic challenge (a JSON form's, which a
+/// browser must not answer with its password dialog): the gate counts it per client all the
+/// same, so one password tried against many accounts is throttled.
+#[derive(Clone, Copy, Debug)]
+pub struct WrongPassword;
+
 /// The answer to a wrong password: `Basic`, never `OTP` (the CLI prints "Incorrect or missing password.").
 pub fn wrong_password() -> Response<Body> {
     let mut r = json_answer(

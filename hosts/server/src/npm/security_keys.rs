@@ -122,10 +122,18 @@ async fn assertion_options(app: &App, account: &str) -> Result<Response<Body>, S
 /// The JSON error of an npm answer, for the page script.
 async fn as_json_error(answer: Response<Body>) -> Response<Body> {
     let status = answer.status();
+    let wrong_password = answer
+        .headers()
+        .get(header::WWW_AUTHENTICATE)
+        .is_some_and(|v| v == super::WRONG_PASSWORD_CHALLENGE);
     let msg = super::answer_message(answer)
         .await
         .unwrap_or_else(|| "refused".into());
-    refused(status, &msg)
+    let mut r = refused(status, &msg);
+    if wrong_password {
+        r.extensions_mut().insert(super::WrongPassword);
+    }
+    r
 }
 
 /// `POST /-/stepup/security-keys/options` `{name, password, otp}`: adding a key is
