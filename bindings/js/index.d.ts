@@ -476,14 +476,14 @@ export interface Audit {
 }
 
 /** The registry's population for the rollout simulator. */
-export interface Population {
+export interface RolloutPopulation {
   accounts?: Array<{ id: string; tfa?: { mode: TfaMode; factors?: Factor[] } | null; orgs?: string[] }>;
   packages?: Array<{ name: string; maintainers?: string[]; weekly_downloads?: number; dependents?: number; publishing_access?: PublishingAccess | null }>;
   /** `enforce_from`: a planned enforcement to try, unix seconds or `YYYY-MM-DD`. */
   orgs?: Array<{ name: string; enforce_tfa?: boolean; enforce_from?: number | string | null }>;
 }
 export interface SimulationInput {
-  population: Population;
+  population: RolloutPopulation;
   /** First and last day, unix seconds or `YYYY-MM-DD`. */
   from: number | string; to: number | string;
   /** The instant of each day decided, seconds after 00:00 UTC (default noon). */

@@ -39,4 +39,13 @@ const session: Credential = { kind: 'session', type: 'publish' };
 // @ts-expect-error: a legacy token needs its type
 const legacy: Credential = { kind: 'legacy-token' };
 const decisionSchema: object = api.schema('decision');
-void [status, factors, steps, t, rc, kind, browser, wrong, native, backendName, oidc, session, legacy, decisionSchema];
+// The rollout simulator: a population in, days and first changes out.
+const sim = new NativePolicy({ preset: 'npmjs-2022' }).simulateRollout({
+  population: { accounts: [{ id: 'a', tfa: { mode: 'auth-only', factors: ['totp'] } }], packages: [{ name: 'p', maintainers: ['a'] }], orgs: [{ name: 'o', enforce_from: '2027-01-01' }] },
+  from: '2027-01-01', to: '2027-01-31', formats: ['csv'],
+});
+const blockedWhy: Array<'cohort' | 'org' | 'floor' | 'package' | 'other'> = sim.blocked.map((c) => c.why);
+const orphanedToday: number = sim.days[0].orphaned_packages;
+// @ts-expect-error: not a rendering the simulator offers
+new NativePolicy().simulateRollout({ population: {}, from: 0, to: 0, formats: ['pdf'] });
+void [status, factors, steps, t, rc, kind, browser, wrong, native, backendName, oidc, session, legacy, decisionSchema, blockedWhy, orphanedToday];
