@@ -78,12 +78,8 @@ pub fn simulate_command(args: &SimulateArgs) -> Result<(), Failure> {
             stepup_core::wire::json::parse_unbounded(&text)
                 .map_err(|e| Failure::Input(format!("{path}: {}: {}", e.path, e.message)))?
         }
-        None => {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-            read_population(&args.store, now).map_err(|e| Failure::Io(e.to_string()))?
-        }
+        None => read_population(&args.store, stepup_server::now())
+            .map_err(|e| Failure::Io(e.to_string()))?,
     };
     for e in &args.enforce {
         let (org, day) = e
