@@ -22,25 +22,32 @@ pub const CSV_COLUMNS: [&str; 10] = [
     "orphaned_packages",
 ];
 
+/// A day's figures, in [`CSV_COLUMNS`] order after `date`: the one list the CSV and the HTML
+/// table both write.
+fn figures(d: &Day) -> [u64; 9] {
+    [
+        d.enrolled,
+        d.challenged,
+        d.blocked(),
+        d.blocked_cohort,
+        d.blocked_org,
+        d.blocked_floor,
+        d.blocked_package,
+        d.blocked_other,
+        d.orphaned_packages,
+    ]
+}
+
 /// One row per day under [`CSV_COLUMNS`].
 pub fn csv(sim: &Simulation) -> String {
     let mut out = CSV_COLUMNS.join(",");
     out.push('\n');
     for d in &sim.days {
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{},{},{},{},{},{}",
-            d.date,
-            d.enrolled,
-            d.challenged,
-            d.blocked(),
-            d.blocked_cohort,
-            d.blocked_org,
-            d.blocked_floor,
-            d.blocked_package,
-            d.blocked_other,
-            d.orphaned_packages
-        );
+        out.push_str(&d.date);
+        for n in figures(d) {
+            let _ = write!(out, ",{n}");
+        }
+        out.push('\n');
     }
     out
 }
@@ -290,20 +297,11 @@ pub fn html(sim: &Simulation, title: &str) -> String {
     }
     out.push_str("</tr>\n");
     for d in &sim.days {
-        let _ = writeln!(
-            out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&d.date),
-            d.enrolled,
-            d.challenged,
-            d.blocked(),
-            d.blocked_cohort,
-            d.blocked_org,
-            d.blocked_floor,
-            d.blocked_package,
-            d.blocked_other,
-            d.orphaned_packages
-        );
+        let _ = write!(out, "<tr><td>{}</td>", escape(&d.date));
+        for n in figures(d) {
+            let _ = write!(out, "<td>{n}</td>");
+        }
+        out.push_str("</tr>\n");
     }
     out.push_str("</table></details>\n</body></html>\n");
     out
