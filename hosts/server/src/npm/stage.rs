@@ -147,18 +147,11 @@ fn staged_version(doc: &Value, package: &str) -> Result<(String, String, String)
         }
         Some(_) => return Err("a staged publish sets exactly one dist-tag"),
     };
-    let attachments = doc
-        .get("_attachments")
+    doc.get("_attachments")
         .and_then(Value::as_object)
         .filter(|a| a.len() == 1)
         .ok_or("a staged publish carries its tarball, and only it")?;
-    let tarball = attachments
-        .values()
-        .next()
-        .and_then(|a| a.get("data"))
-        .and_then(Value::as_str)
-        .and_then(|d| base64::engine::general_purpose::STANDARD.decode(d).ok())
-        .ok_or("the tarball is not base64")?;
+    let tarball = staged_tarball(doc).ok_or("the tarball is not base64")?;
     let shasum = manifest
         .pointer("/dist/shasum")
         .and_then(Value::as_str)
@@ -193,6 +186,17 @@ fn staged_version(doc: &Value, package: &str) -> Result<(String, String, String)
         );
     }
     Ok((version.clone(), tag, shasum))
+}
+
+/// The tarball a publish document carries (its first attachment with data), decoded: what
+/// staging checks and what `npm stage download` gets.
+fn staged_tarball(doc: &Value) -> Option<Vec<u8>> {
+    let data = doc
+        .get("_attachments")
+        .and_then(Value::as_object)?
+        .values()
+        .find_map(|v| v.get("data").and_then(Value::as_str))?;
+    base64::engine::general_purpose::STANDARD.decode(data).ok()
 }
 
 /// Largest `package.json` read from a staged tarball.
@@ -339,15 +343,7 @@ pub async fn apply(
         (StageRoute::Tarball(_), Some(s)) => {
             let doc: Value = serde_json::from_str(&s.body)
                 .map_err(|e| ServeError::Store(format!("staged document: {e}")))?;
-            let data = doc
-                .get("_attachments")
-                .and_then(Value::as_object)
-                .and_then(|a| {
-                    a.values()
-                        .find_map(|v| v.get("data").and_then(Value::as_str))
-                })
-                .unwrap_or_default();
-            let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(data) else {
+            let Some(bytes) = staged_tarball(&doc) else {
                 return Ok(error_answer(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "the staged tarball is not base64",
