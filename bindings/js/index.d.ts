@@ -599,6 +599,8 @@ export type Classification =
       package: string | null;
       path: string;
       key: string;
+      /** What one accepted code covers (SPEC §9.5); opaque, compare as text. Null with no action. */
+      operation: string | null;
       write: boolean;
       needs_current: boolean;
       /** A write that changes a package: only its maintainers may make it. */

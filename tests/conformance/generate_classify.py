@@ -143,6 +143,14 @@ def A(kind, **kw):
     return {"kind": kind, **kw}
 
 
+def OP(expect, kind, package=None, tag=None, org=None, target=None, subject=None):
+    """Pins the answer's `operation` (docs/CLASSIFICATION.md): what one accepted code covers,
+    the JSON text [kind, [package, tag, org, target_account], subject]."""
+    expect["match"]["operation"] = json.dumps([kind, [package, tag, org, target], subject],
+                                              separators=(",", ":"))
+    return expect
+
+
 def refused(problem=None, status=400):
     e = {"result": "refused"}
     if problem:
@@ -174,7 +182,8 @@ for v in (10, 11):
     # --- publish ---
     case(f"{p} publish: PUT /left-pad with a tarball attachment is package.publish",
          I("PUT", LPE, H("publish", v), publish_body(LP, v=v)),
-         W("PUT", LPE, "publish", A("package.publish", package=LP, tag="latest"), LP))
+         OP(W("PUT", LPE, "publish", A("package.publish", package=LP, tag="latest"), LP),
+            "package.publish", LP, tag="latest"))
     case(f"{p} publish: scoped PUT /@acme%2fwidget is package.publish of @acme/widget",
          I("PUT", WGE, H("publish", v), publish_body(WG, "1.0.0", v=v, access="public")),
          W("PUT", WGE, "publish", A("package.publish", package=WG, tag="latest"), WG))
@@ -193,10 +202,13 @@ for v in (10, 11):
          W("PUT", f"{LPE}/-rev/{REV}", "owner", A("owner.add", package=LP), LP, needs=True))
     case(f"{p} unpublish version: PUT -rev with current holding the extra version is package.unpublish",
          I("PUT", f"{LPE}/-rev/{REV}", H("unpublish", v), unp, current=full_doc(LP, v=v)),
-         W("PUT", f"{LPE}/-rev/{REV}", "unpublish", A("package.unpublish", package=LP), LP))
+         OP(W("PUT", f"{LPE}/-rev/{REV}", "unpublish", A("package.unpublish", package=LP), LP),
+            "package.unpublish", LP))
+    # The tarball DELETE is the same operation as the PUT before it: one code covers both.
     case(f"{p} unpublish version: tarball DELETE /left-pad/-/left-pad-1.0.1.tgz/-rev/<rev>",
          I("DELETE", f"{LPE}/-/left-pad-1.0.1.tgz/-rev/{REV2}", H("unpublish", v, ct=False)),
-         W("DELETE", f"{LPE}/-/left-pad-1.0.1.tgz/-rev/{REV2}", "unpublish", A("package.unpublish", package=LP), LP))
+         OP(W("DELETE", f"{LPE}/-/left-pad-1.0.1.tgz/-rev/{REV2}", "unpublish", A("package.unpublish", package=LP), LP),
+            "package.unpublish", LP))
     # --- unpublish everything ---
     case(f"{p} unpublish all: DELETE /left-pad/-rev/<rev>",
          I("DELETE", f"{LPE}/-rev/{REV}", H("unpublish", v, ct=False)),
@@ -237,20 +249,29 @@ for v in (10, 11):
     # --- org ---
     case(f"{p} org set: PUT /-/org/acme/user is org.member.add of the body's user",
          I("PUT", "/-/org/acme/user", H("org", v), {"user": "bob", "role": "developer"}),
-         W("PUT", "/-/org/acme/user", "org-member", A("org.member.add", org="acme", target_account="bob")))
+         OP(W("PUT", "/-/org/acme/user", "org-member", A("org.member.add", org="acme", target_account="bob")),
+            "org.member.add", org="acme", target="bob"))
+    # A code spent adding bob to acme adds nobody to another org, nor another account.
+    case(f"{p} org set into another org is another operation",
+         I("PUT", "/-/org/other/user", H("org", v), {"user": "bob", "role": "developer"}),
+         OP(W("PUT", "/-/org/other/user", "org-member", A("org.member.add", org="other", target_account="bob")),
+            "org.member.add", org="other", target="bob"))
     case(f"{p} org rm: DELETE /-/org/acme/user is org.member.remove of the body's user",
          I("DELETE", "/-/org/acme/user", H("org", v), {"user": "bob"}),
          W("DELETE", "/-/org/acme/user", "org-member", A("org.member.remove", org="acme", target_account="bob")))
     # --- team ---
     case(f"{p} team create: PUT /-/org/acme/team is org.team.change",
          I("PUT", "/-/org/acme/team", H("team", v), {"name": "devs", "description": "Developers"}),
-         W("PUT", "/-/org/acme/team", "team", A("org.team.change", org="acme")))
+         OP(W("PUT", "/-/org/acme/team", "team", A("org.team.change", org="acme")),
+            "org.team.change", org="acme", subject="team devs"))
     case(f"{p} team destroy: DELETE /-/team/acme/devs is org.team.change",
          I("DELETE", "/-/team/acme/devs", H("team", v, ct=False)),
-         W("DELETE", "/-/team/acme/devs", "team", A("org.team.change", org="acme")))
+         OP(W("DELETE", "/-/team/acme/devs", "team", A("org.team.change", org="acme")),
+            "org.team.change", org="acme", subject="team devs"))
     case(f"{p} team add: PUT /-/team/acme/devs/user is org.team.change",
          I("PUT", "/-/team/acme/devs/user", H("team", v), {"user": "bob"}),
-         W("PUT", "/-/team/acme/devs/user", "team", A("org.team.change", org="acme")))
+         OP(W("PUT", "/-/team/acme/devs/user", "team", A("org.team.change", org="acme", target_account="bob")),
+            "org.team.change", org="acme", target="bob", subject="team devs"))
     case(f"{p} team rm: DELETE /-/team/acme/devs/user is org.team.change",
          I("DELETE", "/-/team/acme/devs/user", H("team", v), {"user": "bob"}),
          W("DELETE", "/-/team/acme/devs/user", "team", A("org.team.change", org="acme")))
@@ -358,12 +379,20 @@ case("npm 11 stage publish: POST /-/stage/package/left-pad with the publish body
 case("npm 11 stage publish: scoped POST /-/stage/package/@acme%2fwidget",
      I("POST", "/-/stage/package/@acme%2fwidget", H("stage"), publish_body(WG, "1.0.0")),
      W("POST", "/-/stage/package/@acme%2fwidget", "stage-publish", A("package.stage-publish", package=WG), WG))
-case("npm 11 stage approve: POST /-/stage/<id>/approve is package.stage-approve",
+case("npm 11 stage approve: POST /-/stage/<id>/approve is package.stage-approve of that stage id",
      I("POST", f"/-/stage/{STAGE_ID}/approve", H("stage", ct=False)),
-     W("POST", f"/-/stage/{STAGE_ID}/approve", "stage-approve", A("package.stage-approve")))
-case("npm 11 stage reject: DELETE /-/stage/<id> is package.stage-approve",
+     OP(W("POST", f"/-/stage/{STAGE_ID}/approve", "stage-approve", A("package.stage-approve")),
+        "package.stage-approve", subject=f"approve {STAGE_ID}"))
+case("npm 11 stage approve of another stage id is another operation",
+     I("POST", f"/-/stage/{TRUST_ID}/approve", H("stage", ct=False)),
+     OP(W("POST", f"/-/stage/{TRUST_ID}/approve", "stage-approve", A("package.stage-approve")),
+        "package.stage-approve", subject=f"approve {TRUST_ID}"))
+# Rejecting is decided as approving is (SPEC §2 has one kind), but a code spent rejecting
+# approves nothing: its own route and operation.
+case("npm 11 stage reject: DELETE /-/stage/<id> is the stage-reject route, decided as package.stage-approve",
      I("DELETE", f"/-/stage/{STAGE_ID}", H("stage", ct=False)),
-     W("DELETE", f"/-/stage/{STAGE_ID}", "stage-approve", A("package.stage-approve")))
+     OP(W("DELETE", f"/-/stage/{STAGE_ID}", "stage-reject", A("package.stage-approve")),
+        "package.stage-approve", subject=f"reject {STAGE_ID}"))
 case("npm 11 OIDC exchange: POST /-/npm/v1/oidc/token/exchange/package/left-pad (no body) is oidc-exchange",
      I("POST", f"/-/npm/v1/oidc/token/exchange/package/{LP}", H("publish", ct=False, ci="gitlab-ci")),
      W("POST", f"/-/npm/v1/oidc/token/exchange/package/{LP}", "oidc-exchange", None, LP))

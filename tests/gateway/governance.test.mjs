@@ -271,9 +271,16 @@ test('orgs: `npm org` and `npm team` through the gateway; enforcing 2FA plans, r
   const none = npm(olga, ['org', 'ls', 'acme']);
   assert.notEqual(none.code, 0);
   assert.match(none.out, /E404/, none.out);
-  const create = npm(olga, ['org', 'set', 'acme', 'olga', 'owner', `--otp=${await freshCode(secret)}`]);
+  const createCode = await freshCode(secret);
+  const create = npm(olga, ['org', 'set', 'acme', 'olga', 'owner', `--otp=${createCode}`]);
   assert.equal(create.code, 0, create.out);
   assert.match(create.out, /Added olga as owner to acme\. You now have 1 member in this org\./);
+  // One code, one operation (SPEC §9.5): the code that made olga acme's owner, presented again
+  // at once, makes her owner of no other org.
+  const reused = npm(olga, ['org', 'set', 'beta', 'olga', 'owner', `--otp=${createCode}`]);
+  assert.notEqual(reused.code, 0, reused.out);
+  assert.match(reused.out, /EOTP/, reused.out);
+  assert.match(npm(olga, ['org', 'ls', 'beta']).out, /E404/);
   // Org governance in auth-and-writes needs a code: without one npm is asked for it.
   const noCode = npm(olga, ['org', 'set', 'acme', 'pete', 'developer']);
   assert.notEqual(noCode.code, 0);
@@ -310,6 +317,22 @@ test('orgs: `npm org` and `npm team` through the gateway; enforcing 2FA plans, r
   const olgaRow = (await (await fetch(`${ctx.registry}-/stepup/orgs/acme/members?tfa=on`, { headers: { authorization: `Bearer ${olgaToken}` } })).json()).members;
   assert.deepEqual(olgaRow.map((m) => [m.name, m.tfa, m.factors]), [['olga', 'auth-and-writes', ['totp']]]);
   assert.ok(olgaRow[0].last_login > 0);
+  // The audit and the enforcement plan are the engine's to allow: a token olga restricted to
+  // another network reads neither (nor learns whether the org exists).
+  const restricted = await fetch(`${ctx.registry}-/npm/v1/tokens`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${olgaToken}`, 'content-type': 'application/json', 'npm-otp': await freshCode(secret) },
+    body: JSON.stringify({ password: 'olga-pass-1', readonly: false, cidr_whitelist: ['10.0.0.0/8'] }),
+  });
+  assert.equal(restricted.status, 200, await restricted.clone().text());
+  const elsewhere = { authorization: `Bearer ${(await restricted.json()).token}`, 'content-type': 'application/json' };
+  for (const org of ['acme', 'no-such-org']) {
+    const audited = await fetch(`${ctx.registry}-/stepup/orgs/${org}/members`, { headers: elsewhere });
+    assert.equal(audited.status, 401, `${org}: ${await audited.text()}`);
+    assert.equal(audited.headers.get('www-authenticate'), 'ipaddress');
+  }
+  const planned = await fetch(`${ctx.registry}-/stepup/orgs/acme/tfa-enforcement`, { method: 'POST', headers: elsewhere, body: JSON.stringify({ enforce: true }) });
+  assert.equal(planned.status, 401, await planned.text());
 
   // Enforcement: the plan changes nothing; confirming needs the owner's code, then removes pete
   // and mails him why and how to come back.
@@ -409,14 +432,24 @@ test('staged publishing: `npm stage publish` needs no code, `npm stage approve` 
   assert.equal(dropTom.code, 0, dropTom.out);
   assert.doesNotMatch(npm(sam, ['owner', 'ls', 'staged-pkg']).out, /^tom /m);
 
-  // A rejected stage is gone and never published.
+  // A rejected stage is gone and never published; the code that rejected it approves no other
+  // staged version (one code, one operation: the stage id and the verb are part of it).
   const again = npm(sam, ['stage', 'publish'], pkgWith('staged-pkg', '1.2.0'));
   const rid = /staged with id ([0-9a-f-]{36})/.exec(again.out)?.[1];
   assert.ok(rid, again.out);
-  const rejected = npm(sam, ['stage', 'reject', rid, `--otp=${await freshCode(secret)}`]);
+  const other = npm(sam, ['stage', 'publish'], pkgWith('staged-pkg', '1.2.1'));
+  const oid = /staged with id ([0-9a-f-]{36})/.exec(other.out)?.[1];
+  assert.ok(oid, other.out);
+  const rejectCode = await freshCode(secret);
+  const rejected = npm(sam, ['stage', 'reject', rid, `--otp=${rejectCode}`]);
   assert.equal(rejected.code, 0, rejected.out);
   assert.match(rejected.out, /has been rejected/);
+  const smuggled = npm(sam, ['stage', 'approve', oid, `--otp=${rejectCode}`]);
+  assert.notEqual(smuggled.code, 0, smuggled.out);
+  assert.match(smuggled.out, /EOTP/, smuggled.out);
   assert.equal((await upstreamDoc())['dist-tags'].latest, '1.1.0');
+  const dropOther = npm(sam, ['stage', 'reject', oid, `--otp=${await freshCode(secret)}`]);
+  assert.equal(dropOther.code, 0, dropOther.out);
   assert.deepEqual(JSON.parse(npm(sam, ['stage', 'list', '--json']).stdout), []);
 
   // A CI job trusted to stage only: its ID token stages a version, cannot publish one, and the

@@ -145,6 +145,43 @@ impl Action {
             ..Action::new(kind)
         }
     }
+
+    /// The operation one accepted code covers (SPEC §9.5); `subject` tells apart requests the
+    /// action's fields do not (the stage id and verb, the team). See [`operation_key`].
+    pub fn operation(&self, subject: Option<&str>) -> String {
+        operation_key(
+            self.kind,
+            [
+                self.package.as_deref(),
+                self.tag.as_deref(),
+                self.org.as_deref(),
+                self.target_account.as_deref(),
+            ],
+            subject,
+        )
+    }
+}
+
+/// The operation one accepted code covers (SPEC §9.5): the action kind and every target it
+/// names — package, dist-tag, org, target account — and the subject only the path names (which
+/// staged publish, approved or rejected; which team). A code spent adding a member to one org
+/// therefore adds nobody to another, and approving one staged version approves no other; the
+/// requests of one npm command (unpublish's PUT and DELETE) share all of these. JSON text, so no
+/// two different operations read the same.
+pub fn operation_key(
+    kind: ActionKind,
+    targets: [Option<&str>; 4],
+    subject: Option<&str>,
+) -> String {
+    serde_json::to_string(&(kind.as_str(), targets, subject)).unwrap_or_default()
+}
+
+/// The subject an [`operation_key`] names, read back (a host describing what a code or an
+/// approval covers); `None` for text that is not an operation key or names no subject.
+pub fn operation_subject(key: &str) -> Option<String> {
+    serde_json::from_str::<(String, [Option<String>; 4], Option<String>)>(key)
+        .ok()
+        .and_then(|(_, _, subject)| subject)
 }
 
 /// `account`.

@@ -308,7 +308,7 @@ class StepupMiddleware {
     const oidc = this.oidcCaller(req);
     if (oidc) {
       if (!c.write) return next();
-      const d = await this.decide(req, oidc.account, c.action, { credential: oidc.credential, key: c.key });
+      const d = await this.decide(req, oidc.account, c.action, { credential: oidc.credential, key: c.key, operation: c.operation });
       if (d.outcome !== 'allow') return answer(res, d);
       const groups = ['$all', '$authenticated', '@all', '@authenticated', 'all'];
       req.remote_user = { name: oidc.account, groups, real_groups: [] };
@@ -328,7 +328,7 @@ class StepupMiddleware {
       // Reads are decided for accounts too: a token's expiry and allow-list hold everywhere,
       // and a read outside a granular token's packages goes out anonymously (SPEC §8.24).
       if (!user || !c.action) return next();
-      const d = await this.decide(req, user, c.action, { key: c.key, read: true });
+      const d = await this.decide(req, user, c.action, { key: c.key, operation: c.operation, read: true });
       if (d.outcome !== 'allow') return answer(res, d);
       if (d.effects.some((e) => e.kind === 'read-anonymously')) {
         req.remote_user = ANONYMOUS();
@@ -348,7 +348,7 @@ class StepupMiddleware {
     if (c.maintainers_only && c.package && !this.mayWrite(c.package, user)) {
       return res.status(403).json({ error: `You are not a maintainer of ${c.package}: ask one of its owners (npm owner ls ${c.package}).` });
     }
-    const d = await this.decide(req, user, c.action, { key: c.key });
+    const d = await this.decide(req, user, c.action, { key: c.key, operation: c.operation });
     if (d.outcome !== 'allow') return answer(res, d);
     if (c.action.kind === 'token.create') this.captureToken(req, res);
     if (c.action.kind === 'owner.add' || c.action.kind === 'owner.remove') return this.ownerChange(req, res, user, c);
@@ -469,18 +469,19 @@ class StepupMiddleware {
   }
 
   /** Builds the request, runs authorize with the account's secrets, applies the effects. */
-  async decide(req, user, action, { credential, key, read = false } = {}) {
+  async decide(req, user, action, { credential, key, operation, read = false } = {}) {
     const { policy } = await this.policy();
     const t = now();
     const state = this.store.user(user);
     const ip = req.ip;
     const requestKey = key ?? `${req.method} ${req.path}`;
+    const op = `${user}\u0000${operation ?? JSON.stringify(action)}`;
     const cred = credential ?? (await this.credential(req));
     // npm sends --otp on reads too: a code is looked at only on writes — and on any request
     // with HTTP Basic, which is a login every time (SPEC rule 8), reads included.
     const code = (!read || cred.kind === 'basic') && typeof req.headers['npm-otp'] === 'string' ? req.headers['npm-otp'].trim() : '';
     const proofs = [];
-    if (code && state?.tfa && this.sameOperation(user, action, requestKey, code, t)) proofs.push({ factor: 'totp', verified_at: t });
+    if (code && state?.tfa && this.sameOperation(op, requestKey, code, t)) proofs.push({ factor: 'totp', verified_at: t });
     const request = {
       now: t,
       action,
@@ -496,13 +497,13 @@ class StepupMiddleware {
     if (state?.last_totp_step !== undefined) secrets.last_totp_step = state.last_totp_step;
     if (state?.recovery_codes) secrets.recovery_codes = state.recovery_codes;
     const d = policy.authorize(request, secrets, code ? { code } : null);
-    this.apply(user, ip, d, t, requestKey, action, code);
+    this.apply(user, ip, d, t, requestKey, op, code);
     if (read && d.outcome === 'allow') return d;
     this.logger.info({ user, kind: action.kind, reason: d.reason, rule: d.rule }, 'stepup: @{user} @{kind} -> @{reason} (@{rule})');
     return d;
   }
 
-  apply(user, ip, d, t, requestKey, action, code) {
+  apply(user, ip, d, t, requestKey, op, code) {
     const state = this.store.user(user);
     let changed = false;
     for (const e of d.effects) {
@@ -511,10 +512,10 @@ class StepupMiddleware {
       else if (!state) continue;
       else if (e.kind === 'consume-totp-step') {
         state.last_totp_step = e.step;
-        this.remember(user, action, requestKey, code, t);
+        this.remember(op, requestKey, code, t);
       } else if (e.kind === 'burn-recovery-code') {
         state.recovery_codes = state.recovery_codes.filter((_, i) => i !== e.index);
-        this.remember(user, action, requestKey, code, t);
+        this.remember(op, requestKey, code, t);
       } else if (e.kind === 'clear-failures') state.failures = [];
       else if (e.kind === 'start-safeguard') state.safeguard_until = e.until;
     }
@@ -522,27 +523,25 @@ class StepupMiddleware {
   }
 
   /**
-   * The operation an accepted code covers (SPEC §9.5): one action kind on one package, never
-   * another kind; the client's npm-command header plays no part.
+   * Remembers an accepted code for its operation (SPEC §9.5): `op` is the account and the
+   * operation core's classification named (the action and all its targets, the stage id, the
+   * team), or for an action the plugin built itself, that action; the client's npm-command
+   * header plays no part.
    */
-  operationKey(user, action) {
-    return `${user}\u0000${action.kind}\u0000${action.package ?? ''}`;
-  }
-
-  remember(user, action, requestKey, code, t) {
+  remember(op, requestKey, code, t) {
     if (!code) return;
     // Keyed with the sealing key: a hash of a 6-digit code in memory is no code to a reader.
     const hash = crypto.createHmac('sha256', this.store.key).update(code).digest('hex');
-    this.operations.set(this.operationKey(user, action), { hash, until: t + OP_WINDOW, used: new Set([requestKey]) });
+    this.operations.set(op, { hash, until: t + OP_WINDOW, used: new Set([requestKey]) });
   }
 
   /** A code accepted for another request of this operation covers this one, once. */
-  sameOperation(user, action, requestKey, code, t) {
-    const op = this.operations.get(this.operationKey(user, action));
-    if (!op || t >= op.until) return false;
+  sameOperation(op, requestKey, code, t) {
+    const seen = this.operations.get(op);
+    if (!seen || t >= seen.until) return false;
     const hash = crypto.createHmac('sha256', this.store.key).update(code).digest('hex');
-    if (!crypto.timingSafeEqual(Buffer.from(hash), Buffer.from(op.hash)) || op.used.has(requestKey)) return false;
-    op.used.add(requestKey);
+    if (!crypto.timingSafeEqual(Buffer.from(hash), Buffer.from(seen.hash)) || seen.used.has(requestKey)) return false;
+    seen.used.add(requestKey);
     return true;
   }
 
@@ -650,7 +649,7 @@ class StepupMiddleware {
     const setting = 'publish_requires_tfa' in body;
     const allowed = await new Promise((ok) => this.auth.allow_publish({ packageName: pkg }, req.remote_user, (err, yes) => ok(!err && yes)));
     if (!allowed) return res.status(403).json({ error: `You may not change the settings of ${pkg}.` });
-    const d = await this.decide(req, user, c.action, { key: c.key });
+    const d = await this.decide(req, user, c.action, { key: c.key, operation: c.operation });
     if (d.outcome !== 'allow') return answer(res, d);
     if (setting) {
       const access = !body.publish_requires_tfa ? 'none' : body.automation_token_overrides_tfa ? 'tfa-or-token' : 'tfa-no-tokens';

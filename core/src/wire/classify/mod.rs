@@ -18,6 +18,7 @@ use serde_json::{Map, Value};
 
 use crate::contract::action::{ActionClass, ActionKind};
 use crate::contract::error::InputError;
+use crate::contract::request::operation_key;
 
 pub use name::valid as valid_package_name;
 
@@ -144,6 +145,10 @@ pub enum Classification {
         package: Option<String>,
         /// The canonical path (and, for reads, the query) to forward.
         path: String,
+        /// What one accepted code covers (SPEC §9.5): the action and whatever else names the
+        /// request's target, so a host remembers a code for exactly this operation. `null` with
+        /// no action.
+        operation: Option<String>,
         /// `METHOD path`: the request's identity.
         key: String,
         /// Whether the method writes.
@@ -229,6 +234,8 @@ struct Hit {
     needs_current: bool,
     /// The route accepts a query on any method (the web-login `done` poll).
     keeps_query: bool,
+    /// What names the target besides the action's fields (part of the operation).
+    subject: Option<String>,
 }
 
 impl Hit {
@@ -241,7 +248,13 @@ impl Hit {
             canonical,
             needs_current: false,
             keeps_query: false,
+            subject: None,
         }
+    }
+
+    fn about(mut self, subject: String) -> Self {
+        self.subject = Some(subject);
+        self
     }
 }
 
@@ -307,8 +320,21 @@ fn classify_or_refuse(input: &ClassifyInput) -> Result<Classification, Refusal> 
                     _ => false,
                 }
         });
+    let operation = hit.action.as_ref().map(|a| {
+        operation_key(
+            a.kind,
+            [
+                a.package.as_deref(),
+                a.tag.as_deref(),
+                a.org.as_deref(),
+                a.target_account.as_deref(),
+            ],
+            hit.subject.as_deref(),
+        )
+    });
     Ok(Classification::Classified {
         route: hit.route,
+        operation,
         key: format!("{method} {path}"),
         path,
         package: hit.package,
@@ -482,7 +508,6 @@ fn special(r: &Req<'_>, segs: &[&str]) -> Result<Option<Hit>, Refusal> {
                     canonical,
                 )));
             }
-            let _ = team;
             match (m, tail) {
                 ("PUT" | "DELETE", ["package"]) => {
                     let kind = if m == "PUT" {
@@ -502,7 +527,9 @@ fn special(r: &Req<'_>, segs: &[&str]) -> Result<Option<Hit>, Refusal> {
                         return Err(refuse(Problem::BadPackageName, p));
                     }
                     a.package = Some(p.to_owned());
-                    return Ok(Some(Hit::new("team-package", Some(a), canonical)));
+                    return Ok(Some(
+                        Hit::new("team-package", Some(a), canonical).about(team_subject(team)),
+                    ));
                 }
                 ("DELETE", []) | ("PUT" | "DELETE", ["user"]) => {
                     let mut a = org_action(ActionKind::OrgTeamChange);
@@ -512,7 +539,9 @@ fn special(r: &Req<'_>, segs: &[&str]) -> Result<Option<Hit>, Refusal> {
                         .get("user")
                         .and_then(Value::as_str)
                         .map(str::to_owned);
-                    return Ok(Some(Hit::new("team", Some(a), canonical)));
+                    return Ok(Some(
+                        Hit::new("team", Some(a), canonical).about(team_subject(team)),
+                    ));
                 }
                 _ => {}
             }
@@ -549,11 +578,20 @@ fn special(r: &Req<'_>, segs: &[&str]) -> Result<Option<Hit>, Refusal> {
                     return Ok(Some(Hit::new("org-member", Some(a), canonical)));
                 }
                 ("PUT", ["team"]) => {
-                    return Ok(Some(Hit::new(
-                        "team",
-                        Some(org_action(ActionKind::OrgTeamChange)),
-                        canonical,
-                    )));
+                    let team = r
+                        .input
+                        .body
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    return Ok(Some(
+                        Hit::new(
+                            "team",
+                            Some(org_action(ActionKind::OrgTeamChange)),
+                            canonical,
+                        )
+                        .about(team_subject(team)),
+                    ));
                 }
                 _ => {}
             }
@@ -574,19 +612,27 @@ fn special(r: &Req<'_>, segs: &[&str]) -> Result<Option<Hit>, Refusal> {
                 )));
             }
         }
-        ["stage", _, "approve"] if m == "POST" => {
-            return Ok(Some(Hit::new(
-                "stage-approve",
-                Some(ActionDoc::of(ActionKind::PackageStageApprove)),
-                enc(segs),
-            )));
+        // Rejecting is decided as approving is (a maintainer with a second factor, SPEC §2), but
+        // it is its own route and its own operation: a code spent rejecting approves nothing.
+        ["stage", id, "approve"] if m == "POST" => {
+            return Ok(Some(
+                Hit::new(
+                    "stage-approve",
+                    Some(ActionDoc::of(ActionKind::PackageStageApprove)),
+                    enc(segs),
+                )
+                .about(format!("approve {id}")),
+            ));
         }
-        ["stage", _] if m == "DELETE" => {
-            return Ok(Some(Hit::new(
-                "stage-approve",
-                Some(ActionDoc::of(ActionKind::PackageStageApprove)),
-                enc(segs),
-            )));
+        ["stage", id] if m == "DELETE" => {
+            return Ok(Some(
+                Hit::new(
+                    "stage-reject",
+                    Some(ActionDoc::of(ActionKind::PackageStageApprove)),
+                    enc(segs),
+                )
+                .about(format!("reject {id}")),
+            ));
         }
         _ => {}
     }
@@ -594,6 +640,11 @@ fn special(r: &Req<'_>, segs: &[&str]) -> Result<Option<Hit>, Refusal> {
         return Ok(Some(read(ActionKind::PackageRead)));
     }
     Ok(None)
+}
+
+/// The subject of a team route: which team of the org.
+fn team_subject(team: &str) -> String {
+    format!("team {team}")
 }
 
 /// `POST /-/npm/v1/user`: profile changes, password, 2FA enrolment and removal.

@@ -33,10 +33,11 @@ pub struct Call {
     pub ip: Option<String>,
     /// `npm-otp`, trimmed; ignored on reads.
     pub code: Option<String>,
-    /// `npm-command` header.
-    pub command: String,
     /// `METHOD path`, to tell the requests of one operation apart.
     pub request: String,
+    /// The operation the engine's classification named (SPEC §9.5), when the request was
+    /// classified as an npm request.
+    pub operation: Option<String>,
     /// Whether the method writes.
     pub write: bool,
     /// A WebAuthn assertion (`PublicKeyCredential.toJSON()`) answering the account's pending
@@ -50,15 +51,13 @@ pub const ASSERT: &str = "assert";
 /// The prefix of a one-time token from a browser approval (npm's web OTP flow).
 pub const APPROVAL_PREFIX: &str = "stepup-approval-";
 
-/// The operation an accepted code covers (SPEC §9.5): one action kind on one package — never
-/// another kind, so a code spent on `token.create` cannot disable 2FA. The client's
-/// `npm-command` header plays no part.
-pub fn operation(_call: &Call, action: &Action) -> String {
-    format!(
-        "{} {}",
-        action.kind.as_str(),
-        action.package.as_deref().unwrap_or_default()
-    )
+/// The operation an accepted code covers (SPEC §9.5): as the engine's classification named it,
+/// or, for the server's own routes that build their action in code, the action's own operation.
+/// The client's `npm-command` header plays no part.
+pub fn operation(call: &Call, action: &Action) -> String {
+    call.operation
+        .clone()
+        .unwrap_or_else(|| action.operation(None))
 }
 
 /// The engine's decision.

@@ -46,6 +46,8 @@ pub struct Classified {
     pub path: String,
     /// `METHOD path`.
     pub key: String,
+    /// What one accepted code covers (SPEC §9.5), as the engine names it.
+    pub operation: Option<String>,
     /// Whether the method writes.
     pub write: bool,
     /// The body's reading depends on the package's current document.
@@ -71,6 +73,7 @@ impl Classified {
             package: text("package"),
             path: text("path").unwrap_or_else(|| "/".to_owned()),
             key: text("key").unwrap_or_default(),
+            operation: text("operation"),
             write: answer.get("write").and_then(Value::as_bool).unwrap_or(true),
             needs_current: answer
                 .get("needs_current")

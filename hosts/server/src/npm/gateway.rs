@@ -144,7 +144,8 @@ pub async fn proxy(
                 {
                     return Ok(not_a_maintainer(pkg));
                 }
-                let call = super::call_for(&app, peer, &classified.key, &parts.headers);
+                let mut call = super::call_for(&app, peer, &classified.key, &parts.headers);
+                call.operation.clone_from(&classified.operation);
                 let d = decide(&app, &call, &id.account, &id.credential, &action).await?;
                 if !read || !d.allowed() {
                     tracing::info!(account = %id.account, kind = action.kind.as_str(), key = %classified.key, reason = d.decision.reason.as_str(), rule = %d.decision.rule, "decided");
@@ -353,7 +354,8 @@ async fn publishing_setting(
     let Some(pkg) = classified.package.clone() else {
         return Ok(None);
     };
-    let call = super::call_for(app, peer, &classified.key, headers);
+    let mut call = super::call_for(app, peer, &classified.key, headers);
+    call.operation.clone_from(&classified.operation);
     let d = decide(app, &call, &id.account, &id.credential, action).await?;
     if !d.allowed() {
         return Ok(Some(decision_answer(&d.decision)));

@@ -180,8 +180,7 @@ pub async fn couch_login(
         return error_answer(StatusCode::BAD_REQUEST, "A login needs a password.");
     };
     let email = doc.get("email").and_then(Value::as_str);
-    let mut call = super::call_of(&app, peer, &axum::http::Method::PUT, "/-/user", &headers);
-    call.command = "login".into();
+    let call = super::call_of(&app, peer, &axum::http::Method::PUT, "/-/user", &headers);
     let run = async {
         let upstream_token = match login_decision(&app, &call, name, password, email).await? {
             Ok(t) => t,
@@ -430,7 +429,6 @@ pub async fn web_login_submit(
         "/-/stepup/login",
         &headers,
     );
-    call.command = "login".into();
     call.write = true;
     call.code = Some(f.otp.trim().to_owned()).filter(|c| !c.is_empty());
     match login_decision(&app, &call, &f.name, &f.password, None).await? {

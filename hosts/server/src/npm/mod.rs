@@ -387,12 +387,8 @@ pub fn call_for(app: &App, peer: SocketAddr, key: &str, headers: &HeaderMap) -> 
             .and_then(|v| v.to_str().ok())
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty()),
-        command: headers
-            .get("npm-command")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned(),
         request: key.to_owned(),
+        operation: None,
         write,
         assertion: None,
     }

@@ -575,6 +575,7 @@ pub async fn enforce(
 /// The org's owner or admin behind an npm token, or the answer refusing the caller.
 async fn manager(
     app: &App,
+    peer: SocketAddr,
     headers: &HeaderMap,
     org: &str,
     owners_only: bool,
@@ -583,6 +584,21 @@ async fn manager(
         Ok(id) => id,
         Err(answer) => return Ok(Err(answer)),
     };
+    // What the credential may do is the engine's to say (an expired, IP-restricted or
+    // package-scoped token reads no org's audit), and it says it before the org's members are
+    // looked at, so a refused caller learns nothing about the org.
+    let call = super::call_for(
+        app,
+        peer,
+        &format!("GET /-/stepup/orgs/{org}/members"),
+        headers,
+    );
+    let mut read = Action::new(ActionKind::OrgRead);
+    read.org = Some(org.to_owned());
+    let d = decide(app, &call, &id.account, &id.credential, &read).await?;
+    if !d.allowed() {
+        return Ok(Err(super::decision_answer(&d.decision)));
+    }
     let members = app.store.org_members(org).await?;
     let role = role_of(&members, &id.account);
     if role.is_none() {
@@ -605,12 +621,13 @@ async fn manager(
 /// owners and admins (npm token).
 pub async fn members_endpoint(
     State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(org): Path<String>,
     headers: HeaderMap,
     Query(q): Query<AuditQuery>,
 ) -> Response<Body> {
     let run = async {
-        if let Err(answer) = manager(&app, &headers, &org, false).await? {
+        if let Err(answer) = manager(&app, peer, &headers, &org, false).await? {
             return Ok(answer);
         }
         audit(&app, &org, &q).await
@@ -629,7 +646,7 @@ pub async fn enforce_endpoint(
     Json(form): Json<EnforceForm>,
 ) -> Response<Body> {
     let run = async {
-        let id = match manager(&app, &headers, &org, true).await? {
+        let id = match manager(&app, peer, &headers, &org, true).await? {
             Ok(id) => id,
             Err(answer) => return Ok(answer),
         };

@@ -154,7 +154,6 @@ pub async fn register_options(
         "/-/stepup/security-keys",
         &headers,
     );
-    call.command = "security-key".into();
     call.write = true;
     call.code = Some(f.otp.trim().to_owned()).filter(|c| !c.is_empty());
     let d = decide(
@@ -292,7 +291,6 @@ async fn manage_decision(
         return Ok(Some(as_json_error(answer).await));
     }
     let mut call = super::call_of(app, peer, &Method::POST, path, headers);
-    call.command = "security-key".into();
     call.write = kind != ActionKind::ProfileRead;
     call.code = Some(f.otp.trim().to_owned()).filter(|c| !c.is_empty());
     call.assertion = f.assertion.clone();
@@ -411,7 +409,6 @@ pub async fn login_key(
         return Ok(refused(StatusCode::BAD_REQUEST, "assertion: required"));
     };
     let mut call = super::call_of(&app, peer, &Method::POST, "/-/stepup/login", &headers);
-    call.command = "login".into();
     call.write = true;
     call.assertion = Some(assertion);
     match login_decision(&app, &call, &f.name, &f.password, None).await? {
@@ -511,14 +508,9 @@ pub async fn decide_or_answer(
 pub async fn approve_page(State(app): State<Shared>, Path(id): Path<String>) -> Response<Body> {
     match app.store.pending_approval(&id, crate::now()).await {
         Ok(Some(a)) => {
-            let what = match serde_json::from_str::<Action>(&a.action) {
-                Ok(Action {
-                    kind,
-                    package: Some(p),
-                    ..
-                }) => format!("{} of {p}", kind.as_str()),
-                Ok(action) => action.kind.as_str().to_owned(),
-                Err(e) => return internal(ServeError::Store(format!("approval action: {e}"))),
+            let what = match approval_subject(&app, &a).await {
+                Ok(what) => what,
+                Err(e) => return internal(e),
             };
             page(
                 "Approve with your security key",
@@ -537,6 +529,42 @@ pub async fn approve_page(State(app): State<Shared>, Path(id): Path<String>) -> 
         ),
         Err(e) => internal(e),
     }
+}
+
+/// What an approval covers, in words: the action and every target it names — package, dist-tag,
+/// org, account, team — and for a staged publish which version is approved or rejected, so the
+/// key approves what the reader sees and nothing else.
+async fn approval_subject(app: &App, a: &Approval) -> Result<String, ServeError> {
+    let action: Action = serde_json::from_str(&a.action)
+        .map_err(|e| ServeError::Store(format!("approval action: {e}")))?;
+    let subject = stepup_core::contract::request::operation_subject(&a.op);
+    let mut what = action.kind.as_str().to_owned();
+    if let Some(p) = &action.package {
+        what.push_str(&format!(" of {p}"));
+    }
+    if let Some(t) = &action.tag {
+        what.push_str(&format!(" (dist-tag {t})"));
+    }
+    if let Some(o) = &action.org {
+        what.push_str(&format!(" in org {o}"));
+    }
+    if let Some(t) = &action.target_account {
+        what.push_str(&format!(" for account {t}"));
+    }
+    match subject.as_deref().and_then(|s| s.split_once(' ')) {
+        Some((verb @ ("approve" | "reject"), id)) => {
+            let version = app
+                .store
+                .staged(id)
+                .await?
+                .map(|s| format!("{}@{}", s.package, s.version))
+                .unwrap_or_else(|| "a staged version no longer pending".to_owned());
+            what = format!("{what}: {verb} staged {version} (stage {id})");
+        }
+        Some(("team", team)) => what.push_str(&format!(", team {team}")),
+        _ => {}
+    }
+    Ok(what)
 }
 
 /// `POST /-/stepup/approve/ID/key-options`: a challenge for the approving account's keys.
@@ -583,7 +611,7 @@ pub async fn approve(
         &format!("/-/stepup/approve/{id}"),
         &headers,
     );
-    call.command = a.op.split(' ').next().unwrap_or_default().to_owned();
+    call.operation = Some(a.op.clone());
     call.write = true;
     call.assertion = Some(assertion);
     let d = decide(&app, &call, &a.account, &credential, &action).await?;
