@@ -287,7 +287,29 @@ test('orgs: `npm org` and `npm team` through the gateway; enforcing 2FA plans, r
   assert.match(noCode.out, /EOTP/, noCode.out);
   const add = npm(olga, ['org', 'set', 'acme', 'pete', 'developer', `--otp=${await freshCode(secret)}`]);
   assert.equal(add.code, 0, add.out);
-  assert.match(add.out, /You now have 2 members in this org/);
+  // Nobody joins an org without consent: pete is invited and mailed; until he accepts he is no
+  // member, and the org sees nothing of his account but his name.
+  assert.match(add.out, /You now have 1 member in this org/);
+  assert.deepEqual(JSON.parse(npm(olga, ['org', 'ls', 'acme', '--json']).stdout), { olga: 'owner' });
+  const auditRows = async () => (await (await fetch(`${ctx.registry}-/stepup/orgs/acme/members`, { headers: { authorization: `Bearer ${olgaToken}` } })).json()).members;
+  assert.deepEqual((await auditRows()).find((m) => m.name === 'pete'), { name: 'pete', role: 'developer', invited: true });
+  const invitations = readdirSync(join(work, 'mail')).filter((f) => f.includes('-pete-org-invitation-'));
+  assert.equal(invitations.length, 1);
+  assert.match(readFileSync(join(work, 'mail', invitations[0]), 'utf8').replace(/=\r\n/g, ''), /olga invited the account pete to the acme organization/);
+  const answer = async (who, token, accept, org = 'acme') => fetch(`${ctx.registry}-/stepup/orgs/${org}/invitation`, {
+    method: 'POST', body: JSON.stringify({ accept }), headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+  });
+  const peteToken = (await (await couchLogin('pete', 'pete-pass-1')).json()).token;
+  const joined = await answer('pete', peteToken, true);
+  assert.equal(joined.status, 200, await joined.clone().text());
+  assert.equal((await joined.json()).joined, true);
+  assert.equal((await answer('pete', peteToken, true)).status, 404, 'an invitation is accepted once');
+  // quinn, invited too, declines: gone, and never shown.
+  const inviteQuinn = npm(olga, ['org', 'set', 'acme', 'quinn', 'developer', `--otp=${await freshCode(secret)}`]);
+  assert.equal(inviteQuinn.code, 0, inviteQuinn.out);
+  const quinnToken = (await (await couchLogin('quinn', 'quinn-pass-1')).json()).token;
+  assert.equal((await answer('quinn', quinnToken, false)).status, 200);
+  assert.equal((await auditRows()).find((m) => m.name === 'quinn'), undefined);
   const roster = npm(olga, ['org', 'ls', 'acme', '--json']);
   assert.equal(roster.code, 0, roster.out);
   assert.deepEqual(JSON.parse(roster.stdout), { olga: 'owner', pete: 'developer' });

@@ -352,6 +352,10 @@ fn routes(app: Shared) -> Router {
             post(npm::orgs::enforce_endpoint),
         )
         .route(
+            "/-/stepup/orgs/{org}/invitation",
+            post(npm::orgs::invitation_endpoint),
+        )
+        .route(
             "/-/stepup/login/{id}/key-options",
             post(npm::security_keys::login_options),
         )

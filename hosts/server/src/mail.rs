@@ -130,6 +130,34 @@ impl Outbox {
         )
     }
 
+    /// Tells `account` that `invitation.by` invited it to `invitation.org`, and how to accept or
+    /// decline: nobody is made a member of an org (its audit, its enforcement mail) without
+    /// saying so.
+    pub fn send_org_invitation(
+        &self,
+        account: &str,
+        email: &str,
+        invitation: &Invitation<'_>,
+        now: i64,
+        issuer: &str,
+    ) -> Result<PathBuf, ServeError> {
+        let who = printable(account);
+        let org = printable(invitation.org);
+        let role = printable(invitation.role);
+        let by = printable(invitation.by);
+        let issuer = printable_text(issuer);
+        self.send(
+            account,
+            email,
+            now,
+            "org-invitation",
+            &format!("{by} invited you to the {org} organization on {issuer}"),
+            &format!(
+                "{by} invited the account {who} to the {org} organization on {issuer} as {role}. Until you accept, you are not a member and {org} sees nothing about your account but its name.\r\n\r\nTo accept, send `POST /-/stepup/orgs/{org}/invitation` to this registry with your npm token and the body {{\"accept\": true}}; to decline, the body {{\"accept\": false}}. If you do not know {by}, decline or ignore this message.\r\n"
+            ),
+        )
+    }
+
     /// Builds a message with lettre's builder (`Date`, `From`, `Message-ID`, encoded headers)
     /// and writes it atomically, named so two messages never share a file.
     fn send(
@@ -184,6 +212,17 @@ impl Outbox {
 }
 
 /// A name as it may appear in a header or a message: printable ASCII only.
+/// An org invitation as its mail names it.
+#[derive(Clone, Copy, Debug)]
+pub struct Invitation<'a> {
+    /// The org.
+    pub org: &'a str,
+    /// The role offered.
+    pub role: &'a str,
+    /// Who invited.
+    pub by: &'a str,
+}
+
 fn printable(s: &str) -> String {
     s.chars().filter(|c| c.is_ascii_graphic()).collect()
 }

@@ -687,12 +687,12 @@ async fn stores_are_migrated_once_and_older_stores_keep_their_rows() {
     let dir = tempdir("migrations");
     let fresh = StoreUrl::Sqlite(dir.join("fresh.db").display().to_string());
     let store = Store::open(&fresh).await.expect("a new store opens");
-    assert_eq!(store.schema_versions().await.unwrap(), vec![1, 2, 3, 4]);
+    assert_eq!(store.schema_versions().await.unwrap(), vec![1, 2, 3, 4, 5]);
     store.close().await;
     let again = Store::open(&fresh)
         .await
         .expect("a migrated store opens again");
-    assert_eq!(again.schema_versions().await.unwrap(), vec![1, 2, 3, 4]);
+    assert_eq!(again.schema_versions().await.unwrap(), vec![1, 2, 3, 4, 5]);
     again.close().await;
 
     // A store from before migrations were tracked: the same tables, one account, no record.
@@ -713,7 +713,7 @@ async fn stores_are_migrated_once_and_older_stores_keep_their_rows() {
     let old = StoreUrl::Sqlite(old_path.display().to_string());
     let store = Store::open(&old).await.expect("an untracked store opens");
     // Step 1 is recorded as it is, the steps after it are applied.
-    assert_eq!(store.schema_versions().await.unwrap(), vec![1, 2, 3, 4]);
+    assert_eq!(store.schema_versions().await.unwrap(), vec![1, 2, 3, 4, 5]);
     let account = store
         .account("old")
         .await
@@ -887,7 +887,7 @@ async fn orgs_enforcement_removes_exactly_the_members_without_2fa() {
         let store = Store::open(&url).await.unwrap();
         // Names unique per run: a PostgreSQL store outlives the test.
         let org = format!("acme-{}", std::process::id());
-        for name in ["o1", "d1", "d2"] {
+        for name in ["o1", "d1", "d2", "inv"] {
             store.account_or_create(name, 1).await.unwrap();
         }
         let key = |id: &str| stepup_server::store::KeyRow {
@@ -902,7 +902,7 @@ async fn orgs_enforcement_removes_exactly_the_members_without_2fa() {
             .unwrap();
         assert_eq!(
             store
-                .set_org_member(&org, "o1", "owner", true, 1)
+                .set_org_member(&org, "o1", "owner", true, true, 1)
                 .await
                 .unwrap(),
             Some(true)
@@ -910,14 +910,14 @@ async fn orgs_enforcement_removes_exactly_the_members_without_2fa() {
         // A second account creating the same org finds it taken and joins nothing.
         assert_eq!(
             store
-                .set_org_member(&org, "d2", "owner", true, 1)
+                .set_org_member(&org, "d2", "owner", true, true, 1)
                 .await
                 .unwrap(),
             None
         );
         assert_eq!(
             store
-                .set_org_member(&org, "d1", "admin", false, 1)
+                .set_org_member(&org, "d1", "admin", false, true, 1)
                 .await
                 .unwrap(),
             Some(false)
@@ -928,15 +928,27 @@ async fn orgs_enforcement_removes_exactly_the_members_without_2fa() {
             ("ghost", "developer"),
         ] {
             store
-                .set_org_member(&org, who, role, false, 1)
+                .set_org_member(&org, who, role, false, true, 1)
                 .await
                 .unwrap();
         }
+        // An account added by someone else is only invited: no member for decisions until it
+        // accepts, and never removed (or mailed) by enforcement while it has not.
+        store
+            .set_org_member(&org, "inv", "developer", false, false, 1)
+            .await
+            .unwrap();
+        assert!(store.orgs_of("inv").await.unwrap().is_empty());
+        assert_eq!(
+            store.org_invitations("inv").await.unwrap(),
+            [(org.clone(), "developer".to_owned())]
+        );
         let roles: Vec<(String, String)> = store
             .org_members(&org)
             .await
             .unwrap()
             .into_iter()
+            .filter(|m| m.accepted)
             .map(|m| (m.account, m.role))
             .collect();
         assert_eq!(
@@ -966,6 +978,34 @@ async fn orgs_enforcement_removes_exactly_the_members_without_2fa() {
             .unwrap();
         let removed = store.set_enforce_tfa(&org, true).await.unwrap();
         assert_eq!(removed, ["d1", "ghost"]);
+        // The invitation stays, and cannot be accepted without 2FA while the org enforces it;
+        // with 2FA it can, once.
+        use stepup_server::store::Acceptance;
+        assert_eq!(
+            store.accept_org_invitation(&org, "inv").await.unwrap(),
+            Acceptance::NeedsTfa
+        );
+        assert!(store.orgs_of("inv").await.unwrap().is_empty());
+        store
+            .add_security_key("inv", &key("inv"), "ES256", &[], 1)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.accept_org_invitation(&org, "inv").await.unwrap(),
+            Acceptance::Joined
+        );
+        assert_eq!(
+            store.accept_org_invitation(&org, "inv").await.unwrap(),
+            Acceptance::NotInvited
+        );
+        assert!(
+            store
+                .orgs_of("inv")
+                .await
+                .unwrap()
+                .contains(&(org.clone(), true))
+        );
+        assert!(!store.decline_org_invitation(&org, "inv").await.unwrap());
         assert_eq!(store.org(&org).await.unwrap(), Some(true));
         assert!(
             store
@@ -1087,11 +1127,11 @@ async fn rollout_population_comes_from_the_store_and_replays() {
         .await
         .unwrap();
     store
-        .set_org_member("acme", "keeper", "owner", true, 1)
+        .set_org_member("acme", "keeper", "owner", true, true, 1)
         .await
         .unwrap();
     store
-        .set_org_member("acme", "member", "developer", false, 1)
+        .set_org_member("acme", "member", "developer", false, true, 1)
         .await
         .unwrap();
     store

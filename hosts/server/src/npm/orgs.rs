@@ -25,7 +25,7 @@ use stepup_core::contract::request::Action;
 use super::decide::decide;
 use super::{Identity, error_answer, json_answer};
 use crate::error::ServeError;
-use crate::store::MemberRow;
+use crate::store::{Acceptance, MemberRow};
 use crate::{App, Shared};
 
 /// The org and team routes the gateway answers itself.
@@ -79,7 +79,16 @@ fn valid_name(n: &str) -> bool {
 
 const ROLES: [&str; 3] = ["owner", "admin", "developer"];
 
+/// The role of a member who accepted; an invited account has none yet.
 fn role_of<'a>(members: &'a [MemberRow], account: &str) -> Option<&'a str> {
+    members
+        .iter()
+        .find(|m| m.account == account && m.accepted)
+        .map(|m| m.role.as_str())
+}
+
+/// The role `account` holds or is invited to.
+fn listed<'a>(members: &'a [MemberRow], account: &str) -> Option<&'a str> {
     members
         .iter()
         .find(|m| m.account == account)
@@ -150,8 +159,11 @@ pub async fn precheck(
                     "user: required",
                 )));
             };
-            let theirs = role_of(&members, user);
-            let owners = members.iter().filter(|m| m.role == "owner").count();
+            let theirs = listed(&members, user);
+            let owners = members
+                .iter()
+                .filter(|m| m.role == "owner" && m.accepted)
+                .count();
             if *method == Method::DELETE {
                 if theirs.is_none() {
                     return Ok(Some(error_answer(
@@ -169,7 +181,7 @@ pub async fn precheck(
                         "Only an owner of {org} can remove an owner."
                     ))));
                 }
-                if theirs == Some("owner") && owners == 1 {
+                if theirs == Some("owner") && role_of(&members, user).is_some() && owners == 1 {
                     return Ok(Some(error_answer(
                         StatusCode::CONFLICT,
                         &format!("{user} is the last owner of {org}; make another owner first."),
@@ -197,7 +209,7 @@ pub async fn precheck(
                     "Only an owner of {org} can make or change an owner."
                 ))));
             }
-            if theirs == Some("owner") && role != "owner" && owners == 1 {
+            if role_of(&members, user) == Some("owner") && role != "owner" && owners == 1 {
                 return Ok(Some(error_answer(
                     StatusCode::CONFLICT,
                     &format!("{user} is the last owner of {org}; make another owner first."),
@@ -209,7 +221,10 @@ pub async fn precheck(
                     &format!("User {user} not found: they must log in to this registry once."),
                 )));
             };
-            if exists == Some(true) && account.tfa_mode.is_none() && theirs.is_none() {
+            if exists == Some(true)
+                && account.tfa_mode.is_none()
+                && role_of(&members, user).is_none()
+            {
                 return Ok(Some(forbidden(&format!(
                     "{org} requires two-factor authentication: {user} must turn it on (npm profile enable-2fa auth-and-writes) before joining."
                 ))));
@@ -266,6 +281,7 @@ pub async fn apply(
                 .org_members(org)
                 .await?
                 .into_iter()
+                .filter(|m| m.accepted)
                 .map(|m| (m.account, Value::String(m.role)))
                 .collect();
             json_answer(StatusCode::OK, &Value::Object(roster))
@@ -279,9 +295,10 @@ pub async fn apply(
             // A caller who is no member was let through only to create the org (precheck).
             let members = app.store.org_members(org).await?;
             let creating = role_of(&members, caller).is_none();
+            let invited = user != caller && listed(&members, user).is_none();
             let Some(created) = app
                 .store
-                .set_org_member(org, user, role, creating, now)
+                .set_org_member(org, user, role, creating, user == caller, now)
                 .await?
             else {
                 return Ok(error_answer(
@@ -289,8 +306,29 @@ pub async fn apply(
                     &format!("Org {org} was created by someone else meanwhile."),
                 ));
             };
-            let size = app.store.org_members(org).await?.len();
-            tracing::info!(org = %org, account = %user, role, by = %caller, created, "org member set");
+            let after = app.store.org_members(org).await?;
+            let size = after.iter().filter(|m| m.accepted).count();
+            tracing::info!(org = %org, account = %user, role, by = %caller, created, invited, "org member set");
+            // Nobody joins an org without saying so: the account is mailed the invitation and
+            // joins when it accepts it with its own credential.
+            if invited {
+                let email = after
+                    .iter()
+                    .find(|m| m.account == user)
+                    .map(|m| m.email.clone())
+                    .unwrap_or_default();
+                let invitation = crate::mail::Invitation {
+                    org,
+                    role,
+                    by: caller,
+                };
+                if let Err(e) =
+                    app.outbox
+                        .send_org_invitation(user, &email, &invitation, now, &app.issuer)
+                {
+                    tracing::warn!(org = %org, account = %user, error = %e, "invitation mail not sent");
+                }
+            }
             json_answer(
                 StatusCode::OK,
                 &json!({"org": {"name": org, "size": size}, "user": user, "role": role}),
@@ -376,6 +414,7 @@ pub async fn apply(
 fn core_members(members: &[MemberRow]) -> Vec<Value> {
     members
         .iter()
+        .filter(|m| m.accepted)
         .map(|m| json!({"id": m.account, "role": m.role, "tfa": tfa_doc(m)}))
         .collect()
 }
@@ -445,6 +484,9 @@ pub async fn audit(app: &App, org: &str, q: &AuditQuery) -> Result<Response<Body
     )?;
     let rows: Vec<Value> = members
         .iter()
+        // An invitee never agreed to show the org anything about itself: it is listed by
+        // name and offered role only, and no 2FA filter selects it.
+        .filter(|m| m.accepted || (q.tfa.is_none() && q.factor.is_none()))
         .filter(|m| match q.tfa.as_deref() {
             Some("on") => m.tfa_mode.is_some(),
             Some("off") => m.tfa_mode.is_none(),
@@ -453,6 +495,9 @@ pub async fn audit(app: &App, org: &str, q: &AuditQuery) -> Result<Response<Body
         .filter(|m| q.factor.as_deref().is_none_or(|f| factors(m).contains(&f)))
         .filter(|m| q.role.as_deref().is_none_or(|r| m.role == r))
         .map(|m| {
+            if !m.accepted {
+                return json!({"name": m.account, "role": m.role, "invited": true});
+            }
             json!({
                 "name": m.account,
                 "role": m.role,
@@ -507,7 +552,7 @@ pub async fn enforce(
     // Core plans it; the operator is not a member, so for them only its lists count.
     let owner = members
         .iter()
-        .find(|m| m.role == "owner")
+        .find(|m| m.role == "owner" && m.accepted)
         .map(|m| m.account.clone())
         .unwrap_or_default();
     let plan = super::engine(
@@ -665,6 +710,81 @@ pub async fn enforce_endpoint(
             }
         }
         enforce(&app, &org, &form, Some(&id.account)).await
+    };
+    run.await.unwrap_or_else(super::internal)
+}
+
+/// The body of an invitation answer.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InvitationForm {
+    /// `true` joins the org, `false` declines (the invitation is deleted).
+    pub accept: bool,
+}
+
+/// `POST /-/stepup/orgs/ORG/invitation` `{accept}`: the invited account, with its own npm token,
+/// joins the org or declines. Decided as `org.member.add` / `org.member.remove` of itself (a
+/// second factor where the policy asks one for org governance); joining an org that requires
+/// 2FA needs 2FA, checked in the same transaction that joins.
+pub async fn invitation_endpoint(
+    State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(org): Path<String>,
+    headers: HeaderMap,
+    Json(form): Json<InvitationForm>,
+) -> Response<Body> {
+    let run = async {
+        let id = match super::identity_of(&app, super::caller(&app, &headers).await?).await? {
+            Ok(id) => id,
+            Err(answer) => return Ok(answer),
+        };
+        let call = super::call_for(
+            &app,
+            peer,
+            &format!("POST /-/stepup/orgs/{org}/invitation"),
+            &headers,
+        );
+        let kind = if form.accept {
+            ActionKind::OrgMemberAdd
+        } else {
+            ActionKind::OrgMemberRemove
+        };
+        let mut action = Action::new(kind);
+        action.org = Some(org.clone());
+        action.target_account = Some(id.account.clone());
+        let d = decide(&app, &call, &id.account, &id.credential, &action).await?;
+        if !d.allowed() {
+            return Ok(super::decision_answer(&d.decision));
+        }
+        let none = || {
+            error_answer(
+                StatusCode::NOT_FOUND,
+                &format!("No invitation to {org} is waiting for {}.", id.account),
+            )
+        };
+        if !form.accept {
+            if !app.store.decline_org_invitation(&org, &id.account).await? {
+                return Ok(none());
+            }
+            tracing::info!(org = %org, account = %id.account, "org invitation declined");
+            return Ok(json_answer(
+                StatusCode::OK,
+                &json!({"org": org, "user": id.account, "joined": false}),
+            ));
+        }
+        match app.store.accept_org_invitation(&org, &id.account).await? {
+            Acceptance::Joined => {
+                tracing::info!(org = %org, account = %id.account, "org invitation accepted");
+                Ok(json_answer(
+                    StatusCode::OK,
+                    &json!({"org": org, "user": id.account, "joined": true}),
+                ))
+            }
+            Acceptance::NotInvited => Ok(none()),
+            Acceptance::NeedsTfa => Ok(forbidden(&format!(
+                "{org} requires two-factor authentication: turn it on (npm profile enable-2fa auth-and-writes), then accept again."
+            ))),
+        }
     };
     run.await.unwrap_or_else(super::internal)
 }

@@ -32,7 +32,7 @@ mod web_logins;
 pub use accounts::Account;
 pub use approvals::Approval;
 pub use impact::{ImpactRows, ImportedImpact};
-pub use orgs::MemberRow;
+pub use orgs::{Acceptance, MemberRow};
 pub use population::PopulationRows;
 pub use recovery_codes::CodeRow;
 pub use security_keys::{KeyInfo, KeyRow, Removal};
@@ -118,6 +118,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         4,
         "staged",
         include_str!("../../migrations/0004_staged.sql"),
+    ),
+    (
+        5,
+        "org invitations",
+        include_str!("../../migrations/0005_org_invitations.sql"),
     ),
 ];
 

@@ -23,6 +23,21 @@ pub struct MemberRow {
     pub last_login: Option<i64>,
     /// The account's address (for mail).
     pub email: String,
+    /// `false` while the account is only invited: another member added it and it has not
+    /// accepted. An invited account is no member for decisions, roles or enforcement, and the
+    /// audit shows nothing about it but its name and role.
+    pub accepted: bool,
+}
+
+/// What accepting an org invitation did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Acceptance {
+    /// The account is now a member.
+    Joined,
+    /// There was no pending invitation for it.
+    NotInvited,
+    /// The org requires 2FA and the account has none: the invitation stays.
+    NeedsTfa,
 }
 
 impl Store {
@@ -40,7 +55,7 @@ impl Store {
 
     /// The orgs an account belongs to, with each one's enforcement (what decisions read).
     pub async fn orgs_of(&self, account: &str) -> Result<Vec<(String, bool)>, ServeError> {
-        let rows = sqlx::query("SELECT o.name, o.enforce_tfa FROM org_members m JOIN orgs o ON o.name = m.org WHERE m.account = $1 ORDER BY o.name")
+        let rows = sqlx::query("SELECT o.name, o.enforce_tfa FROM org_members m JOIN orgs o ON o.name = m.org WHERE m.account = $1 AND m.accepted = 1 ORDER BY o.name")
             .bind(account)
             .fetch_all(&self.pool)
             .await?;
@@ -53,7 +68,7 @@ impl Store {
     /// The org's members with their 2FA state, by name.
     pub async fn org_members(&self, org: &str) -> Result<Vec<MemberRow>, ServeError> {
         let rows = sqlx::query(
-            "SELECT m.account, m.role, a.tfa_mode, a.totp_secret, a.last_login, COALESCE(a.email, '') AS email, \
+            "SELECT m.account, m.role, m.accepted, a.tfa_mode, a.totp_secret, a.last_login, COALESCE(a.email, '') AS email, \
              (SELECT COUNT(*) FROM webauthn_credentials w WHERE w.account = m.account) AS security_keys \
              FROM org_members m LEFT JOIN accounts a ON a.name = m.account WHERE m.org = $1 ORDER BY m.account",
         )
@@ -70,22 +85,26 @@ impl Store {
                     security_keys: r.try_get("security_keys")?,
                     last_login: opt_i64(r, "last_login")?,
                     email: r.try_get("email")?,
+                    accepted: r.try_get::<i64, _>("accepted")? != 0,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(ServeError::from)
     }
 
-    /// Adds `account` to the org with `role` (or changes its role), creating the org when it
-    /// does not exist yet. With `create_only` (an account making itself the owner of a new
-    /// org) nothing happens when the org exists by then: two accounts creating one org at once
-    /// do not both become its owner. `Some(created)`, or `None` when `create_only` found it.
+    /// Adds `account` to the org with `role` (or changes its role, keeping whether it accepted),
+    /// creating the org when it does not exist yet. A new member is `accepted` only when it adds
+    /// itself; anyone else is invited. With `create_only` (an account making itself the owner
+    /// of a new org) nothing happens when the org exists by then: two accounts creating one org
+    /// at once do not both become its owner. `Some(created)`, or `None` when `create_only`
+    /// found it.
     pub async fn set_org_member(
         &self,
         org: &str,
         account: &str,
         role: &str,
         create_only: bool,
+        accepted: bool,
         now: i64,
     ) -> Result<Option<bool>, ServeError> {
         let mut tx = self.pool.begin().await?;
@@ -101,14 +120,88 @@ impl Store {
         if create_only && !created {
             return Ok(None);
         }
-        sqlx::query("INSERT INTO org_members (org, account, role) VALUES ($1, $2, $3) ON CONFLICT (org, account) DO UPDATE SET role = excluded.role")
+        sqlx::query("INSERT INTO org_members (org, account, role, accepted) VALUES ($1, $2, $3, $4) ON CONFLICT (org, account) DO UPDATE SET role = excluded.role")
             .bind(org)
             .bind(account)
             .bind(role)
+            .bind(i64::from(accepted))
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
         Ok(Some(created))
+    }
+
+    /// Accepts `account`'s invitation to `org`. The org's row is written first, so an
+    /// enforcement being turned on at the same moment (which writes it too) is ordered before
+    /// or after this on every store, never between the check and the join.
+    pub async fn accept_org_invitation(
+        &self,
+        org: &str,
+        account: &str,
+    ) -> Result<Acceptance, ServeError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE orgs SET enforce_tfa = enforce_tfa WHERE name = $1")
+            .bind(org)
+            .execute(&mut *tx)
+            .await?;
+        let enforcing: Option<i64> =
+            sqlx::query_scalar("SELECT enforce_tfa FROM orgs WHERE name = $1")
+                .bind(org)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let tfa: Option<Option<String>> =
+            sqlx::query_scalar("SELECT tfa_mode FROM accounts WHERE name = $1")
+                .bind(account)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if enforcing == Some(1) && tfa.flatten().is_none() {
+            return Ok(Acceptance::NeedsTfa);
+        }
+        let r = sqlx::query(
+            "UPDATE org_members SET accepted = 1 WHERE org = $1 AND account = $2 AND accepted = 0",
+        )
+        .bind(org)
+        .bind(account)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(if r.rows_affected() == 1 {
+            Acceptance::Joined
+        } else {
+            Acceptance::NotInvited
+        })
+    }
+
+    /// Declines (deletes) `account`'s pending invitation to `org`; `false` if there was none.
+    pub async fn decline_org_invitation(
+        &self,
+        org: &str,
+        account: &str,
+    ) -> Result<bool, ServeError> {
+        let r =
+            sqlx::query("DELETE FROM org_members WHERE org = $1 AND account = $2 AND accepted = 0")
+                .bind(org)
+                .bind(account)
+                .execute(&self.pool)
+                .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// The orgs that invited `account` and are waiting for its answer, with the role offered.
+    pub async fn org_invitations(
+        &self,
+        account: &str,
+    ) -> Result<Vec<(String, String)>, ServeError> {
+        let rows = sqlx::query(
+            "SELECT org, role FROM org_members WHERE account = $1 AND accepted = 0 ORDER BY org",
+        )
+        .bind(account)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("org")?, r.try_get("role")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(ServeError::from)
     }
 
     /// Removes `account` from the org and its teams; `false` if it was not a member.
@@ -132,7 +225,7 @@ impl Store {
         if on {
             let without: Vec<String> = sqlx::query_scalar(
                 "SELECT m.account FROM org_members m LEFT JOIN accounts a ON a.name = m.account \
-                 WHERE m.org = $1 AND a.tfa_mode IS NULL ORDER BY m.account",
+                 WHERE m.org = $1 AND m.accepted = 1 AND a.tfa_mode IS NULL ORDER BY m.account",
             )
             .bind(org)
             .fetch_all(&mut *tx)

@@ -31,12 +31,14 @@ impl Store {
             .iter()
             .map(|r| Ok((r.try_get("name")?, r.try_get::<i64, _>("enforce_tfa")? != 0)))
             .collect::<Result<_, sqlx::Error>>()?;
-        let members = sqlx::query("SELECT org, account FROM org_members ORDER BY org, account")
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| Ok((r.try_get("org")?, r.try_get("account")?)))
-            .collect::<Result<_, sqlx::Error>>()?;
+        let members = sqlx::query(
+            "SELECT org, account FROM org_members WHERE accepted = 1 ORDER BY org, account",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("org")?, r.try_get("account")?)))
+        .collect::<Result<_, sqlx::Error>>()?;
         let access = sqlx::query("SELECT name, publishing_access FROM packages ORDER BY name")
             .fetch_all(&self.pool)
             .await?
