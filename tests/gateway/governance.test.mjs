@@ -32,7 +32,7 @@ before(async () => {
       cohorts: [{ name: 'high-impact', from: 1667260800, high_impact: true }],
       login_verification: { stages: [], brown_outs: [] },
     },
-    args: ['--admin-token-file', ADMIN_FILE, '--impact-period', '1'],
+    args: ['--admin-token-file', ADMIN_FILE, '--impact-period', '1', '--stage-limit-per-package', '3'],
   });
 });
 
@@ -523,4 +523,15 @@ test('staged publishing: `npm stage publish` needs no code, `npm stage approve` 
   } finally {
     tokens.close();
   }
+
+  // Staging needs no code, so it is bounded: a package has at most 3 staged versions waiting
+  // here (--stage-limit-per-package), and the next is refused with the way out.
+  for (const v of ['1.5.0', '1.5.1', '1.5.2']) {
+    const r = npm(sam, ['stage', 'publish'], pkgWith('staged-pkg', v));
+    assert.equal(r.code, 0, r.out);
+  }
+  const full = npm(sam, ['stage', 'publish'], pkgWith('staged-pkg', '1.5.3'));
+  assert.notEqual(full.code, 0, full.out);
+  assert.match(full.out, /E403[\s\S]*staged-pkg already has 3 staged versions waiting/, full.out);
+  assert.equal(JSON.parse(npm(sam, ['stage', 'list', '--json']).stdout).length, 3);
 });

@@ -117,6 +117,16 @@ pub struct ServeOptions {
     /// change or an import.
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub impact_period: u64,
+    /// Days a staged publish waits for a maintainer's approval; then it expires and is deleted.
+    #[arg(long, default_value_t = 14, value_parser = clap::value_parser!(u64).range(1..=365))]
+    pub stage_ttl_days: u64,
+    /// Staged publishes one package may have waiting (staging needs no second factor, so it is
+    /// bounded).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub stage_limit_per_package: u64,
+    /// Megabytes of staged publish documents one account may have waiting.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub stage_quota_mb: u64,
 }
 
 /// Shared server state.
@@ -150,6 +160,8 @@ pub struct App {
     pub oidc_jwks: serde_json::Value,
     /// Downloads counted, and the package-impact index decisions read.
     pub impact: impact::Impact,
+    /// How long staged publishes wait and how many may.
+    pub stage_limits: store::StageLimits,
 }
 
 fn oidc_jwks(bound: &[String]) -> Result<serde_json::Value, ServeError> {
@@ -530,6 +542,12 @@ pub async fn start(opts: &ServeOptions) -> Result<Running, ServeError> {
         outbox: Outbox::new(mail_dir, &opts.mail_from)?,
         oidc_jwks: oidc_jwks(&opts.oidc_jwks)?,
         impact: impact::Impact::default(),
+        stage_limits: store::StageLimits {
+            ttl: i64::try_from(opts.stage_ttl_days.saturating_mul(86_400)).unwrap_or(i64::MAX),
+            per_package: i64::try_from(opts.stage_limit_per_package).unwrap_or(i64::MAX),
+            bytes_per_account: i64::try_from(opts.stage_quota_mb.saturating_mul(1 << 20))
+                .unwrap_or(i64::MAX),
+        },
     });
     app.impact.refresh(&app.store, now()).await?;
     let listener = TcpListener::bind(&opts.listen)
@@ -552,6 +570,17 @@ pub async fn start(opts: &ServeOptions) -> Result<Running, ServeError> {
                     tokio::time::sleep(std::time::Duration::from_secs(60)).await;
                     if let Err(e) = state.store.prune(now()).await {
                         tracing::warn!(error = %e, "pruning expired rows failed");
+                    }
+                    match state
+                        .store
+                        .prune_staged(now().saturating_sub(state.stage_limits.ttl))
+                        .await
+                    {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(expired = n, "staged publishes expired"),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "pruning expired staged publishes failed")
+                        }
                     }
                 }
             })

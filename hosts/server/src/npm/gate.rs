@@ -237,6 +237,31 @@ pub async fn gate(
     answer
 }
 
+/// Reads a request body of at most `cap` bytes within [`BODY_TIMEOUT`]: a declared length over
+/// the cap is refused before a byte is read or waited for, and a body that stalls is not
+/// waited for past the deadline.
+async fn read_capped(
+    headers: &axum::http::HeaderMap,
+    body: Body,
+    cap: usize,
+) -> Result<Bytes, Response<Body>> {
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > cap as u64) {
+        return Err(too_large(cap));
+    }
+    match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, cap)).await {
+        Ok(Ok(b)) => Ok(b),
+        Ok(Err(_)) => Err(too_large(cap)),
+        Err(_) => Err(error_answer(
+            StatusCode::REQUEST_TIMEOUT,
+            "stepup: the request body did not arrive in time.",
+        )),
+    }
+}
+
 /// The gate proper: classify, refuse or rewrite, continue.
 async fn gated(app: &Shared, req: Request, next: Next) -> Response<Body> {
     if own(req.uri().path()) {
@@ -245,8 +270,13 @@ async fn gated(app: &Shared, req: Request, next: Next) -> Response<Body> {
         // router's, for large imports).
         if req.uri().path().starts_with("/-/stepup/") {
             let (parts, body) = req.into_parts();
-            let body = Body::new(http_body_util::Limited::new(body, MAX_BODY));
-            return next.run(Request::from_parts(parts, body)).await;
+            return match read_capped(&parts.headers, body, MAX_BODY).await {
+                Ok(bytes) => {
+                    next.run(Request::from_parts(parts, Body::from(bytes)))
+                        .await
+                }
+                Err(answer) => answer,
+            };
         }
         return next.run(req).await;
     }
@@ -274,26 +304,10 @@ async fn gated(app: &Shared, req: Request, next: Next) -> Response<Body> {
         }
     }
     let cap = if big { MAX_PUBLISH_BODY } else { MAX_BODY };
-    // A declared length over the cap is refused before a byte is read or waited for.
-    let declared = parts
-        .headers
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > cap as u64) {
-        return too_large(cap);
-    }
-    let bytes: Bytes =
-        match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, cap)).await {
-            Ok(Ok(b)) => b,
-            Ok(Err(_)) => return too_large(cap),
-            Err(_) => {
-                return error_answer(
-                    StatusCode::REQUEST_TIMEOUT,
-                    "stepup: the request body did not arrive in time.",
-                );
-            }
-        };
+    let bytes = match read_capped(&parts.headers, body, cap).await {
+        Ok(b) => b,
+        Err(answer) => return answer,
+    };
     let body_json: Value = if bytes.is_empty() {
         Value::Null
     } else {

@@ -85,7 +85,11 @@ pub async fn proxy(
                 // as core marks package governance on a package, only maintainers may.
                 let mut staged = None;
                 if let Some(id_of) = stage_route.as_ref().and_then(|r| r.id()) {
-                    let Some(item) = app.store.staged(id_of).await? else {
+                    let Some(item) = app
+                        .store
+                        .staged(id_of, crate::now() - app.stage_limits.ttl)
+                        .await?
+                    else {
                         return Ok(super::stage::not_found());
                     };
                     if item.account != id.account
@@ -107,12 +111,14 @@ pub async fn proxy(
                             ),
                         ));
                     }
+                    // Every route naming a stage is decided on its package, so a token scoped
+                    // to other packages neither reads nor approves it.
+                    action.package = Some(item.package.clone());
+                    classified.package = Some(item.package.clone());
                     if stage_route
                         .as_ref()
                         .is_some_and(super::stage::StageRoute::decides_package)
                     {
-                        action.package = Some(item.package.clone());
-                        classified.package = Some(item.package.clone());
                         classified.maintainers_only = true;
                     }
                     staged = Some(item);
@@ -165,6 +171,11 @@ pub async fn proxy(
                     .await;
                 }
                 if let Some(route) = &stage_route {
+                    // A read outside the token's axes goes out as anyone's would (SPEC §8.24),
+                    // and anyone sees no staged publish.
+                    if d.decision.effects.contains(&Effect::ReadAnonymously) {
+                        return Ok(super::stage::not_found());
+                    }
                     let query = parts.uri.query().unwrap_or_default();
                     return super::stage::apply(
                         &app,

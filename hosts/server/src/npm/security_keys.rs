@@ -555,7 +555,7 @@ async fn approval_subject(app: &App, a: &Approval) -> Result<String, ServeError>
         Some((verb @ ("approve" | "reject"), id)) => {
             let version = app
                 .store
-                .staged(id)
+                .staged(id, crate::now() - app.stage_limits.ttl)
                 .await?
                 .map(|s| format!("{}@{}", s.package, s.version))
                 .unwrap_or_else(|| "a staged version no longer pending".to_owned());

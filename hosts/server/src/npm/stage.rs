@@ -15,7 +15,7 @@ use super::gate::Classified;
 use super::{Identity, error_answer, json_answer};
 use crate::App;
 use crate::error::ServeError;
-use crate::store::Staged;
+use crate::store::{StageRefusal, Staged};
 
 /// The stage routes the gateway answers.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -303,7 +303,21 @@ pub async fn apply(
                 created: crate::now(),
                 body: String::from_utf8_lossy(body).into_owned(),
             };
-            app.store.stage(&staged).await?;
+            if let Err(full) = app.store.stage(&staged, &app.stage_limits).await? {
+                let limits = &app.stage_limits;
+                let why = match full {
+                    StageRefusal::PackageFull => format!(
+                        "{} already has {} staged versions waiting: approve or reject some first (npm stage list).",
+                        staged.package, limits.per_package
+                    ),
+                    StageRefusal::AccountFull => format!(
+                        "your staged versions waiting for approval would exceed {} MiB: approve or reject some first (npm stage list).",
+                        limits.bytes_per_account >> 20
+                    ),
+                };
+                // 403, not 429: npm retries a 429, and waiting frees nothing here.
+                return Ok(error_answer(StatusCode::FORBIDDEN, &why));
+            }
             tracing::info!(account = %id.account, package = %staged.package, version = %staged.version, stage = %staged.id, "publish staged");
             Ok(json_answer(
                 StatusCode::CREATED,
@@ -330,6 +344,7 @@ pub async fn apply(
                 .staged_list(
                     &id.account,
                     q.get("package").map(String::as_str),
+                    crate::now() - app.stage_limits.ttl,
                     page,
                     per_page,
                 )
@@ -385,12 +400,12 @@ pub async fn apply(
             {
                 Ok(r) => r,
                 Err(e) => {
-                    app.store.stage(&s).await?;
+                    app.store.restage(&s).await?;
                     return Ok(crate::upstream::bad_gateway(&e));
                 }
             };
             if !answer.status().is_success() {
-                app.store.stage(&s).await?;
+                app.store.restage(&s).await?;
                 return Ok(answer);
             }
             let doc: Value = serde_json::from_str(&s.body).unwrap_or(Value::Null);

@@ -36,7 +36,7 @@ pub use orgs::{Acceptance, MemberRow};
 pub use population::PopulationRows;
 pub use recovery_codes::CodeRow;
 pub use security_keys::{KeyInfo, KeyRow, Removal};
-pub use staged::Staged;
+pub use staged::{StageLimits, StageRefusal, Staged};
 pub use tokens::TokenRow;
 
 /// Where state lives.
