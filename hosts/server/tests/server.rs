@@ -885,7 +885,7 @@ async fn downloads_are_counted_written_at_shutdown_and_combined_with_imports() {
 /// one transaction, exactly the members still without 2FA (and their team places).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn orgs_enforcement_removes_exactly_the_members_without_2fa() {
-    use stepup_server::store::Store;
+    use stepup_server::store::{MemberSet, Store};
     for url in store_urls(&tempdir("orgs")) {
         let store = Store::open(&url).await.unwrap();
         // Names unique per run: a PostgreSQL store outlives the test.
@@ -911,7 +911,7 @@ async fn orgs_enforcement_removes_exactly_the_members_without_2fa() {
                 .set_org_member(&org, "o1", "owner", true, true, 1)
                 .await
                 .unwrap(),
-            Some(true)
+            MemberSet::Done(true)
         );
         // A second account creating the same org finds it taken and joins nothing.
         assert_eq!(
@@ -919,14 +919,14 @@ async fn orgs_enforcement_removes_exactly_the_members_without_2fa() {
                 .set_org_member(&org, "d2", "owner", true, true, 1)
                 .await
                 .unwrap(),
-            None
+            MemberSet::Taken
         );
         assert_eq!(
             store
                 .set_org_member(&org, "d1", "admin", false, true, 1)
                 .await
                 .unwrap(),
-            Some(false)
+            MemberSet::Done(false)
         );
         for (who, role) in [
             ("d1", "developer"),
@@ -1033,6 +1033,58 @@ async fn orgs_enforcement_removes_exactly_the_members_without_2fa() {
             store.team_members(&org, "devs").await.unwrap(),
             Some(vec!["o1".to_owned()])
         );
+        // While the org enforces 2FA, a member's 2FA stays on whatever a decision read before.
+        assert!(!store.disable_tfa(&inv).await.unwrap());
+        assert!(
+            store
+                .account(&inv)
+                .await
+                .unwrap()
+                .unwrap()
+                .tfa_mode
+                .is_some()
+        );
+        // The org always keeps an owner: demoting the only one is refused, and of two owners
+        // removing each other at once, exactly one removal happens.
+        assert_eq!(
+            store
+                .set_org_member(&org, "o1", "developer", false, true, 1)
+                .await
+                .unwrap(),
+            MemberSet::LastOwner
+        );
+        store
+            .set_org_member(&org, &inv, "owner", false, true, 1)
+            .await
+            .unwrap();
+        let (a, b) = tokio::join!(
+            store.remove_org_member(&org, "o1"),
+            store.remove_org_member(&org, &inv)
+        );
+        let done = [a.unwrap(), b.unwrap()];
+        assert_eq!(
+            done.iter().filter(|r| **r == Some(true)).count(),
+            1,
+            "{done:?}"
+        );
+        assert_eq!(done.iter().filter(|r| r.is_none()).count(), 1, "{done:?}");
+        let left: Vec<String> = store
+            .org_members(&org)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.role == "owner")
+            .map(|m| m.account)
+            .collect();
+        assert_eq!(left.len(), 1, "{left:?}");
+        // Put o1 back as the owner for what follows.
+        if left[0] != "o1" {
+            store
+                .set_org_member(&org, "o1", "owner", false, true, 1)
+                .await
+                .unwrap();
+            store.remove_org_member(&org, &inv).await.unwrap();
+        }
         assert!(store.set_enforce_tfa(&org, false).await.unwrap().is_empty());
         assert_eq!(store.org(&org).await.unwrap(), Some(false));
         assert!(store.destroy_team(&org, "devs").await.unwrap());

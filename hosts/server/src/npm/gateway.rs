@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{Response, StatusCode};
 use serde_json::{Value, json};
-use stepup_core::contract::request::Action;
+use stepup_core::contract::request::{Action, Credential};
 use stepup_core::{ActionKind, Effect};
 
 use std::sync::Arc;
@@ -123,12 +123,28 @@ pub async fn proxy(
                     }
                     staged = Some(item);
                 }
-                if let Some(route) = &org_route
-                    && let Some(answer) =
+                if let Some(route) = &org_route {
+                    // Whether the org exists, who is in it and who may change it are answered
+                    // only to a credential that may read the org: the engine says so first
+                    // (no code is looked at; HTTP Basic proved a password already and is a
+                    // login on every request, so its one code is kept for the decision below).
+                    if id.credential != Credential::Basic {
+                        let mut look = super::call_for(&app, peer, &classified.key, &parts.headers);
+                        look.code = None;
+                        look.write = false;
+                        let mut read = Action::new(ActionKind::OrgRead);
+                        read.org = Some(route.org().to_owned());
+                        let d = decide(&app, &look, &id.account, &id.credential, &read).await?;
+                        if !d.allowed() {
+                            return Ok(super::decision_answer(&d.decision));
+                        }
+                    }
+                    if let Some(answer) =
                         super::orgs::precheck(&app, route, &parts.method, &json_body, &id.account)
                             .await?
-                {
-                    return Ok(answer);
+                    {
+                        return Ok(answer);
+                    }
                 }
                 if let Some(r) = publishing_setting(
                     &app,

@@ -25,7 +25,7 @@ use stepup_core::contract::request::Action;
 use super::decide::decide;
 use super::{Identity, error_answer, json_answer};
 use crate::error::ServeError;
-use crate::store::{Acceptance, MemberRow};
+use crate::store::{Acceptance, MemberRow, MemberSet};
 use crate::{App, Shared};
 
 /// The org and team routes the gateway answers itself.
@@ -42,7 +42,8 @@ pub enum OrgRoute {
 }
 
 impl OrgRoute {
-    fn org(&self) -> &str {
+    /// The org the route names.
+    pub fn org(&self) -> &str {
         match self {
             OrgRoute::Members(o) | OrgRoute::Teams(o) => o,
             OrgRoute::Team(o, _) | OrgRoute::TeamMembers(o, _) => o,
@@ -106,8 +107,38 @@ fn not_found(org: &str) -> Response<Body> {
     )
 }
 
+/// The answer when a change would leave the org without an owner.
+fn last_owner(org: &str, user: &str) -> Response<Body> {
+    error_answer(
+        StatusCode::CONFLICT,
+        &format!("{user} is the last owner of {org}; make another owner first."),
+    )
+}
+
 fn forbidden(message: &str) -> Response<Body> {
     error_answer(StatusCode::FORBIDDEN, message)
+}
+
+/// The team a `PUT /-/org/ORG/team` body names (`name`, with or without `ORG:`), if valid.
+fn team_name(org: &str, body: &Value) -> Option<String> {
+    body.get("name")
+        .and_then(Value::as_str)
+        .map(|t| t.trim_start_matches(&format!("{org}:")).to_owned())
+        .filter(|t| valid_name(t))
+}
+
+fn bad_team_name() -> Response<Body> {
+    error_answer(
+        StatusCode::BAD_REQUEST,
+        "name: a team name (lower case, digits, -, ., _)",
+    )
+}
+
+fn team_exists(org: &str, team: &str) -> Response<Body> {
+    error_answer(
+        StatusCode::CONFLICT,
+        &format!("Team {org}:{team} already exists."),
+    )
 }
 
 fn user_of(body: &Value) -> Option<&str> {
@@ -182,10 +213,7 @@ pub async fn precheck(
                     ))));
                 }
                 if theirs == Some("owner") && role_of(&members, user).is_some() && owners == 1 {
-                    return Ok(Some(error_answer(
-                        StatusCode::CONFLICT,
-                        &format!("{user} is the last owner of {org}; make another owner first."),
-                    )));
+                    return Ok(Some(last_owner(org, user)));
                 }
                 return Ok(None);
             }
@@ -231,11 +259,31 @@ pub async fn precheck(
             }
             Ok(None)
         }
-        OrgRoute::Teams(_) | OrgRoute::Team(..) => Ok((!manages(mine)).then(|| {
-            forbidden(&format!(
-                "Only owners and admins of {org} can create or delete teams."
-            ))
-        })),
+        OrgRoute::Teams(_) | OrgRoute::Team(..) => {
+            if !manages(mine) {
+                return Ok(Some(forbidden(&format!(
+                    "Only owners and admins of {org} can create or delete teams."
+                ))));
+            }
+            // A team that cannot be made is refused before a code is spent on it.
+            if matches!(route, OrgRoute::Teams(_)) && *method == Method::PUT {
+                let Some(team) = team_name(org, body) else {
+                    return Ok(Some(bad_team_name()));
+                };
+                if app.store.teams(org).await?.contains(&team) {
+                    return Ok(Some(team_exists(org, &team)));
+                }
+            }
+            if let OrgRoute::Team(_, team) = route
+                && app.store.team_members(org, team).await?.is_none()
+            {
+                return Ok(Some(error_answer(
+                    StatusCode::NOT_FOUND,
+                    &format!("Team {org}:{team} not found."),
+                )));
+            }
+            Ok(None)
+        }
         OrgRoute::TeamMembers(_, team) => {
             if !manages(mine) {
                 return Ok(Some(forbidden(&format!(
@@ -296,15 +344,19 @@ pub async fn apply(
             let members = app.store.org_members(org).await?;
             let creating = role_of(&members, caller).is_none();
             let invited = user != caller && listed(&members, user).is_none();
-            let Some(created) = app
+            let created = match app
                 .store
                 .set_org_member(org, user, role, creating, user == caller, now)
                 .await?
-            else {
-                return Ok(error_answer(
-                    StatusCode::CONFLICT,
-                    &format!("Org {org} was created by someone else meanwhile."),
-                ));
+            {
+                MemberSet::Done(created) => created,
+                MemberSet::Taken => {
+                    return Ok(error_answer(
+                        StatusCode::CONFLICT,
+                        &format!("Org {org} was created by someone else meanwhile."),
+                    ));
+                }
+                MemberSet::LastOwner => return Ok(last_owner(org, user)),
             };
             let after = app.store.org_members(org).await?;
             let size = after.iter().filter(|m| m.accepted).count();
@@ -336,7 +388,9 @@ pub async fn apply(
         }
         (OrgRoute::Members(org), "DELETE") => {
             let user = user_of(body).unwrap_or_default();
-            app.store.remove_org_member(org, user).await?;
+            if app.store.remove_org_member(org, user).await?.is_none() {
+                return Ok(last_owner(org, user));
+            }
             tracing::info!(org = %org, account = %user, by = %caller, "org member removed");
             json_answer(StatusCode::OK, &json!({}))
         }
@@ -351,26 +405,15 @@ pub async fn apply(
             json_answer(StatusCode::OK, &json!(teams))
         }
         (OrgRoute::Teams(org), "PUT") => {
-            let Some(team) = body
-                .get("name")
-                .and_then(Value::as_str)
-                .map(|t| t.trim_start_matches(&format!("{org}:")).to_owned())
-                .filter(|t| valid_name(t))
-            else {
-                return Ok(error_answer(
-                    StatusCode::BAD_REQUEST,
-                    "name: a team name (lower case, digits, -, ., _)",
-                ));
+            let Some(team) = team_name(org, body) else {
+                return Ok(bad_team_name());
             };
             let description = body
                 .get("description")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
             if !app.store.create_team(org, &team, description).await? {
-                return Ok(error_answer(
-                    StatusCode::CONFLICT,
-                    &format!("Team {org}:{team} already exists."),
-                ));
+                return Ok(team_exists(org, &team));
             }
             json_answer(
                 StatusCode::CREATED,

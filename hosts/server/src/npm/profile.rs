@@ -137,6 +137,7 @@ pub async fn post(
     let mode = tfa.get("mode").and_then(Value::as_str).unwrap_or("");
     if mode == "disable" {
         if acct.tfa_mode.is_none() {
+            // Nothing to turn off (a pending enrolment goes); no enforcing org has this member.
             app.store.disable_tfa(name).await?;
             return Ok(json_answer(StatusCode::OK, &json!({"tfa": false})));
         }
@@ -152,7 +153,12 @@ pub async fn post(
         {
             return Ok(answer);
         }
-        app.store.disable_tfa(name).await?;
+        if !app.store.disable_tfa(name).await? {
+            return Ok(error_answer(
+                StatusCode::FORBIDDEN,
+                "An org you belong to now requires two-factor authentication: it stays on.",
+            ));
+        }
         tracing::info!(account = name, "2FA disabled");
         return Ok(json_answer(StatusCode::OK, &json!({"tfa": false})));
     }

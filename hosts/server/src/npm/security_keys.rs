@@ -286,9 +286,26 @@ async fn manage_decision(
     path: &str,
     f: &KeyForm,
     kind: ActionKind,
+    removing: Option<&str>,
 ) -> Result<Option<Response<Body>>, ServeError> {
     if let Err(answer) = check_password(app, &f.name, Some(&f.password), None).await {
         return Ok(Some(as_json_error(answer).await));
+    }
+    // A removal that cannot happen (no such key; the account's only factor) is refused before
+    // a code is spent on it; the removal itself checks again, in its transaction.
+    if let Some(id) = removing {
+        let keys = app.store.security_key_list(&f.name).await?;
+        if !keys.iter().any(|k| k.id == id) {
+            return Ok(Some(removal_answer(Removal::NotFound)));
+        }
+        let totp = app
+            .store
+            .account(&f.name)
+            .await?
+            .is_some_and(|a| a.totp_secret.is_some());
+        if keys.len() == 1 && !totp {
+            return Ok(Some(removal_answer(Removal::LastFactor)));
+        }
     }
     let mut call = super::call_of(app, peer, &Method::POST, path, headers);
     call.write = kind != ActionKind::ProfileRead;
@@ -327,8 +344,16 @@ pub async fn list(
     Json(f): Json<KeyForm>,
 ) -> Result<Response<Body>, ServeError> {
     let path = "/-/stepup/security-keys/list";
-    if let Some(answer) =
-        manage_decision(&app, peer, &headers, path, &f, ActionKind::ProfileRead).await?
+    if let Some(answer) = manage_decision(
+        &app,
+        peer,
+        &headers,
+        path,
+        &f,
+        ActionKind::ProfileRead,
+        None,
+    )
+    .await?
     {
         return Ok(answer);
     }
@@ -349,8 +374,16 @@ pub async fn remove(
         return Ok(refused(StatusCode::BAD_REQUEST, "id: required"));
     }
     let path = "/-/stepup/security-keys/remove";
-    if let Some(answer) =
-        manage_decision(&app, peer, &headers, path, &f, ActionKind::TfaModeChange).await?
+    if let Some(answer) = manage_decision(
+        &app,
+        peer,
+        &headers,
+        path,
+        &f,
+        ActionKind::TfaModeChange,
+        Some(&f.id),
+    )
+    .await?
     {
         return Ok(answer);
     }
@@ -361,14 +394,24 @@ pub async fn remove(
             crate::json_set(&mut body, "message", json!("Security key removed."));
             Ok(json_answer(StatusCode::OK, &body))
         }
-        Removal::NotFound => Ok(refused(
+        other => Ok(removal_answer(other)),
+    }
+}
+
+/// The answer to a removal, without the remaining keys.
+fn removal_answer(r: Removal) -> Response<Body> {
+    match r {
+        Removal::NotFound => refused(
             StatusCode::NOT_FOUND,
             "No security key with this ID is registered for this account.",
-        )),
-        Removal::LastFactor => Ok(refused(
+        ),
+        Removal::Removed => {
+            json_answer(StatusCode::OK, &json!({"message": "Security key removed."}))
+        }
+        Removal::LastFactor => refused(
             StatusCode::CONFLICT,
             "This key is your only second factor: add another key or an authenticator app first, or turn two-factor authentication off with `npm profile disable-2fa`.",
-        )),
+        ),
     }
 }
 

@@ -199,9 +199,23 @@ impl Store {
         Ok(())
     }
 
-    /// Turns 2FA off: secret, pending enrolment and recovery codes go.
-    pub async fn disable_tfa(&self, name: &str) -> Result<(), ServeError> {
+    /// Turns 2FA off: secret, pending enrolment and recovery codes go. `false` (nothing
+    /// changed) when an org the account belongs to requires 2FA: the decision that allowed it
+    /// read the orgs before an enforcement turned on, and the orgs' rows, written first here
+    /// as enforcement writes them, order the two.
+    pub async fn disable_tfa(&self, name: &str) -> Result<bool, ServeError> {
         let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE orgs SET enforce_tfa = enforce_tfa WHERE name IN (SELECT org FROM org_members WHERE account = $1 AND accepted = 1)")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        let enforcing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM org_members m JOIN orgs o ON o.name = m.org WHERE m.account = $1 AND m.accepted = 1 AND o.enforce_tfa = 1")
+            .bind(name)
+            .fetch_one(&mut *tx)
+            .await?;
+        if enforcing > 0 {
+            return Ok(false);
+        }
         sqlx::query("UPDATE accounts SET tfa_mode = NULL, totp_secret = NULL, last_step = NULL, pending_mode = NULL, pending_secret = NULL WHERE name = $1")
             .bind(name)
             .execute(&mut *tx)
@@ -215,6 +229,6 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 }

@@ -32,7 +32,7 @@ mod web_logins;
 pub use accounts::Account;
 pub use approvals::Approval;
 pub use impact::{ImpactRows, ImportedImpact};
-pub use orgs::{Acceptance, MemberRow};
+pub use orgs::{Acceptance, MemberRow, MemberSet};
 pub use population::PopulationRows;
 pub use recovery_codes::CodeRow;
 pub use security_keys::{KeyInfo, KeyRow, Removal};

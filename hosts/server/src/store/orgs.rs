@@ -29,6 +29,18 @@ pub struct MemberRow {
     pub accepted: bool,
 }
 
+/// What setting a member did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemberSet {
+    /// Done; `true` when the org was created by it.
+    Done(bool),
+    /// `create_only`, and the org existed by then.
+    Taken,
+    /// It would have left the org without an owner who accepted (a concurrent change took
+    /// the other owner): nothing changed.
+    LastOwner,
+}
+
 /// What accepting an org invitation did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Acceptance {
@@ -106,7 +118,7 @@ impl Store {
         create_only: bool,
         accepted: bool,
         now: i64,
-    ) -> Result<Option<bool>, ServeError> {
+    ) -> Result<MemberSet, ServeError> {
         let mut tx = self.pool.begin().await?;
         let created = sqlx::query(
             "INSERT INTO orgs (name, enforce_tfa, created) VALUES ($1, 0, $2) ON CONFLICT (name) DO NOTHING",
@@ -118,8 +130,9 @@ impl Store {
         .rows_affected()
             == 1;
         if create_only && !created {
-            return Ok(None);
+            return Ok(MemberSet::Taken);
         }
+        lock_org(&mut tx, org).await?;
         sqlx::query("INSERT INTO org_members (org, account, role, accepted) VALUES ($1, $2, $3, $4) ON CONFLICT (org, account) DO UPDATE SET role = excluded.role")
             .bind(org)
             .bind(account)
@@ -127,8 +140,11 @@ impl Store {
             .bind(i64::from(accepted))
             .execute(&mut *tx)
             .await?;
+        if owners(&mut tx, org).await? == 0 {
+            return Ok(MemberSet::LastOwner);
+        }
         tx.commit().await?;
-        Ok(Some(created))
+        Ok(MemberSet::Done(created))
     }
 
     /// Accepts `account`'s invitation to `org`. The org's row is written first, so an
@@ -140,10 +156,7 @@ impl Store {
         account: &str,
     ) -> Result<Acceptance, ServeError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE orgs SET enforce_tfa = enforce_tfa WHERE name = $1")
-            .bind(org)
-            .execute(&mut *tx)
-            .await?;
+        lock_org(&mut tx, org).await?;
         let enforcing: Option<i64> =
             sqlx::query_scalar("SELECT enforce_tfa FROM orgs WHERE name = $1")
                 .bind(org)
@@ -204,12 +217,22 @@ impl Store {
             .map_err(ServeError::from)
     }
 
-    /// Removes `account` from the org and its teams; `false` if it was not a member.
-    pub async fn remove_org_member(&self, org: &str, account: &str) -> Result<bool, ServeError> {
+    /// Removes `account` from the org and its teams; `Some(false)` if it was not a member,
+    /// `None` (nothing changed) if that would leave the org without an owner who accepted —
+    /// two owners removing each other at once leave one.
+    pub async fn remove_org_member(
+        &self,
+        org: &str,
+        account: &str,
+    ) -> Result<Option<bool>, ServeError> {
         let mut tx = self.pool.begin().await?;
+        lock_org(&mut tx, org).await?;
         let gone = remove_member(&mut tx, org, account).await?;
+        if owners(&mut tx, org).await? == 0 {
+            return Ok(None);
+        }
         tx.commit().await?;
-        Ok(gone)
+        Ok(Some(gone))
     }
 
     /// Turns enforcement on or off. Turning it on removes, in the same transaction, the members
@@ -340,6 +363,30 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+/// Writes the org's row (changing nothing) so that every change of the org's membership,
+/// owners and enforcement that starts with it is ordered against the others: on PostgreSQL the
+/// row lock holds until the transaction ends, on SQLite the write lock does.
+pub(super) async fn lock_org(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    org: &str,
+) -> Result<(), ServeError> {
+    sqlx::query("UPDATE orgs SET enforce_tfa = enforce_tfa WHERE name = $1")
+        .bind(org)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Owners of the org who accepted.
+async fn owners(tx: &mut sqlx::Transaction<'_, sqlx::Any>, org: &str) -> Result<i64, ServeError> {
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM org_members WHERE org = $1 AND role = 'owner' AND accepted = 1",
+    )
+    .bind(org)
+    .fetch_one(&mut **tx)
+    .await?)
 }
 
 async fn remove_member(
