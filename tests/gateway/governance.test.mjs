@@ -526,12 +526,33 @@ test('staged publishing: `npm stage publish` needs no code, `npm stage approve` 
 
   // Staging needs no code, so it is bounded: a package has at most 3 staged versions waiting
   // here (--stage-limit-per-package), and the next is refused with the way out.
+  const waiting = [];
   for (const v of ['1.5.0', '1.5.1', '1.5.2']) {
     const r = npm(sam, ['stage', 'publish'], pkgWith('staged-pkg', v));
     assert.equal(r.code, 0, r.out);
+    waiting.push(/staged with id ([0-9a-f-]{36})/.exec(r.out)?.[1]);
   }
   const full = npm(sam, ['stage', 'publish'], pkgWith('staged-pkg', '1.5.3'));
   assert.notEqual(full.code, 0, full.out);
   assert.match(full.out, /E403[\s\S]*staged-pkg already has 3 staged versions waiting/, full.out);
   assert.equal(JSON.parse(npm(sam, ['stage', 'list', '--json']).stdout).length, 3);
+
+  // A granular token scoped to another package sees none of them: listed, viewed or downloaded.
+  const scoped = await fetch(`${ctx.registry}-/npm/v1/tokens`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${samToken}`, 'content-type': 'application/json', 'npm-otp': await freshCode(secret) },
+    body: JSON.stringify({ password: 'sam-pass-1', name: 'elsewhere', packages: ['not-staged-pkg'], packages_and_scopes_permission: 'read-write', expires: 7 }),
+  });
+  assert.equal(scoped.status, 200, await scoped.clone().text());
+  const elsewhere = { authorization: `Bearer ${(await scoped.json()).token}` };
+  const listedElsewhere = await fetch(`${ctx.registry}-/stage?page=0&perPage=100`, { headers: elsewhere });
+  assert.equal(listedElsewhere.status, 200, await listedElsewhere.clone().text());
+  assert.deepEqual(await listedElsewhere.json(), { items: [], total: 0 });
+  for (const path of [`-/stage/${waiting[0]}`, `-/stage/${waiting[0]}/tarball`]) {
+    const r = await fetch(`${ctx.registry}${path}`, { headers: elsewhere });
+    assert.equal(r.status, 404, `${path}: ${await r.text()}`);
+  }
+  const listedBySam = await (await fetch(`${ctx.registry}-/stage?page=0&perPage=2`, { headers: { authorization: `Bearer ${samToken}` } })).json();
+  assert.equal(listedBySam.total, 3);
+  assert.equal(listedBySam.items.length, 2);
 });

@@ -200,6 +200,7 @@ pub async fn proxy(
                         query,
                         &bytes,
                         &id,
+                        &call,
                         staged,
                     )
                     .await;

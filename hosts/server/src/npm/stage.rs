@@ -11,6 +11,10 @@ use axum::http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
+use stepup_core::contract::request::{Action, Credential};
+use stepup_core::{ActionKind, Effect};
+
+use super::decide::{Call, decide};
 use super::gate::Classified;
 use super::{Identity, error_answer, json_answer};
 use crate::App;
@@ -242,6 +246,10 @@ fn declared_dependencies(m: &Value) -> [std::collections::BTreeMap<String, Value
 
 /// Answers an allowed stage request. `item` is the staged publish the route names (looked up,
 /// and its visibility checked, before the decision).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one request's parts, each read by some route"
+)]
 pub async fn apply(
     app: &App,
     route: &StageRoute,
@@ -249,6 +257,7 @@ pub async fn apply(
     query: &str,
     body: &Bytes,
     id: &Identity,
+    call: &Call,
     item: Option<Staged>,
 ) -> Result<Response<Body>, ServeError> {
     let Some(upstream) = app.upstream.clone() else {
@@ -339,16 +348,46 @@ pub async fn apply(
                 .and_then(|p| p.parse::<i64>().ok())
                 .unwrap_or(100)
                 .clamp(1, 100);
-            let (items, total) = app
-                .store
-                .staged_list(
-                    &id.account,
-                    q.get("package").map(String::as_str),
-                    crate::now() - app.stage_limits.ttl,
-                    page,
-                    per_page,
-                )
-                .await?;
+            let since = crate::now() - app.stage_limits.ttl;
+            let package = q.get("package").map(String::as_str);
+            let (items, total) = if matches!(id.credential, Credential::GranularToken { .. }) {
+                // A granular token reads only the packages its scope covers: each package on
+                // the list is the engine's to allow, then the page is cut from what is left.
+                let (all, _) = app
+                    .store
+                    .staged_list(&id.account, package, since, 0, i64::MAX)
+                    .await?;
+                let mut look = call.clone();
+                look.code = None;
+                look.write = false;
+                look.operation = None;
+                let mut readable = std::collections::HashMap::new();
+                let mut kept = Vec::new();
+                for s in all {
+                    let ok = match readable.get(&s.package) {
+                        Some(ok) => *ok,
+                        None => {
+                            let read = Action::on_package(ActionKind::PackageRead, &s.package);
+                            let d = decide(app, &look, &id.account, &id.credential, &read).await?;
+                            let ok = d.allowed()
+                                && !d.decision.effects.contains(&Effect::ReadAnonymously);
+                            readable.insert(s.package.clone(), ok);
+                            ok
+                        }
+                    };
+                    if ok {
+                        kept.push(s);
+                    }
+                }
+                let total = i64::try_from(kept.len()).unwrap_or(i64::MAX);
+                let start = usize::try_from(page.saturating_mul(per_page)).unwrap_or(usize::MAX);
+                let take = usize::try_from(per_page).unwrap_or(100);
+                (kept.into_iter().skip(start).take(take).collect(), total)
+            } else {
+                app.store
+                    .staged_list(&id.account, package, since, page, per_page)
+                    .await?
+            };
             Ok(json_answer(
                 StatusCode::OK,
                 &json!({"items": items.iter().map(stage_item).collect::<Vec<_>>(), "total": total}),
