@@ -23,6 +23,35 @@ pub fn load_policy(path: Option<&str>) -> Result<Policy, Failure> {
         .map_err(|e: InputError| Failure::Input(format!("{path}: {e}")))
 }
 
+/// `stepup config check`: a line of text, or with `json` one document; exit 2 when invalid.
+pub fn check_config(file: &str, json: bool) -> Result<(), Failure> {
+    let policy = match load_policy(Some(file)) {
+        Ok(p) => p,
+        Err(Failure::Input(message)) if json => {
+            print_json(&serde_json::json!({"file": file, "valid": false, "error": message}))?;
+            return Err(Failure::Exit(2));
+        }
+        Err(e) => return Err(e),
+    };
+    let c = policy.config();
+    if json {
+        return print_json(&serde_json::json!({
+            "file": file,
+            "valid": true,
+            "preset": c.preset.as_str(),
+            "cohorts": c.cohorts.len(),
+            "login_verification_stages": c.login_verification.stages.len(),
+        }));
+    }
+    println!(
+        "{file}: valid ({} preset, {} cohorts, {} login-verification stages)",
+        c.preset.as_str(),
+        c.cohorts.len(),
+        c.login_verification.stages.len()
+    );
+    Ok(())
+}
+
 /// Prints a value as pretty JSON.
 pub fn print_json<T: serde::Serialize>(v: &T) -> Result<(), Failure> {
     let s = serde_json::to_string_pretty(v).map_err(|e| Failure::Io(e.to_string()))?;

@@ -37,6 +37,9 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Decide request documents (SPEC §2); an `{request, secrets, present}` document is authorized.
+    ///
+    /// Exits 0 when every decision allows, 3 when one challenges, 4 when one denies, 2 when an
+    /// input is invalid (the strictest wins: 2, then 4, then 3), 1 when reading fails.
     Decide {
         /// Configuration file (JSON or TOML); default: the npmjs-2026 preset.
         #[arg(long)]
@@ -47,7 +50,13 @@ enum Command {
         /// Pretty-print decisions.
         #[arg(long)]
         pretty: bool,
-        /// Request files.
+        /// Each input holds one document per line (NDJSON); one decision per line.
+        #[arg(long)]
+        lines: bool,
+        /// Unix seconds to decide at, for documents without `now` (default: the current time).
+        #[arg(long)]
+        now: Option<u64>,
+        /// Request files; `-` reads standard input.
         #[arg(required = true)]
         requests: Vec<String>,
     },
@@ -98,6 +107,12 @@ enum Command {
     },
     /// Serve the decision API and the npm 2FA gateway (the component under wasmtime).
     Serve(Box<stepup_server::ServeOptions>),
+    /// Print a shell completion script: `stepup completions bash > /etc/bash_completion.d/stepup`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Subcommand)]
@@ -161,6 +176,9 @@ enum ConfigCommand {
     Check {
         /// JSON or TOML file.
         file: String,
+        /// Print one JSON document (`{"file","valid",…}` or `{"file","valid":false,"error"}`).
+        #[arg(long)]
+        json: bool,
     },
     /// Print the resolved configuration (preset plus overrides).
     Show {
@@ -269,6 +287,8 @@ pub enum Failure {
     Input(String),
     /// Tests failed (exit 1), already reported.
     Failed,
+    /// Exit with this code, everything already reported (`decide`'s outcomes).
+    Exit(u8),
 }
 
 fn main() -> ExitCode {
@@ -278,8 +298,27 @@ fn main() -> ExitCode {
             config,
             engine,
             pretty,
+            lines,
+            now,
             requests,
-        } => engine::decide(config.as_deref(), engine, pretty, &requests),
+        } => engine::decide(
+            config.as_deref(),
+            engine,
+            &engine::DecideOptions { pretty, lines, now },
+            &requests,
+        ),
+        Command::Completions { shell } => {
+            // Written whole, so a closed pipe is an error to report, not a panic.
+            let mut script = Vec::new();
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "stepup",
+                &mut script,
+            );
+            std::io::Write::write_all(&mut std::io::stdout(), &script)
+                .map_err(|e| Failure::Io(format!("cannot write the completion script: {e}")))
+        }
         Command::Conformance { engine, paths } => conformance::run(engine, &paths),
         Command::Differential {
             command: DifferentialCommand::Generate { count, seed },
@@ -303,15 +342,8 @@ fn main() -> ExitCode {
             command: TotpCommand::Code { secret, at, config },
         } => totp::code(config.as_deref(), &secret, at),
         Command::Config {
-            command: ConfigCommand::Check { file },
-        } => files::load_policy(Some(&file)).map(|p| {
-            println!(
-                "{file}: valid ({} preset, {} cohorts, {} login-verification stages)",
-                p.config().preset.as_str(),
-                p.config().cohorts.len(),
-                p.config().login_verification.stages.len()
-            );
-        }),
+            command: ConfigCommand::Check { file, json },
+        } => files::check_config(&file, json),
         Command::Config {
             command: ConfigCommand::Show { file },
         } => files::load_policy(file.as_deref()).and_then(|p| files::print_json(p.config())),
@@ -399,5 +431,6 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
         Err(Failure::Failed) => ExitCode::from(1),
+        Err(Failure::Exit(code)) => ExitCode::from(code),
     }
 }

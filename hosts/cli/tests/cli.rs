@@ -34,7 +34,12 @@ fn tmp(name: &str, body: &str) -> String {
 #[test]
 fn decide_prints_the_decision() {
     let out = stepup(&["decide", "examples/requests/01-publish-needs-otp.json"]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "a challenge: {}",
+        text(&out.stderr)
+    );
     let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(d["reason"], "otp-required");
     assert_eq!(d["npm"]["status"], 401);
@@ -76,12 +81,88 @@ fn bad_request_is_an_error_document_and_exit_2() {
     assert_eq!(d["npm"]["status"], 400);
 }
 
+/// Exit codes a script can branch on: 0 allow, 3 challenge, 4 deny, 2 invalid input, the
+/// strictest of several inputs winning.
+#[test]
+fn decide_exit_codes_say_the_outcome() {
+    let ex = |n: &str| format!("examples/requests/{n}.json");
+    for (file, code) in [
+        ("02-publish-with-fresh-proof", 0),
+        ("01-publish-needs-otp", 3),
+        ("10-token-outside-cidr", 4),
+    ] {
+        let out = stepup(&["decide", &ex(file)]);
+        assert_eq!(out.status.code(), Some(code), "{file}");
+    }
+    let both = stepup(&[
+        "decide",
+        &ex("01-publish-needs-otp"),
+        &ex("02-publish-with-fresh-proof"),
+    ]);
+    assert_eq!(both.status.code(), Some(3));
+    assert_eq!(text(&both.stdout).lines().count(), 2);
+    let all = stepup(&[
+        "decide",
+        &ex("10-token-outside-cidr"),
+        &ex("01-publish-needs-otp"),
+    ]);
+    assert_eq!(all.status.code(), Some(4));
+}
+
+/// `-` reads standard input, `--lines` decides NDJSON line by line (one decision per line, a
+/// broken line named by its line and column), and a document without `now` is decided at
+/// `--now` (or the clock), never refused for it.
+#[test]
+fn decide_reads_ndjson_from_stdin_and_defaults_now() {
+    use std::io::Write;
+    let login = r#"{"action":{"kind":"login"},"account":{"id":"a","tfa":{"mode":"auth-and-writes","factors":["totp"]}},"credential":{"kind":"basic"}}"#;
+    let input = format!("{login}\n\n{{\"now\": 1, oops}}\n{login}\n");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stepup"))
+        .args(["decide", "--lines", "--now", "1700000000", "-"])
+        .current_dir(root())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "the broken line is invalid");
+    let decisions: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(decisions.len(), 3, "one per non-empty line");
+    assert_eq!(decisions[0]["outcome"], "challenge", "{}", decisions[0]);
+    assert_eq!(decisions[1]["outcome"], "error");
+    assert_eq!(decisions[2], decisions[0]);
+    assert!(
+        text(&out.stderr).contains("-:3:12: key must be a string"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Without --now, the clock: still decided, not "missing field now".
+    let f = tmp("nonow.json", login);
+    let out = stepup(&["decide", &f]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stdout));
+}
+
 #[test]
 fn malformed_json_and_missing_files_do_not_panic() {
-    let f = tmp("trunc.json", r#"{"now":1,"action":"#);
+    let f = tmp("trunc.json", "{\"now\": 1,\n  \"action\":");
     let out = stepup(&["decide", &f]);
     assert_eq!(out.status.code(), Some(2));
     assert!(!text(&out.stderr).contains("panicked"));
+    assert!(
+        text(&out.stderr).contains("trunc.json:2:11: EOF while parsing a value"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = stepup(&["decide", "/nonexistent/request.json"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("cannot read"));
@@ -103,6 +184,23 @@ fn config_check_names_the_field() {
     let out = stepup(&["config", "check", "examples/strict.config.toml"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("npmjs-2026"));
+    // --json: one document either way, the exit code still telling.
+    let out = stepup(&["config", "check", "--json", "examples/strict.config.toml"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["valid"], true);
+    assert_eq!(v["preset"], "npmjs-2026");
+    let out = stepup(&["config", "check", "--json", &f]);
+    assert_eq!(out.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["valid"], false);
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("throttle.account[1].limit"),
+        "{v}"
+    );
     let t = tmp("cfg.toml", "preset = \"npmjs-2026\"\n[totp]\ndigits = 12\n");
     let out = stepup(&["config", "check", &t]);
     assert!(
@@ -251,7 +349,7 @@ fn component_engine_decides_like_native() {
     ] {
         let native = stepup(&["decide", f]);
         let component = stepup(&["decide", "--engine", "component", f]);
-        assert!(component.status.success(), "{}", text(&component.stderr));
+        assert_eq!(component.status.code(), native.status.code(), "{f}");
         assert_eq!(text(&native.stdout), text(&component.stdout), "{f}");
     }
     let bad = tmp("bad-c.json", r#"{"now":"x"}"#);
@@ -372,4 +470,18 @@ fn rollout_simulate_writes_csv_and_a_self_contained_report() {
         text(&out.stderr)
     );
     assert!(!missing.exists());
+}
+
+/// Completion scripts for the shells people use, naming the subcommands.
+#[test]
+fn completions_for_bash_zsh_and_fish() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = stepup(&["completions", shell]);
+        assert!(out.status.success(), "{shell}: {}", text(&out.stderr));
+        let script = text(&out.stdout);
+        for sub in ["decide", "conformance", "serve", "rollout"] {
+            assert!(script.contains(sub), "{shell} script lacks {sub}");
+        }
+    }
+    assert_eq!(stepup(&["completions", "tcsh"]).status.code(), Some(2));
 }
