@@ -32,6 +32,9 @@ pub enum ServeError {
     /// The upstream registry could not be reached.
     #[error("upstream: {0}")]
     Upstream(String),
+    /// The upstream registry did not answer in time.
+    #[error("upstream: {0}")]
+    UpstreamTimeout(String),
     /// A file or socket operation failed.
     #[error("{0}")]
     Io(String),
@@ -66,6 +69,11 @@ impl IntoResponse for ServeError {
                     axum::http::HeaderValue::from_static("1"),
                 );
                 return r;
+            }
+            // The registry behind the gateway failed, not the caller: 503 or 504 with
+            // `Retry-After`, never a 500 or a 400.
+            ServeError::Upstream(_) | ServeError::UpstreamTimeout(_) => {
+                return crate::upstream::bad_gateway(&self);
             }
             _ => {}
         }

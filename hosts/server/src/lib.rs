@@ -117,6 +117,13 @@ pub struct ServeOptions {
     /// change or an import.
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub impact_period: u64,
+    /// Seconds to open a connection to the upstream registry; past it a request answers 503.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub upstream_connect_timeout: u64,
+    /// Seconds the upstream registry may take to start answering (status and headers; a
+    /// streamed body then flows at its own pace); past it a request answers 504.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    pub upstream_timeout: u64,
     /// Days a staged publish waits for a maintainer's approval; then it expires and is deleted.
     #[arg(long, default_value_t = 14, value_parser = clap::value_parser!(u64).range(1..=365))]
     pub stage_ttl_days: u64,
@@ -519,7 +526,15 @@ pub async fn start(opts: &ServeOptions) -> Result<Running, ServeError> {
     let policy = tokio::task::spawn_blocking(move || PolicyHost::load(source, instances))
         .await
         .map_err(|e| ServeError::Policy(e.to_string()))??;
-    let upstream = opts.upstream.as_deref().map(Upstream::new).transpose()?;
+    let timeouts = upstream::Timeouts {
+        connect: std::time::Duration::from_secs(opts.upstream_connect_timeout),
+        response: std::time::Duration::from_secs(opts.upstream_timeout),
+    };
+    let upstream = opts
+        .upstream
+        .as_deref()
+        .map(|u| Upstream::new(u, timeouts))
+        .transpose()?;
     let mail_dir = opts
         .mail_dir
         .clone()

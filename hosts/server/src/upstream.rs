@@ -2,12 +2,15 @@
 //! password by logging in upstream (and keeps the upstream token it gets, sealed), and forwards
 //! every allowed request with that upstream credential in place of the gateway's own token.
 
+use std::time::Duration;
+
 use axum::body::{Body, Bytes};
 use axum::http::{
     HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri, header,
 };
 use base64::Engine as _;
 use http_body_util::BodyExt;
+use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -25,6 +28,18 @@ pub const MAX_PACKUMENT: usize = 32 << 20;
 pub struct Upstream {
     base: String,
     client: Client<HttpConnector, Body>,
+    /// How long an answer's head (and a small answer's body) may take: a frozen registry
+    /// costs its callers this long, not forever.
+    response_timeout: Duration,
+}
+
+/// How long the gateway waits for the registry behind it.
+#[derive(Clone, Copy, Debug)]
+pub struct Timeouts {
+    /// To open a connection.
+    pub connect: Duration,
+    /// For an answer's status and headers (a streamed body then flows at its own pace).
+    pub response: Duration,
 }
 
 /// What upstream said to a password check.
@@ -51,7 +66,7 @@ const HOP_BY_HOP: &[&str] = &[
 
 impl Upstream {
     /// `url` = `http://host:port[/prefix]`.
-    pub fn new(url: &str) -> Result<Upstream, ServeError> {
+    pub fn new(url: &str, timeouts: Timeouts) -> Result<Upstream, ServeError> {
         let base = url.trim_end_matches('/').to_owned();
         let uri: Uri = base
             .parse()
@@ -63,8 +78,27 @@ impl Upstream {
         }
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(timeouts.connect));
         let client = Client::builder(TokioExecutor::new()).build(connector);
-        Ok(Upstream { base, client })
+        Ok(Upstream {
+            base,
+            client,
+            response_timeout: timeouts.response,
+        })
+    }
+
+    /// Sends `req`, waiting at most the response timeout for the answer's head.
+    async fn send(&self, req: Request<Body>) -> Result<Response<Incoming>, ServeError> {
+        match tokio::time::timeout(self.response_timeout, self.client.request(req)).await {
+            Ok(Ok(res)) => Ok(res),
+            Ok(Err(e)) => Err(ServeError::Upstream(format!(
+                "cannot reach the upstream registry: {e}"
+            ))),
+            Err(_) => Err(ServeError::UpstreamTimeout(format!(
+                "the upstream registry did not answer within {} s",
+                self.response_timeout.as_secs()
+            ))),
+        }
     }
 
     fn uri(&self, path_and_query: &str) -> Result<Uri, ServeError> {
@@ -79,13 +113,14 @@ impl Upstream {
         req: Request<Body>,
         what: &str,
     ) -> Result<(StatusCode, Bytes), ServeError> {
-        let res = self.client.request(req).await.map_err(|e| {
-            ServeError::Upstream(format!("cannot reach the upstream registry: {e}"))
-        })?;
+        let res = self.send(req).await?;
         let status = res.status();
-        let bytes = http_body_util::Limited::new(res.into_body(), MAX_LOGIN_ANSWER)
-            .collect()
+        let body = http_body_util::Limited::new(res.into_body(), MAX_LOGIN_ANSWER).collect();
+        let bytes = tokio::time::timeout(self.response_timeout, body)
             .await
+            .map_err(|_| {
+                ServeError::UpstreamTimeout(format!("the upstream {what} answer stalled"))
+            })?
             .map_err(|e| ServeError::Upstream(format!("upstream {what} answer: {e}")))?
             .to_bytes();
         Ok((status, bytes))
@@ -257,9 +292,7 @@ impl Upstream {
         let req = req
             .body(Body::from(body))
             .map_err(|e| ServeError::Upstream(e.to_string()))?;
-        let res = self.client.request(req).await.map_err(|e| {
-            ServeError::Upstream(format!("cannot reach the upstream registry: {e}"))
-        })?;
+        let res = self.send(req).await?;
         let (mut parts, incoming) = res.into_parts();
         for h in HOP_BY_HOP {
             parts.headers.remove(*h);
@@ -289,14 +322,24 @@ pub fn encode_component(s: &str) -> String {
     out
 }
 
-/// The answer when the registry behind the gateway fails: 503 with `Retry-After`, in npm's
-/// error shape (never a verdict on the caller's password or code).
+/// The answer when the registry behind the gateway fails: 503 with `Retry-After` when it cannot
+/// be reached, 504 when it did not answer in time, in npm's error shape (never a verdict on the
+/// caller's password or code).
 pub fn bad_gateway(e: &ServeError) -> Response<Body> {
     tracing::warn!(error = %e, "upstream failure");
-    let body =
-        json!({"error": "The registry behind this gateway is unavailable; try again later."});
+    let (status, text) = match e {
+        ServeError::UpstreamTimeout(_) => (
+            StatusCode::GATEWAY_TIMEOUT,
+            "The registry behind this gateway did not answer in time; try again later.",
+        ),
+        _ => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The registry behind this gateway is unavailable; try again later.",
+        ),
+    };
+    let body = json!({ "error": text });
     let mut r = Response::new(Body::from(body.to_string()));
-    *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    *r.status_mut() = status;
     r.headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
     r.headers_mut().insert(

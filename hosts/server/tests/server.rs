@@ -86,6 +86,8 @@ fn options(dir: &Path) -> ServeOptions {
         instances: Some(2),
         oidc_jwks: Vec::new(),
         impact_period: 60,
+        upstream_connect_timeout: 5,
+        upstream_timeout: 60,
         stage_ttl_days: 14,
         stage_limit_per_package: 20,
         stage_quota_mb: 256,
@@ -1400,4 +1402,49 @@ async fn own_forms_count_wrong_passwords_per_client_and_cap_bodies() {
         .await;
     assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
     assert!(h.get("retry-after").is_some());
+}
+
+/// The registry behind the gateway frozen (it accepts connections and never answers, as a
+/// stopped process does): a request costs the configured response timeout and answers 504 with
+/// `Retry-After`, never hangs; a registry that refuses connections answers 503.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_upstream_answers_504_in_time_and_a_closed_one_503() {
+    let frozen = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let frozen_addr = frozen.local_addr().unwrap();
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((c, _)) = frozen.accept().await {
+            held.push(c);
+        }
+    });
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let http = Http::new();
+    for (upstream, want) in [
+        (frozen_addr, StatusCode::GATEWAY_TIMEOUT),
+        (closed, StatusCode::SERVICE_UNAVAILABLE),
+    ] {
+        let dir = tempdir(&format!("upstream-{}", want.as_u16()));
+        let mut opts = options(&dir);
+        opts.upstream = Some(format!("http://{upstream}"));
+        opts.upstream_timeout = 1;
+        opts.upstream_connect_timeout = 1;
+        let server = start(&opts).await.unwrap();
+        let started = std::time::Instant::now();
+        let (s, h, body) = http
+            .send(Method::GET, &url(&server, "/left-pad"), &[], "")
+            .await;
+        let took = started.elapsed();
+        assert_eq!(s, want, "{body}");
+        assert!(h.get("retry-after").is_some(), "{want}: Retry-After");
+        assert!(body.contains("registry behind this gateway"), "{body}");
+        assert!(took < std::time::Duration::from_secs(10), "{took:?}");
+        if want == StatusCode::GATEWAY_TIMEOUT {
+            assert!(took >= std::time::Duration::from_millis(900), "{took:?}");
+        }
+        server.shutdown().await.unwrap();
+    }
+    hold.abort();
 }
