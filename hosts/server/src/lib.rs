@@ -117,6 +117,10 @@ pub struct ServeOptions {
     /// change or an import.
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub impact_period: u64,
+    /// Seconds a stopping server (SIGTERM) lets in-flight requests finish before it cuts them
+    /// off; the counted downloads are written and the store closed either way.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3_600))]
+    pub drain_timeout: u64,
     /// Seconds to open a connection to the upstream registry; past it a request answers 503.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub upstream_connect_timeout: u64,
@@ -427,6 +431,7 @@ async fn serve(
     listener: TcpListener,
     router: Router,
     stopped: oneshot::Receiver<()>,
+    drain: std::time::Duration,
 ) -> Result<(), ServeError> {
     use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
     use hyper_util::server::conn::auto::Builder;
@@ -467,7 +472,17 @@ async fn serve(
         }
     }
     drop(listener);
-    graceful.shutdown().await;
+    // In-flight requests finish, but not forever: one hung behind a frozen client or registry
+    // does not keep a stopping server alive.
+    if tokio::time::timeout(drain, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            seconds = drain.as_secs(),
+            "requests still in flight at the drain deadline are cut off"
+        );
+    }
     Ok(())
 }
 
@@ -575,6 +590,7 @@ pub async fn start(opts: &ServeOptions) -> Result<Running, ServeError> {
     tracing::info!(%addr, store = app.store.backend(), gateway = app.upstream.is_some(), component = %loaded.component, config = %loaded.config, preset = %loaded.preset, "stepup serving");
     let (stop, stopped) = oneshot::channel::<()>();
     let impact_period = opts.impact_period;
+    let drain = std::time::Duration::from_secs(opts.drain_timeout);
     let service = router(app.clone());
     let state = app.clone();
     let task = tokio::spawn(async move {
@@ -613,7 +629,7 @@ pub async fn start(opts: &ServeOptions) -> Result<Running, ServeError> {
                 }
             })
         };
-        let r = serve(listener, service, stopped).await;
+        let r = serve(listener, service, stopped, drain).await;
         pruner.abort();
         impact.abort();
         // Counted downloads are written before the store closes: a stop loses none.

@@ -86,6 +86,7 @@ fn options(dir: &Path) -> ServeOptions {
         instances: Some(2),
         oidc_jwks: Vec::new(),
         impact_period: 60,
+        drain_timeout: 30,
         upstream_connect_timeout: 5,
         upstream_timeout: 60,
         stage_ttl_days: 14,
@@ -1446,5 +1447,27 @@ async fn a_frozen_upstream_answers_504_in_time_and_a_closed_one_503() {
         }
         server.shutdown().await.unwrap();
     }
+    // Stopping while a request waits on the frozen registry: the drain deadline, not the
+    // request, decides when the server is gone.
+    let dir = tempdir("drain");
+    let mut opts = options(&dir);
+    opts.upstream = Some(format!("http://{frozen_addr}"));
+    opts.upstream_timeout = 600;
+    opts.drain_timeout = 1;
+    let server = start(&opts).await.unwrap();
+    let target = url(&server, "/left-pad");
+    // Its answer (or the cut) is not the point: a raw request, so a cut is no panic.
+    let waiting = tokio::spawn(async move {
+        let req = Request::builder().uri(target).body(Body::empty()).unwrap();
+        Http::new().0.request(req).await.map(|r| r.status())
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    tokio::time::timeout(std::time::Duration::from_secs(10), server.shutdown())
+        .await
+        .expect("the drain deadline ends the shutdown")
+        .unwrap();
+    assert!(started.elapsed() >= std::time::Duration::from_millis(900));
+    waiting.abort();
     hold.abort();
 }
