@@ -74,6 +74,40 @@ pub async fn health(State(app): State<Shared>) -> Response<Body> {
     )
 }
 
+/// `GET /v1/ready`: whether this instance should get traffic — the store takes a write (and
+/// its SQLite file is the one opened), the upstream registry answers, a policy is loaded, and how
+/// the last reload went. 200 when every check passes, 503 with the failing checks otherwise;
+/// `/v1/health` stays the liveness check.
+pub async fn ready(State(app): State<Shared>) -> Response<Body> {
+    let check = |r: Result<(), crate::error::ServeError>| match r {
+        Ok(()) => json!({"ok": true}),
+        Err(e) => json!({"ok": false, "error": e.to_string()}),
+    };
+    let store = check(app.store.check_writable(crate::now()).await);
+    let upstream = match &app.upstream {
+        Some(u) => check(u.ping().await),
+        None => serde_json::Value::Null,
+    };
+    let last_reload = app.policy.last_reload();
+    let ok = store["ok"] == true
+        && (upstream.is_null() || upstream["ok"] == true)
+        && last_reload.as_ref().is_none_or(|r| r.ok);
+    let body = json!({
+        "status": if ok { "ready" } else { "not-ready" },
+        "store": store,
+        "upstream": upstream,
+        "policy": {"loaded": app.policy.loaded(), "last_reload": last_reload},
+    });
+    json_answer(
+        if ok {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        },
+        &body,
+    )
+}
+
 /// `GET /v1/openapi.json`.
 pub async fn openapi() -> Response<Body> {
     let mut r = Response::new(Body::from(OPENAPI));

@@ -49,6 +49,19 @@ pub struct PolicyHost {
     source: PolicySource,
     current: RwLock<Arc<Generation>>,
     slots: usize,
+    last_reload: Mutex<Option<ReloadOutcome>>,
+}
+
+/// How the last reload went (readiness shows it: a refused reload is more than a log line).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ReloadOutcome {
+    /// Unix seconds.
+    pub at: i64,
+    /// Whether the new policy is the one running.
+    pub ok: bool,
+    /// Why it was refused (the running policy stayed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl std::fmt::Debug for PolicyHost {
@@ -85,6 +98,7 @@ impl PolicyHost {
             source,
             current: RwLock::new(Arc::new(generation)),
             slots,
+            last_reload: Mutex::new(None),
         })
     }
 
@@ -145,15 +159,34 @@ impl PolicyHost {
     }
 
     /// Reads the component and configuration again; on failure the running policy stays.
+    /// The outcome is kept for readiness either way.
     pub fn reload(&self) -> Result<Loaded, ServeError> {
         let generation = self.loaded().generation.saturating_add(1);
-        let fresh = Self::build(&self.source, self.slots, generation)?;
+        let built = Self::build(&self.source, self.slots, generation);
+        let outcome = ReloadOutcome {
+            at: crate::now(),
+            ok: built.is_ok(),
+            error: built.as_ref().err().map(ToString::to_string),
+        };
+        match self.last_reload.lock() {
+            Ok(mut l) => *l = Some(outcome),
+            Err(poisoned) => *poisoned.into_inner() = Some(outcome),
+        }
+        let fresh = built?;
         let loaded = fresh.loaded.clone();
         match self.current.write() {
             Ok(mut g) => *g = Arc::new(fresh),
             Err(poisoned) => *poisoned.into_inner() = Arc::new(fresh),
         }
         Ok(loaded)
+    }
+
+    /// How the last reload went; `None` before any.
+    pub fn last_reload(&self) -> Option<ReloadOutcome> {
+        match self.last_reload.lock() {
+            Ok(l) => l.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
     }
 
     fn generation(&self) -> Arc<Generation> {

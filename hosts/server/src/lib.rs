@@ -306,6 +306,7 @@ fn routes(app: Shared) -> Router {
         .route("/v1/evaluate", post(api::evaluate))
         .route("/v1/authorize", post(api::authorize))
         .route("/v1/health", get(api::health))
+        .route("/v1/ready", get(api::ready))
         .route("/v1/openapi.json", get(api::openapi))
         .route("/v1/admin/reload", post(api::reload))
         .route(

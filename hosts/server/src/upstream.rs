@@ -87,6 +87,38 @@ impl Upstream {
         })
     }
 
+    /// Whether the registry answers at all (readiness): `GET /-/ping` within a few seconds,
+    /// any answer below 500.
+    pub async fn ping(&self) -> Result<(), ServeError> {
+        let req = Request::builder()
+            .method(Method::GET)
+            .uri(self.uri("/-/ping")?)
+            .body(Body::empty())
+            .map_err(|e| ServeError::Upstream(e.to_string()))?;
+        let wait = self.response_timeout.min(Duration::from_secs(3));
+        let res = match tokio::time::timeout(wait, self.client.request(req)).await {
+            Ok(Ok(res)) => res,
+            Ok(Err(e)) => {
+                return Err(ServeError::Upstream(format!(
+                    "cannot reach the upstream registry: {e}"
+                )));
+            }
+            Err(_) => {
+                return Err(ServeError::UpstreamTimeout(format!(
+                    "the upstream registry did not answer a ping within {} s",
+                    wait.as_secs()
+                )));
+            }
+        };
+        if res.status().is_server_error() {
+            return Err(ServeError::Upstream(format!(
+                "the upstream registry answers {}",
+                res.status()
+            )));
+        }
+        Ok(())
+    }
+
     /// Sends `req`, waiting at most the response timeout for the answer's head.
     async fn send(&self, req: Request<Body>) -> Result<Response<Incoming>, ServeError> {
         match tokio::time::timeout(self.response_timeout, self.client.request(req)).await {

@@ -270,6 +270,27 @@ async fn reload_swaps_the_policy_and_keeps_the_old_one_when_the_new_one_fails() 
         .send(Method::POST, &url(&server, "/v1/evaluate"), &[], request)
         .await;
     assert_eq!(s, StatusCode::OK, "still serving after a refused reload");
+    // A refused reload is more than a log line: the instance is not ready until one succeeds.
+    let (s, _, ready) = http
+        .json(Method::GET, &url(&server, "/v1/ready"), &[], &Value::Null)
+        .await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{ready}");
+    assert_eq!(ready["policy"]["last_reload"]["ok"], false);
+    assert!(
+        ready["policy"]["last_reload"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("preset"),
+        "{ready}"
+    );
+    std::fs::write(&config, r#"{"preset": "npmjs-2026"}"#).unwrap();
+    let (s, _, _) = reload("Bearer let-me-reload").await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _, ready) = http
+        .json(Method::GET, &url(&server, "/v1/ready"), &[], &Value::Null)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{ready}");
+    assert_eq!(ready["status"], "ready");
     server.shutdown().await.unwrap();
 }
 
@@ -693,12 +714,18 @@ async fn stores_are_migrated_once_and_older_stores_keep_their_rows() {
     let dir = tempdir("migrations");
     let fresh = StoreUrl::Sqlite(dir.join("fresh.db").display().to_string());
     let store = Store::open(&fresh).await.expect("a new store opens");
-    assert_eq!(store.schema_versions().await.unwrap(), vec![1, 2, 3, 4, 5]);
+    assert_eq!(
+        store.schema_versions().await.unwrap(),
+        vec![1, 2, 3, 4, 5, 6]
+    );
     store.close().await;
     let again = Store::open(&fresh)
         .await
         .expect("a migrated store opens again");
-    assert_eq!(again.schema_versions().await.unwrap(), vec![1, 2, 3, 4, 5]);
+    assert_eq!(
+        again.schema_versions().await.unwrap(),
+        vec![1, 2, 3, 4, 5, 6]
+    );
     again.close().await;
 
     // A store from before migrations were tracked: the same tables, one account, no record.
@@ -719,7 +746,10 @@ async fn stores_are_migrated_once_and_older_stores_keep_their_rows() {
     let old = StoreUrl::Sqlite(old_path.display().to_string());
     let store = Store::open(&old).await.expect("an untracked store opens");
     // Step 1 is recorded as it is, the steps after it are applied.
-    assert_eq!(store.schema_versions().await.unwrap(), vec![1, 2, 3, 4, 5]);
+    assert_eq!(
+        store.schema_versions().await.unwrap(),
+        vec![1, 2, 3, 4, 5, 6]
+    );
     let account = store
         .account("old")
         .await
@@ -1469,5 +1499,59 @@ async fn a_frozen_upstream_answers_504_in_time_and_a_closed_one_503() {
         .unwrap();
     assert!(started.elapsed() >= std::time::Duration::from_millis(900));
     waiting.abort();
+    hold.abort();
+}
+
+/// Readiness tells the truth where liveness cannot: a store file deleted under the running
+/// server (SQLite still answers from the open descriptor, so `/v1/health` says ok) and a frozen
+/// upstream registry each make `/v1/ready` answer 503 naming the failing check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_fails_on_a_deleted_store_file_and_a_frozen_upstream() {
+    let (upstream, _task) = fake_upstream().await;
+    let dir = tempdir("ready");
+    let mut opts = options(&dir);
+    opts.upstream = Some(upstream);
+    let server = start(&opts).await.unwrap();
+    let http = Http::new();
+    let ready = || async {
+        http.json(Method::GET, &url(&server, "/v1/ready"), &[], &Value::Null)
+            .await
+    };
+    let (s, _, body) = ready().await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["store"]["ok"], true);
+    assert_eq!(body["upstream"]["ok"], true);
+    std::fs::remove_file(&opts.db).unwrap();
+    let (s, _, body) = ready().await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(
+        body["store"]["error"].as_str().unwrap().contains("is gone"),
+        "{body}"
+    );
+    let (s, _, _) = http
+        .json(Method::GET, &url(&server, "/v1/health"), &[], &Value::Null)
+        .await;
+    assert_eq!(s, StatusCode::OK, "liveness is not readiness");
+    server.shutdown().await.unwrap();
+
+    let frozen = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let frozen_addr = frozen.local_addr().unwrap();
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((c, _)) = frozen.accept().await {
+            held.push(c);
+        }
+    });
+    let dir = tempdir("ready-frozen");
+    let mut opts = options(&dir);
+    opts.upstream = Some(format!("http://{frozen_addr}"));
+    let server = start(&opts).await.unwrap();
+    let (s, _, body) = http
+        .json(Method::GET, &url(&server, "/v1/ready"), &[], &Value::Null)
+        .await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["store"]["ok"], true);
+    assert_eq!(body["upstream"]["ok"], false);
+    server.shutdown().await.unwrap();
     hold.abort();
 }

@@ -97,6 +97,24 @@ fn private_file(path: &std::path::Path) -> Result<(), ServeError> {
 pub struct Store {
     pool: AnyPool,
     postgres: bool,
+    /// The SQLite file and its identity (device, inode) when opened: a file deleted or
+    /// replaced under the running server keeps answering from the open descriptor, so
+    /// readiness compares.
+    file: Option<(std::path::PathBuf, Option<(u64, u64)>)>,
+}
+
+/// A file's (device, inode), where the platform has them.
+fn identity(path: &std::path::Path) -> Option<(u64, u64)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
 }
 
 /// The schema's history, oldest first: each step a file under `migrations/`, applied once per
@@ -123,6 +141,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         5,
         "org invitations",
         include_str!("../../migrations/0005_org_invitations.sql"),
+    ),
+    (
+        6,
+        "probes",
+        include_str!("../../migrations/0006_probes.sql"),
     ),
 ];
 
@@ -183,7 +206,19 @@ impl Store {
             .connect(&url.connect_url())
             .await
             .map_err(|e| ServeError::Store(format!("cannot open the store: {e}")))?;
-        let store = Store { pool, postgres };
+        let file = match url {
+            StoreUrl::Sqlite(path) if path != ":memory:" => {
+                let p = std::path::PathBuf::from(path);
+                let id = identity(&p);
+                Some((p, id))
+            }
+            _ => None,
+        };
+        let store = Store {
+            pool,
+            postgres,
+            file,
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -208,6 +243,33 @@ impl Store {
     /// Which database this is, for logs and health.
     pub fn backend(&self) -> &'static str {
         if self.postgres { "postgres" } else { "sqlite" }
+    }
+
+    /// Whether the store takes a write (readiness): the SQLite file is still the one opened,
+    /// and a row is written and committed.
+    pub async fn check_writable(&self, now: i64) -> Result<(), ServeError> {
+        if let Some((path, opened)) = &self.file {
+            let seen = identity(path);
+            if !path.exists() {
+                return Err(ServeError::Store(format!(
+                    "the store file {} is gone (deleted or unmounted under the running server)",
+                    path.display()
+                )));
+            }
+            if opened.is_some() && seen != *opened {
+                return Err(ServeError::Store(format!(
+                    "the store file {} was replaced under the running server",
+                    path.display()
+                )));
+            }
+        }
+        sqlx::query(
+            "INSERT INTO probes (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+        )
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// A round trip to the database (health checks).
