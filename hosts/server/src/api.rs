@@ -80,18 +80,16 @@ pub async fn health(State(app): State<Shared>) -> Response<Body> {
 /// `/v1/health` stays the liveness check.
 pub async fn ready(State(app): State<Shared>) -> Response<Body> {
     let check = |r: Result<(), crate::error::ServeError>| match r {
-        Ok(()) => json!({"ok": true}),
-        Err(e) => json!({"ok": false, "error": e.to_string()}),
+        Ok(()) => (true, json!({"ok": true})),
+        Err(e) => (false, json!({"ok": false, "error": e.to_string()})),
     };
-    let store = check(app.store.check_writable(crate::now()).await);
-    let upstream = match &app.upstream {
+    let (store_ok, store) = check(app.store.check_writable(crate::now()).await);
+    let (upstream_ok, upstream) = match &app.upstream {
         Some(u) => check(u.ping().await),
-        None => serde_json::Value::Null,
+        None => (true, serde_json::Value::Null),
     };
     let last_reload = app.policy.last_reload();
-    let ok = store["ok"] == true
-        && (upstream.is_null() || upstream["ok"] == true)
-        && last_reload.as_ref().is_none_or(|r| r.ok);
+    let ok = store_ok && upstream_ok && last_reload.as_ref().is_none_or(|r| r.ok);
     let body = json!({
         "status": if ok { "ready" } else { "not-ready" },
         "store": store,
