@@ -34,7 +34,7 @@ YAML
 node tests/gateway/node_modules/verdaccio/bin/verdaccio --config "$dir/config.yaml" --listen "127.0.0.1:$vport" > "$dir/verdaccio.log" 2>&1 &
 until curl -sf "http://127.0.0.1:$vport/-/ping" >/dev/null; do sleep 0.2; done
 echo '{"login_verification": {"stages": [], "brown_outs": []}, "publish_floor": false, "default_publishing_access": "none"}' > "$dir/policy.json"
-STEPUP_SECRET_KEY=$(openssl rand -hex 32) STEPUP_LOG=warn target/release/stepup serve --listen "127.0.0.1:$gport" \
+STEPUP_SECRET_KEY=$(openssl rand -hex 32) STEPUP_LOG=warn target/release/stepup serve --init-store --listen "127.0.0.1:$gport" \
   --db "$dir/db.sqlite3" --config "$dir/policy.json" --upstream "http://127.0.0.1:$vport" > "$dir/stepup.log" 2>&1 &
 until curl -sf "http://127.0.0.1:$gport/v1/health" >/dev/null; do sleep 0.2; done
 # One account, logged in on each side; one package with a tarball, published through the gateway.

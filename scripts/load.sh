@@ -27,7 +27,7 @@ PY
 while [ ! -s "$dir/up.port" ]; do sleep 0.1; done
 echo '{"login_verification": {"stages": [], "brown_outs": []}}' > "$dir/policy.json"
 STEPUP_SECRET_KEY=$(openssl rand -hex 32 2>/dev/null || python3 -c 'import secrets;print(secrets.token_hex(32))') \
-  STEPUP_LOG=warn target/release/stepup serve --listen 127.0.0.1:18787 --db "$dir/db.sqlite3" \
+  STEPUP_LOG=warn target/release/stepup serve --init-store --listen 127.0.0.1:18787 --db "$dir/db.sqlite3" \
   --config "$dir/policy.json" --upstream "http://127.0.0.1:$(cat "$dir/up.port")" &
 until curl -sf http://127.0.0.1:18787/v1/health >/dev/null; do sleep 0.2; done
 # An account with 2FA (auth-and-writes) and a session token, set up over the npm API.

@@ -84,7 +84,7 @@ export async function startGateway(upstream, { policy = {}, args = [] } = {}) {
   // Security keys: the relying party is this gateway as the browser sees it (a domain, not an IP).
   const config = join(work, 'policy.json');
   writeFileSync(config, JSON.stringify({ webauthn: { rp_id: 'localhost', rp_name: 'gateway test', origins: [`http://localhost:${ctx.gport}`] }, ...policy }));
-  const p = launch('stepup', STEPUP, ['serve', '--config', config, '--listen', `127.0.0.1:${ctx.gport}`, '--db', join(work, 'stepup.sqlite3'), '--upstream', upstream, '--mail-dir', join(work, 'mail'), '--issuer', 'Gateway Test', '--oidc-jwks', `github=${JWKS_FILE}`, '--public-url', `http://127.0.0.1:${ctx.gport}`, ...args], { STEPUP_SECRET_KEY: KEY, STEPUP_LOG: 'info' });
+  const p = launch('stepup', STEPUP, ['serve', '--init-store', '--config', config, '--listen', `127.0.0.1:${ctx.gport}`, '--db', join(work, 'stepup.sqlite3'), '--upstream', upstream, '--mail-dir', join(work, 'mail'), '--issuer', 'Gateway Test', '--oidc-jwks', `github=${JWKS_FILE}`, '--public-url', `http://127.0.0.1:${ctx.gport}`, ...args], { STEPUP_SECRET_KEY: KEY, STEPUP_LOG: 'info' });
   ctx.registry = `http://127.0.0.1:${ctx.gport}/`;
   await waitFor(`${ctx.registry}v1/health`, p);
 }

@@ -117,6 +117,11 @@ pub struct ServeOptions {
     /// change or an import.
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub impact_period: u64,
+    /// Create the store when there is none (a first start). Without it a missing SQLite file
+    /// or an empty PostgreSQL database stops the server instead of starting it with every
+    /// account's 2FA gone; `--dev` creates one too.
+    #[arg(long, env = "STEPUP_INIT_STORE")]
+    pub init_store: bool,
     /// Seconds a stopping server (SIGTERM) lets in-flight requests finish before it cuts them
     /// off; the counted downloads are written and the store closed either way.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3_600))]
@@ -520,6 +525,15 @@ pub async fn start(opts: &ServeOptions) -> Result<Running, ServeError> {
         Some(u) => StoreUrl::Postgres(u),
         None => StoreUrl::Sqlite(opts.db.display().to_string()),
     };
+    if !(opts.init_store || opts.dev || Store::exists(&url).await?) {
+        let place = match &url {
+            StoreUrl::Sqlite(p) => format!("{p} does not exist"),
+            StoreUrl::Postgres(_) => "the PostgreSQL database holds no stepup tables".to_owned(),
+        };
+        return Err(ServeError::Store(format!(
+            "{place}. A new store starts empty: every account's 2FA, tokens and replay state would be gone. If the store should be there, check --db / --database-url and the volume; to create a new one, start once with --init-store."
+        )));
+    }
     let store = Store::open(&url).await?;
     let beside_db = |name: &str| {
         opts.db

@@ -86,6 +86,7 @@ fn options(dir: &Path) -> ServeOptions {
         instances: Some(2),
         oidc_jwks: Vec::new(),
         impact_period: 60,
+        init_store: true,
         drain_timeout: 30,
         upstream_connect_timeout: 5,
         upstream_timeout: 60,
@@ -1554,4 +1555,23 @@ async fn readiness_fails_on_a_deleted_store_file_and_a_frozen_upstream() {
     assert_eq!(body["upstream"]["ok"], false);
     server.shutdown().await.unwrap();
     hold.abort();
+}
+
+/// A missing store is an error, not a new empty one: without `--init-store` (or `--dev`) the
+/// server refuses to start on a missing SQLite file, naming the flag; with it the store is
+/// created, and later starts open it without the flag.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_store_is_refused_unless_initialising() {
+    let dir = tempdir("init-store");
+    let mut opts = options(&dir);
+    opts.init_store = false;
+    let refused = start(&opts).await.map(|_| ()).map_err(|e| e.to_string());
+    let message = refused.expect_err("no store, no --init-store");
+    assert!(message.contains("does not exist"), "{message}");
+    assert!(message.contains("--init-store"), "{message}");
+    assert!(!opts.db.exists(), "nothing created");
+    opts.init_store = true;
+    start(&opts).await.unwrap().shutdown().await.unwrap();
+    opts.init_store = false;
+    start(&opts).await.unwrap().shutdown().await.unwrap();
 }

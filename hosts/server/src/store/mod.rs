@@ -177,6 +177,33 @@ fn opt_i64(row: &AnyRow, col: &str) -> Result<Option<i64>, sqlx::Error> {
 }
 
 impl Store {
+    /// Whether a store is already at `url`: an SQLite file with content, or a PostgreSQL
+    /// database holding the tables. The server asks before opening, so a wrong `--db` path or a
+    /// lost volume is an error rather than a new, empty store in which every account's 2FA,
+    /// tokens and replay state are gone.
+    pub async fn exists(url: &StoreUrl) -> Result<bool, ServeError> {
+        match url {
+            StoreUrl::Sqlite(path) => {
+                Ok(std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() > 0))
+            }
+            StoreUrl::Postgres(u) => {
+                sqlx::any::install_default_drivers();
+                let pool = AnyPoolOptions::new()
+                    .max_connections(1)
+                    .connect(u)
+                    .await
+                    .map_err(|e| ServeError::Store(format!("cannot open the store: {e}")))?;
+                let n: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 'accounts'",
+                )
+                .fetch_one(&pool)
+                .await?;
+                pool.close().await;
+                Ok(n > 0)
+            }
+        }
+    }
+
     /// Connects and creates the tables when missing (concurrent starts are serialised on
     /// PostgreSQL by an advisory lock).
     pub async fn open(url: &StoreUrl) -> Result<Store, ServeError> {
