@@ -485,3 +485,78 @@ fn completions_for_bash_zsh_and_fish() {
     }
     assert_eq!(stepup(&["completions", "tcsh"]).status.code(), Some(2));
 }
+
+/// Every serve flag is also an environment variable, the flag winning; `--print-config` shows
+/// the resolved settings with the database password and the environment's secrets masked.
+#[test]
+fn serve_reads_the_environment_and_prints_its_settings_masked() {
+    let out = Command::new(env!("CARGO_BIN_EXE_stepup"))
+        .args(["serve", "--print-config", "--issuer", "FromFlag"])
+        .env("STEPUP_LISTEN", "127.0.0.1:9999")
+        .env("STEPUP_ISSUER", "FromEnv")
+        .env("STEPUP_TRUSTED_PROXIES", "10.0.0.0/8,192.168.0.0/16")
+        .env(
+            "STEPUP_DATABASE_URL",
+            "postgres://bob:hunter2@db.internal/stepup",
+        )
+        .env("STEPUP_SECRET_KEY", "0123456789abcdef")
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let all = text(&out.stdout);
+    assert!(
+        !all.contains("hunter2") && !all.contains("0123456789abcdef"),
+        "{all}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&all).unwrap();
+    assert_eq!(v["listen"], "127.0.0.1:9999");
+    assert_eq!(v["issuer"], "FromFlag");
+    assert_eq!(
+        v["trusted_proxies"],
+        serde_json::json!(["10.0.0.0/8", "192.168.0.0/16"])
+    );
+    assert_eq!(v["database_url"], "postgres://bob:***@db.internal/stepup");
+    assert_eq!(v["STEPUP_SECRET_KEY"], "set (hidden)");
+}
+
+/// Logs written to a file or a pipe carry no terminal colour codes.
+#[test]
+fn serve_logs_plain_text_when_not_a_terminal() {
+    use std::io::{BufRead, BufReader};
+    let dir = std::env::temp_dir().join(format!("stepup-cli-logs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stepup"))
+        .args([
+            "serve",
+            "--dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--instances",
+            "1",
+        ])
+        .arg("--db")
+        .arg(dir.join("db.sqlite3"))
+        .env("STEPUP_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let serving = line.contains("stepup serving");
+        seen.push(line);
+        if serving {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        seen.iter().any(|l| l.contains("stepup serving")),
+        "{seen:?}"
+    );
+    assert!(seen.iter().all(|l| !l.contains('\u{1b}')), "{seen:?}");
+}

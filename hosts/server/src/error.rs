@@ -75,6 +75,20 @@ impl IntoResponse for ServeError {
             ServeError::Upstream(_) | ServeError::UpstreamTimeout(_) => {
                 return crate::upstream::bad_gateway(&self);
             }
+            // The store is down or refused a statement: the caller did nothing wrong, and may
+            // retry.
+            ServeError::Store(_) | ServeError::Sql(_) => {
+                tracing::error!(error = %self, "the store failed");
+                let mut r = crate::npm::error_answer(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "stepup: the server's store is unavailable; try again shortly.",
+                );
+                r.headers_mut().insert(
+                    axum::http::header::RETRY_AFTER,
+                    axum::http::HeaderValue::from_static("5"),
+                );
+                return r;
+            }
             _ => {}
         }
         tracing::error!(error = %self, "request failed");

@@ -46,77 +46,98 @@ pub fn sha256(text: &str) -> [u8; 32] {
     sha2::Sha256::digest(text.as_bytes()).into()
 }
 
-/// `stepup serve` options.
-#[derive(Clone, Debug, clap::Args)]
+/// `stepup serve` options: every flag is also an environment variable (`STEPUP_` and the flag
+/// in capitals, `-` as `_`; lists comma-separated), the flag winning.
+#[derive(Clone, Debug, clap::Args, serde::Serialize)]
 pub struct ServeOptions {
     /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8787")]
+    #[arg(long, default_value = "127.0.0.1:8787", env = "STEPUP_LISTEN")]
     pub listen: String,
-    /// SQLite file (created when missing); ignored with --database-url.
-    #[arg(long, default_value = "stepup.sqlite3")]
+    /// SQLite file (created only with --init-store or --dev); ignored with --database-url.
+    #[arg(long, default_value = "stepup.sqlite3", env = "STEPUP_DB")]
     pub db: PathBuf,
     /// PostgreSQL URL, for several instances sharing state (also STEPUP_DATABASE_URL).
-    #[arg(long)]
+    #[arg(long, env = "STEPUP_DATABASE_URL")]
+    #[serde(serialize_with = "masked_url")]
     pub database_url: Option<String>,
     /// Policy configuration (JSON or TOML); default: the npmjs-2026 preset. Reloaded on SIGHUP.
-    #[arg(long)]
+    #[arg(long, env = "STEPUP_CONFIG")]
     pub config: Option<PathBuf>,
     /// Policy component (.wasm); default: the one built into this binary. Reloaded on SIGHUP.
-    #[arg(long)]
+    #[arg(long, env = "STEPUP_COMPONENT")]
     pub component: Option<PathBuf>,
     /// Where compiled components are cached; default: `stepup-cache` beside the database.
-    #[arg(long)]
+    #[arg(long, env = "STEPUP_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
     /// The npm registry to stand in front of (gateway mode), e.g. http://127.0.0.1:4873.
-    #[arg(long)]
+    #[arg(long, env = "STEPUP_UPSTREAM")]
     pub upstream: Option<String>,
     /// This server's public URL, for web-login links; default: from the request's Host.
-    #[arg(long)]
+    #[arg(long, env = "STEPUP_PUBLIC_URL")]
     pub public_url: Option<String>,
     /// File holding the 32-byte key that seals secrets at rest (hex or base64); or STEPUP_SECRET_KEY.
-    #[arg(long)]
+    #[arg(long, env = "STEPUP_KEY_FILE")]
     pub key_file: Option<PathBuf>,
     /// Development mode: without a key, create one next to the database.
-    #[arg(long)]
+    #[arg(long, env = "STEPUP_DEV")]
     pub dev: bool,
     /// Folder for emailed login codes (one .eml file per message); default: beside the database.
-    #[arg(long)]
+    #[arg(long, env = "STEPUP_MAIL_DIR")]
     pub mail_dir: Option<PathBuf>,
     /// The sender of emailed login codes.
-    #[arg(long, default_value = "stepup <noreply@localhost>")]
+    #[arg(
+        long,
+        default_value = "stepup <noreply@localhost>",
+        env = "STEPUP_MAIL_FROM"
+    )]
     pub mail_from: String,
     /// Issuer shown in authenticator apps.
-    #[arg(long, default_value = "stepup")]
+    #[arg(long, default_value = "stepup", env = "STEPUP_ISSUER")]
     pub issuer: String,
     /// A network of proxies you run in front of the gateway (CIDR; repeatable). Requests from
     /// them are attributed to the right-most X-Forwarded-For address outside these networks;
     /// from anywhere else X-Forwarded-For is ignored.
-    #[arg(long = "trusted-proxy", value_name = "CIDR")]
+    #[arg(
+        long = "trusted-proxy",
+        value_name = "CIDR",
+        env = "STEPUP_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
     pub trusted_proxies: Vec<String>,
     /// JSON file of extra write routes the gate forwards, each `{prefix, methods, kind}`:
     /// writes that match no npm route are refused unless named here.
-    #[arg(long)]
+    #[arg(long, env = "STEPUP_GATE_ROUTES")]
     pub gate_routes: Option<PathBuf>,
     /// Log format.
-    #[arg(long, value_parser = ["text", "json"], default_value = "text")]
+    #[arg(long, value_parser = ["text", "json"], default_value = "text", env = "STEPUP_LOG_FORMAT")]
     pub log_format: String,
     /// File holding the admin API token (or STEPUP_ADMIN_TOKEN); without one the admin API is off.
-    #[arg(long)]
+    #[arg(long, env = "STEPUP_ADMIN_TOKEN_FILE")]
     pub admin_token_file: Option<PathBuf>,
     /// Warm policy instances (default: one per core).
-    #[arg(long)]
+    #[arg(long, env = "STEPUP_INSTANCES")]
     pub instances: Option<usize>,
     /// A CI provider's JWKS file for trusted publishing, bound to that provider:
     /// `github=FILE`, `gitlab=FILE` or `circleci=FILE` (repeatable). A provider's keys verify
     /// only ID tokens that claim its issuer. Read at start; refresh the file and restart when
     /// the provider rotates its keys.
-    #[arg(long = "oidc-jwks", value_name = "PROVIDER=FILE")]
+    #[arg(
+        long = "oidc-jwks",
+        value_name = "PROVIDER=FILE",
+        env = "STEPUP_OIDC_JWKS",
+        value_delimiter = ','
+    )]
     pub oidc_jwks: Vec<String>,
     /// How often counted downloads are written to the store and the package-impact index is
     /// rebuilt from it (seconds); also done at shutdown, and at once after a publish, an owner
     /// change or an import.
-    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400), env = "STEPUP_IMPACT_PERIOD")]
     pub impact_period: u64,
+    /// Print the resolved settings (flags, environment, defaults) as JSON, secrets masked, and
+    /// exit without starting.
+    #[arg(long)]
+    #[serde(skip)]
+    pub print_config: bool,
     /// Create the store when there is none (a first start). Without it a missing SQLite file
     /// or an empty PostgreSQL database stops the server instead of starting it with every
     /// account's 2FA gone; `--dev` creates one too.
@@ -124,25 +145,59 @@ pub struct ServeOptions {
     pub init_store: bool,
     /// Seconds a stopping server (SIGTERM) lets in-flight requests finish before it cuts them
     /// off; the counted downloads are written and the store closed either way.
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3_600))]
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3_600), env = "STEPUP_DRAIN_TIMEOUT")]
     pub drain_timeout: u64,
     /// Seconds to open a connection to the upstream registry; past it a request answers 503.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=600))]
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=600), env = "STEPUP_UPSTREAM_CONNECT_TIMEOUT")]
     pub upstream_connect_timeout: u64,
     /// Seconds the upstream registry may take to start answering (status and headers; a
     /// streamed body then flows at its own pace); past it a request answers 504.
-    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3_600), env = "STEPUP_UPSTREAM_TIMEOUT")]
     pub upstream_timeout: u64,
     /// Days a staged publish waits for a maintainer's approval; then it expires and is deleted.
-    #[arg(long, default_value_t = 14, value_parser = clap::value_parser!(u64).range(1..=365))]
+    #[arg(long, default_value_t = 14, value_parser = clap::value_parser!(u64).range(1..=365), env = "STEPUP_STAGE_TTL_DAYS")]
     pub stage_ttl_days: u64,
     /// Staged publishes one package may have waiting (staging needs no second factor, so it is
     /// bounded).
-    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=10_000), env = "STEPUP_STAGE_LIMIT_PER_PACKAGE")]
     pub stage_limit_per_package: u64,
     /// Megabytes of staged publish documents one account may have waiting.
-    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=1_000_000), env = "STEPUP_STAGE_QUOTA_MB")]
     pub stage_quota_mb: u64,
+}
+
+/// A database URL with its password masked.
+fn masked_url<S: serde::Serializer>(url: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    let masked = url.as_deref().map(|u| match u.split_once("://") {
+        Some((scheme, rest)) => match rest.split_once('@') {
+            Some((user, host)) => {
+                let name = user.split_once(':').map_or(user, |(n, _)| n);
+                let hidden = if user.contains(':') { ":***" } else { "" };
+                format!("{scheme}://{name}{hidden}@{host}")
+            }
+            None => u.to_owned(),
+        },
+        None => u.to_owned(),
+    });
+    serde::Serialize::serialize(&masked, s)
+}
+
+/// `stepup serve --print-config`: the settings the server would run with, and whether the
+/// secrets read from the environment are set (never their values).
+pub fn print_config(opts: &ServeOptions) -> Result<(), ServeError> {
+    let mut doc = serde_json::to_value(opts).map_err(|e| ServeError::Io(e.to_string()))?;
+    let set = |name: &str| {
+        serde_json::Value::String(if std::env::var_os(name).is_some_and(|v| !v.is_empty()) {
+            "set (hidden)".into()
+        } else {
+            "unset".into()
+        })
+    };
+    json_set(&mut doc, "STEPUP_SECRET_KEY", set("STEPUP_SECRET_KEY"));
+    json_set(&mut doc, "STEPUP_ADMIN_TOKEN", set("STEPUP_ADMIN_TOKEN"));
+    let text = serde_json::to_string_pretty(&doc).map_err(|e| ServeError::Io(e.to_string()))?;
+    println!("{text}");
+    Ok(())
 }
 
 /// Shared server state.
@@ -676,8 +731,10 @@ async fn impact_tick(app: &App) {
 fn init_logs(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("STEPUP_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colour only for a person at a terminal: a log file or a journal gets plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     let _ = if format == "json" {
         builder.json().try_init()
@@ -688,6 +745,9 @@ fn init_logs(format: &str) {
 
 /// Runs the server until SIGINT/SIGTERM (graceful) — SIGHUP reloads the policy.
 pub fn run(opts: &ServeOptions) -> Result<(), ServeError> {
+    if opts.print_config {
+        return print_config(opts);
+    }
     init_logs(&opts.log_format);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

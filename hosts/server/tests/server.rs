@@ -87,6 +87,7 @@ fn options(dir: &Path) -> ServeOptions {
         oidc_jwks: Vec::new(),
         impact_period: 60,
         init_store: true,
+        print_config: false,
         drain_timeout: 30,
         upstream_connect_timeout: 5,
         upstream_timeout: 60,
@@ -1574,4 +1575,41 @@ async fn a_missing_store_is_refused_unless_initialising() {
     start(&opts).await.unwrap().shutdown().await.unwrap();
     opts.init_store = false;
     start(&opts).await.unwrap().shutdown().await.unwrap();
+}
+
+/// A store failure is the server's, not the caller's: a request whose statement fails (here the
+/// tokens table dropped under the running server) answers 503 with `Retry-After`, not a 500 or
+/// a 400.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_store_answers_503_with_retry_after() {
+    let (upstream, _task) = fake_upstream().await;
+    let dir = tempdir("store-down");
+    let mut opts = options(&dir);
+    opts.upstream = Some(upstream);
+    let server = start(&opts).await.unwrap();
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&format!("sqlite://{}", opts.db.display()))
+        .await
+        .unwrap();
+    sqlx::query("DROP TABLE tokens")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let (s, h, body) = Http::new()
+        .send(
+            Method::GET,
+            &url(&server, "/-/whoami"),
+            &[(
+                "authorization",
+                "Bearer npm_0123456789abcdefghijklmnopqrstuvwxyz",
+            )],
+            "",
+        )
+        .await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(h.get("retry-after").is_some());
+    assert!(body.contains("store is unavailable"), "{body}");
+    assert!(!body.contains("tokens"), "no internals: {body}");
+    server.shutdown().await.unwrap();
 }

@@ -212,8 +212,10 @@ impl Store {
         }
         sqlx::any::install_default_drivers();
         let postgres = matches!(url, StoreUrl::Postgres(_));
+        // A store that is down answers within seconds (503), not after sqlx's default 30 s.
         let pool = AnyPoolOptions::new()
             .max_connections(if postgres { 16 } else { 4 })
+            .acquire_timeout(std::time::Duration::from_secs(5))
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if !postgres {
