@@ -106,6 +106,35 @@ pub async fn ready(State(app): State<Shared>) -> Response<Body> {
     )
 }
 
+/// `GET /v1/metrics`: the Prometheus metrics (OpenMetrics text), behind the metrics token when
+/// one is configured. Not `/metrics`: in front of a registry that path is the package `metrics`.
+pub async fn metrics(State(app): State<Shared>, headers: HeaderMap) -> Response<Body> {
+    if let Some(expected) = &app.metrics_token {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !bool::from(crate::sha256(given).ct_eq(expected)) {
+            let mut r = error_answer(
+                StatusCode::UNAUTHORIZED,
+                "A valid metrics token is required.",
+            );
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"stepup-metrics\""),
+            );
+            return r;
+        }
+    }
+    let mut r = Response::new(Body::from(app.metrics.render()));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    r
+}
+
 /// `GET /v1/openapi.json`.
 pub async fn openapi() -> Response<Body> {
     let mut r = Response::new(Body::from(OPENAPI));
@@ -149,7 +178,9 @@ pub async fn reload(State(app): State<Shared>, headers: HeaderMap) -> Response<B
         return *r;
     }
     let policy = app.clone();
-    match tokio::task::spawn_blocking(move || policy.policy.reload()).await {
+    let reloaded = tokio::task::spawn_blocking(move || policy.policy.reload()).await;
+    app.metrics.reload(matches!(reloaded, Ok(Ok(_))));
+    match reloaded {
         Ok(Ok(loaded)) => {
             tracing::info!(generation = loaded.generation, component = %loaded.component, config = %loaded.config, "policy reloaded");
             json_answer(StatusCode::OK, &json!({"reloaded": true, "policy": loaded}))

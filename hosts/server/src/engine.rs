@@ -50,6 +50,8 @@ pub struct PolicyHost {
     current: RwLock<Arc<Generation>>,
     slots: usize,
     last_reload: Mutex<Option<ReloadOutcome>>,
+    /// Calls the component could not answer (the `/v1/metrics` counter shares it).
+    pub failures: prometheus_client::metrics::counter::Counter,
 }
 
 /// How the last reload went (readiness shows it: a refused reload is more than a log line).
@@ -99,6 +101,7 @@ impl PolicyHost {
             current: RwLock::new(Arc::new(generation)),
             slots,
             last_reload: Mutex::new(None),
+            failures: prometheus_client::metrics::counter::Counter::default(),
         })
     }
 
@@ -210,13 +213,17 @@ impl PolicyHost {
         &self,
         mut f: impl FnMut(&mut ComponentPolicy) -> Result<T, HostError>,
     ) -> Result<T, HostError> {
-        match self.with_once(&mut f) {
+        let answered = match self.with_once(&mut f) {
             Err(HostError::Trap(first)) => {
                 tracing::warn!(error = %first, "policy call trapped; retrying once on a fresh instance");
                 self.with_once(&mut f)
             }
             other => other,
+        };
+        if matches!(&answered, Err(e) if !matches!(e, HostError::Input(_))) {
+            self.failures.inc();
         }
+        answered
     }
 
     fn with_once<T>(

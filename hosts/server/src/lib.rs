@@ -9,6 +9,7 @@ pub mod engine;
 pub mod error;
 pub mod impact;
 pub mod mail;
+pub mod metrics;
 pub mod npm;
 pub mod rollout;
 pub mod sealing;
@@ -138,6 +139,10 @@ pub struct ServeOptions {
     #[arg(long)]
     #[serde(skip)]
     pub print_config: bool,
+    /// File holding a token `/v1/metrics` requires as `Authorization: Bearer`; without one
+    /// the metrics are open to whoever reaches the listener.
+    #[arg(long, env = "STEPUP_METRICS_TOKEN_FILE")]
+    pub metrics_token_file: Option<PathBuf>,
     /// Create the store when there is none (a first start). Without it a missing SQLite file
     /// or an empty PostgreSQL database stops the server instead of starting it with every
     /// account's 2FA gone; `--dev` creates one too.
@@ -233,6 +238,10 @@ pub struct App {
     pub impact: impact::Impact,
     /// How long staged publishes wait and how many may.
     pub stage_limits: store::StageLimits,
+    /// Prometheus metrics (`/v1/metrics`).
+    pub metrics: Arc<metrics::Metrics>,
+    /// SHA-256 of the token `/v1/metrics` asks for, if any.
+    pub metrics_token: Option<[u8; 32]>,
 }
 
 fn oidc_jwks(bound: &[String]) -> Result<serde_json::Value, ServeError> {
@@ -346,6 +355,18 @@ fn admin_token(opts: &ServeOptions) -> Result<Option<[u8; 32]>, ServeError> {
         .map(|t| sha256(&t)))
 }
 
+/// SHA-256 of the token in `path`, if given.
+fn secret_file(path: Option<&std::path::Path>, flag: &str) -> Result<Option<[u8; 32]>, ServeError> {
+    let Some(p) = path else { return Ok(None) };
+    let text = std::fs::read_to_string(p)
+        .map_err(|e| ServeError::Key(format!("cannot read {flag} {}: {e}", p.display())))?;
+    let t = text.trim();
+    if t.is_empty() {
+        return Err(ServeError::Key(format!("{flag} {} is empty", p.display())));
+    }
+    Ok(Some(sha256(t)))
+}
+
 fn write_private(path: &std::path::Path, text: &str) -> Result<(), ServeError> {
     use std::io::Write;
     let mut o = std::fs::OpenOptions::new();
@@ -367,6 +388,7 @@ fn routes(app: Shared) -> Router {
         .route("/v1/authorize", post(api::authorize))
         .route("/v1/health", get(api::health))
         .route("/v1/ready", get(api::ready))
+        .route("/v1/metrics", get(api::metrics))
         .route("/v1/openapi.json", get(api::openapi))
         .route("/v1/admin/reload", post(api::reload))
         .route(
@@ -476,9 +498,23 @@ fn routes(app: Shared) -> Router {
 /// canonical path, before routing (a layer on the routes themselves would run after routing).
 pub fn router(app: Shared) -> Router {
     use tower_layer::Layer as _;
-    let gated =
-        axum::middleware::from_fn_with_state(app.clone(), npm::gate::gate).layer(routes(app));
-    Router::new().fallback_service(gated)
+    let gated = axum::middleware::from_fn_with_state(app.clone(), npm::gate::gate)
+        .layer(routes(app.clone()));
+    let timed = axum::middleware::from_fn_with_state(app, timed).layer(gated);
+    Router::new().fallback_service(timed)
+}
+
+/// Times every answer for `/v1/metrics`.
+async fn timed(
+    axum::extract::State(app): axum::extract::State<Shared>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let started = std::time::Instant::now();
+    let answer = next.run(req).await;
+    app.metrics
+        .http(answer.status().as_u16(), started.elapsed());
+    answer
 }
 
 /// How long a client may take to send a request's headers; a connection that trickles them is
@@ -615,10 +651,11 @@ pub async fn start(opts: &ServeOptions) -> Result<Running, ServeError> {
         connect: std::time::Duration::from_secs(opts.upstream_connect_timeout),
         response: std::time::Duration::from_secs(opts.upstream_timeout),
     };
+    let metrics = Arc::new(metrics::Metrics::new(policy.failures.clone()));
     let upstream = opts
         .upstream
         .as_deref()
-        .map(|u| Upstream::new(u, timeouts))
+        .map(|u| Upstream::new(u, timeouts, metrics.clone()))
         .transpose()?;
     let mail_dir = opts
         .mail_dir
@@ -648,6 +685,8 @@ pub async fn start(opts: &ServeOptions) -> Result<Running, ServeError> {
             bytes_per_account: i64::try_from(opts.stage_quota_mb.saturating_mul(1 << 20))
                 .unwrap_or(i64::MAX),
         },
+        metrics,
+        metrics_token: secret_file(opts.metrics_token_file.as_deref(), "--metrics-token-file")?,
     });
     app.impact.refresh(&app.store, now()).await?;
     let listener = TcpListener::bind(&opts.listen)
@@ -765,7 +804,9 @@ pub fn run(opts: &ServeOptions) -> Result<(), ServeError> {
                 tokio::select! {
                     _ = hup.recv() => {
                         let a = app.clone();
-                        match tokio::task::spawn_blocking(move || a.policy.reload()).await {
+                        let reloaded = tokio::task::spawn_blocking(move || a.policy.reload()).await;
+                        app.metrics.reload(matches!(reloaded, Ok(Ok(_))));
+                        match reloaded {
                             Ok(Ok(l)) => tracing::info!(generation = l.generation, component = %l.component, config = %l.config, "SIGHUP: policy reloaded"),
                             Ok(Err(e)) => tracing::warn!(error = %e, "SIGHUP: reload refused; the running policy stays"),
                             Err(e) => tracing::warn!(error = %e, "SIGHUP: reload failed"),

@@ -31,6 +31,7 @@ pub struct Upstream {
     /// How long an answer's head (and a small answer's body) may take: a frozen registry
     /// costs its callers this long, not forever.
     response_timeout: Duration,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 /// How long the gateway waits for the registry behind it.
@@ -66,7 +67,11 @@ const HOP_BY_HOP: &[&str] = &[
 
 impl Upstream {
     /// `url` = `http://host:port[/prefix]`.
-    pub fn new(url: &str, timeouts: Timeouts) -> Result<Upstream, ServeError> {
+    pub fn new(
+        url: &str,
+        timeouts: Timeouts,
+        metrics: std::sync::Arc<crate::metrics::Metrics>,
+    ) -> Result<Upstream, ServeError> {
         let base = url.trim_end_matches('/').to_owned();
         let uri: Uri = base
             .parse()
@@ -84,6 +89,7 @@ impl Upstream {
             base,
             client,
             response_timeout: timeouts.response,
+            metrics,
         })
     }
 
@@ -121,16 +127,26 @@ impl Upstream {
 
     /// Sends `req`, waiting at most the response timeout for the answer's head.
     async fn send(&self, req: Request<Body>) -> Result<Response<Incoming>, ServeError> {
-        match tokio::time::timeout(self.response_timeout, self.client.request(req)).await {
-            Ok(Ok(res)) => Ok(res),
-            Ok(Err(e)) => Err(ServeError::Upstream(format!(
-                "cannot reach the upstream registry: {e}"
-            ))),
-            Err(_) => Err(ServeError::UpstreamTimeout(format!(
-                "the upstream registry did not answer within {} s",
-                self.response_timeout.as_secs()
-            ))),
-        }
+        let started = std::time::Instant::now();
+        let (status, answer) =
+            match tokio::time::timeout(self.response_timeout, self.client.request(req)).await {
+                Ok(Ok(res)) => (crate::metrics::status_class(res.status().as_u16()), Ok(res)),
+                Ok(Err(e)) => (
+                    "error".to_owned(),
+                    Err(ServeError::Upstream(format!(
+                        "cannot reach the upstream registry: {e}"
+                    ))),
+                ),
+                Err(_) => (
+                    "timeout".to_owned(),
+                    Err(ServeError::UpstreamTimeout(format!(
+                        "the upstream registry did not answer within {} s",
+                        self.response_timeout.as_secs()
+                    ))),
+                ),
+            };
+        self.metrics.upstream(&status, started.elapsed());
+        answer
     }
 
     fn uri(&self, path_and_query: &str) -> Result<Uri, ServeError> {

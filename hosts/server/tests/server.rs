@@ -86,6 +86,7 @@ fn options(dir: &Path) -> ServeOptions {
         instances: Some(2),
         oidc_jwks: Vec::new(),
         impact_period: 60,
+        metrics_token_file: None,
         init_store: true,
         print_config: false,
         drain_timeout: 30,
@@ -1611,5 +1612,76 @@ async fn a_failing_store_answers_503_with_retry_after() {
     assert!(h.get("retry-after").is_some());
     assert!(body.contains("store is unavailable"), "{body}");
     assert!(!body.contains("tokens"), "no internals: {body}");
+    server.shutdown().await.unwrap();
+}
+
+/// `/v1/metrics`: Prometheus text with the decisions (by outcome, reason and class), the
+/// upstream calls they made (by status class, with latency), the answers given, and reloads;
+/// behind its bearer token when one is configured.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_decisions_upstream_calls_and_reloads() {
+    let (upstream, _task) = fake_upstream().await;
+    let dir = tempdir("metrics");
+    let token = dir.join("metrics-token");
+    std::fs::write(&token, "scrape-me\n").unwrap();
+    let admin = dir.join("admin-token");
+    std::fs::write(&admin, "admin-me").unwrap();
+    let config = dir.join("policy.json");
+    std::fs::write(
+        &config,
+        r#"{"login_verification": {"stages": [], "brown_outs": []}}"#,
+    )
+    .unwrap();
+    let mut opts = options(&dir);
+    opts.config = Some(config);
+    opts.upstream = Some(upstream);
+    opts.metrics_token_file = Some(token);
+    opts.admin_token_file = Some(admin);
+    let server = start(&opts).await.unwrap();
+    let http = Http::new();
+    // A login (decided, and its password checked upstream), then a reload.
+    let (s, v) = login(&http, &server, "mia", None).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, _, _) = http
+        .json(
+            Method::POST,
+            &url(&server, "/v1/admin/reload"),
+            &[("authorization", "Bearer admin-me")],
+            &Value::Null,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, h, _) = http
+        .send(Method::GET, &url(&server, "/v1/metrics"), &[], "")
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert!(h.get("www-authenticate").is_some());
+    let (s, h, text) = http
+        .send(
+            Method::GET,
+            &url(&server, "/v1/metrics"),
+            &[("authorization", "Bearer scrape-me")],
+            "",
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        h.get("content-type")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text"),
+        "{h:?}"
+    );
+    for want in [
+        r#"stepup_decisions_total{outcome="allow",reason="allowed",class="login"} 1"#,
+        r#"stepup_upstream_request_duration_seconds_count{status="2xx"}"#,
+        r#"stepup_http_request_duration_seconds_count{status="2xx"}"#,
+        r#"stepup_policy_reloads_total{result="ok"} 1"#,
+        "stepup_component_failures_total 0",
+    ] {
+        assert!(text.contains(want), "missing {want}:\n{text}");
+    }
+    assert!(!text.contains("mia"), "no account names in labels");
     server.shutdown().await.unwrap();
 }

@@ -60,6 +60,21 @@ pub fn operation(call: &Call, action: &Action) -> String {
         .unwrap_or_else(|| action.operation(None))
 }
 
+/// The SPEC §2 name of an action class (a metrics label).
+fn class_name(class: stepup_core::ActionClass) -> &'static str {
+    use stepup_core::ActionClass as C;
+    match class {
+        C::Read => "read",
+        C::Login => "login",
+        C::Account => "account",
+        C::Tokens => "tokens",
+        C::Publish => "publish",
+        C::PackageWrite => "package-write",
+        C::PackageGovernance => "package-governance",
+        C::OrgGovernance => "org-governance",
+    }
+}
+
 /// The engine's decision.
 #[derive(Debug)]
 pub struct Decided {
@@ -156,6 +171,8 @@ pub async fn decide(
 ) -> Result<Decided, ServeError> {
     let package = action.package.as_deref();
     let op = operation(call, action);
+    let weighed = call.assertion.is_some()
+        || (call.write && call.code.as_deref().is_some_and(|c| !c.is_empty()));
     // npm sends `--otp` on reads too, so a code is looked at on writes only — except with HTTP
     // Basic, where every request is a login (SPEC rule 8) and a read needs its emailed code.
     let basic = *credential == Credential::Basic;
@@ -332,6 +349,17 @@ pub async fn decide(
                 {
                     app.store.record_login(account, call.now).await?;
                 }
+                let outcome = match decision.outcome {
+                    Outcome::Allow => "allow",
+                    Outcome::Challenge => "challenge",
+                    Outcome::Deny => "deny",
+                };
+                app.metrics.decision(
+                    outcome,
+                    decision.reason.as_str(),
+                    class_name(action.kind.class()),
+                    weighed,
+                );
                 return Ok(Decided { decision });
             }
         }

@@ -99,6 +99,13 @@ pub(super) async fn maybe_send_code(
     if pending {
         return Ok(());
     }
+    // A code that cannot be delivered is the caller's problem to see, not an internal error.
+    if !crate::mail::valid_address(&acct.email) {
+        return Err(ServeError::Input(stepup_core::InputError::new(
+            "account.email",
+            "this account has no email address to send its login code to; ask the registry's operator to add one",
+        )));
+    }
     let entropy = super::entropy()?;
     let now_u = u64::try_from(now).unwrap_or(0);
     let issued = app
