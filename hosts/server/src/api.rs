@@ -109,23 +109,18 @@ pub async fn ready(State(app): State<Shared>) -> Response<Body> {
 /// `GET /v1/metrics`: the Prometheus metrics (OpenMetrics text), behind the metrics token when
 /// one is configured. Not `/metrics`: in front of a registry that path is the package `metrics`.
 pub async fn metrics(State(app): State<Shared>, headers: HeaderMap) -> Response<Body> {
-    if let Some(expected) = &app.metrics_token {
-        let given = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
-        if !bool::from(crate::sha256(given).ct_eq(expected)) {
-            let mut r = error_answer(
-                StatusCode::UNAUTHORIZED,
-                "A valid metrics token is required.",
-            );
-            r.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"stepup-metrics\""),
-            );
-            return r;
-        }
+    if let Some(expected) = &app.metrics_token
+        && !bearer_matches(&headers, expected)
+    {
+        let mut r = error_answer(
+            StatusCode::UNAUTHORIZED,
+            "A valid metrics token is required.",
+        );
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"stepup-metrics\""),
+        );
+        return r;
     }
     let mut r = Response::new(Body::from(app.metrics.render()));
     r.headers_mut().insert(
@@ -145,6 +140,16 @@ pub async fn openapi() -> Response<Body> {
     r
 }
 
+/// Whether the request's bearer token hashes to `expected` (compared in constant time).
+fn bearer_matches(headers: &HeaderMap, expected: &[u8; 32]) -> bool {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    bool::from(crate::sha256(given).ct_eq(expected))
+}
+
 /// `Err(answer)` unless the request carries the admin token (`STEPUP_ADMIN_TOKEN`) as a
 /// bearer token; the admin API is off (404) without one configured.
 fn admin(app: &crate::App, headers: &HeaderMap) -> Result<(), Box<Response<Body>>> {
@@ -154,13 +159,7 @@ fn admin(app: &crate::App, headers: &HeaderMap) -> Result<(), Box<Response<Body>
             "The admin API is off: start the server with STEPUP_ADMIN_TOKEN set.",
         )));
     };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    let given_hash = crate::sha256(given);
-    if !bool::from(given_hash.ct_eq(expected)) {
+    if !bearer_matches(headers, expected) {
         let mut r = error_answer(StatusCode::UNAUTHORIZED, "A valid admin token is required.");
         r.headers_mut().insert(
             header::WWW_AUTHENTICATE,

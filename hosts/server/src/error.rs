@@ -54,21 +54,23 @@ impl From<stepup_wasmtime::HostError> for ServeError {
 /// error shape without the details (the log has them). Bad input is the caller's: 400 with the
 /// error document's npm text. A component that failed while answering is a 503 the client may
 /// retry.
+/// A 503 the client may retry after `retry_after` seconds.
+fn unavailable(message: &str, retry_after: &'static str) -> Response<Body> {
+    let mut r = crate::npm::error_answer(StatusCode::SERVICE_UNAVAILABLE, message);
+    r.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from_static(retry_after),
+    );
+    r
+}
+
 impl IntoResponse for ServeError {
     fn into_response(self) -> Response<Body> {
         match self {
             ServeError::Input(e) => return crate::npm::input_answer(&e),
             ServeError::Host(e) => {
                 tracing::error!(error = %e, "the policy component failed");
-                let mut r = crate::npm::error_answer(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "stepup: the policy could not answer; try again.",
-                );
-                r.headers_mut().insert(
-                    axum::http::header::RETRY_AFTER,
-                    axum::http::HeaderValue::from_static("1"),
-                );
-                return r;
+                return unavailable("stepup: the policy could not answer; try again.", "1");
             }
             // The registry behind the gateway failed, not the caller: 503 or 504 with
             // `Retry-After`, never a 500 or a 400.
@@ -79,15 +81,10 @@ impl IntoResponse for ServeError {
             // retry.
             ServeError::Store(_) | ServeError::Sql(_) => {
                 tracing::error!(error = %self, "the store failed");
-                let mut r = crate::npm::error_answer(
-                    StatusCode::SERVICE_UNAVAILABLE,
+                return unavailable(
                     "stepup: the server's store is unavailable; try again shortly.",
+                    "5",
                 );
-                r.headers_mut().insert(
-                    axum::http::header::RETRY_AFTER,
-                    axum::http::HeaderValue::from_static("5"),
-                );
-                return r;
             }
             _ => {}
         }

@@ -101,21 +101,9 @@ impl Upstream {
             .uri(self.uri("/-/ping")?)
             .body(Body::empty())
             .map_err(|e| ServeError::Upstream(e.to_string()))?;
-        let wait = self.response_timeout.min(Duration::from_secs(3));
-        let res = match tokio::time::timeout(wait, self.client.request(req)).await {
-            Ok(Ok(res)) => res,
-            Ok(Err(e)) => {
-                return Err(ServeError::Upstream(format!(
-                    "cannot reach the upstream registry: {e}"
-                )));
-            }
-            Err(_) => {
-                return Err(ServeError::UpstreamTimeout(format!(
-                    "the upstream registry did not answer a ping within {} s",
-                    wait.as_secs()
-                )));
-            }
-        };
+        let res = self
+            .send_within(req, self.response_timeout.min(Duration::from_secs(3)))
+            .await?;
         if res.status().is_server_error() {
             return Err(ServeError::Upstream(format!(
                 "the upstream registry answers {}",
@@ -127,24 +115,32 @@ impl Upstream {
 
     /// Sends `req`, waiting at most the response timeout for the answer's head.
     async fn send(&self, req: Request<Body>) -> Result<Response<Incoming>, ServeError> {
+        self.send_within(req, self.response_timeout).await
+    }
+
+    /// Sends `req`, waiting at most `wait` for the answer's head; timed for `/v1/metrics`.
+    async fn send_within(
+        &self,
+        req: Request<Body>,
+        wait: Duration,
+    ) -> Result<Response<Incoming>, ServeError> {
         let started = std::time::Instant::now();
-        let (status, answer) =
-            match tokio::time::timeout(self.response_timeout, self.client.request(req)).await {
-                Ok(Ok(res)) => (crate::metrics::status_class(res.status().as_u16()), Ok(res)),
-                Ok(Err(e)) => (
-                    "error".to_owned(),
-                    Err(ServeError::Upstream(format!(
-                        "cannot reach the upstream registry: {e}"
-                    ))),
-                ),
-                Err(_) => (
-                    "timeout".to_owned(),
-                    Err(ServeError::UpstreamTimeout(format!(
-                        "the upstream registry did not answer within {} s",
-                        self.response_timeout.as_secs()
-                    ))),
-                ),
-            };
+        let (status, answer) = match tokio::time::timeout(wait, self.client.request(req)).await {
+            Ok(Ok(res)) => (crate::metrics::status_class(res.status().as_u16()), Ok(res)),
+            Ok(Err(e)) => (
+                "error".to_owned(),
+                Err(ServeError::Upstream(format!(
+                    "cannot reach the upstream registry: {e}"
+                ))),
+            ),
+            Err(_) => (
+                "timeout".to_owned(),
+                Err(ServeError::UpstreamTimeout(format!(
+                    "the upstream registry did not answer within {} s",
+                    wait.as_secs()
+                ))),
+            ),
+        };
         self.metrics.upstream(&status, started.elapsed());
         answer
     }
