@@ -29,9 +29,13 @@ pub enum ServeError {
     /// [`ServeError::Input`], see the `From` below).
     #[error("policy: {0}")]
     Host(stepup_wasmtime::HostError),
-    /// The upstream registry could not be reached.
+    /// The upstream registry failed after the request may have reached it.
     #[error("upstream: {0}")]
     Upstream(String),
+    /// No connection to the upstream registry could be made: the request never left, so what
+    /// its proof used up is given back.
+    #[error("upstream: {0}")]
+    UpstreamUnreached(String),
     /// The upstream registry did not answer in time.
     #[error("upstream: {0}")]
     UpstreamTimeout(String),
@@ -50,10 +54,6 @@ impl From<stepup_wasmtime::HostError> for ServeError {
     }
 }
 
-/// A failure inside a handler is the server's: logged with its cause, answered 500 in npm's
-/// error shape without the details (the log has them). Bad input is the caller's: 400 with the
-/// error document's npm text. A component that failed while answering is a 503 the client may
-/// retry.
 /// A 503 the client may retry after `retry_after` seconds.
 fn unavailable(message: &str, retry_after: &'static str) -> Response<Body> {
     let mut r = crate::npm::error_answer(StatusCode::SERVICE_UNAVAILABLE, message);
@@ -64,6 +64,10 @@ fn unavailable(message: &str, retry_after: &'static str) -> Response<Body> {
     r
 }
 
+/// A failure inside a handler is the server's: logged with its cause, answered 500 in npm's
+/// error shape without the details (the log has them). Bad input is the caller's: 400 with the
+/// error document's npm text. A component that failed while answering is a 503 the client may
+/// retry.
 impl IntoResponse for ServeError {
     fn into_response(self) -> Response<Body> {
         match self {
@@ -74,7 +78,9 @@ impl IntoResponse for ServeError {
             }
             // The registry behind the gateway failed, not the caller: 503 or 504 with
             // `Retry-After`, never a 500 or a 400.
-            ServeError::Upstream(_) | ServeError::UpstreamTimeout(_) => {
+            ServeError::Upstream(_)
+            | ServeError::UpstreamUnreached(_)
+            | ServeError::UpstreamTimeout(_) => {
                 return crate::upstream::bad_gateway(&self);
             }
             // The store is down or refused a statement: the caller did nothing wrong, and may

@@ -127,10 +127,16 @@ impl Upstream {
         let started = std::time::Instant::now();
         let (status, answer) = match tokio::time::timeout(wait, self.client.request(req)).await {
             Ok(Ok(res)) => (crate::metrics::status_class(res.status().as_u16()), Ok(res)),
+            Ok(Err(e)) if e.is_connect() => (
+                "error".to_owned(),
+                Err(ServeError::UpstreamUnreached(format!(
+                    "cannot connect to the upstream registry: {e}"
+                ))),
+            ),
             Ok(Err(e)) => (
                 "error".to_owned(),
                 Err(ServeError::Upstream(format!(
-                    "cannot reach the upstream registry: {e}"
+                    "the upstream registry failed: {e}"
                 ))),
             ),
             Err(_) => (

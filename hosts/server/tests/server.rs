@@ -326,6 +326,10 @@ async fn fake_upstream() -> (String, tokio::task::JoinHandle<()>) {
             get(|| async { (StatusCode::OK, "tarball bytes") }),
         )
         .route(
+            "/-/package/{pkg}/dist-tags/{tag}",
+            put(|| async { (StatusCode::CREATED, json!({"ok": true}).to_string()) }),
+        )
+        .route(
             "/-/whoami",
             get(|headers: HeaderMap| async move {
                 match basic_user(&headers) {
@@ -418,6 +422,52 @@ async fn race(a: &Running, b: &Running, name: &str, code: &str, n: usize) -> usi
     won
 }
 
+/// Logs `name` in and turns 2FA on (`auth-and-writes`): its bearer token, TOTP secret and
+/// recovery codes.
+async fn enrol(http: &Http, server: &Running, name: &str) -> (String, Vec<u8>, Vec<String>) {
+    let cfg = stepup_core::Policy::default().config().totp;
+    let (s, v) = login(http, server, name, None).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let token = format!("Bearer {}", v["token"].as_str().unwrap());
+    let profile = url(server, "/-/npm/v1/user");
+    let (s, _, enrol) = http
+        .json(
+            Method::POST,
+            &profile,
+            &[("authorization", &token)],
+            &json!({"tfa": {"password": "pw", "mode": "auth-and-writes"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{enrol}");
+    let uri = enrol["tfa"].as_str().unwrap();
+    let secret_b32 = uri
+        .split("secret=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    let secret = stepup_core::wire::encoding::base32_decode(secret_b32).unwrap();
+    let now = u64::try_from(stepup_server::now()).unwrap();
+    let first = stepup_core::codes::totp::generate(&cfg, &secret, now);
+    let (s, _, codes) = http
+        .json(
+            Method::POST,
+            &profile,
+            &[("authorization", &token)],
+            &json!({"tfa": [first]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{codes}");
+    let recovery = codes["tfa"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    (token, secret, recovery)
+}
+
 async fn one_code_one_winner(dir: &Path, database_url: Option<String>) {
     let _ = tracing_subscriber::fmt().with_test_writer().try_init();
     let (upstream, _task) = fake_upstream().await;
@@ -435,43 +485,9 @@ async fn one_code_one_winner(dir: &Path, database_url: Option<String>) {
     let run = std::process::id();
     for k in 0..6 {
         let name = format!("racer{run}x{k}");
-        let (s, v) = login(&http, &a, &name, None).await;
-        assert_eq!(s, StatusCode::CREATED, "{v}");
-        let token = format!("Bearer {}", v["token"].as_str().unwrap());
-        let profile = url(&a, "/-/npm/v1/user");
-        let (s, _, enrol) = http
-            .json(
-                Method::POST,
-                &profile,
-                &[("authorization", &token)],
-                &json!({"tfa": {"password": "pw", "mode": "auth-and-writes"}}),
-            )
-            .await;
-        assert_eq!(s, StatusCode::OK, "{enrol}");
-        let uri = enrol["tfa"].as_str().unwrap();
-        let secret_b32 = uri
-            .split("secret=")
-            .nth(1)
-            .unwrap()
-            .split('&')
-            .next()
-            .unwrap();
-        let secret = stepup_core::wire::encoding::base32_decode(secret_b32).unwrap();
+        let (_, secret, recovery) = enrol(&http, &a, &name).await;
+        let recovery = recovery[0].clone();
         let now = u64::try_from(stepup_server::now()).unwrap();
-        let first = stepup_core::codes::totp::generate(&cfg, &secret, now);
-        let (s, _, codes) = http
-            .json(
-                Method::POST,
-                &profile,
-                &[("authorization", &token)],
-                &json!({"tfa": [first]}),
-            )
-            .await;
-        assert_eq!(s, StatusCode::OK, "{codes}");
-        let recovery = codes["tfa"].as_array().unwrap()[0]
-            .as_str()
-            .unwrap()
-            .to_owned();
         // Without a code, a login is challenged.
         let (s, _) = login(&http, &b, &name, None).await;
         assert_eq!(s, StatusCode::UNAUTHORIZED);
@@ -1684,4 +1700,280 @@ async fn metrics_count_decisions_upstream_calls_and_reloads() {
     }
     assert!(!text.contains("mia"), "no account names in labels");
     server.shutdown().await.unwrap();
+}
+
+/// A proof's claims are spent together or not at all, together with the token they pay for,
+/// and given back exactly: a restore never undoes a later use (SQLite and PostgreSQL).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_spend_with_their_token_or_not_at_all_and_are_given_back() {
+    use stepup_server::store::{Claim, Spent, Store, TokenRow};
+    for url in store_urls(&tempdir("claims")) {
+        let store = Store::open(&url).await.unwrap();
+        let run = std::process::id();
+        let name = format!("claimer-{run}-{}", store.backend());
+        store.account_or_create(&name, 1).await.unwrap();
+        store
+            .set_pending(&name, "auth-and-writes", "sealed")
+            .await
+            .unwrap();
+        let codes = [
+            ("s0".to_owned(), "h0".to_owned()),
+            ("s1".into(), "h1".into()),
+        ];
+        assert!(store.enable_tfa(&name, "sealed", 5, &codes).await.unwrap());
+        let rows = store.recovery_codes(&name).await.unwrap();
+        let token = |key: &str| TokenRow {
+            key: format!("{key}-{name}"),
+            account: name.clone(),
+            prefix: "npm_0000".into(),
+            name: None,
+            description: None,
+            credential: "{}".into(),
+            upstream: None,
+            readonly: false,
+            cidr: None,
+            created: 1,
+            expires: None,
+        };
+        // The recovery code's burn comes first, the stale step second: the step loses, so the
+        // burn is rolled back and no token exists.
+        let stale = vec![
+            Claim::RecoveryCode(rows[0].clone()),
+            Claim::TotpStep {
+                step: 5,
+                before: Some(5),
+            },
+        ];
+        assert!(
+            !store
+                .insert_token_claiming(&token("lost"), false, &stale)
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .token(&format!("lost-{name}"))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(store.recovery_codes(&name).await.unwrap().len(), 2);
+        // Both win: the token and both spends land together.
+        let won = vec![
+            Claim::RecoveryCode(rows[0].clone()),
+            Claim::TotpStep {
+                step: 6,
+                before: Some(5),
+            },
+        ];
+        assert!(
+            store
+                .insert_token_claiming(&token("won"), false, &won)
+                .await
+                .unwrap()
+        );
+        assert!(store.token(&format!("won-{name}")).await.unwrap().is_some());
+        assert_eq!(store.recovery_codes(&name).await.unwrap().len(), 1);
+        let acct = store.account(&name).await.unwrap().unwrap();
+        assert_eq!(acct.last_step, Some(6));
+        // Spent again: lost, nothing changes.
+        assert!(!store.claim(&name, &won).await.unwrap());
+        // Given back: the code and the step are unused again.
+        let spent = Spent {
+            claims: won.clone(),
+            operation: None,
+        };
+        store.give_back(&name, &spent).await.unwrap();
+        assert_eq!(store.recovery_codes(&name).await.unwrap().len(), 2);
+        assert_eq!(
+            store.account(&name).await.unwrap().unwrap().last_step,
+            Some(5)
+        );
+        // A later step used meanwhile is never undone by giving back an earlier one.
+        assert!(store.claim(&name, &won).await.unwrap());
+        let later = [Claim::TotpStep {
+            step: 9,
+            before: Some(6),
+        }];
+        assert!(store.claim(&name, &later).await.unwrap());
+        store.give_back(&name, &spent).await.unwrap();
+        assert_eq!(
+            store.account(&name).await.unwrap().unwrap().last_step,
+            Some(9)
+        );
+        store.close().await;
+    }
+}
+
+/// A TCP relay in front of the fake registry: taken down, its port is closed and its
+/// connections cut (a registry whose host is gone); brought back, it listens on the same port.
+struct Relay {
+    addr: std::net::SocketAddr,
+    target: std::net::SocketAddr,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Relay {
+    async fn to(target: &str) -> Relay {
+        let target = target.trim_start_matches("http://").parse().unwrap();
+        let mut r = Relay {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            target,
+            task: None,
+        };
+        r.up().await;
+        r
+    }
+
+    async fn up(&mut self) {
+        let listener = tokio::net::TcpListener::bind(self.addr).await.unwrap();
+        self.addr = listener.local_addr().unwrap();
+        let target = self.target;
+        self.task = Some(tokio::spawn(async move {
+            // Owned by this task: aborting it drops the set, which aborts every connection.
+            let mut conns = tokio::task::JoinSet::new();
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                conns.spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        }));
+    }
+
+    async fn down(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+            let _ = t.await;
+        }
+    }
+}
+
+/// A code spent on a write that never reached the registry (no connection could be made) is
+/// given back: npm's retry of the same command with the same code goes through. A code spent
+/// on a write the registry did receive stays spent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_is_given_back_when_the_registry_cannot_be_reached() {
+    let (upstream, _task) = fake_upstream().await;
+    let mut relay = Relay::to(&upstream).await;
+    let dir = tempdir("give-back");
+    let config = dir.join("policy.json");
+    std::fs::write(&config, r#"{"login_verification": {"stages": [], "brown_outs": []}, "throttle": {"account": [], "ip": []}}"#).unwrap();
+    let mut opts = options(&dir);
+    opts.upstream = Some(format!("http://{}", relay.addr));
+    opts.config = Some(config);
+    opts.upstream_connect_timeout = 2;
+    let server = start(&opts).await.unwrap();
+    let http = Http::new();
+    let name = format!("giver{}", std::process::id());
+    let (token, secret, recovery) = enrol(&http, &server, &name).await;
+    let tag = url(&server, &format!("/-/package/gb-{name}/dist-tags/next"));
+    let put = |code: String| {
+        let (http, tag, token) = (&http, tag.clone(), token.clone());
+        async move {
+            http.json(
+                Method::PUT,
+                &tag,
+                &[("authorization", &token), ("npm-otp", &code)],
+                &json!("1.0.0"),
+            )
+            .await
+        }
+    };
+    let cfg = stepup_core::Policy::default().config().totp;
+    let now = u64::try_from(stepup_server::now()).unwrap();
+    let totp = stepup_core::codes::totp::generate(&cfg, &secret, now + 30);
+    for code in [totp, recovery[1].clone()] {
+        relay.down().await;
+        let (s, h, v) = put(code.clone()).await;
+        assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+        assert!(h.get("retry-after").is_some());
+        relay.up().await;
+        // The retry with the same code: accepted, as if the first attempt had never happened.
+        let (s, _, v) = put(code.clone()).await;
+        assert_eq!(s, StatusCode::CREATED, "{code}: {v}");
+        // Reached the registry: spent for good.
+        let (s, _, v) = put(code.clone()).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{code}: {v}");
+    }
+    server.shutdown().await.unwrap();
+}
+
+/// One code, one acceptance per request, while other codes of the same account are accepted
+/// for the same npm command at the same moment (the window of SPEC §9.5 keyed by code): rounds
+/// of concurrent writes, two recovery codes each, on SQLite and PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_codes_for_one_command_at_once_are_each_accepted_once() {
+    let (upstream, _task) = fake_upstream().await;
+    let urls: Vec<Option<String>> = std::iter::once(None)
+        .chain(
+            std::env::var("STEPUP_TEST_DATABASE_URL")
+                .ok()
+                .filter(|u| !u.is_empty())
+                .map(Some),
+        )
+        .collect();
+    for (n, database_url) in urls.into_iter().enumerate() {
+        let dir = tempdir(&format!("window-race-{n}"));
+        let config = dir.join("policy.json");
+        std::fs::write(&config, r#"{"login_verification": {"stages": [], "brown_outs": []}, "throttle": {"account": [], "ip": []}}"#).unwrap();
+        let mut opts = options(&dir);
+        opts.upstream = Some(upstream.clone());
+        opts.config = Some(config);
+        opts.database_url = database_url;
+        let a = start(&opts).await.unwrap();
+        let b = start(&opts).await.unwrap();
+        let http = Http::new();
+        let mut rounds = 0;
+        for k in 0..5 {
+            let name = format!("window{}x{n}x{k}", std::process::id());
+            let (token, _, recovery) = enrol(&http, &a, &name).await;
+            for pair in recovery.chunks_exact(2) {
+                let mut tasks = Vec::new();
+                for i in 0..8 {
+                    let server = if i % 2 == 0 { &a } else { &b };
+                    let target = url(server, &format!("/-/package/w-{name}/dist-tags/next"));
+                    let code = pair[i / 4].clone();
+                    let token = token.clone();
+                    tasks.push(tokio::spawn(async move {
+                        let (s, _, _) = Http::new()
+                            .json(
+                                Method::PUT,
+                                &target,
+                                &[("authorization", &token), ("npm-otp", &code)],
+                                &json!("1.0.0"),
+                            )
+                            .await;
+                        (code, s)
+                    }));
+                }
+                let mut accepted = std::collections::HashMap::new();
+                for t in tasks {
+                    let (code, s) = t.await.unwrap();
+                    assert!(
+                        s == StatusCode::CREATED || s == StatusCode::UNAUTHORIZED,
+                        "unexpected {s}"
+                    );
+                    if s == StatusCode::CREATED {
+                        *accepted.entry(code).or_insert(0) += 1;
+                    }
+                }
+                assert_eq!(
+                    accepted.get(&pair[0]),
+                    Some(&1),
+                    "round {rounds}: {accepted:?}"
+                );
+                assert_eq!(
+                    accepted.get(&pair[1]),
+                    Some(&1),
+                    "round {rounds}: {accepted:?}"
+                );
+                rounds += 1;
+            }
+        }
+        assert!(rounds >= 25, "{rounds} rounds");
+        a.shutdown().await.unwrap();
+        b.shutdown().await.unwrap();
+    }
 }

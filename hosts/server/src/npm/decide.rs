@@ -18,7 +18,7 @@ use stepup_core::{Factor, InputError, Presented, Request, Secrets};
 
 use crate::App;
 use crate::error::ServeError;
-use crate::store::Account;
+use crate::store::{Account, Claim, Spent};
 
 /// How long one accepted code also covers the other requests of the same npm command
 /// (unpublish = PUT + DELETE), never the same request twice.
@@ -80,6 +80,18 @@ fn class_name(class: stepup_core::ActionClass) -> &'static str {
 pub struct Decided {
     /// The SPEC decision, typed as the component answered it.
     pub decision: Decision,
+    /// What the accepted proof used up: spent already, or (from [`decide_deferred`]) still to
+    /// be spent together with the write it pays for.
+    pub spent: Spent,
+}
+
+/// When a decision's claims are spent.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Settle {
+    /// Before the decision is answered.
+    Now,
+    /// By the caller, in the transaction of the write the proof pays for.
+    WithWrite,
 }
 
 impl Decided {
@@ -169,6 +181,48 @@ pub async fn decide(
     credential: &Credential,
     action: &Action,
 ) -> Result<Decided, ServeError> {
+    decide_settling(app, call, account, credential, action, Settle::Now).await
+}
+
+/// As [`decide`], but an accepted proof's claims are left in [`Decided::spent`] for the caller
+/// to spend in the transaction of the write they pay for (`Store::insert_token_claiming`).
+pub async fn decide_deferred(
+    app: &App,
+    call: &Call,
+    account: &str,
+    credential: &Credential,
+    action: &Action,
+) -> Result<Decided, ServeError> {
+    decide_settling(app, call, account, credential, action, Settle::WithWrite).await
+}
+
+/// The answer when a deferred proof lost at commit (a concurrent request spent it first):
+/// the engine decides again, now seeing it spent, and says so ("replayed"); the server never
+/// invents the refusal.
+pub async fn lost_answer(
+    app: &App,
+    call: &Call,
+    account: &str,
+    credential: &Credential,
+    action: &Action,
+) -> Result<axum::response::Response, ServeError> {
+    let d = decide(app, call, account, credential, action).await?;
+    if d.allowed() {
+        return Err(ServeError::Store(
+            "a proof was spent by a concurrent request; try again".into(),
+        ));
+    }
+    Ok(super::decision_answer(&d.decision))
+}
+
+async fn decide_settling(
+    app: &App,
+    call: &Call,
+    account: &str,
+    credential: &Credential,
+    action: &Action,
+    settle: Settle,
+) -> Result<Decided, ServeError> {
     let package = action.package.as_deref();
     let op = operation(call, action);
     let weighed = call.assertion.is_some()
@@ -199,6 +253,7 @@ pub async fn decide(
         code = None;
     }
     let mut present = code;
+    let mut window_use = None;
     if let Some(c) = code
         && app
             .store
@@ -209,6 +264,7 @@ pub async fn decide(
             factor: Factor::Totp,
             verified_at: timestamp(call.now),
         });
+        window_use = Some((op.clone(), code_hash(c), call.request.clone(), false));
         present = None;
     }
     let ip = match &call.ip {
@@ -285,6 +341,7 @@ pub async fn decide(
         // reads, and the challenge verified is the one claimed afterwards.
         let mut keys = Vec::new();
         let mut pending = None;
+        let mut pending_expires = 0;
         let mut webauthn = None;
         if call.assertion.is_some() {
             keys = app.store.security_keys(account).await?;
@@ -296,6 +353,7 @@ pub async fn decide(
                 .await?
                 .unwrap_or_default();
             pending = Some(challenge.clone()).filter(|c| !c.is_empty());
+            pending_expires = expires;
             webauthn = Some(WebauthnSecrets {
                 challenge: Some(ChallengeRecord {
                     challenge,
@@ -319,6 +377,7 @@ pub async fn decide(
         let webauthn = WebauthnState {
             keys: &keys,
             challenge: pending.as_deref(),
+            expires: pending_expires,
         };
         match apply(
             app,
@@ -328,12 +387,22 @@ pub async fn decide(
             &codes,
             &webauthn,
             &decision.effects,
+            settle,
         )
         .await?
         {
             Applied::Lost => continue,
-            Applied::Done { accepted } => {
-                if accepted && let Some(c) = present {
+            Applied::Done { claims } => {
+                let mut spent = Spent {
+                    claims,
+                    operation: window_use.clone(),
+                };
+                // A deferred proof opens no window: its write is one request, and the window
+                // must never name a code whose spending may still lose.
+                if !spent.claims.is_empty()
+                    && settle == Settle::Now
+                    && let Some(c) = present
+                {
                     app.store
                         .remember_operation(
                             account,
@@ -343,6 +412,7 @@ pub async fn decide(
                             call.now + OPERATION_WINDOW,
                         )
                         .await?;
+                    spent.operation = Some((op.clone(), code_hash(c), call.request.clone(), true));
                 }
                 if action.kind == stepup_core::ActionKind::Login
                     && decision.outcome == Outcome::Allow
@@ -360,7 +430,7 @@ pub async fn decide(
                     class_name(action.kind.class()),
                     weighed,
                 );
-                return Ok(Decided { decision });
+                return Ok(Decided { decision, spent });
             }
         }
     }
@@ -373,13 +443,67 @@ pub async fn decide(
 struct WebauthnState<'a> {
     keys: &'a [crate::store::KeyRow],
     challenge: Option<&'a str>,
+    /// When the pending challenge expires (kept to give it back).
+    expires: i64,
 }
 
 enum Applied {
-    Done { accepted: bool },
+    /// The decision's effects are applied; `claims` are what its proof used up (spent, or to be
+    /// spent by the caller when deferred).
+    Done { claims: Vec<Claim> },
+    /// A concurrent request spent the same proof first: decide again.
     Lost,
 }
 
+/// The claims a decision's "use once" effects make; `None` when one cannot be made (the
+/// effect names a recovery code or key that is no longer there), which loses like a race.
+fn claims_of(
+    acct: &Account,
+    codes: &[crate::store::CodeRow],
+    webauthn: &WebauthnState<'_>,
+    effects: &[Effect],
+) -> Option<Vec<Claim>> {
+    let mut claims = Vec::new();
+    for e in effects {
+        claims.push(match e {
+            Effect::ConsumeTotpStep { step } => Claim::TotpStep {
+                step: i64::try_from(*step).unwrap_or(i64::MAX),
+                before: acct.last_step,
+            },
+            Effect::BurnRecoveryCode { index } => Claim::RecoveryCode(codes.get(*index)?.clone()),
+            Effect::ConsumeEmailCode => Claim::EmailCode {
+                record: acct.email_code.clone()?,
+            },
+            Effect::ConsumeWebauthnChallenge => match webauthn.challenge {
+                Some(c) => Claim::Challenge {
+                    purpose: ASSERT,
+                    challenge: c.to_owned(),
+                    expires: webauthn.expires,
+                },
+                // Nothing to consume: the engine already refused the assertion.
+                None => continue,
+            },
+            Effect::UpdateWebauthnSignCount {
+                credential_id,
+                sign_count,
+            } => {
+                let k = webauthn.keys.iter().find(|k| k.id == *credential_id)?;
+                Claim::SignCount {
+                    id: k.id.clone(),
+                    old: k.sign_count,
+                    new: i64::from(*sign_count),
+                }
+            }
+            _ => continue,
+        });
+    }
+    Some(claims)
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the state one decision read, passed as it was read"
+)]
 async fn apply(
     app: &App,
     call: &Call,
@@ -388,46 +512,14 @@ async fn apply(
     codes: &[crate::store::CodeRow],
     webauthn: &WebauthnState<'_>,
     effects: &[Effect],
+    settle: Settle,
 ) -> Result<Applied, ServeError> {
-    let mut accepted = false;
-    // Claims first: if one is lost, nothing else of this decision may happen.
-    for e in effects {
-        let won = match e {
-            Effect::ConsumeTotpStep { step } => {
-                app.store
-                    .consume_step(account, i64::try_from(*step).unwrap_or(i64::MAX))
-                    .await?
-            }
-            Effect::BurnRecoveryCode { index } => match codes.get(*index) {
-                Some(row) => app.store.burn_code(account, row.idx).await?,
-                None => false,
-            },
-            Effect::ConsumeEmailCode => match &acct.email_code {
-                Some(old) => app.store.swap_email_code(account, old, None).await?,
-                None => false,
-            },
-            Effect::ConsumeWebauthnChallenge => match webauthn.challenge {
-                Some(c) => app.store.take_challenge(account, ASSERT, c).await?,
-                // Nothing to consume: the engine already refused the assertion.
-                None => continue,
-            },
-            Effect::UpdateWebauthnSignCount {
-                credential_id,
-                sign_count,
-            } => match webauthn.keys.iter().find(|k| k.id == *credential_id) {
-                Some(k) => {
-                    app.store
-                        .set_sign_count(&k.id, k.sign_count, i64::from(*sign_count))
-                        .await?
-                }
-                None => false,
-            },
-            _ => continue,
-        };
-        if !won {
-            return Ok(Applied::Lost);
-        }
-        accepted = true;
+    // Claims first, all in one transaction: if one is lost, nothing of this decision happens.
+    let Some(claims) = claims_of(acct, codes, webauthn, effects) else {
+        return Ok(Applied::Lost);
+    };
+    if settle == Settle::Now && !app.store.claim(account, &claims).await? {
+        return Ok(Applied::Lost);
     }
     for e in effects {
         match e {
@@ -481,5 +573,5 @@ async fn apply(
             Effect::ReadAnonymously => {}
         }
     }
-    Ok(Applied::Done { accepted })
+    Ok(Applied::Done { claims })
 }

@@ -56,6 +56,8 @@ pub async fn proxy(
         let mut classified = (*classified).clone();
         let read = !classified.write;
         let mut publisher = None;
+        // What the request's code used up, given back if the request never reaches the registry.
+        let mut spent = None;
         // Orgs and teams are kept here, and nobody reads them anonymously.
         let org_route = super::orgs::route(&classified.path);
         // So are staged publishes.
@@ -213,6 +215,9 @@ pub async fn proxy(
                     return super::owners::change(&app, &classified, &json_body, &id).await;
                 }
                 publisher = Some(id.account.clone());
+                if !d.spent.is_empty() {
+                    spent = Some((id.account.clone(), d.spent));
+                }
                 // SPEC §8.24: outside the token's axes, a read goes out as anyone's would.
                 let anonymous = d.decision.effects.contains(&Effect::ReadAnonymously);
                 if anonymous { None } else { id.upstream_auth }
@@ -242,7 +247,15 @@ pub async fn proxy(
             .await
         {
             Ok(r) => r,
-            Err(e) => return Ok(bad_gateway(&e)),
+            Err(e) => {
+                // Nothing was sent: the user's retry (npm retries a failed PUT) must find its
+                // code unused, not be told it was replayed.
+                if let (ServeError::UpstreamUnreached(_), Some((account, spent))) = (&e, &spent) {
+                    app.store.give_back(account, spent).await?;
+                    tracing::info!(account = %account, "the registry was unreachable: the code is given back");
+                }
+                return Ok(bad_gateway(&e));
+            }
         };
         let ok = answer.status().is_success();
         if let (true, Some(pkg)) = (ok, classified.package.as_deref()) {

@@ -12,13 +12,13 @@ use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use serde_json::{Value, json};
 
-use super::decide::{Call, decide};
+use super::decide::{Call, decide, decide_deferred, lost_answer};
 use super::{
     Caller, caller, decision_answer, error_answer, internal, json_answer, need_login, token_key,
     unknown_token,
 };
 use crate::error::ServeError;
-use crate::store::TokenRow;
+use crate::store::{Claim, Spent, TokenRow};
 use crate::{App, Shared};
 
 /// How long a web login waits for the browser.
@@ -35,7 +35,8 @@ pub async fn mint(
     name: Option<String>,
     description: Option<String>,
     expires: Option<i64>,
-) -> Result<(String, TokenRow), ServeError> {
+    claims: &[Claim],
+) -> Result<Option<(String, TokenRow)>, ServeError> {
     let token = super::new_token()?;
     let key = token_key(&token);
     let upstream = upstream_token
@@ -70,8 +71,16 @@ pub async fn mint(
         created: crate::now(),
         expires,
     };
-    app.store.insert_token(&row, session).await?;
-    Ok((token, row))
+    // The proof the token was created with is spent in the same transaction: a crash never
+    // leaves a code used up and its token missing.
+    if !app
+        .store
+        .insert_token_claiming(&row, session, claims)
+        .await?
+    {
+        return Ok(None);
+    }
+    Ok(Some((token, row)))
 }
 
 /// Sends an emailed login code when the engine asks for one and none is pending.
@@ -123,14 +132,15 @@ pub(super) async fn maybe_send_code(
     Ok(())
 }
 
-/// Password check upstream, then the engine's login decision. `Ok(Err(answer))` = refused.
+/// Password check upstream, then the engine's login decision: the upstream token and what the
+/// proof is to spend with the session token it pays for. `Ok(Err(answer))` = refused.
 pub(super) async fn login_decision(
     app: &App,
     call: &Call,
     name: &str,
     password: &str,
     email: Option<&str>,
-) -> Result<Result<String, Response<Body>>, ServeError> {
+) -> Result<Result<(String, Spent), Response<Body>>, ServeError> {
     if app.upstream.is_none() {
         return Ok(Err(error_answer(
             StatusCode::NOT_IMPLEMENTED,
@@ -155,7 +165,7 @@ pub(super) async fn login_decision(
             app.store.set_profile(name, e, &acct.fullname).await?;
         }
     }
-    let d = decide(
+    let d = decide_deferred(
         app,
         call,
         name,
@@ -168,7 +178,7 @@ pub(super) async fn login_decision(
         maybe_send_code(app, name, &d.decision, call.now).await?;
         return Ok(Err(decision_answer(&d.decision)));
     }
-    Ok(Ok(upstream_token))
+    Ok(Ok((upstream_token, d.spent)))
 }
 
 /// `PUT /-/user/org.couchdb.user:NAME`: npm's couch login and adduser.
@@ -189,11 +199,12 @@ pub async fn couch_login(
     let email = doc.get("email").and_then(Value::as_str);
     let call = super::call_of(&app, peer, &axum::http::Method::PUT, "/-/user", &headers);
     let run = async {
-        let upstream_token = match login_decision(&app, &call, name, password, email).await? {
-            Ok(t) => t,
-            Err(answer) => return Ok(answer),
-        };
-        let (token, _) = mint(
+        let (upstream_token, spent) =
+            match login_decision(&app, &call, name, password, email).await? {
+                Ok(t) => t,
+                Err(answer) => return Ok(answer),
+            };
+        let Some((token, _)) = mint(
             &app,
             name,
             &Credential::Session,
@@ -202,8 +213,13 @@ pub async fn couch_login(
             Some("login".into()),
             None,
             None,
+            &spent.claims,
         )
-        .await?;
+        .await?
+        else {
+            let login = Action::new(ActionKind::Login);
+            return lost_answer(&app, &call, name, &Credential::Basic, &login).await;
+        };
         Ok::<_, ServeError>(json_answer(
             StatusCode::CREATED,
             &json!({"ok": true, "id": format!("org.couchdb.user:{name}"), "rev": "_we_dont_use_revs_any_more", "token": token}),
@@ -379,15 +395,26 @@ pub async fn web_login_page(State(app): State<Shared>, Path(id): Path<String>) -
     }
 }
 
-/// Mints the session token of a finished web login and hands it to the polling CLI; `false`
-/// when the login expired meanwhile.
+/// How a web login ended.
+pub(super) enum Completion {
+    /// The session token waits for the polling CLI.
+    Done,
+    /// The login expired meanwhile.
+    Expired,
+    /// A concurrent request spent the proof first: no token was made.
+    Lost,
+}
+
+/// Mints the session token of a finished web login (spending `claims` with it) and hands it to
+/// the polling CLI.
 pub(super) async fn complete_login(
     app: &App,
     id: &str,
     name: &str,
     upstream_token: &str,
-) -> Result<bool, ServeError> {
-    let (token, _) = mint(
+    claims: &[Claim],
+) -> Result<Completion, ServeError> {
+    let Some((token, _)) = mint(
         app,
         name,
         &Credential::Session,
@@ -396,14 +423,26 @@ pub(super) async fn complete_login(
         Some("web login".into()),
         None,
         None,
+        claims,
     )
-    .await?;
+    .await?
+    else {
+        return Ok(Completion::Lost);
+    };
     let sealed = app
         .sealer
         .seal(&format!("web-login:{id}"), token.as_bytes())?;
-    app.store
-        .complete_web_login(id, &sealed, crate::now())
-        .await
+    Ok(
+        if app
+            .store
+            .complete_web_login(id, &sealed, crate::now())
+            .await?
+        {
+            Completion::Done
+        } else {
+            Completion::Expired
+        },
+    )
 }
 
 /// The login form's fields.
@@ -438,35 +477,41 @@ pub async fn web_login_submit(
     );
     call.write = true;
     call.code = Some(f.otp.trim().to_owned()).filter(|c| !c.is_empty());
-    match login_decision(&app, &call, &f.name, &f.password, None).await? {
-        Ok(upstream_token) => {
-            if !complete_login(&app, &id, &f.name, &upstream_token).await? {
-                return Ok(page(
-                    "Login expired",
-                    "<p>This login expired meanwhile. Run <code>npm login</code> again.</p>",
-                ));
+    let refused = match login_decision(&app, &call, &f.name, &f.password, None).await? {
+        Ok((upstream_token, spent)) => {
+            match complete_login(&app, &id, &f.name, &upstream_token, &spent.claims).await? {
+                Completion::Done => {
+                    return Ok(page(
+                        "Logged in",
+                        &format!(
+                            "<p id=\"done\">Logged in as <b>{}</b>. You can close this window and return to the terminal.</p>",
+                            escape(&f.name)
+                        ),
+                    ));
+                }
+                Completion::Expired => {
+                    return Ok(page(
+                        "Login expired",
+                        "<p>This login expired meanwhile. Run <code>npm login</code> again.</p>",
+                    ));
+                }
+                Completion::Lost => {
+                    let login = Action::new(ActionKind::Login);
+                    lost_answer(&app, &call, &f.name, &Credential::Basic, &login).await?
+                }
             }
-            Ok(page(
-                "Logged in",
-                &format!(
-                    "<p id=\"done\">Logged in as <b>{}</b>. You can close this window and return to the terminal.</p>",
-                    escape(&f.name)
-                ),
-            ))
         }
-        Err(answer) => {
-            let status = answer.status();
-            let challenged = answer
-                .headers()
-                .get(header::WWW_AUTHENTICATE)
-                .is_some_and(|v| v == "OTP");
-            let msg = super::answer_message(answer)
-                .await
-                .unwrap_or_else(|| "Login refused.".into());
-            let r = page("Log in to the registry", &form(&msg, &f.name, challenged));
-            let mut r = r;
-            *r.status_mut() = if challenged { StatusCode::OK } else { status };
-            Ok::<_, ServeError>(r)
-        }
-    }
+        Err(answer) => answer,
+    };
+    let status = refused.status();
+    let challenged = refused
+        .headers()
+        .get(header::WWW_AUTHENTICATE)
+        .is_some_and(|v| v == "OTP");
+    let msg = super::answer_message(refused)
+        .await
+        .unwrap_or_else(|| "Login refused.".into());
+    let mut r = page("Log in to the registry", &form(&msg, &f.name, challenged));
+    *r.status_mut() = if challenged { StatusCode::OK } else { status };
+    Ok(r)
 }

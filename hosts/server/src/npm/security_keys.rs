@@ -14,11 +14,13 @@ use axum::http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::decide::{APPROVAL_PREFIX, ASSERT, Call, decide, operation};
-use super::login::{complete_login, escape, login_decision, page};
+use super::decide::{
+    APPROVAL_PREFIX, ASSERT, Call, decide, decide_deferred, lost_answer, operation,
+};
+use super::login::{Completion, complete_login, escape, login_decision, page};
 use super::{check_password, entropy, internal, json_answer};
 use crate::error::ServeError;
-use crate::store::{Approval, KeyRow, Removal};
+use crate::store::{Approval, KeyRow, Removal, Spent};
 use crate::{App, Shared};
 
 const REGISTER: &str = "register";
@@ -454,21 +456,30 @@ pub async fn login_key(
     let mut call = super::call_of(&app, peer, &Method::POST, "/-/stepup/login", &headers);
     call.write = true;
     call.assertion = Some(assertion);
-    match login_decision(&app, &call, &f.name, &f.password, None).await? {
-        Ok(upstream_token) => {
-            if !complete_login(&app, &id, &f.name, &upstream_token).await? {
-                return Ok(refused(
-                    StatusCode::GONE,
-                    "This login expired meanwhile; run npm login again.",
-                ));
+    let answer = match login_decision(&app, &call, &f.name, &f.password, None).await? {
+        Ok((upstream_token, spent)) => {
+            match complete_login(&app, &id, &f.name, &upstream_token, &spent.claims).await? {
+                Completion::Done => {
+                    return Ok(json_answer(
+                        StatusCode::OK,
+                        &json!({"message": format!("Logged in as {} with a security key. You can close this window and return to the terminal.", escape(&f.name))}),
+                    ));
+                }
+                Completion::Expired => {
+                    return Ok(refused(
+                        StatusCode::GONE,
+                        "This login expired meanwhile; run npm login again.",
+                    ));
+                }
+                Completion::Lost => {
+                    let login = Action::new(ActionKind::Login);
+                    lost_answer(&app, &call, &f.name, &Credential::Basic, &login).await?
+                }
             }
-            Ok::<_, ServeError>(json_answer(
-                StatusCode::OK,
-                &json!({"message": format!("Logged in as {} with a security key. You can close this window and return to the terminal.", escape(&f.name))}),
-            ))
         }
-        Err(answer) => Ok(as_json_error(answer).await),
-    }
+        Err(answer) => answer,
+    };
+    Ok(as_json_error(answer).await)
 }
 
 /// How long a browser approval of an npm operation stays open.
@@ -541,6 +552,25 @@ pub async fn decide_or_answer(
     let d = decide(app, call, account, credential, action).await?;
     if d.allowed() {
         return Ok(Ok(()));
+    }
+    challenge_answer(app, headers, call, account, credential, action, &d.decision)
+        .await
+        .map(Err)
+}
+
+/// As [`decide_or_answer`], but an accepted proof is not spent yet: its claims come back, to
+/// be spent in the transaction of the write it pays for.
+pub async fn decide_deferred_or_answer(
+    app: &App,
+    headers: &HeaderMap,
+    call: &Call,
+    account: &str,
+    credential: &Credential,
+    action: &Action,
+) -> Result<Result<Spent, Response<Body>>, ServeError> {
+    let d = decide_deferred(app, call, account, credential, action).await?;
+    if d.allowed() {
+        return Ok(Ok(d.spent));
     }
     challenge_answer(app, headers, call, account, credential, action, &d.decision)
         .await

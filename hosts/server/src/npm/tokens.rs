@@ -12,7 +12,7 @@ use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, Method, Response, StatusCode};
 use serde_json::{Value, json};
 
-use super::decide::decide;
+use super::decide::{decide, lost_answer};
 use super::login::mint;
 use super::{
     Authenticated, check_password, decision_answer, error_answer, iso, json_answer, token_key,
@@ -126,18 +126,20 @@ pub async fn create(
         Err(answer) => return Ok(answer),
     };
     let call = super::call_of(&app, peer, &Method::POST, "/-/npm/v1/tokens", &headers);
-    if let Err(answer) = super::security_keys::decide_or_answer(
+    let action = Action::new(ActionKind::TokenCreate);
+    let spent = match super::security_keys::decide_deferred_or_answer(
         &app,
         &headers,
         &call,
         &id.account,
         &id.credential,
-        &Action::new(ActionKind::TokenCreate),
+        &action,
     )
     .await?
     {
-        return Ok(answer);
-    }
+        Ok(spent) => spent,
+        Err(answer) => return Ok(answer),
+    };
     if form.get("name").is_some_and(Value::is_null) {
         form.remove("name");
     }
@@ -181,7 +183,8 @@ pub async fn create(
         .get("description")
         .and_then(Value::as_str)
         .map(str::to_owned);
-    let (token, row) = mint(
+    // The code is spent in the token's own transaction: both or neither.
+    let Some((token, row)) = mint(
         &app,
         &id.account,
         &credential,
@@ -190,8 +193,12 @@ pub async fn create(
         name,
         description,
         expires,
+        &spent.claims,
     )
-    .await?;
+    .await?
+    else {
+        return lost_answer(&app, &call, &id.account, &id.credential, &action).await;
+    };
     tracing::info!(account = %id.account, key = %row.key.get(..12).unwrap_or(""), "token created");
     let mut v = token_json(&row);
     crate::json_set(&mut v, "token", Value::String(token));

@@ -100,17 +100,6 @@ impl Store {
         Ok(())
     }
 
-    /// Accepts TOTP `step` for the account only if it is later than the last accepted one.
-    /// `false` = another request (on any instance) got there first.
-    pub async fn consume_step(&self, name: &str, step: i64) -> Result<bool, ServeError> {
-        let r = sqlx::query("UPDATE accounts SET last_step = $1 WHERE name = $2 AND tfa_mode IS NOT NULL AND (last_step IS NULL OR last_step < $1)")
-            .bind(step)
-            .bind(name)
-            .execute(&self.pool)
-            .await?;
-        Ok(r.rows_affected() == 1)
-    }
-
     /// Stores a freshly issued emailed login code (replacing any earlier one).
     pub async fn set_email_code(&self, name: &str, record: &str) -> Result<(), ServeError> {
         sqlx::query("UPDATE accounts SET email_code = $1 WHERE name = $2")

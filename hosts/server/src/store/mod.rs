@@ -17,6 +17,7 @@ use crate::error::ServeError;
 
 mod accounts;
 mod approvals;
+mod claims;
 mod failures;
 mod impact;
 mod operations;
@@ -31,6 +32,7 @@ mod web_logins;
 
 pub use accounts::Account;
 pub use approvals::Approval;
+pub use claims::{Claim, Spent};
 pub use impact::{ImpactRows, ImportedImpact};
 pub use orgs::{Acceptance, MemberRow, MemberSet};
 pub use population::PopulationRows;

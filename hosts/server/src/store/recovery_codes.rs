@@ -61,14 +61,4 @@ impl Store {
         .fetch_all(&self.pool)
         .await?)
     }
-
-    /// Burns one recovery code; `false` = it was already burned (a concurrent use won).
-    pub async fn burn_code(&self, name: &str, idx: i64) -> Result<bool, ServeError> {
-        let r = sqlx::query("DELETE FROM recovery_codes WHERE account = $1 AND idx = $2")
-            .bind(name)
-            .bind(idx)
-            .execute(&self.pool)
-            .await?;
-        Ok(r.rows_affected() == 1)
-    }
 }

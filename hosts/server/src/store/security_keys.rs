@@ -155,20 +155,6 @@ impl Store {
         Ok(Some(on))
     }
 
-    /// Stores a key's new signature counter if it still has `old` (a concurrent assertion
-    /// that got there first wins); `false` when it lost.
-    pub async fn set_sign_count(&self, id: &str, old: i64, new: i64) -> Result<bool, ServeError> {
-        let r = sqlx::query(
-            "UPDATE webauthn_credentials SET sign_count = $3 WHERE id = $1 AND sign_count = $2",
-        )
-        .bind(id)
-        .bind(old)
-        .bind(new)
-        .execute(&self.pool)
-        .await?;
-        Ok(r.rows_affected() == 1)
-    }
-
     /// Stores a pending WebAuthn challenge (`register` or `assert`), replacing the previous.
     pub async fn put_challenge(
         &self,

@@ -38,7 +38,18 @@ pub struct TokenRow {
 impl Store {
     /// Stores a new token.
     pub async fn insert_token(&self, t: &TokenRow, session: bool) -> Result<(), ServeError> {
-        sqlx::query("INSERT INTO tokens (key, account, prefix, name, description, credential, upstream, readonly, cidr, created, expires, session) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
+        let mut conn = self.pool.acquire().await?;
+        insert(&mut conn, t, session).await
+    }
+}
+
+/// Inserts a token row on `conn` (alone, or inside the transaction that spends its proof).
+pub(super) async fn insert(
+    conn: &mut sqlx::AnyConnection,
+    t: &TokenRow,
+    session: bool,
+) -> Result<(), ServeError> {
+    sqlx::query("INSERT INTO tokens (key, account, prefix, name, description, credential, upstream, readonly, cidr, created, expires, session) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
             .bind(&t.key)
             .bind(&t.account)
             .bind(&t.prefix)
@@ -51,10 +62,9 @@ impl Store {
             .bind(t.created)
             .bind(t.expires)
             .bind(i64::from(session))
-            .execute(&self.pool)
+            .execute(conn)
             .await?;
-        Ok(())
-    }
+    Ok(())
 }
 
 impl sqlx::FromRow<'_, AnyRow> for TokenRow {
