@@ -97,7 +97,7 @@ step "Verdaccio + verdaccio-stepup + the real npm CLI (pty where npm prompts)"
 hosts/verdaccio/test/run.sh
 
 step "stepup serve --upstream in front of a real Verdaccio, driven by npm 10 and npm 11"
-(cd tests/gateway && npm ci --no-audit --no-fund --loglevel=error && node --test --test-concurrency=1 gateway.test.mjs governance.test.mjs) | tee "$log/gateway"
+(cd tests/gateway && npm ci --no-audit --no-fund --loglevel=error && node --test --test-concurrency=1 gateway.test.mjs governance.test.mjs faults.test.mjs) | tee "$log/gateway"
 
 step "Node benchmark smoke (every contender accepts the same code)"
 (cd bindings/node/bench && npm ci --no-audit --no-fund --loglevel=error && BENCH_QUICK=1 node bench.mjs)
