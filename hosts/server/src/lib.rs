@@ -7,6 +7,7 @@ pub mod admin_client;
 pub mod api;
 pub mod engine;
 pub mod error;
+pub mod identity;
 pub mod impact;
 pub mod mail;
 pub mod metrics;
@@ -313,15 +314,16 @@ fn gate_routes(path: Option<&std::path::Path>) -> Result<serde_json::Value, Serv
 /// The state handle every handler gets.
 pub type Shared = Arc<App>;
 
-fn sealer(opts: &ServeOptions) -> Result<Sealer, ServeError> {
+/// The sealing key, and the file it came from (the store's id is recorded beside it).
+fn sealer(opts: &ServeOptions) -> Result<(Sealer, Option<PathBuf>), ServeError> {
     if let Some(path) = &opts.key_file {
         let text = std::fs::read_to_string(path).map_err(|e| {
             ServeError::Key(format!("cannot read --key-file {}: {e}", path.display()))
         })?;
-        return Sealer::from_text(&text);
+        return Ok((Sealer::from_text(&text)?, Some(path.clone())));
     }
     if let Ok(text) = std::env::var("STEPUP_SECRET_KEY") {
-        return Sealer::from_text(&text);
+        return Ok((Sealer::from_text(&text)?, None));
     }
     if !opts.dev {
         return Err(ServeError::Key(
@@ -331,12 +333,12 @@ fn sealer(opts: &ServeOptions) -> Result<Sealer, ServeError> {
     let path = opts.db.with_extension("dev-key");
     if let Ok(text) = std::fs::read_to_string(&path) {
         tracing::warn!(path = %path.display(), "--dev: using the development key file; do not use --dev in production");
-        return Sealer::from_text(&text);
+        return Ok((Sealer::from_text(&text)?, Some(path)));
     }
     let text = Sealer::generate_text()?;
     write_private(&path, &text)?;
     tracing::warn!(path = %path.display(), "--dev: created a development key file; do not use --dev in production");
-    Sealer::from_text(&text)
+    Ok((Sealer::from_text(&text)?, Some(path)))
 }
 
 fn admin_token(opts: &ServeOptions) -> Result<Option<[u8; 32]>, ServeError> {
@@ -606,7 +608,7 @@ impl Running {
 
 /// Opens the store, loads the policy and starts listening.
 pub async fn start(opts: &ServeOptions) -> Result<Running, ServeError> {
-    let sealer = sealer(opts)?;
+    let (sealer, key_file) = sealer(opts)?;
     let database_url = opts.database_url.clone().or_else(|| {
         std::env::var("STEPUP_DATABASE_URL")
             .ok()
@@ -626,6 +628,11 @@ pub async fn start(opts: &ServeOptions) -> Result<Running, ServeError> {
         )));
     }
     let store = Store::open(&url).await?;
+    let place = match &url {
+        StoreUrl::Sqlite(p) => p.clone(),
+        StoreUrl::Postgres(_) => "the PostgreSQL database".to_owned(),
+    };
+    identity::check(&store, &sealer, key_file.as_deref(), &place).await?;
     let beside_db = |name: &str| {
         opts.db
             .parent()

@@ -735,7 +735,7 @@ async fn stores_are_migrated_once_and_older_stores_keep_their_rows() {
     let store = Store::open(&fresh).await.expect("a new store opens");
     assert_eq!(
         store.schema_versions().await.unwrap(),
-        vec![1, 2, 3, 4, 5, 6]
+        vec![1, 2, 3, 4, 5, 6, 7]
     );
     store.close().await;
     let again = Store::open(&fresh)
@@ -743,7 +743,7 @@ async fn stores_are_migrated_once_and_older_stores_keep_their_rows() {
         .expect("a migrated store opens again");
     assert_eq!(
         again.schema_versions().await.unwrap(),
-        vec![1, 2, 3, 4, 5, 6]
+        vec![1, 2, 3, 4, 5, 6, 7]
     );
     again.close().await;
 
@@ -767,7 +767,7 @@ async fn stores_are_migrated_once_and_older_stores_keep_their_rows() {
     // Step 1 is recorded as it is, the steps after it are applied.
     assert_eq!(
         store.schema_versions().await.unwrap(),
-        vec![1, 2, 3, 4, 5, 6]
+        vec![1, 2, 3, 4, 5, 6, 7]
     );
     let account = store
         .account("old")
@@ -1976,4 +1976,42 @@ async fn two_codes_for_one_command_at_once_are_each_accepted_once() {
         a.shutdown().await.unwrap();
         b.shutdown().await.unwrap();
     }
+}
+
+/// A store opened with another key, or in place of the store recorded beside the key file (a
+/// wrong `--db`, a replaced volume), stops the server at start, naming what differs; deleting
+/// the record accepts the store on purpose.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_is_refused_with_another_key_or_in_place_of_the_recorded_one() {
+    let dir = tempdir("identity");
+    let opts = options(&dir);
+    start(&opts).await.unwrap().shutdown().await.unwrap();
+    let record = stepup_server::identity::record_path(opts.key_file.as_ref().unwrap());
+    let id = std::fs::read_to_string(&record).unwrap();
+    assert_eq!(id.trim().len(), 32, "{id}");
+    let refused = |r: Result<Running, stepup_server::ServeError>| match r {
+        Ok(_) => panic!("started"),
+        Err(e) => e.to_string(),
+    };
+    // Another key for this store.
+    let mut other_key = opts.clone();
+    let key = dir.join("other-key");
+    std::fs::write(&key, KEY.replace('0', "f")).unwrap();
+    other_key.key_file = Some(key);
+    let e = refused(start(&other_key).await);
+    assert!(e.contains("is not the one") && e.contains(id.trim()), "{e}");
+    // Another store with this key: a wrong path that happens to hold (or makes) a store.
+    let mut moved = opts.clone();
+    moved.db = dir.join("elsewhere.sqlite3");
+    let e = refused(start(&moved).await);
+    assert!(
+        e.contains("says this key's store is") && e.contains(id.trim()),
+        "{e}"
+    );
+    // Accepted on purpose: the record goes, the new store is recorded, the old one refused.
+    std::fs::remove_file(&record).unwrap();
+    start(&moved).await.unwrap().shutdown().await.unwrap();
+    assert_ne!(std::fs::read_to_string(&record).unwrap(), id);
+    let e = refused(start(&opts).await);
+    assert!(e.contains("says this key's store is"), "{e}");
 }

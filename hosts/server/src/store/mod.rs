@@ -19,6 +19,7 @@ mod accounts;
 mod approvals;
 mod claims;
 mod failures;
+mod identity;
 mod impact;
 mod operations;
 mod orgs;
@@ -148,6 +149,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         6,
         "probes",
         include_str!("../../migrations/0006_probes.sql"),
+    ),
+    (
+        7,
+        "identity",
+        include_str!("../../migrations/0007_identity.sql"),
     ),
 ];
 
