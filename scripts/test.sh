@@ -14,10 +14,10 @@ keep() { local name=$1; shift; "$@" | tee "$log/$name"; }
 
 step "toolchain and tools"
 rustup target add wasm32-unknown-unknown x86_64-unknown-linux-musl aarch64-unknown-linux-gnu
-# Cross toolchains for stepup-node's other platform packages (musl, arm64), and qemu to run the
-# arm64 one.
+# Cross toolchains for stepup-node's other platform packages (musl, arm64), qemu to run the
+# arm64 one, and systemd-analyze to check deploy/stepup.service.
 missing=()
-for pkg in musl-tools gcc-aarch64-linux-gnu libc6-dev-arm64-cross libstdc++6-arm64-cross qemu-user; do
+for pkg in musl-tools gcc-aarch64-linux-gnu libc6-dev-arm64-cross libstdc++6-arm64-cross qemu-user systemd; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -53,6 +53,9 @@ step "conformance corpus through the native engine"
 # would resolve features for one package and build wasmtime and its dependencies a second time.
 test -x target/debug/stepup
 keep native ./target/debug/stepup conformance tests/conformance
+
+step "deploy/: the Dockerfile (hadolint) and the systemd unit (systemd-analyze), no engine needed"
+deploy/check.sh target/debug/stepup
 
 step "conformance corpus through the wasmtime-hosted component (JSON and typed entry points)"
 STEPUP_CWASM_CACHE="$PWD/target/cwasm" keep component ./target/debug/stepup conformance --engine component tests/conformance

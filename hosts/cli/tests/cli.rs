@@ -560,3 +560,27 @@ fn serve_logs_plain_text_when_not_a_terminal() {
     );
     assert!(seen.iter().all(|l| !l.contains('\u{1b}')), "{seen:?}");
 }
+
+/// `serve --precompile` (what the container image runs at build time) writes the compiled
+/// component into the cache folder and exits without a store, a key or a listener.
+#[test]
+fn serve_precompile_writes_the_compiled_component_and_exits() {
+    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("precompile-cache");
+    let _ = std::fs::remove_dir_all(&cache);
+    let out = Command::new(env!("CARGO_BIN_EXE_stepup"))
+        .args(["serve", "--precompile", "--cache-dir"])
+        .arg(&cache)
+        .env_remove("STEPUP_SECRET_KEY")
+        .env_remove("STEPUP_DATABASE_URL")
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), cache.display().to_string());
+    let compiled: Vec<_> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".cwasm"))
+        .collect();
+    assert_eq!(compiled.len(), 1, "{compiled:?}");
+}

@@ -21,11 +21,13 @@ pub fn record_path(key_file: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Checks (and on first start, gives and records) the store's identity; answers its id.
+/// Checks (and on first start, gives and records) the store's identity against the key and the
+/// pinned id (`--store-id`) or the record beside the key file; answers its id.
 pub async fn check(
     store: &Store,
     sealer: &Sealer,
     key_file: Option<&Path>,
+    pinned: Option<&str>,
     place: &str,
 ) -> Result<String, ServeError> {
     let (store_id, key_check) = match store.identity().await? {
@@ -44,6 +46,15 @@ pub async fn check(
             "the key (--key-file or STEPUP_SECRET_KEY) is not the one {place} (store {store_id}) was created with: every secret sealed in it would be unreadable. Start with that store's key."
         )));
     }
+    if let Some(pinned) = pinned {
+        if pinned.trim() != store_id {
+            return Err(ServeError::Store(format!(
+                "{place} is store {store_id}, but --store-id (STEPUP_STORE_ID) says {}: a wrong --db or --database-url, or a replaced or restored volume. Check the store's path; if this store is the right one on purpose, set the new id.",
+                pinned.trim()
+            )));
+        }
+        return Ok(store_id);
+    }
     if let Some(key_file) = key_file {
         let record = record_path(key_file);
         match std::fs::read_to_string(&record) {
@@ -57,13 +68,16 @@ pub async fn check(
                 )));
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::write(&record, format!("{store_id}\n")).map_err(|e| {
-                    ServeError::Io(format!(
-                        "cannot record the store's id in {}: {e}",
-                        record.display()
-                    ))
-                })?;
-                tracing::info!(store = %store_id, record = %record.display(), "recorded the store's id beside the key file");
+                // A read-only secret mount cannot take the record: the key check still holds,
+                // and the operator pins the id instead.
+                match std::fs::write(&record, format!("{store_id}\n")) {
+                    Ok(()) => {
+                        tracing::info!(store = %store_id, record = %record.display(), "recorded the store's id beside the key file");
+                    }
+                    Err(e) => {
+                        tracing::warn!(store = %store_id, record = %record.display(), error = %e, "cannot record the store's id beside the key file: set STEPUP_STORE_ID={store_id} to have the server check it is this store");
+                    }
+                }
             }
             Err(e) => {
                 return Err(ServeError::Io(format!(

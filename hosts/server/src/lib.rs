@@ -140,6 +140,16 @@ pub struct ServeOptions {
     #[arg(long)]
     #[serde(skip)]
     pub print_config: bool,
+    /// The id this server's store must have (printed at first start, and recorded beside the
+    /// key file when that folder is writable): pins the store where the key file's folder is
+    /// read-only (a container secret, a systemd credential).
+    #[arg(long, env = "STEPUP_STORE_ID")]
+    pub store_id: Option<String>,
+    /// Compile the component into the cache folder (`--cache-dir`) and exit without starting:
+    /// a container image or a package ships it compiled, so the first start does not compile.
+    #[arg(long)]
+    #[serde(skip)]
+    pub precompile: bool,
     /// File holding a token `/v1/metrics` requires as `Authorization: Bearer`; without one
     /// the metrics are open to whoever reaches the listener.
     #[arg(long, env = "STEPUP_METRICS_TOKEN_FILE")]
@@ -606,6 +616,28 @@ impl Running {
     }
 }
 
+/// `name` in the SQLite file's folder (the working folder when it has none).
+fn beside_db(opts: &ServeOptions, name: &str) -> PathBuf {
+    opts.db
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from(name), |p| p.join(name))
+}
+
+/// Where the policy comes from: the component (built in unless named), the configuration, and
+/// the compiled-component cache (default: `stepup-cache` beside the SQLite file).
+fn policy_source(opts: &ServeOptions) -> PolicySource {
+    PolicySource {
+        component: opts.component.clone(),
+        config: opts.config.clone(),
+        cache_dir: Some(
+            opts.cache_dir
+                .clone()
+                .unwrap_or_else(|| beside_db(opts, "stepup-cache")),
+        ),
+    }
+}
+
 /// Opens the store, loads the policy and starts listening.
 pub async fn start(opts: &ServeOptions) -> Result<Running, ServeError> {
     let (sealer, key_file) = sealer(opts)?;
@@ -632,22 +664,15 @@ pub async fn start(opts: &ServeOptions) -> Result<Running, ServeError> {
         StoreUrl::Sqlite(p) => p.clone(),
         StoreUrl::Postgres(_) => "the PostgreSQL database".to_owned(),
     };
-    identity::check(&store, &sealer, key_file.as_deref(), &place).await?;
-    let beside_db = |name: &str| {
-        opts.db
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .map_or_else(|| PathBuf::from(name), |p| p.join(name))
-    };
-    let source = PolicySource {
-        component: opts.component.clone(),
-        config: opts.config.clone(),
-        cache_dir: Some(
-            opts.cache_dir
-                .clone()
-                .unwrap_or_else(|| beside_db("stepup-cache")),
-        ),
-    };
+    identity::check(
+        &store,
+        &sealer,
+        key_file.as_deref(),
+        opts.store_id.as_deref(),
+        &place,
+    )
+    .await?;
+    let source = policy_source(opts);
     let instances = opts
         .instances
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
@@ -667,7 +692,7 @@ pub async fn start(opts: &ServeOptions) -> Result<Running, ServeError> {
     let mail_dir = opts
         .mail_dir
         .clone()
-        .unwrap_or_else(|| beside_db("stepup-mail"));
+        .unwrap_or_else(|| beside_db(opts, "stepup-mail"));
     let app = Arc::new(App {
         policy,
         store,
@@ -795,6 +820,15 @@ pub fn run(opts: &ServeOptions) -> Result<(), ServeError> {
         return print_config(opts);
     }
     init_logs(&opts.log_format);
+    if opts.precompile {
+        let source = policy_source(opts);
+        let cache = source.cache_dir.clone();
+        PolicyHost::load(source, 1)?;
+        if let Some(dir) = cache {
+            println!("{}", dir.display());
+        }
+        return Ok(());
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -89,6 +89,8 @@ fn options(dir: &Path) -> ServeOptions {
         metrics_token_file: None,
         init_store: true,
         print_config: false,
+        precompile: false,
+        store_id: None,
         drain_timeout: 30,
         upstream_connect_timeout: 5,
         upstream_timeout: 60,
@@ -2014,4 +2016,23 @@ async fn a_store_is_refused_with_another_key_or_in_place_of_the_recorded_one() {
     assert_ne!(std::fs::read_to_string(&record).unwrap(), id);
     let e = refused(start(&opts).await);
     assert!(e.contains("says this key's store is"), "{e}");
+}
+
+/// `--store-id` pins the store where the key file's folder cannot take the record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pinned_store_id_refuses_another_store() {
+    let dir = tempdir("pinned");
+    let mut opts = options(&dir);
+    start(&opts).await.unwrap().shutdown().await.unwrap();
+    let record = stepup_server::identity::record_path(opts.key_file.as_ref().unwrap());
+    let id = std::fs::read_to_string(&record).unwrap().trim().to_owned();
+    std::fs::remove_file(&record).unwrap();
+    opts.store_id = Some(id.clone());
+    start(&opts).await.unwrap().shutdown().await.unwrap();
+    assert!(!record.exists(), "a pinned id needs no record");
+    opts.db = dir.join("another.sqlite3");
+    match start(&opts).await {
+        Ok(_) => panic!("started on another store"),
+        Err(e) => assert!(e.to_string().contains(&format!("says {id}")), "{e}"),
+    }
 }
