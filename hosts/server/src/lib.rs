@@ -15,6 +15,7 @@ pub mod npm;
 pub mod rollout;
 pub mod sealing;
 pub mod store;
+pub mod tls;
 pub mod upstream;
 
 use std::net::SocketAddr;
@@ -140,6 +141,17 @@ pub struct ServeOptions {
     #[arg(long)]
     #[serde(skip)]
     pub print_config: bool,
+    /// PEM certificates trusted besides the system's roots, for an HTTPS upstream and the OIDC
+    /// issuers (a private CA).
+    #[arg(long, env = "STEPUP_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Serve HTTPS with this PEM certificate chain (with `--tls-key`), for installs with no
+    /// proxy in front.
+    #[arg(long, env = "STEPUP_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of `--tls-cert`.
+    #[arg(long, env = "STEPUP_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// The id this server's store must have (printed at first start, and recorded beside the
     /// key file when that folder is writable): pins the store where the key file's folder is
     /// read-only (a container secret, a systemd credential).
@@ -538,6 +550,7 @@ pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_s
 /// carries its peer address as axum's `ConnectInfo`.
 async fn serve(
     listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     router: Router,
     stopped: oneshot::Receiver<()>,
     drain: std::time::Duration,
@@ -569,10 +582,31 @@ async fn serve(
                     .clone()
                     .layer(axum::Extension(axum::extract::ConnectInfo(peer)));
                 let svc = hyper_util::service::TowerToHyperService::new(svc);
-                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
-                let conn = graceful.watch(conn.into_owned());
+                let Some(acceptor) = &tls else {
+                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
+                    let conn = graceful.watch(conn.into_owned());
+                    tokio::spawn(async move {
+                        if let Err(e) = conn.await {
+                            tracing::debug!(error = %e, "connection ended with an error");
+                        }
+                    });
+                    continue;
+                };
+                // The handshake runs in the connection's own task, within the header read
+                // timeout: a client that stalls it holds nothing but its socket.
+                let handshake = acceptor.accept(stream);
+                let (builder, watcher) = (builder.clone(), graceful.watcher());
                 tokio::spawn(async move {
-                    if let Err(e) = conn.await {
+                    let stream = match tokio::time::timeout(HEADER_READ_TIMEOUT, handshake).await {
+                        Ok(Ok(s)) => s,
+                        Ok(Err(e)) => {
+                            tracing::debug!(error = %e, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => return,
+                    };
+                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
+                    if let Err(e) = watcher.watch(conn.into_owned()).await {
                         tracing::debug!(error = %e, "connection ended with an error");
                     }
                 });
@@ -679,6 +713,7 @@ pub async fn start(opts: &ServeOptions) -> Result<Running, ServeError> {
     let policy = tokio::task::spawn_blocking(move || PolicyHost::load(source, instances))
         .await
         .map_err(|e| ServeError::Policy(e.to_string()))??;
+    let client_tls = tls::client_config(opts.ca_file.as_deref())?;
     let timeouts = upstream::Timeouts {
         connect: std::time::Duration::from_secs(opts.upstream_connect_timeout),
         response: std::time::Duration::from_secs(opts.upstream_timeout),
@@ -687,7 +722,7 @@ pub async fn start(opts: &ServeOptions) -> Result<Running, ServeError> {
     let upstream = opts
         .upstream
         .as_deref()
-        .map(|u| Upstream::new(u, timeouts, metrics.clone()))
+        .map(|u| Upstream::new(u, timeouts, &client_tls, metrics.clone()))
         .transpose()?;
     let mail_dir = opts
         .mail_dir
@@ -729,6 +764,12 @@ pub async fn start(opts: &ServeOptions) -> Result<Running, ServeError> {
         .map_err(|e| ServeError::Io(e.to_string()))?;
     let loaded = app.policy.loaded();
     tracing::info!(%addr, store = app.store.backend(), gateway = app.upstream.is_some(), component = %loaded.component, config = %loaded.config, preset = %loaded.preset, "stepup serving");
+    let acceptor = match (&opts.tls_cert, &opts.tls_key) {
+        (Some(cert), Some(key)) => Some(tokio_rustls::TlsAcceptor::from(tls::server_config(
+            cert, key,
+        )?)),
+        _ => None,
+    };
     let (stop, stopped) = oneshot::channel::<()>();
     let impact_period = opts.impact_period;
     let drain = std::time::Duration::from_secs(opts.drain_timeout);
@@ -770,7 +811,7 @@ pub async fn start(opts: &ServeOptions) -> Result<Running, ServeError> {
                 }
             })
         };
-        let r = serve(listener, service, stopped, drain).await;
+        let r = serve(listener, acceptor, service, stopped, drain).await;
         pruner.abort();
         impact.abort();
         // Counted downloads are written before the store closes: a stop loses none.

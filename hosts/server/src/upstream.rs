@@ -11,6 +11,7 @@ use axum::http::{
 use base64::Engine as _;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -23,11 +24,12 @@ const MAX_LOGIN_ANSWER: usize = 1 << 20;
 /// Largest package document read (to check maintainers before a trust change).
 pub const MAX_PACKUMENT: usize = 32 << 20;
 
-/// An upstream registry (plain HTTP: run it beside the gateway, on loopback or a private network).
+/// An upstream registry, over HTTP beside the gateway or over HTTPS (verified against the system's
+/// roots and `--ca-file`).
 #[derive(Clone, Debug)]
 pub struct Upstream {
     base: String,
-    client: Client<HttpConnector, Body>,
+    client: Client<HttpsConnector<HttpConnector>, Body>,
     /// How long an answer's head (and a small answer's body) may take: a frozen registry
     /// costs its callers this long, not forever.
     response_timeout: Duration,
@@ -66,24 +68,31 @@ const HOP_BY_HOP: &[&str] = &[
 ];
 
 impl Upstream {
-    /// `url` = `http://host:port[/prefix]`.
+    /// `url` = `http[s]://host[:port][/prefix]`; `tls` verifies an `https` one.
     pub fn new(
         url: &str,
         timeouts: Timeouts,
+        tls: &rustls::ClientConfig,
         metrics: std::sync::Arc<crate::metrics::Metrics>,
     ) -> Result<Upstream, ServeError> {
         let base = url.trim_end_matches('/').to_owned();
         let uri: Uri = base
             .parse()
             .map_err(|e| ServeError::Upstream(format!("--upstream {url}: {e}")))?;
-        if uri.scheme_str() != Some("http") || uri.host().is_none() {
+        if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
             return Err(ServeError::Upstream(format!(
-                "--upstream {url}: expected http://host[:port][/prefix] (terminate TLS in front of the gateway, not behind it)"
+                "--upstream {url}: expected http[s]://host[:port][/prefix]"
             )));
         }
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(timeouts.connect));
+        let mut http = HttpConnector::new();
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(timeouts.connect));
+        http.enforce_http(false);
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls.clone())
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
         let client = Client::builder(TokioExecutor::new()).build(connector);
         Ok(Upstream {
             base,

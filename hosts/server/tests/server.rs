@@ -91,6 +91,9 @@ fn options(dir: &Path) -> ServeOptions {
         print_config: false,
         precompile: false,
         store_id: None,
+        ca_file: None,
+        tls_cert: None,
+        tls_key: None,
         drain_timeout: 30,
         upstream_connect_timeout: 5,
         upstream_timeout: 60,
@@ -2035,4 +2038,136 @@ async fn a_pinned_store_id_refuses_another_store() {
         Ok(_) => panic!("started on another store"),
         Err(e) => assert!(e.to_string().contains(&format!("says {id}")), "{e}"),
     }
+}
+
+/// A test CA (PEM) and a `localhost` / `127.0.0.1` certificate it signed: (CA, chain, key).
+fn test_pki() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "stepup test CA");
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&leaf_key, &issuer)
+        .unwrap();
+    (ca_cert.pem(), leaf.pem(), leaf_key.serialize_pem())
+}
+
+/// An HTTPS client trusting only `ca_pem`.
+fn https_client(ca_pem: &str) -> Client<hyper_rustls::HttpsConnector<HttpConnector>, Body> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(config)
+        .https_only()
+        .enable_http1()
+        .build();
+    Client::builder(TokioExecutor::new()).build(connector)
+}
+
+/// TLS both ways, with a private CA: the gateway reaches an HTTPS registry it verifies against
+/// `--ca-file` (and refuses one it cannot verify: 503, the request never left), and serves HTTPS
+/// itself with `--tls-cert` / `--tls-key`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_upstream_verified_with_the_ca_file_and_an_https_listener() {
+    let (ca, chain, key) = test_pki();
+    let dir = tempdir("tls");
+    std::fs::write(dir.join("ca.pem"), &ca).unwrap();
+    std::fs::write(dir.join("cert.pem"), &chain).unwrap();
+    std::fs::write(dir.join("key.pem"), &key).unwrap();
+    // The registry behind, over HTTPS with the test CA's certificate.
+    let config =
+        stepup_server::tls::server_config(&dir.join("cert.pem"), &dir.join("key.pem")).unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let registry = listener.local_addr().unwrap();
+    let served = tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let svc =
+                    hyper::service::service_fn(|req: Request<hyper::body::Incoming>| async move {
+                        let body = format!(
+                            "{{\"name\":\"left-pad\",\"path\":\"{}\"}}",
+                            req.uri().path()
+                        );
+                        Ok::<_, std::convert::Infallible>(
+                            axum::http::Response::builder()
+                                .header("content-type", "application/json")
+                                .body(Body::from(body))
+                                .unwrap(),
+                        )
+                    });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), svc)
+                    .await;
+            });
+        }
+    });
+    let mut opts = options(&dir);
+    opts.upstream = Some(format!("https://localhost:{}", registry.port()));
+    opts.ca_file = Some(dir.join("ca.pem"));
+    opts.tls_cert = Some(dir.join("cert.pem"));
+    opts.tls_key = Some(dir.join("key.pem"));
+    let server = start(&opts).await.unwrap();
+    let client = https_client(&ca);
+    let get = |path: &str| {
+        let req = Request::builder()
+            .uri(format!("https://localhost:{}{path}", server.addr.port()))
+            .body(Body::empty())
+            .unwrap();
+        client.request(req)
+    };
+    let res = get("/left-pad").await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body).unwrap()["name"],
+        "left-pad"
+    );
+    let res = get("/v1/health").await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    // Plain HTTP to the HTTPS listener gets no answer it could mistake for one.
+    let plain = Http::new()
+        .0
+        .request(
+            Request::builder()
+                .uri(url(&server, "/v1/health"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert!(plain.is_err() || plain.unwrap().status() != StatusCode::OK);
+    server.shutdown().await.unwrap();
+    // Without the CA, the registry's certificate does not verify: 503, nothing forwarded.
+    let dir = tempdir("tls-untrusted");
+    let mut opts = options(&dir);
+    opts.upstream = Some(format!("https://localhost:{}", registry.port()));
+    let server = start(&opts).await.unwrap();
+    let (s, h, body) = Http::new()
+        .send(Method::GET, &url(&server, "/left-pad"), &[], "")
+        .await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(h.get("retry-after").is_some());
+    server.shutdown().await.unwrap();
+    served.abort();
 }
