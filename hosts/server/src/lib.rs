@@ -9,6 +9,7 @@ pub mod engine;
 pub mod error;
 pub mod identity;
 pub mod impact;
+pub mod jwks;
 pub mod mail;
 pub mod metrics;
 pub mod npm;
@@ -121,9 +122,9 @@ pub struct ServeOptions {
     #[arg(long, env = "STEPUP_INSTANCES")]
     pub instances: Option<usize>,
     /// A CI provider's JWKS file for trusted publishing, bound to that provider:
-    /// `github=FILE`, `gitlab=FILE` or `circleci=FILE` (repeatable). A provider's keys verify
-    /// only ID tokens that claim its issuer. Read at start; refresh the file and restart when
-    /// the provider rotates its keys.
+    /// `github=FILE`, `gitlab=FILE` or `circleci=FILE` (repeatable), for installs that cannot
+    /// reach the provider (read at start). A provider's keys verify only ID tokens that claim
+    /// its issuer.
     #[arg(
         long = "oidc-jwks",
         value_name = "PROVIDER=FILE",
@@ -131,6 +132,17 @@ pub struct ServeOptions {
         value_delimiter = ','
     )]
     pub oidc_jwks: Vec<String>,
+    /// A CI provider whose keys are fetched from its issuer and kept current:
+    /// `github=https://token.actions.githubusercontent.com`, `gitlab=https://gitlab.com`,
+    /// `circleci=https://oidc.circleci.com/org/ORG-ID` (repeatable). The discovery document's
+    /// key set is cached for its `max-age` and asked again when a token names a key it lacks.
+    #[arg(
+        long = "oidc-issuer",
+        value_name = "PROVIDER=URL",
+        env = "STEPUP_OIDC_ISSUERS",
+        value_delimiter = ','
+    )]
+    pub oidc_issuers: Vec<String>,
     /// How often counted downloads are written to the store and the package-impact index is
     /// rebuilt from it (seconds); also done at shutdown, and at once after a publish, an owner
     /// change or an import.
@@ -255,8 +267,8 @@ pub struct App {
     pub client_failures: npm::PasswordFailures,
     /// Emailed codes.
     pub outbox: Outbox,
-    /// Merged JWKS of the trusted CI providers (`{"keys": [...]}`).
-    pub oidc_jwks: serde_json::Value,
+    /// The trusted CI providers' keys, each set bound to its provider.
+    pub oidc: jwks::Jwks,
     /// Downloads counted, and the package-impact index decisions read.
     pub impact: impact::Impact,
     /// How long staged publishes wait and how many may.
@@ -265,38 +277,6 @@ pub struct App {
     pub metrics: Arc<metrics::Metrics>,
     /// SHA-256 of the token `/v1/metrics` asks for, if any.
     pub metrics_token: Option<[u8; 32]>,
-}
-
-fn oidc_jwks(bound: &[String]) -> Result<serde_json::Value, ServeError> {
-    let mut providers = serde_json::Map::new();
-    for entry in bound {
-        let Some((provider, file)) = entry
-            .split_once('=')
-            .filter(|(p, _)| matches!(*p, "github" | "gitlab" | "circleci"))
-        else {
-            return Err(ServeError::Io(format!(
-                "--oidc-jwks {entry}: bind the key set to its provider, e.g. --oidc-jwks github=FILE (github, gitlab or circleci)"
-            )));
-        };
-        let p = std::path::Path::new(file);
-        let text = std::fs::read_to_string(p)
-            .map_err(|e| ServeError::Io(format!("cannot read --oidc-jwks {}: {e}", p.display())))?;
-        let doc: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| ServeError::Io(format!("--oidc-jwks {} is not JSON: {e}", p.display())))?;
-        let Some(list) = doc.get("keys").and_then(|k| k.as_array()) else {
-            return Err(ServeError::Io(format!(
-                "--oidc-jwks {} is not a JWKS (no \"keys\" array)",
-                p.display()
-            )));
-        };
-        let set = providers
-            .entry(provider.to_owned())
-            .or_insert_with(|| serde_json::json!({"keys": []}));
-        if let Some(all) = set.get_mut("keys").and_then(|k| k.as_array_mut()) {
-            all.extend(list.iter().cloned());
-        }
-    }
-    Ok(serde_json::json!({ "providers": providers }))
 }
 
 fn trusted_proxies(list: &[String]) -> Result<Vec<stepup_core::contract::cidr::Cidr>, ServeError> {
@@ -744,7 +724,12 @@ pub async fn start(opts: &ServeOptions) -> Result<Running, ServeError> {
         password_failures: npm::PasswordFailures::default(),
         client_failures: npm::PasswordFailures::default(),
         outbox: Outbox::new(mail_dir, &opts.mail_from)?,
-        oidc_jwks: oidc_jwks(&opts.oidc_jwks)?,
+        oidc: jwks::Jwks::new(
+            &opts.oidc_jwks,
+            &opts.oidc_issuers,
+            &client_tls,
+            std::time::Duration::from_secs(30),
+        )?,
         impact: impact::Impact::default(),
         stage_limits: store::StageLimits {
             ttl: i64::try_from(opts.stage_ttl_days.saturating_mul(86_400)).unwrap_or(i64::MAX),

@@ -85,6 +85,7 @@ fn options(dir: &Path) -> ServeOptions {
         admin_token_file: None,
         instances: Some(2),
         oidc_jwks: Vec::new(),
+        oidc_issuers: Vec::new(),
         impact_period: 60,
         metrics_token_file: None,
         init_store: true,
@@ -2170,4 +2171,138 @@ async fn https_upstream_verified_with_the_ca_file_and_an_https_listener() {
     assert!(h.get("retry-after").is_some());
     server.shutdown().await.unwrap();
     served.abort();
+}
+
+/// An HTTPS OIDC issuer with the test CA's certificate: its discovery document, and its key set
+/// (`keys`, swappable) with `Cache-Control: max-age=120`; counts key-set requests.
+async fn issuer(
+    chain_pem: &str,
+    key_pem: &str,
+    keys: std::sync::Arc<std::sync::Mutex<Value>>,
+    served: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) -> (u16, tokio::task::JoinHandle<()>) {
+    let dir = tempdir("issuer-pki");
+    std::fs::write(dir.join("cert.pem"), chain_pem).unwrap();
+    std::fs::write(dir.join("key.pem"), key_pem).unwrap();
+    let config =
+        stepup_server::tls::server_config(&dir.join("cert.pem"), &dir.join("key.pem")).unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, keys, served) = (acceptor.clone(), keys.clone(), served.clone());
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                    let (keys, served) = (keys.clone(), served.clone());
+                    async move {
+                        let base = format!("https://localhost:{port}");
+                        let (body, age) = match req.uri().path() {
+                            "/.well-known/openid-configuration" => (
+                                json!({"issuer": base, "jwks_uri": format!("{base}/keys")}),
+                                "max-age=3600",
+                            ),
+                            _ => {
+                                served.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                                (keys.lock().unwrap().clone(), "public, max-age=120")
+                            }
+                        };
+                        Ok::<_, std::convert::Infallible>(
+                            axum::http::Response::builder()
+                                .header("content-type", "application/json")
+                                .header("cache-control", age)
+                                .body(Body::from(body.to_string()))
+                                .unwrap(),
+                        )
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), svc)
+                    .await;
+            });
+        }
+    });
+    (port, task)
+}
+
+fn kids(set: &Value, provider: &str) -> Vec<String> {
+    set["providers"][provider]["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Trusted publishing's keys come from the issuer and follow its rotation: fetched over HTTPS
+/// (verified with the test CA), kept for the answer's max-age, fetched again when a token names
+/// a key the set lacks — at most once per interval, whatever the tokens claim — and kept when
+/// the issuer is down. A file's set for another provider stays beside them, bound to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oidc_keys_are_fetched_from_the_issuer_and_follow_its_rotation() {
+    use std::sync::atomic::Ordering;
+    let (ca, chain, key) = test_pki();
+    let dir = tempdir("jwks");
+    std::fs::write(dir.join("ca.pem"), &ca).unwrap();
+    std::fs::write(
+        dir.join("gitlab.json"),
+        json!({"keys": [{"kty": "RSA", "kid": "gl-1", "n": "AQAB", "e": "AQAB"}]}).to_string(),
+    )
+    .unwrap();
+    let keys = std::sync::Arc::new(std::sync::Mutex::new(
+        json!({"keys": [{"kty": "EC", "kid": "gh-1", "crv": "P-256", "x": "AA", "y": "AA"}]}),
+    ));
+    let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (port, task) = issuer(&chain, &key, keys.clone(), served.clone()).await;
+    let tls = stepup_server::tls::client_config(Some(&dir.join("ca.pem"))).unwrap();
+    let interval = std::time::Duration::from_millis(400);
+    let jwks = stepup_server::jwks::Jwks::new(
+        &[format!("gitlab={}", dir.join("gitlab.json").display())],
+        &[format!("github=https://localhost:{port}")],
+        &tls,
+        interval,
+    )
+    .unwrap();
+    let set = jwks.current(None).await;
+    assert_eq!(kids(&set, "github"), ["gh-1"]);
+    assert_eq!(
+        kids(&set, "gitlab"),
+        ["gl-1"],
+        "the file's set, bound to gitlab"
+    );
+    // Fresh for its max-age: no second fetch, and a known key id fetches nothing.
+    jwks.current(Some("gh-1")).await;
+    jwks.current(Some("gl-1")).await;
+    assert_eq!(served.load(Ordering::SeqCst), 1);
+    // The provider rotates: a token naming the new key, right away, is within the interval.
+    *keys.lock().unwrap() =
+        json!({"keys": [{"kty": "EC", "kid": "gh-2", "crv": "P-256", "x": "AA", "y": "AA"}]});
+    assert_eq!(kids(&jwks.current(Some("gh-2")).await, "github"), ["gh-1"]);
+    assert_eq!(served.load(Ordering::SeqCst), 1, "rate-limited");
+    tokio::time::sleep(interval).await;
+    assert_eq!(kids(&jwks.current(Some("gh-2")).await, "github"), ["gh-2"]);
+    assert_eq!(served.load(Ordering::SeqCst), 2);
+    // Made-up key ids, many at once: at most one fetch per interval.
+    for _ in 0..20 {
+        jwks.current(Some("forged")).await;
+    }
+    assert_eq!(served.load(Ordering::SeqCst), 2);
+    // The issuer goes away: the last keys stay.
+    task.abort();
+    tokio::time::sleep(interval).await;
+    assert_eq!(kids(&jwks.current(Some("gh-3")).await, "github"), ["gh-2"]);
+    // An issuer whose certificate the roots cannot verify yields no keys.
+    let (port, task) = issuer(&chain, &key, keys.clone(), served.clone()).await;
+    let untrusted = stepup_server::jwks::Jwks::new(
+        &[],
+        &[format!("github=https://localhost:{port}")],
+        &stepup_server::tls::client_config(None).unwrap(),
+        interval,
+    )
+    .unwrap();
+    assert!(kids(&untrusted.current(None).await, "github").is_empty());
+    task.abort();
 }

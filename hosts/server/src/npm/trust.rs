@@ -200,7 +200,12 @@ pub async fn exchange(
     let trust: Value = serde_json::from_str(&config)
         .map_err(|e| ServeError::Store(format!("trust config is not JSON: {e}")))?;
     let now = crate::now();
-    let mut input = json!({"now": now, "token": id_token, "jwks": app.oidc_jwks, "package": name, "trust": trust});
+    let jwks = app
+        .oidc
+        .current(crate::jwks::kid_of(id_token).as_deref())
+        .await;
+    let mut input =
+        json!({"now": now, "token": id_token, "jwks": jwks, "package": name, "trust": trust});
     if app.policy.loaded().audience.is_none() {
         let Some(aud) = audience(&app) else {
             tracing::warn!(package = %name, "oidc exchange refused: no audience configured");
