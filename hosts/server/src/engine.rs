@@ -52,6 +52,8 @@ pub struct PolicyHost {
     last_reload: Mutex<Option<ReloadOutcome>>,
     /// Calls the component could not answer (the `/v1/metrics` counter shares it).
     pub failures: prometheus_client::metrics::counter::Counter,
+    /// Instances discarded after a trap and made afresh (the `/v1/metrics` counter shares it).
+    pub restarts: prometheus_client::metrics::counter::Counter,
 }
 
 /// How the last reload went (readiness shows it: a refused reload is more than a log line).
@@ -102,6 +104,7 @@ impl PolicyHost {
             slots,
             last_reload: Mutex::new(None),
             failures: prometheus_client::metrics::counter::Counter::default(),
+            restarts: prometheus_client::metrics::counter::Counter::default(),
         })
     }
 
@@ -233,16 +236,23 @@ impl PolicyHost {
         let g = self.generation();
         let n = g.slots.len();
         let start = g.next.fetch_add(1, Ordering::Relaxed);
+        // Counts the instances a call discarded after a trap.
+        let mut counted = |p: &mut ComponentPolicy| {
+            let before = p.restarts();
+            let answered = f(p);
+            self.restarts.inc_by(p.restarts().saturating_sub(before));
+            answered
+        };
         for i in 0..n {
             if let Some(slot) = g.slots.get(start.wrapping_add(i) % n)
                 && let Ok(mut p) = slot.try_lock()
             {
-                return f(&mut p);
+                return counted(&mut p);
             }
         }
         match g.slots.get(start % n.max(1)).map(|s| s.lock()) {
-            Some(Ok(mut p)) => f(&mut p),
-            Some(Err(poisoned)) => f(&mut poisoned.into_inner()),
+            Some(Ok(mut p)) => counted(&mut p),
+            Some(Err(poisoned)) => counted(&mut poisoned.into_inner()),
             None => Err(HostError::Setup("no policy instance".into())),
         }
     }

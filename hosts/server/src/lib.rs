@@ -698,7 +698,10 @@ pub async fn start(opts: &ServeOptions) -> Result<Running, ServeError> {
         connect: std::time::Duration::from_secs(opts.upstream_connect_timeout),
         response: std::time::Duration::from_secs(opts.upstream_timeout),
     };
-    let metrics = Arc::new(metrics::Metrics::new(policy.failures.clone()));
+    let metrics = Arc::new(metrics::Metrics::new(
+        policy.failures.clone(),
+        policy.restarts.clone(),
+    ));
     let upstream = opts
         .upstream
         .as_deref()

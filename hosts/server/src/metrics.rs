@@ -23,6 +23,13 @@ pub struct DecisionLabels {
     pub class: String,
 }
 
+/// What the store was doing.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OpLabel {
+    /// `decision-read`, `claim` or `credential`.
+    pub op: String,
+}
+
 /// One label naming a result or a class.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResultLabel {
@@ -46,6 +53,7 @@ pub struct Metrics {
     upstream: Family<StatusLabel, Histogram>,
     http: Family<StatusLabel, Histogram>,
     reloads: Family<ResultLabel, Counter>,
+    store: Family<OpLabel, Histogram>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -66,7 +74,7 @@ pub fn status_class(status: u16) -> String {
 
 impl Metrics {
     /// The registry, with `component_failures` (the policy host's own counter) in it.
-    pub fn new(component_failures: Counter) -> Self {
+    pub fn new(component_failures: Counter, component_restarts: Counter) -> Self {
         let mut registry = Registry::with_prefix("stepup");
         let decisions = Family::<DecisionLabels, Counter>::default();
         registry.register(
@@ -105,6 +113,18 @@ impl Metrics {
             "Calls the policy component could not answer (a trap after its retry, or a host failure)",
             component_failures,
         );
+        registry.register(
+            "component_restarts",
+            "Policy component instances discarded after a trap and made afresh",
+            component_restarts,
+        );
+        let store =
+            Family::<OpLabel, Histogram>::new_with_constructor(seconds as fn() -> Histogram);
+        registry.register(
+            "store_duration_seconds",
+            "Time spent in the store, by what it was doing (decision-read, claim, credential)",
+            store.clone(),
+        );
         Metrics {
             registry,
             decisions,
@@ -112,7 +132,15 @@ impl Metrics {
             upstream,
             http,
             reloads,
+            store,
         }
+    }
+
+    /// Times store work: `op` is one of a few fixed names.
+    pub fn store(&self, op: &'static str, took: Duration) {
+        self.store
+            .get_or_create(&OpLabel { op: op.to_owned() })
+            .observe(took.as_secs_f64());
     }
 
     /// Counts a decision; `presented` when it weighed a code or an assertion.

@@ -727,6 +727,18 @@ async fn a_failing_component_is_a_503_not_bad_input() {
         .send(Method::POST, &url(&server, "/v1/evaluate"), &[], ok)
         .await;
     assert_eq!(s, StatusCode::OK);
+    // The trapped instances were discarded and made afresh: an operator sees it.
+    let (_, _, text) = http
+        .send(Method::GET, &url(&server, "/v1/metrics"), &[], "")
+        .await;
+    let restarts: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("stepup_component_restarts_total "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(restarts >= 1, "{text}");
+    assert!(text.contains("stepup_component_failures_total 1"), "{text}");
 }
 
 /// The schema is applied by tracked migrations: a new store records each step once, a store
@@ -1664,6 +1676,16 @@ async fn metrics_count_decisions_upstream_calls_and_reloads() {
     // A login (decided, and its password checked upstream), then a reload.
     let (s, v) = login(&http, &server, "mia", None).await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
+    let bearer = format!("Bearer {}", v["token"].as_str().unwrap());
+    let (s, _, _) = http
+        .send(
+            Method::GET,
+            &url(&server, "/-/whoami"),
+            &[("authorization", &bearer)],
+            "",
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
     let (s, _, _) = http
         .json(
             Method::POST,
@@ -1701,6 +1723,9 @@ async fn metrics_count_decisions_upstream_calls_and_reloads() {
         r#"stepup_http_request_duration_seconds_count{status="2xx"}"#,
         r#"stepup_policy_reloads_total{result="ok"} 1"#,
         "stepup_component_failures_total 0",
+        "stepup_component_restarts_total 0",
+        r#"stepup_store_duration_seconds_count{op="decision-read"}"#,
+        r#"stepup_store_duration_seconds_count{op="credential"}"#,
     ] {
         assert!(text.contains(want), "missing {want}:\n{text}");
     }

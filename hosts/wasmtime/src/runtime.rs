@@ -179,6 +179,7 @@ impl Runtime {
             shared: self.shared.clone(),
             config_json: config_json.to_owned(),
             warm: Some(warm),
+            discarded: 0,
         })
     }
 
@@ -291,6 +292,8 @@ pub struct ComponentPolicy {
     shared: Arc<Shared>,
     config_json: String,
     warm: Option<Warm>,
+    /// Instances thrown away after a trap (the next call makes a fresh one).
+    discarded: u64,
 }
 
 impl fmt::Debug for ComponentPolicy {
@@ -334,6 +337,7 @@ impl ComponentPolicy {
                 Ok(v) => return Ok(v),
                 Err(e) => {
                     self.warm = None;
+                    self.discarded = self.discarded.saturating_add(1);
                     // A call that takes microseconds is interrupted at the deadline mostly when
                     // this thread was descheduled past it (seen under load: 1 decision in
                     // tens of thousands on a busy 2-core machine). Calls are pure, so it is
@@ -348,6 +352,12 @@ impl ComponentPolicy {
             }
         }
         Err(HostError::Setup("no instance".into()))
+    }
+
+    /// How many instances this policy discarded after a trap and replaced (an operator's
+    /// "instance restarts").
+    pub fn restarts(&self) -> u64 {
+        self.discarded
     }
 
     /// Decides a request (typed path: records, no JSON).

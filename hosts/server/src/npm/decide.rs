@@ -302,12 +302,14 @@ async fn decide_settling(
         .map(|(name, enforce_tfa)| req::Org { name, enforce_tfa })
         .collect();
     for _ in 0..4 {
+        let read = std::time::Instant::now();
         let acct = app.store.account_or_create(account, call.now).await?;
         let codes = app.store.recovery_codes(account).await?;
         let (fa, fi) = app
             .store
             .failures(account, call.ip.as_deref(), call.now)
             .await?;
+        app.metrics.store("decision-read", read.elapsed());
         let request = Request {
             now: timestamp(call.now),
             action: action.clone(),
@@ -518,8 +520,13 @@ async fn apply(
     let Some(claims) = claims_of(acct, codes, webauthn, effects) else {
         return Ok(Applied::Lost);
     };
-    if settle == Settle::Now && !app.store.claim(account, &claims).await? {
-        return Ok(Applied::Lost);
+    if settle == Settle::Now && !claims.is_empty() {
+        let started = std::time::Instant::now();
+        let won = app.store.claim(account, &claims).await?;
+        app.metrics.store("claim", started.elapsed());
+        if !won {
+            return Ok(Applied::Lost);
+        }
     }
     for e in effects {
         match e {

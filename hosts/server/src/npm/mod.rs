@@ -260,7 +260,10 @@ pub async fn caller(app: &App, headers: &HeaderMap) -> Result<Caller, ServeError
     };
     let (scheme, rest) = auth.split_once(' ').unwrap_or((auth, ""));
     if scheme.eq_ignore_ascii_case("bearer") {
-        return Ok(match app.store.token(&token_key(rest.trim())).await? {
+        let started = std::time::Instant::now();
+        let found = app.store.token(&token_key(rest.trim())).await?;
+        app.metrics.store("credential", started.elapsed());
+        return Ok(match found {
             Some(t) => Caller::Token(t),
             None => Caller::Unknown,
         });
