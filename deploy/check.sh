@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks deploy/ without a container engine or a running systemd (neither runs on the CI
 # machines): the Dockerfile with hadolint, the unit with systemd-analyze (verify, and its
-# exposure score), and every STEPUP_ variable both set against the flags `stepup serve` has.
+# exposure score), every STEPUP_ variable both set against the flags `stepup serve` has, and the
+# example settings file through the server's own parser.
 # Usage: deploy/check.sh [path/to/stepup]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,3 +26,5 @@ for name in $used; do
   grep -qx "$name" <<<"$known" || { echo "deploy/ sets $name, which stepup serve does not read" >&2; exit 1; }
 done
 echo "deploy/: every STEPUP_ variable is a flag of stepup serve"
+"$bin" serve --settings deploy/stepup.toml --print-config >/dev/null
+echo "deploy/stepup.toml: every setting accepted"

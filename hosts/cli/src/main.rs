@@ -12,7 +12,7 @@ mod totp;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 /// Which engine decides.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -291,8 +291,42 @@ pub enum Failure {
     Exit(u8),
 }
 
-fn main() -> ExitCode {
+/// The command line, with `serve --settings FILE`'s values added where the command line and the
+/// environment left a setting unset (parsed again, so they are checked like typed ones).
+fn parse() -> Result<Cli, Failure> {
     let cli = Cli::parse();
+    let Command::Serve(opts) = &cli.command else {
+        return Ok(cli);
+    };
+    let Some(file) = opts.settings.clone() else {
+        return Ok(cli);
+    };
+    let matches = Cli::command().get_matches();
+    let Some(serve) = matches.subcommand_matches("serve") else {
+        return Ok(cli);
+    };
+    let extra = stepup_server::settings::arguments(&file, serve)
+        .map_err(|e| Failure::Input(e.to_string()))?;
+    Cli::try_parse_from(std::env::args_os().chain(extra)).map_err(|e| {
+        let text = e.to_string();
+        let first = text.lines().next().unwrap_or_default();
+        Failure::Input(format!(
+            "--settings {}: {}",
+            file.display(),
+            first.strip_prefix("error: ").unwrap_or(first)
+        ))
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = match parse() {
+        Ok(cli) => cli,
+        Err(Failure::Input(m)) => {
+            eprintln!("stepup: invalid input: {m}");
+            return ExitCode::from(2);
+        }
+        Err(_) => return ExitCode::from(1),
+    };
     let result = match cli.command {
         Command::Decide {
             config,

@@ -584,3 +584,65 @@ fn serve_precompile_writes_the_compiled_component_and_exits() {
         .collect();
     assert_eq!(compiled.len(), 1, "{compiled:?}");
 }
+
+/// `serve --settings FILE` (TOML, keyed by flag name) fills in what the command line and the
+/// environment leave unset; both win over it; an unknown key or a bad value is refused naming it.
+#[test]
+fn serve_settings_file_fills_what_flags_and_environment_leave() {
+    let file = tmp(
+        "settings.toml",
+        "listen = \"127.0.0.1:9999\"\nupstream = \"http://127.0.0.1:4873\"\ntrusted-proxies = [\"10.0.0.0/8\", \"192.168.0.0/16\"]\ninit_store = true\nupstream-timeout = 30\ndrain-timeout = 7\n",
+    );
+    let serve = |args: &[&str], env: &[(&str, &str)]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_stepup"));
+        c.args(["serve", "--settings", &file, "--print-config"])
+            .args(args)
+            .env_remove("STEPUP_LISTEN")
+            .env_remove("STEPUP_UPSTREAM_TIMEOUT");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    let out = serve(&[], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["listen"], "127.0.0.1:9999");
+    assert_eq!(v["upstream"], "http://127.0.0.1:4873");
+    assert_eq!(
+        v["trusted_proxies"],
+        serde_json::json!(["10.0.0.0/8", "192.168.0.0/16"])
+    );
+    assert_eq!(v["init_store"], true);
+    assert_eq!(v["upstream_timeout"], 30);
+    // The environment, then the command line, win over the file.
+    let out = serve(
+        &["--upstream-timeout", "5"],
+        &[("STEPUP_LISTEN", "127.0.0.1:7777")],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["listen"], "127.0.0.1:7777");
+    assert_eq!(v["upstream_timeout"], 5);
+    assert_eq!(v["drain_timeout"], 7);
+    for (line, want) in [
+        ("bogus = 1", "`bogus` is not a setting of stepup serve"),
+        ("dev = \"yes\"", "`dev`: expected true or false"),
+        (
+            "instances = \"many\"",
+            "invalid value 'many' for '--instances",
+        ),
+        ("listen = [", "TOML parse error"),
+    ] {
+        let bad = tmp("bad-settings.toml", line);
+        let out = Command::new(env!("CARGO_BIN_EXE_stepup"))
+            .args(["serve", "--settings", &bad, "--print-config"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{line}");
+        let err = text(&out.stderr);
+        assert!(
+            err.contains(want) && err.contains("bad-settings.toml"),
+            "{line}: {err}"
+        );
+    }
+}

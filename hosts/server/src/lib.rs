@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod npm;
 pub mod rollout;
 pub mod sealing;
+pub mod settings;
 pub mod store;
 pub mod tls;
 pub mod upstream;
@@ -169,6 +170,10 @@ pub struct ServeOptions {
     /// read-only (a container secret, a systemd credential).
     #[arg(long, env = "STEPUP_STORE_ID")]
     pub store_id: Option<String>,
+    /// The server's settings in TOML, keyed by flag name (`listen = "0.0.0.0:8787"`): used for
+    /// whatever the command line and the environment leave unset.
+    #[arg(long, env = "STEPUP_SETTINGS", value_name = "FILE")]
+    pub settings: Option<PathBuf>,
     /// Compile the component into the cache folder (`--cache-dir`) and exit without starting:
     /// a container image or a package ships it compiled, so the first start does not compile.
     #[arg(long)]

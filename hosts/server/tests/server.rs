@@ -92,6 +92,7 @@ fn options(dir: &Path) -> ServeOptions {
         print_config: false,
         precompile: false,
         store_id: None,
+        settings: None,
         ca_file: None,
         tls_cert: None,
         tls_key: None,
