@@ -1,6 +1,6 @@
 // Faults an operator's SRE injects, against the real dependencies: the `stepup serve` binary in
-// front of a real Verdaccio, killed with SIGKILL in the middle of a burst of token creations; a
-// real PostgreSQL stopped and started under it; its SQLite store on a tmpfs that fills up. Each
+// front of a real Verdaccio, killed with SIGKILL in the middle of a burst of token creations; the
+// Verdaccio frozen with SIGSTOP; a real PostgreSQL stopped and started under it; its SQLite store on a tmpfs that fills up. Each
 // answer is checked as the npm CLI would see it: 503 with `Retry-After`, never a 500, a hang or
 // a lost write, and the service back by itself when the fault ends.
 import { test, before, after } from 'node:test';
@@ -86,6 +86,33 @@ test('SIGKILL in a burst of token creations: every spent recovery code has its t
       assert.equal(retry.status, 200, `round ${round}: code ${i} was spent and its token lost (${answered[i]}): ${await retry.text()}`);
     }
   }
+});
+
+test('a frozen registry (SIGSTOP): 504 with Retry-After at the timeout, readiness 503, and back on SIGCONT', async () => {
+  await stop('stepup');
+  await startGateway(state.upstream, { policy: POLICY, args: ['--upstream-timeout', '2'] });
+  const get = () => fetch(`${ctx.registry}left-pad`);
+  assert.ok((await get()).status < 500);
+  procs.verdaccio.kill('SIGSTOP');
+  try {
+    const t0 = Date.now();
+    const frozen = await get();
+    const took = Date.now() - t0;
+    assert.equal(frozen.status, 504, await frozen.text());
+    assert.ok(frozen.headers.get('retry-after'), 'Retry-After');
+    assert.ok(took >= 1500 && took < 10000, `answered after ${took} ms`);
+    assert.equal((await fetch(`${ctx.registry}v1/ready`)).status, 503);
+    assert.equal((await fetch(`${ctx.registry}v1/health`)).status, 200, 'alive while its registry is frozen');
+  } finally {
+    procs.verdaccio.kill('SIGCONT');
+  }
+  let ready;
+  for (let i = 0; i < 40 && ready !== 200; i += 1) {
+    ready = (await fetch(`${ctx.registry}v1/ready`)).status;
+    if (ready !== 200) await sleep(250);
+  }
+  assert.equal(ready, 200);
+  assert.ok((await get()).status < 500);
 });
 
 test('PostgreSQL stopped under the running server: 503 with Retry-After in bounded time, ready says so, and it recovers', async () => {
