@@ -9,16 +9,24 @@ cargo build --release --locked -q -p stepup-cli
 dir=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$dir"' EXIT
 duration=${LOAD_SECONDS:-15}
-# A stand-in upstream that accepts password "pw" (the gateway checks passwords upstream).
+# A stand-in upstream that accepts password "pw" (the gateway checks passwords upstream: first
+# `GET /-/whoami` with Basic credentials, which has no side effects, then the couch login).
 python3 - "$dir/up.port" <<'PY' &
 import http.server, json, sys, base64
 class H(http.server.BaseHTTPRequestHandler):
+    def user(self):
+        user, _, pw = base64.b64decode(self.headers.get("authorization", "Basic ")[6:] or b"").decode().partition(":")
+        return user if pw == "pw" else None
+    def answer(self, status, doc):
+        body = json.dumps(doc).encode()
+        self.send_response(status); self.send_header("content-length", str(len(body))); self.end_headers(); self.wfile.write(body)
+    def do_GET(self):
+        user = self.user()
+        self.answer(200, {"username": user}) if user else self.answer(401, {"error": "unauthorized"})
     def do_PUT(self):
         self.rfile.read(int(self.headers.get("content-length", 0)))
-        user, _, pw = base64.b64decode(self.headers.get("authorization", "Basic ")[6:] or b"").decode().partition(":")
-        ok = pw == "pw"
-        body = json.dumps({"ok": True, "token": "up-" + user} if ok else {"error": "unauthorized"}).encode()
-        self.send_response(201 if ok else 401); self.send_header("content-length", str(len(body))); self.end_headers(); self.wfile.write(body)
+        user = self.user()
+        self.answer(201, {"ok": True, "token": "up-" + user}) if user else self.answer(401, {"error": "unauthorized"})
     def log_message(self, *a): pass
 s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
 open(sys.argv[1], "w").write(str(s.server_address[1]))
