@@ -13,7 +13,7 @@ use stepup_wasmtime::HostError;
 use subtle::ConstantTimeEq;
 
 use crate::Shared;
-use crate::npm::{error_answer, json_answer};
+use crate::npm::{bearer_required, error_answer, json_answer};
 
 /// The OpenAPI document of every route this server answers.
 pub const OPENAPI: &str = include_str!("../openapi.json");
@@ -112,15 +112,10 @@ pub async fn metrics(State(app): State<Shared>, headers: HeaderMap) -> Response<
     if let Some(expected) = &app.metrics_token
         && !bearer_matches(&headers, expected)
     {
-        let mut r = error_answer(
-            StatusCode::UNAUTHORIZED,
+        return bearer_required(
             "A valid metrics token is required.",
+            "Bearer realm=\"stepup-metrics\"",
         );
-        r.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer realm=\"stepup-metrics\""),
-        );
-        return r;
     }
     let mut r = Response::new(Body::from(app.metrics.render()));
     r.headers_mut().insert(
@@ -160,12 +155,10 @@ fn admin(app: &crate::App, headers: &HeaderMap) -> Result<(), Box<Response<Body>
         )));
     };
     if !bearer_matches(headers, expected) {
-        let mut r = error_answer(StatusCode::UNAUTHORIZED, "A valid admin token is required.");
-        r.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer realm=\"stepup-admin\""),
-        );
-        return Err(Box::new(r));
+        return Err(Box::new(bearer_required(
+            "A valid admin token is required.",
+            "Bearer realm=\"stepup-admin\"",
+        )));
     }
     Ok(())
 }

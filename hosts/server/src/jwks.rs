@@ -138,18 +138,14 @@ impl Jwks {
                 state: tokio::sync::Mutex::new(Fetched::default()),
             });
         }
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(FETCH_TIMEOUT));
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls.clone())
-            .https_only()
-            .enable_http1()
-            .wrap_connector(http);
         Ok(Jwks {
             files: sets,
             sources,
-            client: Client::builder(TokioExecutor::new()).build(connector),
+            client: Client::builder(TokioExecutor::new()).build(crate::tls::connector(
+                tls,
+                FETCH_TIMEOUT,
+                true,
+            )),
             min_refresh,
             fetches: std::sync::atomic::AtomicU64::new(0),
         })

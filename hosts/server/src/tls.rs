@@ -5,6 +5,10 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -58,6 +62,27 @@ pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(Arc::new(config))
+}
+
+/// A client connector verifying with `tls`, opening connections within `connect_timeout`;
+/// `https_only` refuses plain `http://` (the OIDC issuers), otherwise both are spoken (the
+/// upstream registry).
+pub fn connector(
+    tls: &rustls::ClientConfig,
+    connect_timeout: Duration,
+    https_only: bool,
+) -> HttpsConnector<HttpConnector> {
+    let mut http = HttpConnector::new();
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(connect_timeout));
+    http.enforce_http(false);
+    let builder = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls.clone());
+    let builder = if https_only {
+        builder.https_only()
+    } else {
+        builder.https_or_http()
+    };
+    builder.enable_http1().wrap_connector(http)
 }
 
 /// The HTTPS listener's configuration: the certificate chain and its private key (PEM).

@@ -84,16 +84,11 @@ impl Upstream {
                 "--upstream {url}: expected http[s]://host[:port][/prefix]"
             )));
         }
-        let mut http = HttpConnector::new();
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(timeouts.connect));
-        http.enforce_http(false);
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls.clone())
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new()).build(connector);
+        let client = Client::builder(TokioExecutor::new()).build(crate::tls::connector(
+            tls,
+            timeouts.connect,
+            false,
+        ));
         Ok(Upstream {
             base,
             client,

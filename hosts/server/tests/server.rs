@@ -2119,39 +2119,12 @@ async fn https_upstream_verified_with_the_ca_file_and_an_https_listener() {
     std::fs::write(dir.join("cert.pem"), &chain).unwrap();
     std::fs::write(dir.join("key.pem"), &key).unwrap();
     // The registry behind, over HTTPS with the test CA's certificate.
-    let config =
-        stepup_server::tls::server_config(&dir.join("cert.pem"), &dir.join("key.pem")).unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(config);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let registry = listener.local_addr().unwrap();
-    let served = tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                let Ok(tls) = acceptor.accept(tcp).await else {
-                    return;
-                };
-                let svc =
-                    hyper::service::service_fn(|req: Request<hyper::body::Incoming>| async move {
-                        let body = format!(
-                            "{{\"name\":\"left-pad\",\"path\":\"{}\"}}",
-                            req.uri().path()
-                        );
-                        Ok::<_, std::convert::Infallible>(
-                            axum::http::Response::builder()
-                                .header("content-type", "application/json")
-                                .body(Body::from(body))
-                                .unwrap(),
-                        )
-                    });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(tls), svc)
-                    .await;
-            });
-        }
-    });
+    let (registry_port, served) = serve_https(&dir, |_, path| {
+        (json!({"name": "left-pad", "path": path}), "no-store")
+    })
+    .await;
     let mut opts = options(&dir);
-    opts.upstream = Some(format!("https://localhost:{}", registry.port()));
+    opts.upstream = Some(format!("https://localhost:{registry_port}"));
     opts.ca_file = Some(dir.join("ca.pem"));
     opts.tls_cert = Some(dir.join("cert.pem"));
     opts.tls_key = Some(dir.join("key.pem"));
@@ -2188,7 +2161,7 @@ async fn https_upstream_verified_with_the_ca_file_and_an_https_listener() {
     // Without the CA, the registry's certificate does not verify: 503, nothing forwarded.
     let dir = tempdir("tls-untrusted");
     let mut opts = options(&dir);
-    opts.upstream = Some(format!("https://localhost:{}", registry.port()));
+    opts.upstream = Some(format!("https://localhost:{registry_port}"));
     let server = start(&opts).await.unwrap();
     let (s, h, body) = Http::new()
         .send(Method::GET, &url(&server, "/left-pad"), &[], "")
@@ -2199,43 +2172,28 @@ async fn https_upstream_verified_with_the_ca_file_and_an_https_listener() {
     served.abort();
 }
 
-/// An HTTPS OIDC issuer with the test CA's certificate: its discovery document, and its key set
-/// (`keys`, swappable) with `Cache-Control: max-age=120`; counts key-set requests.
-async fn issuer(
-    chain_pem: &str,
-    key_pem: &str,
-    keys: std::sync::Arc<std::sync::Mutex<Value>>,
-    served: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+/// An HTTPS server on loopback with the certificate and key in `dir` (`cert.pem`, `key.pem`):
+/// every request is answered JSON by `answer(port, path)`, with its `Cache-Control`.
+async fn serve_https(
+    dir: &Path,
+    answer: impl Fn(u16, &str) -> (Value, &'static str) + Send + Sync + 'static,
 ) -> (u16, tokio::task::JoinHandle<()>) {
-    let dir = tempdir("issuer-pki");
-    std::fs::write(dir.join("cert.pem"), chain_pem).unwrap();
-    std::fs::write(dir.join("key.pem"), key_pem).unwrap();
     let config =
         stepup_server::tls::server_config(&dir.join("cert.pem"), &dir.join("key.pem")).unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
+    let answer = std::sync::Arc::new(answer);
     let task = tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
-            let (acceptor, keys, served) = (acceptor.clone(), keys.clone(), served.clone());
+            let (acceptor, answer) = (acceptor.clone(), answer.clone());
             tokio::spawn(async move {
                 let Ok(tls) = acceptor.accept(tcp).await else {
                     return;
                 };
                 let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                    let (keys, served) = (keys.clone(), served.clone());
+                    let (body, age) = answer(port, req.uri().path());
                     async move {
-                        let base = format!("https://localhost:{port}");
-                        let (body, age) = match req.uri().path() {
-                            "/.well-known/openid-configuration" => (
-                                json!({"issuer": base, "jwks_uri": format!("{base}/keys")}),
-                                "max-age=3600",
-                            ),
-                            _ => {
-                                served.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                                (keys.lock().unwrap().clone(), "public, max-age=120")
-                            }
-                        };
                         Ok::<_, std::convert::Infallible>(
                             axum::http::Response::builder()
                                 .header("content-type", "application/json")
@@ -2252,6 +2210,31 @@ async fn issuer(
         }
     });
     (port, task)
+}
+
+/// An HTTPS OIDC issuer with the test CA's certificate: its discovery document, and its key set
+/// (`keys`, swappable) with `Cache-Control: max-age=120`; counts key-set requests.
+async fn issuer(
+    chain_pem: &str,
+    key_pem: &str,
+    keys: std::sync::Arc<std::sync::Mutex<Value>>,
+    served: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) -> (u16, tokio::task::JoinHandle<()>) {
+    let dir = tempdir("issuer-pki");
+    std::fs::write(dir.join("cert.pem"), chain_pem).unwrap();
+    std::fs::write(dir.join("key.pem"), key_pem).unwrap();
+    serve_https(&dir, move |port, path| {
+        let base = format!("https://localhost:{port}");
+        if path == "/.well-known/openid-configuration" {
+            return (
+                json!({"issuer": base, "jwks_uri": format!("{base}/keys")}),
+                "max-age=3600",
+            );
+        }
+        served.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        (keys.lock().unwrap().clone(), "public, max-age=120")
+    })
+    .await
 }
 
 fn kids(set: &Value, provider: &str) -> Vec<String> {

@@ -283,17 +283,22 @@ pub async fn caller(app: &App, headers: &HeaderMap) -> Result<Caller, ServeError
     Ok(Caller::Unknown)
 }
 
-/// The answer to a token this gateway does not know: npm tells the user to log in again.
-pub fn unknown_token() -> Response<Body> {
-    let mut r = error_answer(
-        StatusCode::UNAUTHORIZED,
-        "Unable to authenticate, your authentication token seems to be invalid.",
-    );
+/// A 401 asking for a bearer token, `challenge` its `WWW-Authenticate` (`Bearer realm=…`).
+pub fn bearer_required(message: &str, challenge: &'static str) -> Response<Body> {
+    let mut r = error_answer(StatusCode::UNAUTHORIZED, message);
     r.headers_mut().insert(
         header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Bearer realm=\"stepup\""),
+        HeaderValue::from_static(challenge),
     );
     r
+}
+
+/// The answer to a token this gateway does not know: npm tells the user to log in again.
+pub fn unknown_token() -> Response<Body> {
+    bearer_required(
+        "Unable to authenticate, your authentication token seems to be invalid.",
+        "Bearer realm=\"stepup\"",
+    )
 }
 
 /// The `www-authenticate` of a wrong password (the gate counts these per client).
@@ -320,15 +325,10 @@ pub fn wrong_password() -> Response<Body> {
 
 /// The answer when an operation needs an account.
 pub fn need_login() -> Response<Body> {
-    let mut r = error_answer(
-        StatusCode::UNAUTHORIZED,
+    bearer_required(
         "You must be logged in to do that. Run `npm login`.",
-    );
-    r.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Bearer realm=\"stepup\""),
-    );
-    r
+        "Bearer realm=\"stepup\"",
+    )
 }
 
 /// The client's address (SPEC §9.6): the socket peer, unless the peer is one of the operator's

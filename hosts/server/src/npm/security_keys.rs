@@ -550,12 +550,11 @@ pub async fn decide_or_answer(
     action: &Action,
 ) -> Result<Result<(), Response<Body>>, ServeError> {
     let d = decide(app, call, account, credential, action).await?;
-    if d.allowed() {
-        return Ok(Ok(()));
-    }
-    challenge_answer(app, headers, call, account, credential, action, &d.decision)
-        .await
-        .map(Err)
+    Ok(
+        allowed_or_challenged(app, headers, call, account, credential, action, d)
+            .await?
+            .map(|_| ()),
+    )
 }
 
 /// As [`decide_or_answer`], but an accepted proof is not spent yet: its claims come back, to
@@ -569,6 +568,19 @@ pub async fn decide_deferred_or_answer(
     action: &Action,
 ) -> Result<Result<Spent, Response<Body>>, ServeError> {
     let d = decide_deferred(app, call, account, credential, action).await?;
+    allowed_or_challenged(app, headers, call, account, credential, action, d).await
+}
+
+/// What an allowing decision's proof used up, or the challenge answer of one that does not.
+async fn allowed_or_challenged(
+    app: &App,
+    headers: &HeaderMap,
+    call: &Call,
+    account: &str,
+    credential: &Credential,
+    action: &Action,
+    d: super::decide::Decided,
+) -> Result<Result<Spent, Response<Body>>, ServeError> {
     if d.allowed() {
         return Ok(Ok(d.spent));
     }
