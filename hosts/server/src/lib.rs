@@ -282,6 +282,8 @@ pub struct App {
     pub metrics: Arc<metrics::Metrics>,
     /// SHA-256 of the token `/v1/metrics` asks for, if any.
     pub metrics_token: Option<[u8; 32]>,
+    /// Which packages the upstream lets anyone read, learned from its answers.
+    pub read_access: npm::read_access::ReadAccess,
 }
 
 fn trusted_proxies(list: &[String]) -> Result<Vec<stepup_core::contract::cidr::Cidr>, ServeError> {
@@ -747,6 +749,7 @@ pub async fn start(opts: &ServeOptions) -> Result<Running, ServeError> {
         },
         metrics,
         metrics_token: secret_file(opts.metrics_token_file.as_deref(), "--metrics-token-file")?,
+        read_access: npm::read_access::ReadAccess::default(),
     });
     app.impact.refresh(&app.store, now()).await?;
     let listener = TcpListener::bind(&opts.listen)

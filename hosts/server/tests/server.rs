@@ -326,8 +326,13 @@ fn basic_user(headers: &HeaderMap) -> Option<String> {
 /// A registry whose every account has the password `pw`: `whoami` answers Basic credentials
 /// (the gateway's side-effect-free password check), the couch login hands out a token.
 async fn fake_upstream() -> (String, tokio::task::JoinHandle<()>) {
+    serve_registry(registry_routes()).await
+}
+
+/// The fake registry's routes, for a test to add its own to.
+fn registry_routes() -> axum::Router {
     use axum::routing::{get, put};
-    let app = axum::Router::new()
+    axum::Router::new()
         .route(
             "/{pkg}/-/{file}",
             get(|| async { (StatusCode::OK, "tarball bytes") }),
@@ -362,7 +367,11 @@ async fn fake_upstream() -> (String, tokio::task::JoinHandle<()>) {
                     ),
                 }
             }),
-        );
+        )
+}
+
+/// Serves `app` on a loopback port.
+async fn serve_registry(app: axum::Router) -> (String, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let task = tokio::spawn(async move {
@@ -2314,4 +2323,193 @@ async fn oidc_keys_are_fetched_from_the_issuer_and_follow_its_rotation() {
     .unwrap();
     assert!(kids(&untrusted.current(None).await, "github").is_empty());
     task.abort();
+}
+
+/// Reads of a package anyone may read go upstream without the account's credential; a package
+/// the upstream refuses anonymously is asked again with it, at once and from then on, and the
+/// caller sees the same answers either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_of_public_packages_go_upstream_without_the_credential() {
+    use axum::routing::get;
+    use std::sync::{Arc, Mutex};
+    // What authorization each package read arrived with, in order ("-" for none).
+    let seen: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let log = seen.clone();
+    let read = move |axum::extract::Path(pkg): axum::extract::Path<String>, headers: HeaderMap| {
+        let log = log.clone();
+        async move {
+            let auth = headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-")
+                .to_owned();
+            log.lock().unwrap().push((pkg.clone(), auth.clone()));
+            if pkg.starts_with("closed") && !auth.starts_with("Bearer up-") {
+                return (
+                    StatusCode::UNAUTHORIZED,
+                    json!({"error": "unauthorized access"}).to_string(),
+                );
+            }
+            (
+                StatusCode::OK,
+                json!({"name": pkg, "versions": {}}).to_string(),
+            )
+        }
+    };
+    let (upstream, _task) = serve_registry(registry_routes().route("/{pkg}", get(read))).await;
+    let dir = tempdir("read-access");
+    let config = dir.join("policy.json");
+    std::fs::write(
+        &config,
+        r#"{"login_verification": {"stages": [], "brown_outs": []}}"#,
+    )
+    .unwrap();
+    let mut opts = options(&dir);
+    opts.upstream = Some(upstream);
+    opts.config = Some(config);
+    let server = start(&opts).await.unwrap();
+    let http = Http::new();
+    let name = format!("reader{}", std::process::id());
+    let (s, v) = login(&http, &server, &name, None).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let token = format!("Bearer {}", v["token"].as_str().unwrap());
+    let get = |pkg: &'static str, auth: Option<String>| {
+        let (http, target) = (&http, url(&server, &format!("/{pkg}")));
+        async move {
+            let headers: Vec<(&str, &str)> = auth
+                .as_deref()
+                .map(|a| ("authorization", a))
+                .into_iter()
+                .collect();
+            http.send(Method::GET, &target, &headers, Body::empty())
+                .await
+        }
+    };
+    for _ in 0..2 {
+        let (s, _, body) = get("open-pkg", Some(token.clone())).await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+        assert!(body.contains("open-pkg"));
+        let (s, _, body) = get("closed-pkg", Some(token.clone())).await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+        assert!(body.contains("closed-pkg"));
+    }
+    // Anonymously the closed package stays closed: the gateway never lends a credential.
+    let (s, _, _) = get("closed-pkg", None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let upstream_token = format!("Bearer up-{name}");
+    let got: Vec<(String, String)> = seen.lock().unwrap().clone();
+    let want: Vec<(String, String)> = [
+        ("open-pkg", "-"),
+        // Not known yet: asked anonymously, refused, asked again with the credential.
+        ("closed-pkg", "-"),
+        ("closed-pkg", upstream_token.as_str()),
+        ("open-pkg", "-"),
+        // Learned: with the credential at once.
+        ("closed-pkg", upstream_token.as_str()),
+        ("closed-pkg", "-"),
+    ]
+    .iter()
+    .map(|(p, a)| ((*p).to_owned(), (*a).to_owned()))
+    .collect();
+    assert_eq!(got, want);
+    server.shutdown().await.unwrap();
+}
+
+/// The one statement a decision reads agrees with the separate reads it replaced, on SQLite and
+/// PostgreSQL: the account (created at first use), the package's setting, the accepted orgs
+/// with their enforcement, and the failure times per account and per address in the last day.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decision_reads_its_state_in_one_statement() {
+    use stepup_server::store::Store;
+    let dir = tempdir("decision-state");
+    let id = std::process::id();
+    let (alice, bob) = (format!("alice-{id}"), format!("bob-{id}"));
+    let (pkg, ip) = (
+        format!("pkg-{id}"),
+        format!("10.9.{}.{}", id % 250, id / 250 % 250),
+    );
+    let now = stepup_server::now();
+    for url in store_urls(&dir) {
+        let store = Store::open(&url).await.unwrap();
+        // Not there yet: created by the read, with nothing else to read.
+        let fresh = store
+            .decision_state(&alice, Some(&pkg), Some(&ip), now)
+            .await
+            .unwrap();
+        assert_eq!(fresh.account.name, alice);
+        assert_eq!(fresh.account.created, now);
+        assert!(fresh.orgs.is_empty() && fresh.account_failures.is_empty());
+        assert_eq!(fresh.package_access, None);
+        store
+            .set_package_access(&pkg, "tfa-no-tokens")
+            .await
+            .unwrap();
+        let orgs = [
+            (format!("zeta-{id}"), true),
+            (format!("acme-{id}"), true),
+            (format!("invited-{id}"), false),
+        ];
+        for (org, _) in &orgs {
+            store
+                .set_org_member(org, &bob, "owner", false, true, now)
+                .await
+                .unwrap();
+        }
+        // Enforcing before Alice joins (enforcing removes the members without 2FA, so Bob
+        // leaves zeta, and Alice joins it as its owner).
+        store
+            .set_enforce_tfa(&format!("zeta-{id}"), true)
+            .await
+            .unwrap();
+        for (org, accepted) in &orgs {
+            store
+                .set_org_member(org, &alice, "owner", false, *accepted, now)
+                .await
+                .unwrap();
+        }
+        for (who, at) in [
+            (Some(alice.as_str()), now - 10),
+            (Some(alice.as_str()), now - 20),
+            (Some(alice.as_str()), now - 90_000),
+            (None, now - 5),
+            (Some(bob.as_str()), now - 7),
+        ] {
+            store.record_failure(who, Some(&ip), at).await.unwrap();
+        }
+        let state = store
+            .decision_state(&alice, Some(&pkg), Some(&ip), now)
+            .await
+            .unwrap();
+        assert_eq!(state.orgs, store.orgs_of(&alice).await.unwrap());
+        assert_eq!(
+            state.orgs,
+            vec![(format!("acme-{id}"), false), (format!("zeta-{id}"), true)]
+        );
+        assert_eq!(
+            state.package_access,
+            store.package_access(&pkg).await.unwrap()
+        );
+        assert_eq!(state.package_access.as_deref(), Some("tfa-no-tokens"));
+        let (fa, fi) = store.failures(&alice, Some(&ip), now).await.unwrap();
+        assert_eq!(
+            (state.account_failures.clone(), state.ip_failures.clone()),
+            (fa, fi)
+        );
+        assert_eq!(state.account_failures, vec![now - 20, now - 10]);
+        assert_eq!(state.ip_failures.len(), 4, "{:?}", state.ip_failures);
+        let row = store.account(&alice).await.unwrap().unwrap();
+        assert_eq!(
+            (
+                state.account.name,
+                state.account.created,
+                state.account.security_keys
+            ),
+            (row.name, row.created, row.security_keys)
+        );
+        // No package, no address: nothing read for them.
+        let bare = store.decision_state(&alice, None, None, now).await.unwrap();
+        assert_eq!(bare.package_access, None);
+        assert!(bare.ip_failures.is_empty());
+        store.close().await;
+    }
 }

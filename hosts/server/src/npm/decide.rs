@@ -276,15 +276,6 @@ async fn decide_settling(
         })?)),
         None => None,
     };
-    let package_access = match package {
-        Some(name) => match app.store.package_access(name).await? {
-            Some(access) => Some(PublishingAccess::from_name(&access).ok_or_else(|| {
-                ServeError::Store(format!("package {name}: unknown publishing access"))
-            })?),
-            None => None,
-        },
-        None => None,
-    };
     // What the caller presents: an assertion, else the code (read once; the loop re-reads state).
     let presented = match (&call.assertion, present) {
         (Some(assertion), _) => Some(Presented::assertion(None, &assertion.to_string())),
@@ -293,23 +284,36 @@ async fn decide_settling(
     }
     .transpose()
     .map_err(ServeError::Input)?;
-    // The orgs the account belongs to: an enforcing one makes 2FA mandatory (SPEC rule 5).
-    let orgs: Vec<req::Org> = app
-        .store
-        .orgs_of(account)
-        .await?
-        .into_iter()
-        .map(|(name, enforce_tfa)| req::Org { name, enforce_tfa })
-        .collect();
     for _ in 0..4 {
         let read = std::time::Instant::now();
-        let acct = app.store.account_or_create(account, call.now).await?;
-        let codes = app.store.recovery_codes(account).await?;
-        let (fa, fi) = app
+        let state = app
             .store
-            .failures(account, call.ip.as_deref(), call.now)
+            .decision_state(account, package, call.ip.as_deref(), call.now)
             .await?;
+        let acct = state.account;
+        // The engine reads secrets only to verify what is presented (SPEC §8.13): a request
+        // presenting nothing (nearly every read) neither reads the recovery codes nor opens a
+        // sealed secret.
+        let codes = if presented.is_some() {
+            app.store.recovery_codes(account).await?
+        } else {
+            Vec::new()
+        };
         app.metrics.store("decision-read", read.elapsed());
+        let package_access = match (package, &state.package_access) {
+            (Some(name), Some(access)) => {
+                Some(PublishingAccess::from_name(access).ok_or_else(|| {
+                    ServeError::Store(format!("package {name}: unknown publishing access"))
+                })?)
+            }
+            _ => None,
+        };
+        // The orgs the account belongs to: an enforcing one makes 2FA mandatory (SPEC rule 5).
+        let orgs: Vec<req::Org> = state
+            .orgs
+            .into_iter()
+            .map(|(name, enforce_tfa)| req::Org { name, enforce_tfa })
+            .collect();
         let request = Request {
             now: timestamp(call.now),
             action: action.clone(),
@@ -332,11 +336,11 @@ async fn decide_settling(
                     dependents_rank: figures.and_then(|f| f.dependents_rank).map(Count),
                 }
             }),
-            orgs: orgs.clone(),
+            orgs,
             proofs: proofs.clone(),
             failures: Failures {
-                account: fa.into_iter().map(timestamp).collect(),
-                ip: fi.into_iter().map(timestamp).collect(),
+                account: state.account_failures.into_iter().map(timestamp).collect(),
+                ip: state.ip_failures.into_iter().map(timestamp).collect(),
             },
         };
         // Keys and the pending challenge matter only to an assertion: other decisions skip both
@@ -371,7 +375,11 @@ async fn decide_settling(
                     .collect(),
             });
         }
-        let secrets = secrets_of(app, account, &acct, &codes, webauthn)?;
+        let secrets = if presented.is_some() {
+            secrets_of(app, account, &acct, &codes, webauthn)?
+        } else {
+            Secrets::default()
+        };
         let decision = app
             .policy
             .with(|p| p.authorize(&request, &secrets, presented.as_ref()))

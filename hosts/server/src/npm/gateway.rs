@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use super::decide::decide;
 use super::gate::Classified;
+use super::read_access::{self, Readable};
 use super::{Caller, caller, decision_answer, error_answer, identity_of, internal, unknown_token};
 use crate::Shared;
 use crate::error::ServeError;
@@ -235,17 +236,49 @@ pub async fn proxy(
         if listed.is_some() {
             headers.remove(axum::http::header::ACCEPT_ENCODING);
         }
-        let answer = match upstream
-            .forward(
-                parts.method.clone(),
-                &classified.path,
-                &headers,
-                bytes.clone(),
-                upstream_auth.as_deref(),
-                Some(&ip),
-            )
-            .await
-        {
+        // An allowed read of a package anyone may read goes out without the account's
+        // credential, so the upstream checks no password for it (`read_access`).
+        let plain_read = match classified.package.as_deref() {
+            Some(pkg)
+                if upstream_auth.is_some()
+                    && plain_package_read(&parts.method, &classified)
+                    && org_route.is_none()
+                    && stage_route.is_none() =>
+            {
+                Some(pkg).filter(|p| app.read_access.of(p) != Readable::WithCredential)
+            }
+            _ => None,
+        };
+        let (upstream, method, path, headers, body, ip) = (
+            &upstream,
+            &parts.method,
+            &classified.path,
+            &headers,
+            &bytes,
+            ip.as_str(),
+        );
+        let forward = |auth: Option<String>| async move {
+            upstream
+                .forward(
+                    method.clone(),
+                    path,
+                    headers,
+                    body.clone(),
+                    auth.as_deref(),
+                    Some(ip),
+                )
+                .await
+        };
+        let mut sent = forward(upstream_auth.clone().filter(|_| plain_read.is_none())).await;
+        if let (Some(pkg), Ok(r)) = (plain_read, &sent) {
+            if read_access::refused(r.status()) {
+                app.read_access.learn(pkg, false);
+                sent = forward(upstream_auth.clone()).await;
+            } else if r.status().is_success() || r.status() == StatusCode::NOT_MODIFIED {
+                app.read_access.learn(pkg, true);
+            }
+        }
+        let answer = match sent {
             Ok(r) => r,
             Err(e) => {
                 // Nothing was sent: the user's retry (npm retries a failed PUT) must find its
@@ -281,6 +314,14 @@ fn not_a_maintainer(pkg: &str) -> Response<Body> {
         StatusCode::FORBIDDEN,
         &format!("You are not a maintainer of {pkg}: ask one of its owners (npm owner ls {pkg})."),
     )
+}
+
+/// A `GET` or `HEAD` of a package document (either form) or a tarball: the reads whose answer
+/// depends only on the package.
+fn plain_package_read(method: &axum::http::Method, classified: &Classified) -> bool {
+    (*method == axum::http::Method::GET || *method == axum::http::Method::HEAD)
+        && !classified.write
+        && matches!(classified.route.as_str(), "packument" | "tarball")
 }
 
 /// A `GET` of the whole package document (not npm install's abbreviated one).

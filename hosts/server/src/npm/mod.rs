@@ -10,6 +10,7 @@ pub mod login;
 pub mod orgs;
 pub mod owners;
 pub mod profile;
+pub mod read_access;
 pub mod recovery_codes;
 pub mod security_keys;
 pub mod stage;

@@ -7,7 +7,7 @@ use super::Store;
 use crate::error::ServeError;
 
 /// Failures older than this are never counted (the longest throttle window is a day).
-const FAILURE_HORIZON: i64 = 86_400;
+pub(super) const FAILURE_HORIZON: i64 = 86_400;
 
 impl Store {
     /// Records one failed code for the account and the client address.

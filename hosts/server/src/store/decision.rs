@@ -1,0 +1,126 @@
+//! What one decision reads about its account, in one statement: the account's row, the
+//! package's publishing setting, the orgs the account belongs to and the failure times the
+//! throttle counts. Every npm request is decided, so these are one round trip to the store
+//! instead of one each (which PostgreSQL makes a network round trip each). The lists come back
+//! aggregated into one text column each, with a separator no name or number contains.
+
+use sqlx::Row;
+
+use super::failures::FAILURE_HORIZON;
+use super::{Account, Store, opt_str};
+use crate::error::ServeError;
+
+/// Separates the aggregated items (ASCII unit separator: never in a name or a number).
+const SEPARATOR: &str = "\u{1f}";
+
+/// The state a decision reads.
+#[derive(Clone, Debug, Default)]
+pub struct DecisionState {
+    /// The account's row.
+    pub account: Account,
+    /// The package's publishing setting, when one is kept.
+    pub package_access: Option<String>,
+    /// `(org, enforces 2FA)`, by name.
+    pub orgs: Vec<(String, bool)>,
+    /// The account's failure times in the last day, oldest first.
+    pub account_failures: Vec<i64>,
+    /// The client address's failure times in the last day, oldest first.
+    pub ip_failures: Vec<i64>,
+}
+
+impl Store {
+    /// What deciding a request of `account` (on `package`, from `ip`) at `now` reads; the
+    /// account is created at its first use, as [`Store::account_or_create`] does.
+    pub async fn decision_state(
+        &self,
+        account: &str,
+        package: Option<&str>,
+        ip: Option<&str>,
+        now: i64,
+    ) -> Result<DecisionState, ServeError> {
+        if let Some(state) = self.read_decision_state(account, package, ip, now).await? {
+            return Ok(state);
+        }
+        self.account_or_create(account, now).await?;
+        self.read_decision_state(account, package, ip, now)
+            .await?
+            .ok_or_else(|| ServeError::Store(format!("account {account} vanished")))
+    }
+
+    async fn read_decision_state(
+        &self,
+        account: &str,
+        package: Option<&str>,
+        ip: Option<&str>,
+        now: i64,
+    ) -> Result<Option<DecisionState>, ServeError> {
+        // The two dialects' names for the same aggregate.
+        let concat = if self.postgres {
+            "string_agg"
+        } else {
+            "group_concat"
+        };
+        let sql = format!(
+            "SELECT name, tfa_mode, totp_secret, last_step, pending_mode, pending_secret, safeguard_until, \
+             email_code, email, fullname, created, \
+             (SELECT COUNT(*) FROM webauthn_credentials w WHERE w.account = accounts.name) AS security_keys, \
+             (SELECT publishing_access FROM packages WHERE name = $2) AS package_access, \
+             (SELECT {concat}(CAST(o.enforce_tfa AS TEXT) || o.name, $5) FROM org_members m \
+              JOIN orgs o ON o.name = m.org WHERE m.account = $1 AND m.accepted = 1) AS orgs, \
+             (SELECT {concat}(CAST(at AS TEXT), $5) FROM failures WHERE account = $1 AND at > $3) AS account_failures, \
+             (SELECT {concat}(CAST(at AS TEXT), $5) FROM failures WHERE ip = $4 AND at > $3) AS ip_failures \
+             FROM accounts WHERE name = $1"
+        );
+        let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(account)
+            .bind(package)
+            .bind(now - FAILURE_HORIZON)
+            .bind(ip)
+            .bind(SEPARATOR)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let account_row = <Account as sqlx::FromRow<'_, _>>::from_row(&row)?;
+        let items = |col: &str| -> Result<Vec<String>, ServeError> {
+            Ok(opt_str(&row, col)?
+                .map(|s| {
+                    s.split(SEPARATOR)
+                        .filter(|i| !i.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default())
+        };
+        let times = |col: &str| -> Result<Vec<i64>, ServeError> {
+            let mut out = items(col)?
+                .iter()
+                .map(|t| {
+                    t.parse::<i64>()
+                        .map_err(|_| ServeError::Store(format!("{col}: {t} is not a time")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            out.sort_unstable();
+            Ok(out)
+        };
+        let mut orgs = items("orgs")?
+            .into_iter()
+            .map(|i| match i.split_at_checked(1) {
+                Some((flag, name)) => Ok((name.to_owned(), flag != "0")),
+                None => Err(ServeError::Store(format!(
+                    "org membership {i} is malformed"
+                ))),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        orgs.sort();
+        let package_access: Option<String> = row.try_get("package_access")?;
+        Ok(Some(DecisionState {
+            account: account_row,
+            package_access,
+            orgs,
+            account_failures: times("account_failures")?,
+            ip_failures: times("ip_failures")?,
+        }))
+    }
+}
