@@ -2423,9 +2423,9 @@ async fn a_decision_reads_its_state_in_one_statement() {
     use stepup_server::store::Store;
     let dir = tempdir("decision-state");
     let id = std::process::id();
-    let (alice, bob) = (format!("alice-{id}"), format!("bob-{id}"));
+    let (alice, bob) = (format!("ds-alice-{id}"), format!("ds-bob-{id}"));
     let (pkg, ip) = (
-        format!("pkg-{id}"),
+        format!("ds-pkg-{id}"),
         format!("10.9.{}.{}", id % 250, id / 250 % 250),
     );
     let now = stepup_server::now();
@@ -2445,9 +2445,9 @@ async fn a_decision_reads_its_state_in_one_statement() {
             .await
             .unwrap();
         let orgs = [
-            (format!("zeta-{id}"), true),
-            (format!("acme-{id}"), true),
-            (format!("invited-{id}"), false),
+            (format!("ds-zeta-{id}"), true),
+            (format!("ds-acme-{id}"), true),
+            (format!("ds-invited-{id}"), false),
         ];
         for (org, _) in &orgs {
             store
@@ -2458,7 +2458,7 @@ async fn a_decision_reads_its_state_in_one_statement() {
         // Enforcing before Alice joins (enforcing removes the members without 2FA, so Bob
         // leaves zeta, and Alice joins it as its owner).
         store
-            .set_enforce_tfa(&format!("zeta-{id}"), true)
+            .set_enforce_tfa(&format!("ds-zeta-{id}"), true)
             .await
             .unwrap();
         for (org, accepted) in &orgs {
@@ -2483,7 +2483,10 @@ async fn a_decision_reads_its_state_in_one_statement() {
         assert_eq!(state.orgs, store.orgs_of(&alice).await.unwrap());
         assert_eq!(
             state.orgs,
-            vec![(format!("acme-{id}"), false), (format!("zeta-{id}"), true)]
+            vec![
+                (format!("ds-acme-{id}"), false),
+                (format!("ds-zeta-{id}"), true)
+            ]
         );
         assert_eq!(
             state.package_access,

@@ -292,16 +292,17 @@ async fn gated(app: &Shared, req: Request, next: Next) -> Response<Body> {
             Ok(w) => w,
             Err(e) => return internal(e),
         };
-        match who {
+        match &who {
             Caller::Anonymous => return need_login(),
             Caller::Unknown => return unknown_token(),
             Caller::Token(_) => {}
-            basic @ Caller::Basic { .. } => match identity_of(app, basic).await {
+            basic @ Caller::Basic { .. } => match identity_of(app, basic.clone()).await {
                 Ok(Ok(_)) => {}
                 Ok(Err(answer)) => return answer,
                 Err(e) => return internal(e),
             },
         }
+        parts.extensions.insert(super::Resolved(who));
     }
     let cap = if big { MAX_PUBLISH_BODY } else { MAX_BODY };
     let bytes = match read_capped(&parts.headers, body, cap).await {

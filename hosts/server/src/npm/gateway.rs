@@ -63,7 +63,11 @@ pub async fn proxy(
         let org_route = super::orgs::route(&classified.path);
         // So are staged publishes.
         let stage_route = super::stage::route(&parts.method, &classified);
-        let upstream_auth = match caller(&app, &parts.headers).await? {
+        let who = match parts.extensions.get::<super::Resolved>() {
+            Some(resolved) => resolved.0.clone(),
+            None => caller(&app, &parts.headers).await?,
+        };
+        let upstream_auth = match who {
             Caller::Anonymous if read && org_route.is_none() && stage_route.is_none() => None,
             Caller::Anonymous => return Ok(super::need_login()),
             Caller::Unknown => return Ok(unknown_token()),

@@ -223,7 +223,7 @@ impl PasswordFailures {
 }
 
 /// Who is calling.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum Caller {
     /// No credentials.
     Anonymous,
@@ -250,6 +250,11 @@ impl Caller {
         }
     }
 }
+
+/// The caller the gate resolved already (before reading a publish-sized body), kept on the
+/// request so the handler does not look its token up a second time.
+#[derive(Clone, Debug)]
+pub struct Resolved(pub Caller);
 
 /// Resolves the `authorization` header.
 pub async fn caller(app: &App, headers: &HeaderMap) -> Result<Caller, ServeError> {

@@ -226,6 +226,10 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(if postgres { 16 } else { 4 })
             .acquire_timeout(std::time::Duration::from_secs(5))
+            // An SQLite connection is a file handle on a worker thread, never dropped by a
+            // network: asking it whether it is alive before every statement only adds a round
+            // trip to that thread. A PostgreSQL connection may have been cut: it is still asked.
+            .test_before_acquire(postgres)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if !postgres {
