@@ -103,6 +103,9 @@ run() { # name url [token]
   p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
   p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
   errors=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
+  # A legacy-token run straight to Verdaccio leaves it a queue of password hashes to work off:
+  # the next run waits for it, so it is not charged for them.
+  case $1 in legacy/*-token-direct) sleep 3 ;; esac
   echo "wrk $1 $rps $p50 $p99 ${errors:-0}" >> "$dir/results"
   printf '%-42s %10s req/s  p50 %-9s p99 %-9s non-2xx %s\n' "$1" "$rps" "$p50" "$p99" "${errors:-0}"
 }

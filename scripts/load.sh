@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Load on loopback with wrk (Debian's package): the decision API, and a challenged publish through
 # the gateway (token lookup, account state from the store, the component's decision, npm's 401).
-# Prints wrk's report for each; docs/BENCHMARKS.md records the figures.
+# Prints wrk's report for each and the medians over LOAD_ROUNDS rounds (LOAD_JSON=FILE: also as
+# JSON for scripts/bench-report.py); docs/BENCHMARKS.md records the figures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
@@ -60,7 +61,31 @@ cat > "$dir/publish.json" <<'JSON'
 {"_id":"load-pkg","name":"load-pkg","dist-tags":{"latest":"1.0.0"},"versions":{"1.0.0":{"name":"load-pkg","version":"1.0.0"}},"_attachments":{"load-pkg-1.0.0.tgz":{"content_type":"application/octet-stream","data":"H4sIAAAAAAAAA+3BAQ0AAADCoPdPbQ8HFAAAAAAAAAAAAAAAAAAAgLsDmt4gNgAoAAA=","length":40}}}
 JSON
 test "$(curl -s -o /dev/null -w '%{http_code}' -XPUT -H "authorization: Bearer $token" -H 'content-type: application/json' --data-binary @"$dir/publish.json" http://127.0.0.1:18787/load-pkg)" = 401
-echo "== POST /v1/evaluate (tests/fixtures/bench-publish.json), ${duration}s"
-WRK_BODY=tests/fixtures/bench-publish.json wrk -t2 -c32 -d"${duration}s" --latency -s scripts/load/post.lua http://127.0.0.1:18787/v1/evaluate
-echo "== PUT /load-pkg through the gateway without a code (401 OTP challenge), ${duration}s"
-WRK_BODY="$dir/publish.json" WRK_METHOD=PUT WRK_AUTH="Bearer $token" wrk -t2 -c32 -d"${duration}s" --latency -s scripts/load/post.lua http://127.0.0.1:18787/load-pkg
+# The two figures alternate over LOAD_ROUNDS rounds, so both see the same machine.
+rounds=${LOAD_ROUNDS:-1}
+for r in $(seq 1 "$rounds"); do
+  echo "== round $r: POST /v1/evaluate (tests/fixtures/bench-publish.json), ${duration}s"
+  WRK_BODY=tests/fixtures/bench-publish.json wrk -t2 -c32 -d"${duration}s" --latency -s scripts/load/post.lua http://127.0.0.1:18787/v1/evaluate | tee "$dir/evaluate-$r"
+  echo "== round $r: PUT /load-pkg through the gateway without a code (401 OTP challenge), ${duration}s"
+  WRK_BODY="$dir/publish.json" WRK_METHOD=PUT WRK_AUTH="Bearer $token" wrk -t2 -c32 -d"${duration}s" --latency -s scripts/load/post.lua http://127.0.0.1:18787/load-pkg | tee "$dir/publish-$r"
+done
+# Medians over the rounds; with LOAD_JSON=FILE also as JSON (scripts/bench-report.py reads it).
+python3 - "$dir" "$rounds" "${LOAD_JSON:-}" <<'PY'
+import json, re, statistics, sys
+d, rounds, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+def ms(v):
+    n, unit = re.match(r"([\d.]+)(us|ms|s)", v).groups()
+    return float(n) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+res = {"rounds": rounds}
+for name in ["evaluate", "publish"]:
+    rps, p50, p99 = [], [], []
+    for r in range(1, rounds + 1):
+        text = open(f"{d}/{name}-{r}").read()
+        rps.append(float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)))
+        p50.append(ms(re.search(r"\s50%\s+(\S+)", text).group(1)))
+        p99.append(ms(re.search(r"\s99%\s+(\S+)", text).group(1)))
+    res[name] = {"rps": statistics.median(rps), "p50_ms": statistics.median(p50), "p99_ms": statistics.median(p99)}
+    print(f"{name:9} median of {rounds}: {res[name]['rps']:9.0f} req/s  p50 {res[name]['p50_ms']:.2f} ms  p99 {res[name]['p99_ms']:.2f} ms")
+if out:
+    json.dump(res, open(out, "w"), indent=1)
+PY

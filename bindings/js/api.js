@@ -43,20 +43,21 @@ const toText = (v) => {
 };
 
 /**
- * The packed call of a wasm build: the request is copied into the module's scratch buffer and
- * only the decision's bytes are copied out (returns their length, 0 = use the JSON path).
+ * The packed calls of a wasm build: the request is copied into the module's scratch buffer and
+ * only the decision's bytes are copied out. `run(len)` makes the call on the request's length
+ * and returns the decision's (0 = use the JSON path), which this returns too.
  */
-function scratchEvaluator(raw) {
+function scratchRunner(raw) {
   const memory = raw.wasmMemory();
   const [outAt, outLen] = raw.packedOutput();
   let heap = new Uint8Array(memory.buffer);
-  return (policy, bytes, out) => {
+  return (bytes, out, run) => {
     const at = raw.packedInput(bytes.length);
     if (at === 0) return 0;
     // A view goes stale (length 0) when the memory grows.
     if (heap.byteLength === 0) heap = new Uint8Array(memory.buffer);
     heap.set(bytes, at);
-    const n = policy.evaluatePackedScratch(bytes.length);
+    const n = run(bytes.length);
     if (n === 0 || n > outLen || n > out.length) return 0;
     if (heap.byteLength === 0) heap = new Uint8Array(memory.buffer);
     out.set(heap.subarray(outAt, outAt + n));
@@ -64,26 +65,63 @@ function scratchEvaluator(raw) {
   };
 }
 
+/** Whether `authorize`'s packed path takes these secrets: none, or a TOTP secret and step. */
+function totpSecretsOnly(secrets) {
+  if (secrets === undefined || secrets === null) return true;
+  if (typeof secrets !== 'object' || Array.isArray(secrets)) return false;
+  for (const k in secrets) if (k !== 'totp_secret' && k !== 'last_totp_step') return false;
+  const { totp_secret: s, last_totp_step: l } = secrets;
+  return (s === undefined || s === null || typeof s === 'string') && (l === undefined || l === null || typeof l === 'number');
+}
+
+/** Whether `authorize`'s packed path takes this presentation: nothing, or a code (and factor). */
+function codeOnly(present) {
+  if (present === undefined || present === null) return true;
+  if (typeof present !== 'object' || Array.isArray(present)) return false;
+  for (const k in present) if (k !== 'code' && k !== 'factor') return false;
+  return typeof present.code === 'string' && (present.factor === undefined || present.factor === null || typeof present.factor === 'string');
+}
+
+/** The names `verifyTotp`'s number codes its kinds by (stepup-core `ffi::verify_totp_number`). */
+const TOTP_KINDS = ['accepted', 'replayed', undefined, 'invalid', 'malformed'];
+
 /**
  * Builds the API over a backend.
  * @param raw     `{ Policy, orgPlanJson, compareJson, schema, configError }` with JSON-text methods
  * @param backend a name for diagnostics: 'napi', 'wasm-node', 'wasm-web'
  */
 export function createApi(raw, backend) {
-  // The packed fast path for `evaluate`, where the backend has it (every current one does).
+  // The packed fast paths (`evaluate`, `authorize` with a TOTP state) and `verifyTotp` as one
+  // number, where the backend has them (every current one does).
   const packer = typeof raw.packedTables === 'function' ? createPacker(raw.packedTables()) : null;
   // The wasm builds keep request and decision buffers in their memory (no per-call copies);
-  // the napi addon decides through a free function on the policy's handle (a method call on
-  // the class costs napi-rs a borrow registration of the receiver).
-  const scratch = packer !== null && typeof raw.packedInput === 'function' ? scratchEvaluator(raw) : null;
-  const packedCall = (policy) => {
-    if (packer === null) return null;
-    if (scratch !== null) return (bytes, out) => scratch(policy, bytes, out);
+  // the napi addon calls free functions on the policy's handle (a method call on the class
+  // costs napi-rs a borrow registration of the receiver).
+  const scratch = packer !== null && typeof raw.packedInput === 'function' ? scratchRunner(raw) : null;
+  const fastPaths = (policy) => {
+    const none = { evaluate: null, authorize: null, verifyTotp: null };
+    if (packer === null) return none;
+    if (scratch !== null) {
+      const run = (len) => policy.evaluatePackedScratch(len);
+      return {
+        evaluate: (bytes, out) => scratch(bytes, out, run),
+        authorize: typeof policy.authorizePackedScratch === 'function'
+          ? (bytes, out, s, l, c, f) => scratch(bytes, out, (len) => policy.authorizePackedScratch(len, s, l, c, f))
+          : null,
+        verifyTotp: typeof policy.verifyTotpNumber === 'function' ? (s, c, n, l) => policy.verifyTotpNumber(s, c, n, l) : null,
+      };
+    }
     if (typeof raw.evaluatePackedWith === 'function') {
       const handle = policy.handle();
-      return (bytes, out) => raw.evaluatePackedWith(handle, bytes, out);
+      return {
+        evaluate: (bytes, out) => raw.evaluatePackedWith(handle, bytes, out),
+        authorize: typeof raw.authorizePackedWith === 'function'
+          ? (bytes, out, s, l, c, f) => raw.authorizePackedWith(handle, bytes, s, l, c, f, out)
+          : null,
+        verifyTotp: typeof raw.verifyTotpWith === 'function' ? (s, c, n, l) => raw.verifyTotpWith(handle, s, c, n, l) : null,
+      };
     }
-    return (bytes, out) => policy.evaluatePacked(bytes, out);
+    return { ...none, evaluate: (bytes, out) => policy.evaluatePacked(bytes, out) };
   };
   const nowSeconds = () => Math.floor(Date.now() / 1000);
   const entropy = (n = 64) => {
@@ -95,26 +133,38 @@ export function createApi(raw, backend) {
 
   class Policy {
     #raw;
-    #packed;
+    #fast;
+    // `verifyTotp`'s answers by kind, as the JSON path first gave them (their texts are fixed).
+    #totpAnswers = [];
     /** @param config a configuration object, its JSON text, or nothing (npmjs-2026). */
     constructor(config = {}) {
       const text = toText(config);
       const refused = raw.configError(text);
       if (typeof refused === 'string') throw new StepupError(JSON.parse(refused));
       this.#raw = new raw.Policy(text);
-      this.#packed = packedCall(this.#raw);
+      this.#fast = fastPaths(this.#raw);
     }
     /** Decides a request; `now` defaults to the current time. Throws StepupError on bad input. */
     evaluate(request) {
-      if (this.#packed !== null && request !== null && typeof request === 'object') {
+      const packed = this.#fast.evaluate;
+      if (packed !== null && request !== null && typeof request === 'object') {
         const bytes = packer.encode(request, request.now === undefined ? nowSeconds() : undefined);
-        if (bytes !== null && this.#packed(bytes, packer.out) > 0) return packer.decode();
+        if (bytes !== null && packed(bytes, packer.out) > 0) return packer.decode();
       }
       const r = request && typeof request === 'object' && request.now === undefined ? { ...request, now: nowSeconds() } : request;
       return parseResult(this.#raw.evaluateJson(toText(r)));
     }
     /** Verifies a presented code when one is needed, then decides. */
     authorize(request, secrets = {}, present = undefined) {
+      const packed = this.#fast.authorize;
+      if (packed !== null && request !== null && typeof request === 'object' && totpSecretsOnly(secrets) && codeOnly(present)) {
+        const bytes = packer.encode(request, request.now === undefined ? nowSeconds() : undefined);
+        if (bytes !== null) {
+          const s = secrets ?? {};
+          const n = packed(bytes, packer.out, s.totp_secret ?? null, s.last_totp_step ?? null, present?.code ?? null, present?.factor ?? null);
+          if (n > 0) return packer.decode();
+        }
+      }
       const r = request && typeof request === 'object' && request.now === undefined ? { ...request, now: nowSeconds() } : request;
       const doc = { request: r, secrets };
       if (present !== undefined && present !== null) doc.present = present;
@@ -142,9 +192,28 @@ export function createApi(raw, backend) {
     }
     /** Checks one TOTP code on its own: accepted, replayed, clock-drift, invalid or malformed. */
     verifyTotp({ secret, code, now = nowSeconds(), lastStep }) {
+      const fast = this.#fast.verifyTotp;
+      let kind = -1;
+      let step = 0;
+      if (fast !== null && typeof secret === 'string' && typeof code === 'string' && typeof now === 'number'
+        && (lastStep === undefined || lastStep === null || typeof lastStep === 'number')) {
+        const n = fast(secret, code, now, lastStep ?? null);
+        if (n >= 0) {
+          kind = n % 8;
+          step = (n - kind) / 8;
+          const known = this.#totpAnswers[kind];
+          if (known !== undefined) {
+            const answer = { ...known };
+            if (kind === 0) answer.step = step;
+            return answer;
+          }
+        }
+      }
       const doc = { secret, code, now };
       if (lastStep !== undefined && lastStep !== null) doc.last_step = lastStep;
-      return parseResult(this.#raw.verifyTotpJson(JSON.stringify(doc)));
+      const answer = parseResult(this.#raw.verifyTotpJson(JSON.stringify(doc)));
+      if (kind >= 0 && answer.result === TOTP_KINDS[kind] && (kind !== 0 || answer.step === step)) this.#totpAnswers[kind] = { ...answer };
+      return answer;
     }
     /** Checks a token-creation form (npm 11 body) against the preset's limits. */
     checkTokenForm(token, { now = nowSeconds() } = {}) {

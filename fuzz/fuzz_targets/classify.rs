@@ -25,7 +25,8 @@ fuzz_target!(|data: &[u8]| {
     let mut again: Value = serde_json::from_str(text).expect("the input was JSON");
     again["path"] = first["path"].clone();
     let second: Value = serde_json::from_str(
-        &stepup_core::wire::classify::classify_json(&again.to_string()).expect("same document shape"),
+        &stepup_core::wire::classify::classify_json(&again.to_string())
+            .expect("same document shape"),
     )
     .expect("classify answers JSON");
     for k in [

@@ -1,6 +1,7 @@
 //! The packed request form (JS hosts): arbitrary bytes are refused or decode to a request that
 //! decides; a decoded request decides exactly as its JSON-free typed form does; and deciding
 //! through buffers kept from every earlier input (as the hosts do) answers as fresh buffers do.
+//! `authorize`'s packed path, on the same bytes with a TOTP state, answers as the typed call.
 #![no_main]
 
 use std::cell::RefCell;
@@ -30,5 +31,45 @@ fuzz_target!(|data: &[u8]| {
         }
     } else {
         assert_eq!(n, 0);
+    }
+    // The code presented: six digits made from the input's first bytes.
+    let code: String = data
+        .iter()
+        .take(6)
+        .map(|b| char::from(b'0' + b % 10))
+        .collect();
+    let state = stepup_core::wire::packed::TotpAuthorize {
+        totp_secret: Some("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"),
+        last_totp_step: data.first().map(|b| f64::from(*b)),
+        code: Some(&code),
+        factor: None,
+    };
+    let mut auth_out = vec![0u8; 1024];
+    let auth_n = KEPT.with_borrow_mut(|kept| {
+        stepup_core::wire::ffi::authorize_packed_in(&policy, kept, data, state, &mut auth_out)
+    });
+    match stepup_core::wire::packed::decode_request(data) {
+        Some(req) => {
+            let secrets = stepup_core::Secrets {
+                totp_secret: stepup_core::TotpSecret::from_base32(
+                    "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
+                ),
+                last_totp_step: data
+                    .first()
+                    .map(|b| stepup_core::contract::time::Count(u64::from(*b))),
+                ..stepup_core::Secrets::default()
+            };
+            let present = stepup_core::Presented::new(None, code.clone()).ok();
+            if let Ok(d) = policy.authorize(&req, &secrets, present.as_ref()) {
+                let mut again = Vec::new();
+                stepup_core::wire::packed::encode_decision(&d, &mut again);
+                if auth_n > 0 {
+                    assert_eq!(auth_out.get(..auth_n), Some(&again[..]));
+                }
+            } else {
+                assert_eq!(auth_n, 0);
+            }
+        }
+        None => assert_eq!(auth_n, 0),
     }
 });

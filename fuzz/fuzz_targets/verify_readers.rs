@@ -7,8 +7,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use stepup_core::verify::cbor;
-use stepup_core::wire::encoding::{b64url_decode, b64url_encode};
 use stepup_core::verify::oidc::jwt::{self, Jwks};
+use stepup_core::wire::encoding::{b64url_decode, b64url_encode};
 
 /// The provider keys of the conformance corpus (RSA and P-256), so the verifier reaches its
 /// signature checks.

@@ -198,3 +198,129 @@ if (backend !== 'napi') {
     assert.equal(rawPolicy.evaluatePackedScratch(256 * 1024 + 1), 0);
   });
 }
+
+// `authorize` with a TOTP account state and `verifyTotp` take the fast paths too (the packed
+// request plus typed arguments; one number back): each must answer exactly as the JSON path.
+const SECRET = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ';
+const handle = backend === 'napi' ? rawPolicy.handle() : null;
+
+/** `authorize` through the raw fast path, or null when it steps aside. */
+function viaAuthorizePacked(request, secrets, present) {
+  const bytes = packer.encode(request);
+  if (bytes === null) return null;
+  const args = [secrets.totp_secret ?? null, secrets.last_totp_step ?? null, present?.code ?? null, present?.factor ?? null];
+  let n;
+  if (backend === 'napi') {
+    n = raw.authorizePackedWith(handle, bytes, ...args, packer.out);
+  } else {
+    const at = raw.packedInput(bytes.length);
+    new Uint8Array(raw.wasmMemory().buffer).set(bytes, at);
+    n = rawPolicy.authorizePackedScratch(bytes.length, ...args);
+    const [outAt] = raw.packedOutput();
+    if (n > 0) packer.out.set(new Uint8Array(raw.wasmMemory().buffer).subarray(outAt, outAt + n));
+  }
+  return n > 0 ? packer.decode() : null;
+}
+
+/** The JSON path's answer: the decision, or the error document. */
+const authorizeJson = (request, secrets, present) => {
+  const doc = { request, secrets };
+  if (present !== undefined) doc.present = present;
+  return JSON.parse(policy.authorizeJson(JSON.stringify(doc)));
+};
+
+test(`${backend}: authorize with a TOTP state takes the packed path and decides exactly as JSON`, () => {
+  const code = (dt) => policy.totpCode(SECRET, bench.now + dt);
+  const step = Math.floor(bench.now / 30);
+  const sessions = [bench, { ...bench, credential: { kind: 'basic' }, action: { kind: 'login' } }, ...peers.map((p) => p.request)];
+  const states = [
+    [{ totp_secret: SECRET }, { code: code(0) }],
+    [{ totp_secret: SECRET }, { code: code(30), factor: 'totp' }],
+    [{ totp_secret: SECRET, last_totp_step: step }, { code: code(0) }],
+    [{ totp_secret: SECRET }, { code: '000000' }],
+    [{ totp_secret: SECRET }, { code: 'not a code' }],
+    [{ totp_secret: SECRET }, { code: '' }],
+    [{ totp_secret: SECRET }, { code: code(0), factor: 'recovery-code' }],
+    [{ totp_secret: SECRET }, undefined],
+    [{}, { code: code(0) }],
+    [{}, undefined],
+  ];
+  let accepted = 0;
+  for (const request of sessions) {
+    for (const [secrets, present] of states) {
+      const name = `${request.action.kind} ${JSON.stringify(secrets)} ${JSON.stringify(present)}`;
+      const json = authorizeJson(request, secrets, present);
+      if (json.outcome === 'error') {
+        assert.equal(viaAuthorizePacked(request, secrets, present), null, `${name}: errors are JSON's to give`);
+        continue;
+      }
+      const packed = viaAuthorizePacked(request, secrets, present);
+      assert.notEqual(packed, null, `${name}: the packed path stepped aside`);
+      assert.deepEqual(packed, json, name);
+      assert.deepEqual(policy.authorize(request, secrets, present), json, name);
+      if (json.reason === 'allowed-with-proof') accepted += 1;
+    }
+  }
+  assert.ok(accepted >= 2, `some codes were accepted (${accepted})`);
+});
+
+test(`${backend}: authorize steps aside for other account states and gives JSON's errors`, () => {
+  const present = { code: policy.totpCode(SECRET, bench.now) };
+  const cases = {
+    'recovery codes': [{ totp_secret: SECRET, recovery_codes: [] }, present],
+    'an unknown secrets key': [{ totp_secret: SECRET, surprise: 1 }, present],
+    'a bad secret': [{ totp_secret: 'not base32!' }, present],
+    'a fractional last step': [{ totp_secret: SECRET, last_totp_step: 1.5 }, present],
+    'an unknown factor': [{ totp_secret: SECRET }, { code: '123456', factor: 'carrier-pigeon' }],
+    'a factor without a code': [{ totp_secret: SECRET }, { factor: 'totp' }],
+    'a code of 300 bytes': [{ totp_secret: SECRET }, { code: '1'.repeat(300) }],
+  };
+  for (const [name, [secrets, p]] of Object.entries(cases)) {
+    const json = authorizeJson(bench, secrets, p);
+    let viaApi;
+    try {
+      viaApi = policy.authorize(bench, secrets, p);
+    } catch (e) {
+      assert.equal(json.outcome, 'error', `${name}: JSON decided, authorize threw`);
+      assert.equal(e.path, json.error.path, name);
+      continue;
+    }
+    assert.deepEqual(viaApi, json, name);
+  }
+});
+
+test(`${backend}: verifyTotp answers as its JSON form, before and after it knows each kind`, () => {
+  const now = bench.now;
+  const step = Math.floor(now / 30);
+  const json = (args) => {
+    const doc = { secret: args.secret, code: args.code, now: args.now };
+    if (args.lastStep !== undefined) doc.last_step = args.lastStep;
+    return JSON.parse(policy.callJson('verify-totp', JSON.stringify(doc)));
+  };
+  const cases = [
+    { secret: SECRET, code: policy.totpCode(SECRET, now), now },
+    { secret: SECRET, code: policy.totpCode(SECRET, now + 30), now },
+    { secret: SECRET, code: policy.totpCode(SECRET, now), now, lastStep: step },
+    { secret: SECRET, code: '000000', now },
+    { secret: SECRET, code: '12', now },
+    { secret: SECRET, code: policy.totpCode(SECRET, now + 300), now },
+    { secret: SECRET, code: policy.totpCode(SECRET, now - 300), now },
+  ];
+  const fast = backend === 'napi'
+    ? (a) => raw.verifyTotpWith(handle, a.secret, a.code, a.now, a.lastStep ?? null)
+    : (a) => rawPolicy.verifyTotpNumber(a.secret, a.code, a.now, a.lastStep ?? null);
+  for (let round = 0; round < 2; round += 1) {
+    for (const a of cases) {
+      const want = json(a);
+      assert.deepEqual(policy.verifyTotp(a), want, `${JSON.stringify(a)} round ${round}`);
+      // Every kind but clock drift (whose text is made for its offset) comes back as a number.
+      assert.equal(fast(a) >= 0, want.result !== 'clock-drift', JSON.stringify(a));
+    }
+  }
+  assert.equal(policy.verifyTotp(cases[0]).step, step);
+  assert.equal(policy.verifyTotp({ ...cases[0], now: now + 30 }).step, step, 'the step is the matched one, not a cached one');
+  // Bad input is JSON's to refuse, with its path.
+  assert.equal(fast({ secret: 'x', code: '123456', now }), -1);
+  assert.throws(() => policy.verifyTotp({ secret: 'x', code: '123456', now }), (e) => e.path === 'secret');
+  assert.throws(() => policy.verifyTotp({ secret: SECRET, code: '123456', now: 1.5 }), (e) => e.code === 'invalid-input');
+});

@@ -39,9 +39,11 @@ const evaluators = {
   'stepup wasm evaluate (object)': () => wasmPolicy.evaluate(request),
   'stepup wasm evaluate through JSON text (stringify, evaluateJson, parse)': () => JSON.parse(wasmPolicy.evaluateJson(JSON.stringify(request))),
   'stepup napi authorize (TOTP)': () => napiPolicy.authorize(request, { totp_secret: SECRET }, { factor: 'totp', code: CODE }),
+  'stepup napi authorize through JSON text (authorizeJson, parse)': () => JSON.parse(napiPolicy.authorizeJson(JSON.stringify({ request, secrets: { totp_secret: SECRET }, present: { factor: 'totp', code: CODE } }))),
+  'stepup wasm authorize (TOTP)': () => wasmPolicy.authorize(request, { totp_secret: SECRET }, { factor: 'totp', code: CODE }),
 };
 assert.equal(napiPolicy.evaluate(request).reason, 'otp-required');
-assert.equal(evaluators['stepup napi authorize (TOTP)']().reason, 'allowed-with-proof');
+for (const name of Object.keys(evaluators).filter((n) => n.includes('authorize'))) assert.equal(evaluators[name]().reason, 'allowed-with-proof', name);
 
 /** Median ns per call over `rounds` rounds of `iters` calls, after a warm-up. */
 const QUICK = process.env.BENCH_QUICK === '1';

@@ -136,6 +136,51 @@ pub fn evaluate_packed_with(handle: &External<Handle>, input: &[u8], output: Out
     .unwrap_or(0)
 }
 
+/// `authorize` on a packed request and a TOTP account state (the secret, the last accepted
+/// step, the presented code and factor): the packed decision's length in `output`, 0 = use the
+/// JSON path (`authorizeJson`), which takes every account state.
+#[napi(js_name = "authorizePackedWith", catch_unwind)]
+pub fn authorize_packed_with(
+    handle: &External<Handle>,
+    input: &[u8],
+    totp_secret: Option<String>,
+    last_totp_step: Option<f64>,
+    code: Option<String>,
+    factor: Option<String>,
+    output: OutBytes<'_>,
+) -> u32 {
+    let Ok(mut scratch) = handle.scratch.try_borrow_mut() else {
+        return 0;
+    };
+    let state = stepup_core::wire::packed::TotpAuthorize {
+        totp_secret: totp_secret.as_deref(),
+        last_totp_step,
+        code: code.as_deref(),
+        factor: factor.as_deref(),
+    };
+    u32::try_from(ffi::authorize_packed_in(
+        &handle.policy,
+        &mut scratch,
+        input,
+        state,
+        output,
+    ))
+    .unwrap_or(0)
+}
+
+/// `verifyTotp` as one number (`stepup_core::wire::ffi::verify_totp_number`): `kind + 8 × step`,
+/// or -1 to ask `verifyTotpJson`.
+#[napi(js_name = "verifyTotpWith", catch_unwind)]
+pub fn verify_totp_with(
+    handle: &External<Handle>,
+    secret: String,
+    code: String,
+    now: f64,
+    last_step: Option<f64>,
+) -> f64 {
+    ffi::verify_totp_number(&handle.policy, &secret, &code, now, last_step)
+}
+
 /// `{org, actor, members}` → enforcement plan.
 #[napi(js_name = "orgPlanJson", catch_unwind)]
 pub fn org_plan_json(input: String) -> String {

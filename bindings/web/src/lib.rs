@@ -60,6 +60,50 @@ impl RawPolicy {
             u32::try_from(ffi::evaluate_packed_in(&self.0, decoded, request, output)).unwrap_or(0)
         })
     }
+    /// `authorize` on the scratch buffers (as [`Self::evaluate_packed_scratch`]) and a TOTP
+    /// account state: the packed decision's length, 0 = use the JSON path.
+    #[wasm_bindgen(js_name = authorizePackedScratch)]
+    pub fn authorize_packed_scratch(
+        &self,
+        len: u32,
+        totp_secret: Option<String>,
+        last_totp_step: Option<f64>,
+        code: Option<String>,
+        factor: Option<String>,
+    ) -> u32 {
+        SCRATCH.with_borrow_mut(|s| {
+            let Scratch {
+                input,
+                output,
+                decoded,
+            } = s;
+            let Some(request) = usize::try_from(len).ok().and_then(|n| input.get(..n)) else {
+                return 0;
+            };
+            let state = stepup_core::wire::packed::TotpAuthorize {
+                totp_secret: totp_secret.as_deref(),
+                last_totp_step,
+                code: code.as_deref(),
+                factor: factor.as_deref(),
+            };
+            u32::try_from(ffi::authorize_packed_in(
+                &self.0, decoded, request, state, output,
+            ))
+            .unwrap_or(0)
+        })
+    }
+    /// `verifyTotp` as one number (`ffi::verify_totp_number`): `kind + 8 × step`, or -1 to ask
+    /// `verifyTotpJson`.
+    #[wasm_bindgen(js_name = verifyTotpNumber)]
+    pub fn verify_totp_number(
+        &self,
+        secret: &str,
+        code: &str,
+        now: f64,
+        last_step: Option<f64>,
+    ) -> f64 {
+        ffi::verify_totp_number(&self.0, secret, code, now, last_step)
+    }
     /// `{issuer, account, entropy}` → enrolment.
     #[wasm_bindgen(js_name = enrollTotpJson)]
     pub fn enroll_totp_json(&self, input: &str) -> String {

@@ -166,6 +166,53 @@ pub fn verify_totp_json(policy: &Policy, input: &str) -> Result<String, InputErr
     to_json(&v)
 }
 
+/// [`verify_totp_json`]'s result as one number, for the JS hosts' `verifyTotp` (JSON text cost
+/// more than the check): `kind + 8 × step`, kind 0 accepted (with its step), 1 replayed,
+/// 3 invalid, 4 malformed; `-1` for "ask [`verify_totp_json`]" (input JSON would refuse, and a
+/// clock-drift result, whose message is made for its offset). The JS layer takes each kind's
+/// fixed message from the JSON answer the first time it meets the kind, so the texts stay here.
+pub fn verify_totp_number(
+    policy: &Policy,
+    secret: &str,
+    code: &str,
+    now: f64,
+    last_step: Option<f64>,
+) -> f64 {
+    use crate::wire::packed::safe_count;
+    let (Some(secret), Some(now)) = (
+        crate::rules::authorize::TotpSecret::from_base32(secret),
+        safe_count(now),
+    ) else {
+        return -1.0;
+    };
+    let last = match last_step {
+        Some(v) => match safe_count(v) {
+            Some(n) => Some(n),
+            None => return -1.0,
+        },
+        None => None,
+    };
+    // A code JSON could not even carry (its document is capped) is for JSON to refuse.
+    if code.len() > crate::wire::json::MAX_DOCUMENT_BYTES {
+        return -1.0;
+    }
+    let (kind, step) = match totp::verify(&policy.config().totp, &secret.0, code, now, last) {
+        totp::TotpCheck::Accepted { step } => (0, step),
+        totp::TotpCheck::Replayed => (1, 0),
+        totp::TotpCheck::Invalid => (3, 0),
+        totp::TotpCheck::Malformed => (4, 0),
+        totp::TotpCheck::Drift { .. } => return -1.0,
+    };
+    match step.checked_mul(8).map(|n| n + kind) {
+        #[expect(
+            clippy::cast_precision_loss,
+            reason = "at most 2^53 - 1, which an f64 holds exactly"
+        )]
+        Some(n) if n <= crate::contract::time::MAX_SAFE_INTEGER => n as f64,
+        _ => -1.0,
+    }
+}
+
 /// Which factor a bare code looks like: `"totp"`, `"email-otp"`, `"recovery-code"` or `null`.
 pub fn classify_code_json(policy: &Policy, code: &str) -> String {
     to_json(&crate::codes::single_use::classify(policy.config(), code))
@@ -330,6 +377,18 @@ pub fn evaluate_packed_in(
     output: &mut [u8],
 ) -> usize {
     crate::wire::packed::evaluate_in(policy, scratch, input, output)
+}
+
+/// `authorize` on a packed request and a TOTP account state (see
+/// [`crate::wire::packed::authorize_in`]): the packed decision's length, 0 = use the JSON path.
+pub fn authorize_packed_in(
+    policy: &Policy,
+    scratch: &mut crate::wire::packed::Scratch,
+    input: &[u8],
+    state: crate::wire::packed::TotpAuthorize<'_>,
+    output: &mut [u8],
+) -> usize {
+    crate::wire::packed::authorize_in(policy, scratch, input, state, output)
 }
 
 /// The enum name lists of the packed form, for the JS encoder and decoder.

@@ -34,6 +34,8 @@ use crate::contract::factor::Factor;
 use crate::contract::request::{
     CredentialKind, LegacyType, OidcPermission, Permission, PublishingAccess, Request, TfaMode,
 };
+use crate::contract::time::{Count, MAX_SAFE_INTEGER};
+use crate::rules::authorize::{Presented, Secrets, TotpSecret};
 use crate::rules::policy::Policy;
 
 /// Format version; the first byte of every packed request.
@@ -181,6 +183,110 @@ fn decide(policy: &Policy, scratch: &mut Scratch, input: &[u8], output: &mut [u8
         }
         None => 0,
     }
+}
+
+/// What `authorize`'s packed path takes beside the packed request: the account's TOTP secret
+/// (base32) and last accepted step, and the presented code with its factor's name. These are
+/// the state of the common second-factor check; an account state with more (recovery codes, an
+/// emailed code, security keys) or an assertion takes the JSON path, which accepts everything.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TotpAuthorize<'a> {
+    /// `secrets.totp_secret`.
+    pub totp_secret: Option<&'a str>,
+    /// `secrets.last_totp_step`, as the JS number it was (checked like JSON checks it).
+    pub last_totp_step: Option<f64>,
+    /// `present.code`; `None` = nothing presented.
+    pub code: Option<&'a str>,
+    /// `present.factor`, by its SPEC name.
+    pub factor: Option<&'a str>,
+}
+
+/// A JS number JSON would read as a count: a safe non-negative integer.
+pub fn safe_count(v: f64) -> Option<u64> {
+    let ok = v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= MAX_SAFE_INTEGER as f64;
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "checked above: a non-negative integer no larger than 2^53 - 1"
+    )]
+    ok.then_some(v as u64)
+}
+
+/// `authorize` on a packed request and the [`TotpAuthorize`] state, the packed decision in
+/// `output`. Returns its length, or 0 for "use the JSON path" (as [`evaluate_in`]): anything the
+/// JSON form would refuse is refused here too, so JSON gives the error with its path.
+pub fn authorize_in(
+    policy: &Policy,
+    scratch: &mut Scratch,
+    input: &[u8],
+    state: TotpAuthorize<'_>,
+    output: &mut [u8],
+) -> usize {
+    if input.len() > KEPT_INPUT {
+        return authorize(policy, &mut Scratch::default(), input, state, output);
+    }
+    authorize(policy, scratch, input, state, output)
+}
+
+fn authorize(
+    policy: &Policy,
+    scratch: &mut Scratch,
+    input: &[u8],
+    state: TotpAuthorize<'_>,
+    output: &mut [u8],
+) -> usize {
+    let Scratch { request, decision } = scratch;
+    if read::request_into(input, request).is_none() {
+        return 0;
+    }
+    let Some(secrets) = totp_secrets(&state) else {
+        return 0;
+    };
+    let factor = match state.factor {
+        Some(name) => match Factor::ORDER.iter().find(|f| f.as_str() == name) {
+            Some(f) => Some(*f),
+            None => return 0,
+        },
+        None => None,
+    };
+    let present = match state.code {
+        Some(code) => match Presented::new(factor, code.to_owned()) {
+            Ok(p) => Some(p),
+            Err(_) => return 0,
+        },
+        None if factor.is_some() => return 0,
+        None => None,
+    };
+    let Ok(d) = policy.authorize(request, &secrets, present.as_ref()) else {
+        return 0;
+    };
+    decision.clear();
+    if encode_decision(&d, decision).is_none() {
+        return 0;
+    }
+    match output.get_mut(..decision.len()) {
+        Some(dst) => {
+            dst.copy_from_slice(decision);
+            decision.len()
+        }
+        None => 0,
+    }
+}
+
+fn totp_secrets(state: &TotpAuthorize<'_>) -> Option<Secrets> {
+    let totp_secret = match state.totp_secret {
+        Some(text) => Some(TotpSecret::from_base32(text)?),
+        None => None,
+    };
+    let last_totp_step = match state.last_totp_step {
+        Some(v) => Some(Count(safe_count(v)?)),
+        None => None,
+    };
+    Some(Secrets {
+        totp_secret,
+        last_totp_step,
+        ..Secrets::default()
+    })
 }
 
 #[cfg(test)]
