@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The read path next to the registry behind it. Two real Verdaccios (the e2e's): one with its
 # default (legacy) tokens, which carry the password and cost it a bcrypt on every authenticated
-# request, one with JWT tokens; `stepup serve` in front of each, all on loopback.
+# request, one with JWT tokens; `stepup serve --reads-without-credential` in front of each, all
+# on loopback.
 #  - wrk reads one package document and its tarball directly and through the gateway,
 #    anonymously and with a token, in alternating rounds so both sides see the same machine;
 #  - `npm install` of a tree of LOAD_TREE packages (published into both Verdaccios by this
@@ -43,7 +44,7 @@ YAML
   node tests/gateway/node_modules/verdaccio/bin/verdaccio --config "$d/config.yaml" --listen "127.0.0.1:$vport" > "$d/verdaccio.log" 2>&1 &
   until curl -sf "http://127.0.0.1:$vport/-/ping" >/dev/null; do sleep 0.2; done
   STEPUP_SECRET_KEY=$(openssl rand -hex 32) STEPUP_LOG=warn target/release/stepup serve --init-store --listen "127.0.0.1:$gport" \
-    --db "$d/db.sqlite3" --config "$dir/policy.json" --upstream "http://127.0.0.1:$vport" > "$d/stepup.log" 2>&1 &
+    --db "$d/db.sqlite3" --config "$dir/policy.json" --upstream "http://127.0.0.1:$vport" --reads-without-credential > "$d/stepup.log" 2>&1 &
   until curl -sf "http://127.0.0.1:$gport/v1/health" >/dev/null; do sleep 0.2; done
   # One account, logged in on each side; one package with a tarball published through the
   # gateway; the install tree published straight into Verdaccio.

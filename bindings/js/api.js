@@ -65,21 +65,36 @@ function scratchRunner(raw) {
   };
 }
 
+/**
+ * A plain object as JSON.stringify writes it: own enumerable keys only, no `toJSON`, and no
+ * prototype but Object's (or none), so no field can come from anywhere JSON would not read it.
+ */
+function plain(v) {
+  if (v === null || typeof v !== 'object') return false;
+  const proto = Object.getPrototypeOf(v);
+  return (proto === Object.prototype || proto === null) && !('toJSON' in v);
+}
+
+/** A string the fast paths pass on as JSON would: no lone surrogate (JSON text cannot carry it). */
+const wellFormed = (s) => typeof s === 'string' && (typeof s.isWellFormed === 'function' ? s.isWellFormed() : /^[\x00-\x7f]*$/.test(s));
+
 /** Whether `authorize`'s packed path takes these secrets: none, or a TOTP secret and step. */
 function totpSecretsOnly(secrets) {
   if (secrets === undefined || secrets === null) return true;
-  if (typeof secrets !== 'object' || Array.isArray(secrets)) return false;
-  for (const k in secrets) if (k !== 'totp_secret' && k !== 'last_totp_step') return false;
-  const { totp_secret: s, last_totp_step: l } = secrets;
-  return (s === undefined || s === null || typeof s === 'string') && (l === undefined || l === null || typeof l === 'number');
+  if (!plain(secrets)) return false;
+  for (const k of Object.keys(secrets)) if (k !== 'totp_secret' && k !== 'last_totp_step') return false;
+  const s = Object.hasOwn(secrets, 'totp_secret') ? secrets.totp_secret : undefined;
+  const l = Object.hasOwn(secrets, 'last_totp_step') ? secrets.last_totp_step : undefined;
+  return (s === undefined || s === null || wellFormed(s)) && (l === undefined || l === null || typeof l === 'number');
 }
 
 /** Whether `authorize`'s packed path takes this presentation: nothing, or a code (and factor). */
 function codeOnly(present) {
   if (present === undefined || present === null) return true;
-  if (typeof present !== 'object' || Array.isArray(present)) return false;
-  for (const k in present) if (k !== 'code' && k !== 'factor') return false;
-  return typeof present.code === 'string' && (present.factor === undefined || present.factor === null || typeof present.factor === 'string');
+  if (!plain(present)) return false;
+  for (const k of Object.keys(present)) if (k !== 'code' && k !== 'factor') return false;
+  const f = Object.hasOwn(present, 'factor') ? present.factor : undefined;
+  return Object.hasOwn(present, 'code') && wellFormed(present.code) && (f === undefined || f === null || wellFormed(f));
 }
 
 /** The names `verifyTotp`'s number codes its kinds by (stepup-core `ffi::verify_totp_number`). */
@@ -160,8 +175,8 @@ export function createApi(raw, backend) {
       if (packed !== null && request !== null && typeof request === 'object' && totpSecretsOnly(secrets) && codeOnly(present)) {
         const bytes = packer.encode(request, request.now === undefined ? nowSeconds() : undefined);
         if (bytes !== null) {
-          const s = secrets ?? {};
-          const n = packed(bytes, packer.out, s.totp_secret ?? null, s.last_totp_step ?? null, present?.code ?? null, present?.factor ?? null);
+          const own = (o, k) => (o !== undefined && o !== null && Object.hasOwn(o, k) ? o[k] ?? null : null);
+          const n = packed(bytes, packer.out, own(secrets, 'totp_secret'), own(secrets, 'last_totp_step'), own(present, 'code'), own(present, 'factor'));
           if (n > 0) return packer.decode();
         }
       }
@@ -195,7 +210,7 @@ export function createApi(raw, backend) {
       const fast = this.#fast.verifyTotp;
       let kind = -1;
       let step = 0;
-      if (fast !== null && typeof secret === 'string' && typeof code === 'string' && typeof now === 'number'
+      if (fast !== null && wellFormed(secret) && wellFormed(code) && typeof now === 'number'
         && (lastStep === undefined || lastStep === null || typeof lastStep === 'number')) {
         const n = fast(secret, code, now, lastStep ?? null);
         if (n >= 0) {

@@ -274,6 +274,11 @@ test(`${backend}: authorize steps aside for other account states and gives JSON'
     'an unknown factor': [{ totp_secret: SECRET }, { code: '123456', factor: 'carrier-pigeon' }],
     'a factor without a code': [{ totp_secret: SECRET }, { factor: 'totp' }],
     'a code of 300 bytes': [{ totp_secret: SECRET }, { code: '1'.repeat(300) }],
+    // What JSON.stringify would not send is not sent: JSON sees an empty presentation here.
+    'an inherited code': [{ totp_secret: SECRET }, Object.create({ code: present.code })],
+    'a code behind toJSON': [{ totp_secret: SECRET }, { code: present.code, toJSON: () => ({}) }],
+    'an inherited secret': [Object.create({ totp_secret: SECRET }), present],
+    'a lone surrogate': [{ totp_secret: SECRET }, { code: '12\ud80034' }],
   };
   for (const [name, [secrets, p]] of Object.entries(cases)) {
     const json = authorizeJson(bench, secrets, p);
@@ -321,6 +326,8 @@ test(`${backend}: verifyTotp answers as its JSON form, before and after it knows
   assert.equal(policy.verifyTotp({ ...cases[0], now: now + 30 }).step, step, 'the step is the matched one, not a cached one');
   // Bad input is JSON's to refuse, with its path.
   assert.equal(fast({ secret: 'x', code: '123456', now }), -1);
+  assert.equal(fast({ secret: SECRET, code: '1'.repeat(300), now }), -1, 'longer than any code');
+  assert.throws(() => policy.verifyTotp({ secret: SECRET, code: '12\ud80034', now }), (e) => e.code === 'invalid-input');
   assert.throws(() => policy.verifyTotp({ secret: 'x', code: '123456', now }), (e) => e.path === 'secret');
   assert.throws(() => policy.verifyTotp({ secret: SECRET, code: '123456', now: 1.5 }), (e) => e.code === 'invalid-input');
 });

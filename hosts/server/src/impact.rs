@@ -6,7 +6,9 @@
 //! every refresh period and at shutdown: a tarball request never waits on a database write.
 //! The index the decisions read is rebuilt from the store after each flush and whenever a
 //! publish, an import or an owner change alters it, so it is the same on every instance that
-//! shares the store, up to one period.
+//! shares the store, up to one period. The same pass keeps each package's maintainers as npm
+//! shows them, which package document reads display without asking the store; a publish or an
+//! owner change waits for the rebuild on its own instance, so that instance's next read shows it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -52,11 +54,45 @@ pub fn facts(rows: &ImpactRows) -> ImpactFacts {
     f
 }
 
+/// Rebuilds the index and the maintainer lists now, after a change this instance made (a
+/// publish, an owner change), so its own next read shows the change; a failure is logged and the
+/// background rebuild tries again.
+pub async fn rebuilt(app: &crate::App) {
+    if let Err(e) = app.impact.refresh(&app.store, crate::now()).await {
+        tracing::warn!(error = %e, "rebuilding the package-impact index failed; the next period tries again");
+        app.impact.changed();
+    }
+}
+
+/// Each package's `maintainers` value as npm shows it, from the rows.
+fn listed(rows: &ImpactRows) -> HashMap<String, serde_json::Value> {
+    let emails: HashMap<&str, &str> = rows
+        .emails
+        .iter()
+        .map(|(a, e)| (a.as_str(), e.as_str()))
+        .collect();
+    let mut out: HashMap<String, Vec<serde_json::Value>> = HashMap::new();
+    for (package, account) in &rows.maintainers {
+        let email = emails.get(account.as_str()).copied().unwrap_or_default();
+        out.entry(package.clone())
+            .or_default()
+            .push(serde_json::json!({"name": account, "email": email}));
+    }
+    out.into_iter()
+        .map(|(p, list)| (p, serde_json::Value::Array(list)))
+        .collect()
+}
+
 /// Download counts waiting to be flushed, and the index.
 #[derive(Debug, Default)]
 pub struct Impact {
     pending: Mutex<HashMap<(String, i64), i64>>,
     index: RwLock<Arc<ImpactIndex>>,
+    /// Each package's maintainers as npm shows them (`[{name, email}]`), read in the same pass:
+    /// what a package document read displays, so such a read never waits on the store.
+    listed: RwLock<Arc<HashMap<String, serde_json::Value>>>,
+    /// Held from a rebuild's read to its swap, so an older read never replaces a newer one.
+    rebuilding: tokio::sync::Mutex<()>,
     changed: Notify,
 }
 
@@ -98,11 +134,24 @@ impl Impact {
     /// Rebuilds the index from the store: weekly downloads are the seven full UTC days before
     /// `now`'s (today's count is still growing).
     pub async fn refresh(&self, store: &Store, now: i64) -> Result<(), ServeError> {
+        let _one_at_a_time = self.rebuilding.lock().await;
         let today = day_of(now);
         let rows = store.impact_rows(today - 7, today).await?;
         let index = Arc::new(index(&facts(&rows)));
+        let listed = Arc::new(listed(&rows));
         *self.index.write().unwrap_or_else(PoisonError::into_inner) = index;
+        *self.listed.write().unwrap_or_else(PoisonError::into_inner) = listed;
         Ok(())
+    }
+
+    /// A package's maintainers as npm shows them, as of the last rebuild; `None` when the
+    /// gateway keeps none for it.
+    pub fn listed(&self, package: &str) -> Option<serde_json::Value> {
+        self.listed
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(package)
+            .cloned()
     }
 
     /// The index as of its last rebuild.
@@ -157,7 +206,12 @@ mod tests {
             dependents: vec![("a".into(), 2)],
             imported: vec![("b".into(), 5, 9)],
             maintainers: vec![("a".into(), "alice".into()), ("b".into(), "alice".into())],
+            emails: vec![("alice".into(), "alice@example.org".into())],
         };
+        assert_eq!(
+            listed(&rows).get("b"),
+            Some(&serde_json::json!([{"name": "alice", "email": "alice@example.org"}]))
+        );
         let i = index(&facts(&rows));
         assert_eq!(
             i.accounts.get("alice"),

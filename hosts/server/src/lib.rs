@@ -183,6 +183,14 @@ pub struct ServeOptions {
     /// the metrics are open to whoever reaches the listener.
     #[arg(long, env = "STEPUP_METRICS_TOKEN_FILE")]
     pub metrics_token_file: Option<PathBuf>,
+    /// Send an allowed read of a package document or tarball upstream without the account's
+    /// credential while the upstream lets anyone read that package, and with it when the
+    /// upstream refuses (learned per package). A Verdaccio with its default tokens then hashes
+    /// no password for the reads of its open packages. Only for an upstream whose anonymous
+    /// answer for a name is the package its authenticated readers get: not a registry that
+    /// merges a private and a public repository under one name (a virtual or group repository).
+    #[arg(long, env = "STEPUP_READS_WITHOUT_CREDENTIAL")]
+    pub reads_without_credential: bool,
     /// Create the store when there is none (a first start). Without it a missing SQLite file
     /// or an empty PostgreSQL database stops the server instead of starting it with every
     /// account's 2FA gone; `--dev` creates one too.
@@ -749,7 +757,7 @@ pub async fn start(opts: &ServeOptions) -> Result<Running, ServeError> {
         },
         metrics,
         metrics_token: secret_file(opts.metrics_token_file.as_deref(), "--metrics-token-file")?,
-        read_access: npm::read_access::ReadAccess::default(),
+        read_access: npm::read_access::ReadAccess::new(opts.reads_without_credential),
     });
     app.impact.refresh(&app.store, now()).await?;
     let listener = TcpListener::bind(&opts.listen)

@@ -89,6 +89,7 @@ fn options(dir: &Path) -> ServeOptions {
         impact_period: 60,
         metrics_token_file: None,
         init_store: true,
+        reads_without_credential: false,
         print_config: false,
         precompile: false,
         store_id: None,
@@ -2367,6 +2368,7 @@ async fn reads_of_public_packages_go_upstream_without_the_credential() {
     let mut opts = options(&dir);
     opts.upstream = Some(upstream);
     opts.config = Some(config);
+    opts.reads_without_credential = true;
     let server = start(&opts).await.unwrap();
     let http = Http::new();
     let name = format!("reader{}", std::process::id());
@@ -2412,6 +2414,27 @@ async fn reads_of_public_packages_go_upstream_without_the_credential() {
     .map(|(p, a)| ((*p).to_owned(), (*a).to_owned()))
     .collect();
     assert_eq!(got, want);
+    server.shutdown().await.unwrap();
+    // Off unless the operator turns it on: every read then carries the credential.
+    seen.lock().unwrap().clear();
+    opts.reads_without_credential = false;
+    let server = start(&opts).await.unwrap();
+    let (s, v) = login(&http, &server, &name, None).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let token = format!("Bearer {}", v["token"].as_str().unwrap());
+    let (s, _, _) = http
+        .send(
+            Method::GET,
+            &url(&server, "/open-pkg"),
+            &[("authorization", &token)],
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        seen.lock().unwrap().clone(),
+        vec![("open-pkg".to_owned(), upstream_token.clone())]
+    );
     server.shutdown().await.unwrap();
 }
 

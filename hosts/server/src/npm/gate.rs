@@ -302,7 +302,9 @@ async fn gated(app: &Shared, req: Request, next: Next) -> Response<Body> {
                 Err(e) => return internal(e),
             },
         }
-        parts.extensions.insert(super::Resolved(who));
+        parts
+            .extensions
+            .insert(super::Resolved(who, std::time::Instant::now()));
     }
     let cap = if big { MAX_PUBLISH_BODY } else { MAX_BODY };
     let bytes = match read_capped(&parts.headers, body, cap).await {

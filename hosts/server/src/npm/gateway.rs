@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use super::decide::decide;
 use super::gate::Classified;
-use super::read_access::{self, Readable};
+use super::read_access;
 use super::{Caller, caller, decision_answer, error_answer, identity_of, internal, unknown_token};
 use crate::Shared;
 use crate::error::ServeError;
@@ -63,8 +63,12 @@ pub async fn proxy(
         let org_route = super::orgs::route(&classified.path);
         // So are staged publishes.
         let stage_route = super::stage::route(&parts.method, &classified);
-        let who = match parts.extensions.get::<super::Resolved>() {
-            Some(resolved) => resolved.0.clone(),
+        let who = match parts
+            .extensions
+            .get::<super::Resolved>()
+            .and_then(super::Resolved::fresh)
+        {
+            Some(resolved) => resolved.clone(),
             None => caller(&app, &parts.headers).await?,
         };
         let upstream_auth = match who {
@@ -228,11 +232,12 @@ pub async fn proxy(
                 if anonymous { None } else { id.upstream_auth }
             }
         };
-        // A full package document shows the maintainers the gateway keeps: it is rewritten, so
-        // it is asked for unencoded.
+        // A full package document shows the maintainers the gateway keeps (from the snapshot
+        // the impact rebuild keeps, so the read waits on no store): it is rewritten, so it is
+        // asked for unencoded.
         let listed = match classified.package.as_deref() {
             Some(pkg) if full_document_read(&parts.method, &parts.headers, &classified) => {
-                super::owners::listed(&app, pkg).await?
+                app.impact.listed(pkg)
             }
             _ => None,
         };
@@ -249,7 +254,7 @@ pub async fn proxy(
                     && org_route.is_none()
                     && stage_route.is_none() =>
             {
-                Some(pkg).filter(|p| app.read_access.of(p) != Readable::WithCredential)
+                Some(pkg).filter(|p| app.read_access.try_anonymously(p))
             }
             _ => None,
         };
@@ -275,11 +280,13 @@ pub async fn proxy(
         };
         let mut sent = forward(upstream_auth.clone().filter(|_| plain_read.is_none())).await;
         if let (Some(pkg), Ok(r)) = (plain_read, &sent) {
-            if read_access::refused(r.status()) {
-                app.read_access.learn(pkg, false);
-                sent = forward(upstream_auth.clone()).await;
-            } else if r.status().is_success() || r.status() == StatusCode::NOT_MODIFIED {
+            if read_access::kept(r.status()) {
                 app.read_access.learn(pkg, true);
+            } else {
+                if read_access::refused(r.status()) {
+                    app.read_access.learn(pkg, false);
+                }
+                sent = forward(upstream_auth.clone()).await;
             }
         }
         let answer = match sent {
@@ -392,7 +399,7 @@ pub(crate) async fn published(
     if let Some(deps) = stepup_core::registry::impact::latest_dependencies(body) {
         app.store.set_dependencies(pkg, &deps).await?;
     }
-    app.impact.changed();
+    crate::impact::rebuilt(app).await;
     Ok(())
 }
 

@@ -251,10 +251,21 @@ impl Caller {
     }
 }
 
-/// The caller the gate resolved already (before reading a publish-sized body), kept on the
-/// request so the handler does not look its token up a second time.
+/// The caller the gate resolved already (before reading a publish-sized body) and when, kept on
+/// the request so the handler does not look its token up a second time — unless the body took
+/// long enough to arrive that the token may have been revoked meanwhile ([`Resolved::fresh`]).
 #[derive(Clone, Debug)]
-pub struct Resolved(pub Caller);
+pub struct Resolved(pub Caller, pub std::time::Instant);
+
+impl Resolved {
+    /// How long a resolved caller is trusted without looking its token up again.
+    const FOR: std::time::Duration = std::time::Duration::from_secs(1);
+
+    /// The caller, while it was resolved less than a second ago.
+    pub fn fresh(&self) -> Option<&Caller> {
+        (self.1.elapsed() < Self::FOR).then_some(&self.0)
+    }
+}
 
 /// Resolves the `authorization` header.
 pub async fn caller(app: &App, headers: &HeaderMap) -> Result<Caller, ServeError> {

@@ -153,7 +153,7 @@ pub async fn change(
         }
     }
     app.store.set_maintainers(&pkg, &next).await?;
-    app.impact.changed();
+    crate::impact::rebuilt(app).await;
     tracing::info!(account = %id.account, package = %pkg, owners = ?next, "owners changed");
     Ok(json_answer(
         StatusCode::OK,

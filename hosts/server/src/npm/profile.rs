@@ -118,6 +118,8 @@ pub async fn post(
             return Ok(answer);
         }
         app.store.set_profile(name, &email, &fullname).await?;
+        // Package documents show maintainers' addresses from the impact rebuild's snapshot.
+        app.impact.changed();
         let acct = app.store.account(name).await?.unwrap_or_default();
         return Ok(json_answer(StatusCode::OK, &profile_json(&acct)));
     };

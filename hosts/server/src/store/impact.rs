@@ -17,8 +17,10 @@ pub struct ImpactRows {
     pub dependents: Vec<(String, i64)>,
     /// `(package, weekly downloads, dependents)` as imported.
     pub imported: Vec<(String, i64, i64)>,
-    /// `(package, account)` for every maintainer the gateway keeps.
+    /// `(package, account)` for every maintainer the gateway keeps, by package then account.
     pub maintainers: Vec<(String, String)>,
+    /// `(account, profile e-mail)` of every account in `maintainers` (empty when it has none).
+    pub emails: Vec<(String, String)>,
 }
 
 /// An imported figure for one package.
@@ -165,9 +167,18 @@ impl Store {
             sqlx::query("SELECT package, weekly_downloads, dependents FROM impact_imports")
                 .fetch_all(&self.pool)
                 .await?;
-        let maintainers = sqlx::query("SELECT package, account FROM maintainers")
-            .fetch_all(&self.pool)
-            .await?;
+        let maintainers = sqlx::query(
+            "SELECT m.package AS package, m.account AS account, COALESCE(a.email, '') AS email \
+             FROM maintainers m LEFT JOIN accounts a ON a.name = m.account ORDER BY m.package, m.account",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut emails = maintainers
+            .iter()
+            .map(|r| Ok((r.try_get("account")?, r.try_get("email")?)))
+            .collect::<Result<Vec<(String, String)>, sqlx::Error>>()?;
+        emails.sort();
+        emails.dedup();
         Ok(ImpactRows {
             downloads: pairs(downloads, "package", "n")?,
             dependents: pairs(dependents, "dependency", "n")?,
@@ -185,6 +196,7 @@ impl Store {
                 .iter()
                 .map(|r| Ok((r.try_get("package")?, r.try_get("account")?)))
                 .collect::<Result<_, sqlx::Error>>()?,
+            emails,
         })
     }
 
