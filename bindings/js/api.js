@@ -78,23 +78,41 @@ function plain(v) {
 /** A string the fast paths pass on as JSON would: no lone surrogate (JSON text cannot carry it). */
 const wellFormed = (s) => typeof s === 'string' && (typeof s.isWellFormed === 'function' ? s.isWellFormed() : /^[\x00-\x7f]*$/.test(s));
 
-/** Whether `authorize`'s packed path takes these secrets: none, or a TOTP secret and step. */
-function totpSecretsOnly(secrets) {
-  if (secrets === undefined || secrets === null) return true;
-  if (!plain(secrets)) return false;
-  for (const k of Object.keys(secrets)) if (k !== 'totp_secret' && k !== 'last_totp_step') return false;
-  const s = Object.hasOwn(secrets, 'totp_secret') ? secrets.totp_secret : undefined;
-  const l = Object.hasOwn(secrets, 'last_totp_step') ? secrets.last_totp_step : undefined;
-  return (s === undefined || s === null || wellFormed(s)) && (l === undefined || l === null || typeof l === 'number');
+/**
+ * The TOTP state `authorize`'s packed path takes, each field read once as JSON.stringify reads
+ * it (own enumerable keys): `[secret, lastStep]`, or null to step aside to the JSON path.
+ */
+function totpState(secrets) {
+  if (secrets === undefined || secrets === null) return [null, null];
+  if (!plain(secrets)) return null;
+  let secret = null;
+  let lastStep = null;
+  for (const k of Object.keys(secrets)) {
+    const v = secrets[k];
+    if (k === 'totp_secret' && (v === undefined || v === null || wellFormed(v))) secret = v ?? null;
+    else if (k === 'last_totp_step' && (v === undefined || v === null || typeof v === 'number')) lastStep = v ?? null;
+    else return null;
+  }
+  return [secret, lastStep];
 }
 
-/** Whether `authorize`'s packed path takes this presentation: nothing, or a code (and factor). */
-function codeOnly(present) {
-  if (present === undefined || present === null) return true;
-  if (!plain(present)) return false;
-  for (const k of Object.keys(present)) if (k !== 'code' && k !== 'factor') return false;
-  const f = Object.hasOwn(present, 'factor') ? present.factor : undefined;
-  return Object.hasOwn(present, 'code') && wellFormed(present.code) && (f === undefined || f === null || wellFormed(f));
+/**
+ * The presentation `authorize`'s packed path takes, read once as JSON.stringify reads it:
+ * `[code, factor]` (`[null, null]` for none), or null to step aside to the JSON path.
+ */
+function codeState(present) {
+  if (present === undefined || present === null) return [null, null];
+  if (!plain(present)) return null;
+  let code = null;
+  let factor = null;
+  for (const k of Object.keys(present)) {
+    const v = present[k];
+    if (k === 'code' && wellFormed(v)) code = v;
+    else if (k === 'factor' && (v === undefined || v === null || wellFormed(v))) factor = v ?? null;
+    else return null;
+  }
+  // No code: JSON reads an empty one (and a factor alone is JSON's to judge).
+  return code === null ? null : [code, factor];
 }
 
 /** The names `verifyTotp`'s number codes its kinds by (stepup-core `ffi::verify_totp_number`). */
@@ -172,13 +190,11 @@ export function createApi(raw, backend) {
     /** Verifies a presented code when one is needed, then decides. */
     authorize(request, secrets = {}, present = undefined) {
       const packed = this.#fast.authorize;
-      if (packed !== null && request !== null && typeof request === 'object' && totpSecretsOnly(secrets) && codeOnly(present)) {
+      const state = packed !== null && request !== null && typeof request === 'object' ? totpState(secrets) : null;
+      const shown = state !== null ? codeState(present) : null;
+      if (shown !== null) {
         const bytes = packer.encode(request, request.now === undefined ? nowSeconds() : undefined);
-        if (bytes !== null) {
-          const own = (o, k) => (o !== undefined && o !== null && Object.hasOwn(o, k) ? o[k] ?? null : null);
-          const n = packed(bytes, packer.out, own(secrets, 'totp_secret'), own(secrets, 'last_totp_step'), own(present, 'code'), own(present, 'factor'));
-          if (n > 0) return packer.decode();
-        }
+        if (bytes !== null && packed(bytes, packer.out, state[0], state[1], shown[0], shown[1]) > 0) return packer.decode();
       }
       const r = request && typeof request === 'object' && request.now === undefined ? { ...request, now: nowSeconds() } : request;
       const doc = { request: r, secrets };

@@ -278,6 +278,8 @@ test(`${backend}: authorize steps aside for other account states and gives JSON'
     'an inherited code': [{ totp_secret: SECRET }, Object.create({ code: present.code })],
     'a code behind toJSON': [{ totp_secret: SECRET }, { code: present.code, toJSON: () => ({}) }],
     'an inherited secret': [Object.create({ totp_secret: SECRET }), present],
+    'a non-enumerable code': [{ totp_secret: SECRET }, Object.defineProperty({}, 'code', { value: present.code })],
+    'a non-enumerable secret': [Object.defineProperty({}, 'totp_secret', { value: SECRET }), present],
     'a lone surrogate': [{ totp_secret: SECRET }, { code: '12\ud80034' }],
   };
   for (const [name, [secrets, p]] of Object.entries(cases)) {
