@@ -48,16 +48,8 @@ impl RawPolicy {
     /// [`packed_input`] in, the decision in [`packed_output`].
     #[wasm_bindgen(js_name = evaluatePackedScratch)]
     pub fn evaluate_packed_scratch(&self, len: u32) -> u32 {
-        SCRATCH.with_borrow_mut(|s| {
-            let Scratch {
-                input,
-                output,
-                decoded,
-            } = s;
-            let Some(request) = usize::try_from(len).ok().and_then(|n| input.get(..n)) else {
-                return 0;
-            };
-            u32::try_from(ffi::evaluate_packed_in(&self.0, decoded, request, output)).unwrap_or(0)
+        with_scratch(len, |decoded, request, output| {
+            ffi::evaluate_packed_in(&self.0, decoded, request, output)
         })
     }
     /// `authorize` on the scratch buffers (as [`Self::evaluate_packed_scratch`]) and a TOTP
@@ -71,25 +63,14 @@ impl RawPolicy {
         code: Option<String>,
         factor: Option<String>,
     ) -> u32 {
-        SCRATCH.with_borrow_mut(|s| {
-            let Scratch {
-                input,
-                output,
-                decoded,
-            } = s;
-            let Some(request) = usize::try_from(len).ok().and_then(|n| input.get(..n)) else {
-                return 0;
-            };
-            let state = stepup_core::wire::packed::TotpAuthorize {
-                totp_secret: totp_secret.as_deref(),
-                last_totp_step,
-                code: code.as_deref(),
-                factor: factor.as_deref(),
-            };
-            u32::try_from(ffi::authorize_packed_in(
-                &self.0, decoded, request, state, output,
-            ))
-            .unwrap_or(0)
+        let state = stepup_core::wire::packed::TotpAuthorize {
+            totp_secret: totp_secret.as_deref(),
+            last_totp_step,
+            code: code.as_deref(),
+            factor: factor.as_deref(),
+        };
+        with_scratch(len, |decoded, request, output| {
+            ffi::authorize_packed_in(&self.0, decoded, request, state, output)
         })
     }
     /// `verifyTotp` as one number (`ffi::verify_totp_number`): `kind + 8 × step`, or -1 to ask
@@ -203,6 +184,25 @@ thread_local! {
         output: vec![0; 1024],
         decoded: stepup_core::wire::packed::Scratch::default(),
     });
+}
+
+/// Runs a packed call on the scratch buffers: the request's first `len` bytes of the input
+/// buffer in, the decision in the output buffer; the decision's length, 0 = use the JSON path.
+fn with_scratch(
+    len: u32,
+    call: impl FnOnce(&mut stepup_core::wire::packed::Scratch, &[u8], &mut [u8]) -> usize,
+) -> u32 {
+    SCRATCH.with_borrow_mut(|s| {
+        let Scratch {
+            input,
+            output,
+            decoded,
+        } = s;
+        let Some(request) = usize::try_from(len).ok().and_then(|n| input.get(..n)) else {
+            return 0;
+        };
+        u32::try_from(call(decoded, request, output)).unwrap_or(0)
+    })
 }
 
 fn address(p: *const u8) -> u32 {

@@ -172,8 +172,18 @@ fn decide(policy: &Policy, scratch: &mut Scratch, input: &[u8], output: &mut [u8
     if read::request_into(input, request).is_none() {
         return 0;
     }
+    answer(&policy.evaluate(request), decision, output)
+}
+
+/// Writes `d` packed into `output` through the kept `decision` buffer: its length, or 0 when it
+/// cannot be written there (the caller then uses the JSON path).
+fn answer(
+    d: &crate::contract::decision::Decision,
+    decision: &mut Vec<u8>,
+    output: &mut [u8],
+) -> usize {
     decision.clear();
-    if encode_decision(&policy.evaluate(request), decision).is_none() {
+    if encode_decision(d, decision).is_none() {
         return 0;
     }
     match output.get_mut(..decision.len()) {
@@ -257,19 +267,9 @@ fn authorize(
         None if factor.is_some() => return 0,
         None => None,
     };
-    let Ok(d) = policy.authorize(request, &secrets, present.as_ref()) else {
-        return 0;
-    };
-    decision.clear();
-    if encode_decision(&d, decision).is_none() {
-        return 0;
-    }
-    match output.get_mut(..decision.len()) {
-        Some(dst) => {
-            dst.copy_from_slice(decision);
-            decision.len()
-        }
-        None => 0,
+    match policy.authorize(request, &secrets, present.as_ref()) {
+        Ok(d) => answer(&d, decision, output),
+        Err(_) => 0,
     }
 }
 

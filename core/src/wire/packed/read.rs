@@ -15,7 +15,7 @@ use crate::contract::request::{
     Account, Action, Client, Credential, CredentialDoc, Failures, Impact, Org, OrgsAxis, Package,
     PackagesAxis, Proof, Request, Tfa, TfaMode,
 };
-use crate::contract::time::{Count, MAX_SAFE_INTEGER, Timestamp};
+use crate::contract::time::{Count, Timestamp};
 
 use super::tags::{
     account, action, client, credential, failures, impact, org, orgs_axis, package, packages_axis,
@@ -190,14 +190,7 @@ impl<'a> Reader<'a> {
     /// A safe non-negative integer sent as f64 (what a JS number is).
     fn int(&mut self) -> Option<u64> {
         let b: [u8; 8] = self.take(8)?.try_into().ok()?;
-        let v = f64::from_le_bytes(b);
-        let ok = v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= MAX_SAFE_INTEGER as f64;
-        #[expect(
-            clippy::cast_possible_truncation,
-            clippy::cast_sign_loss,
-            reason = "checked above: a non-negative integer no larger than 2^53 - 1"
-        )]
-        ok.then_some(v as u64)
+        super::safe_count(f64::from_le_bytes(b))
     }
     /// A string borrowed from the buffer.
     fn text(&mut self) -> Option<&'a str> {
