@@ -14,6 +14,11 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
+/// mimalloc instead of the platform allocator: the server's request path allocates from every
+/// worker thread at once, where glibc's arenas contend (docs/BENCHMARKS.md, the gateway rows).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Which engine decides.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum EngineKind {

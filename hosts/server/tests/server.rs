@@ -2463,6 +2463,12 @@ async fn a_decision_reads_its_state_in_one_statement() {
         assert_eq!(fresh.account.created, now);
         assert!(fresh.orgs.is_empty() && fresh.account_failures.is_empty());
         assert_eq!(fresh.package_access, None);
+        // No maintainers kept: anyone may write (as `owners::may_write` reads the store).
+        assert!(fresh.maintainers.is_empty() && fresh.may_write(&bob));
+        store
+            .set_maintainers(&pkg, &[bob.clone(), alice.clone()])
+            .await
+            .unwrap();
         store
             .set_package_access(&pkg, "tfa-no-tokens")
             .await
@@ -2516,6 +2522,17 @@ async fn a_decision_reads_its_state_in_one_statement() {
             store.package_access(&pkg).await.unwrap()
         );
         assert_eq!(state.package_access.as_deref(), Some("tfa-no-tokens"));
+        let kept: Vec<String> = store
+            .maintainers(&pkg)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(state.maintainers, kept);
+        assert_eq!(state.maintainers.len(), 2);
+        assert!(state.may_write(&alice) && state.may_write(&bob));
+        assert!(!state.may_write(&format!("ds-mallory-{id}")));
         let (fa, fi) = store.failures(&alice, Some(&ip), now).await.unwrap();
         assert_eq!(
             (state.account_failures.clone(), state.ip_failures.clone()),
@@ -2535,7 +2552,47 @@ async fn a_decision_reads_its_state_in_one_statement() {
         // No package, no address: nothing read for them.
         let bare = store.decision_state(&alice, None, None, now).await.unwrap();
         assert_eq!(bare.package_access, None);
-        assert!(bare.ip_failures.is_empty());
+        assert!(bare.ip_failures.is_empty() && bare.maintainers.is_empty());
+        store.close().await;
+    }
+}
+
+/// The hot path's reads run on connections outside the pool, which are not checked before use:
+/// on PostgreSQL, readers whose connections the database cut are replaced and the read answered,
+/// and a write made through the pool is seen by the next read at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_survive_their_connections_being_cut() {
+    use stepup_server::store::{READER_NAME, Store};
+    let dir = tempdir("readers");
+    let id = std::process::id();
+    let account = format!("rd-{id}");
+    let now = stepup_server::now();
+    for url in store_urls(&dir) {
+        let store = Store::open(&url).await.unwrap();
+        let first = store.decision_state(&account, None, None, now).await.unwrap();
+        assert_eq!(first.account.tfa_mode, None);
+        if let stepup_server::store::StoreUrl::Postgres(pg) = &url {
+            let cut = sqlx::query_scalar::<_, bool>(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+            )
+            .bind(READER_NAME);
+            let admin = sqlx::PgPool::connect(pg).await.unwrap();
+            let cut = cut.fetch_all(&admin).await.unwrap();
+            assert!(!cut.is_empty(), "no reader connection to cut");
+            admin.close().await;
+        }
+        // Made through the pool, read through a reader (replaced, on PostgreSQL).
+        store
+            .set_maintainers(&format!("rd-pkg-{id}"), std::slice::from_ref(&account))
+            .await
+            .unwrap();
+        for _ in 0..8 {
+            let state = store
+                .decision_state(&account, Some(&format!("rd-pkg-{id}")), None, now)
+                .await
+                .unwrap();
+            assert_eq!(state.maintainers, vec![account.clone()]);
+        }
         store.close().await;
     }
 }

@@ -18,7 +18,7 @@ use stepup_core::{Factor, InputError, Presented, Request, Secrets};
 
 use crate::App;
 use crate::error::ServeError;
-use crate::store::{Account, Claim, Spent};
+use crate::store::{Account, Claim, DecisionState, Spent};
 
 /// How long one accepted code also covers the other requests of the same npm command
 /// (unpublish = PUT + DELETE), never the same request twice.
@@ -181,7 +181,52 @@ pub async fn decide(
     credential: &Credential,
     action: &Action,
 ) -> Result<Decided, ServeError> {
-    decide_settling(app, call, account, credential, action, Settle::Now).await
+    decide_settling(app, call, account, credential, action, Settle::Now, None).await
+}
+
+/// What deciding `action` for `account` reads from the store, read ahead so a gateway check on
+/// the same state (the package's maintainers) costs no statement of its own; hand it to
+/// [`decide_with_state`].
+pub async fn state_for(
+    app: &App,
+    call: &Call,
+    account: &str,
+    action: &Action,
+) -> Result<DecisionState, ServeError> {
+    let read = std::time::Instant::now();
+    let state = app
+        .store
+        .decision_state(
+            account,
+            action.package.as_deref(),
+            call.ip.as_deref(),
+            call.now,
+        )
+        .await?;
+    app.metrics.store("decision-read", read.elapsed());
+    Ok(state)
+}
+
+/// As [`decide`], with the state [`state_for`] read for the same call, account and action.
+/// Should a claim be lost to a concurrent request, the state is read again, as it always is.
+pub async fn decide_with_state(
+    app: &App,
+    call: &Call,
+    account: &str,
+    credential: &Credential,
+    action: &Action,
+    state: DecisionState,
+) -> Result<Decided, ServeError> {
+    decide_settling(
+        app,
+        call,
+        account,
+        credential,
+        action,
+        Settle::Now,
+        Some(state),
+    )
+    .await
 }
 
 /// As [`decide`], but an accepted proof's claims are left in [`Decided::spent`] for the caller
@@ -193,7 +238,16 @@ pub async fn decide_deferred(
     credential: &Credential,
     action: &Action,
 ) -> Result<Decided, ServeError> {
-    decide_settling(app, call, account, credential, action, Settle::WithWrite).await
+    decide_settling(
+        app,
+        call,
+        account,
+        credential,
+        action,
+        Settle::WithWrite,
+        None,
+    )
+    .await
 }
 
 /// The answer when a deferred proof lost at commit (a concurrent request spent it first):
@@ -222,6 +276,7 @@ async fn decide_settling(
     credential: &Credential,
     action: &Action,
     settle: Settle,
+    mut read_ahead: Option<DecisionState>,
 ) -> Result<Decided, ServeError> {
     let package = action.package.as_deref();
     let op = operation(call, action);
@@ -286,10 +341,15 @@ async fn decide_settling(
     .map_err(ServeError::Input)?;
     for _ in 0..4 {
         let read = std::time::Instant::now();
-        let state = app
-            .store
-            .decision_state(account, package, call.ip.as_deref(), call.now)
-            .await?;
+        let ahead = read_ahead.is_some();
+        let state = match read_ahead.take() {
+            Some(state) => state,
+            None => {
+                app.store
+                    .decision_state(account, package, call.ip.as_deref(), call.now)
+                    .await?
+            }
+        };
         let acct = state.account;
         // The engine reads secrets only to verify what is presented (SPEC §8.13): a request
         // presenting nothing (nearly every read) neither reads the recovery codes nor opens a
@@ -299,7 +359,9 @@ async fn decide_settling(
         } else {
             Vec::new()
         };
-        app.metrics.store("decision-read", read.elapsed());
+        if !ahead || presented.is_some() {
+            app.metrics.store("decision-read", read.elapsed());
+        }
         let package_access = match (package, &state.package_access) {
             (Some(name), Some(access)) => {
                 Some(PublishingAccess::from_name(access).ok_or_else(|| {

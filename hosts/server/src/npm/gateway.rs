@@ -170,16 +170,30 @@ pub async fn proxy(
                 {
                     return Ok(r);
                 }
+                let mut call = super::call_for(&app, peer, &classified.key, &parts.headers);
+                call.operation.clone_from(&classified.operation);
+                // The decision's state, read once: it carries the package's maintainers too.
+                let state = super::decide::state_for(&app, &call, &id.account, &action).await?;
                 // Where the gateway keeps a package's maintainers, only they write to it.
                 if let Some(pkg) = classified.package.as_deref()
                     && classified.maintainers_only
-                    && !super::owners::may_write(&app, pkg, &id.account).await?
+                    && !if action.package.as_deref() == Some(pkg) {
+                        state.may_write(&id.account)
+                    } else {
+                        super::owners::may_write(&app, pkg, &id.account).await?
+                    }
                 {
                     return Ok(not_a_maintainer(pkg));
                 }
-                let mut call = super::call_for(&app, peer, &classified.key, &parts.headers);
-                call.operation.clone_from(&classified.operation);
-                let d = decide(&app, &call, &id.account, &id.credential, &action).await?;
+                let d = super::decide::decide_with_state(
+                    &app,
+                    &call,
+                    &id.account,
+                    &id.credential,
+                    &action,
+                    state,
+                )
+                .await?;
                 if !read || !d.allowed() {
                     tracing::info!(account = %id.account, kind = action.kind.as_str(), key = %classified.key, reason = d.decision.reason.as_str(), rule = %d.decision.rule, "decided");
                 }

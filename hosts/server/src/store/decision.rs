@@ -1,6 +1,6 @@
 //! What one decision reads about its account, in one statement: the account's row, the
-//! package's publishing setting, the orgs the account belongs to and the failure times the
-//! throttle counts. Every npm request is decided, so these are one round trip to the store
+//! package's publishing setting and maintainers, the orgs the account belongs to and the failure
+//! times the throttle counts. Every npm request is decided, so these are one round trip to the store
 //! instead of one each (which PostgreSQL makes a network round trip each). The lists come back
 //! aggregated into one text column each, with a separator no name or number contains.
 
@@ -22,6 +22,7 @@ macro_rules! decision_state_sql {
             "email_code, email, fullname, created, ",
             "(SELECT COUNT(*) FROM webauthn_credentials w WHERE w.account = accounts.name) AS security_keys, ",
             "(SELECT publishing_access FROM packages WHERE name = $2) AS package_access, ",
+            "(SELECT ", $agg, "(account, $5) FROM maintainers WHERE package = $2) AS maintainers, ",
             "(SELECT ", $agg, "(CAST(o.enforce_tfa AS TEXT) || o.name, $5) FROM org_members m ",
             "JOIN orgs o ON o.name = m.org WHERE m.account = $1 AND m.accepted = 1) AS orgs, ",
             "(SELECT ", $agg, "(CAST(at AS TEXT), $5) FROM failures WHERE account = $1 AND at > $3) AS account_failures, ",
@@ -41,12 +42,22 @@ pub struct DecisionState {
     pub account: Account,
     /// The package's publishing setting, when one is kept.
     pub package_access: Option<String>,
+    /// The package's maintainers as the gateway keeps them, by name (empty: none kept).
+    pub maintainers: Vec<String>,
     /// `(org, enforces 2FA)`, by name.
     pub orgs: Vec<(String, bool)>,
     /// The account's failure times in the last day, oldest first.
     pub account_failures: Vec<i64>,
     /// The client address's failure times in the last day, oldest first.
     pub ip_failures: Vec<i64>,
+}
+
+impl DecisionState {
+    /// Whether `account` may write to the package: it maintains it, or the gateway keeps no
+    /// maintainers for it (as [`Store::maintainers`] is read by `owners::may_write`).
+    pub fn may_write(&self, account: &str) -> bool {
+        self.maintainers.is_empty() || self.maintainers.iter().any(|m| m == account)
+    }
 }
 
 impl Store {
@@ -80,13 +91,15 @@ impl Store {
         } else {
             DECISION_STATE_SQLITE
         };
-        let Some(row) = sqlx::query(sql)
-            .bind(account)
-            .bind(package)
-            .bind(now - FAILURE_HORIZON)
-            .bind(ip)
-            .bind(SEPARATOR)
-            .fetch_optional(&self.pool)
+        let Some(row) = self
+            .read_optional(|| {
+                sqlx::query(sql)
+                    .bind(account)
+                    .bind(package)
+                    .bind(now - FAILURE_HORIZON)
+                    .bind(ip)
+                    .bind(SEPARATOR)
+            })
             .await?
         else {
             return Ok(None);
@@ -124,9 +137,12 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()?;
         orgs.sort();
         let package_access: Option<String> = row.try_get("package_access")?;
+        let mut maintainers = items("maintainers")?;
+        maintainers.sort();
         Ok(Some(DecisionState {
             account: account_row,
             package_access,
+            maintainers,
             orgs,
             account_failures: times("account_failures")?,
             ip_failures: times("ip_failures")?,

@@ -26,6 +26,7 @@ mod operations;
 mod orgs;
 mod packages;
 mod population;
+mod readers;
 mod recovery_codes;
 mod security_keys;
 mod staged;
@@ -58,6 +59,20 @@ impl StoreUrl {
         match self {
             StoreUrl::Sqlite(path) => format!("sqlite://{path}?mode=rwc"),
             StoreUrl::Postgres(url) => url.clone(),
+        }
+    }
+
+    /// Where the hot path's readers connect: SQLite read-only; `None` for an in-memory SQLite
+    /// database, which only its own connection sees.
+    fn reader_url(&self) -> Option<String> {
+        match self {
+            StoreUrl::Sqlite(path) if path.is_empty() || path == ":memory:" => None,
+            StoreUrl::Sqlite(path) => Some(format!("sqlite://{path}?mode=ro")),
+            // Named, so an operator tells them apart in `pg_stat_activity`.
+            StoreUrl::Postgres(url) => Some(format!(
+                "{url}{}application_name={READER_NAME}",
+                if url.contains('?') { '&' } else { '?' }
+            )),
         }
     }
 }
@@ -97,10 +112,15 @@ fn private_file(path: &std::path::Path) -> Result<(), ServeError> {
     Ok(())
 }
 
+/// The PostgreSQL `application_name` of the hot path's readers.
+pub const READER_NAME: &str = "stepup-reader";
+
 /// The store.
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
+    /// Connections outside the pool for the reads of every npm request (`None`: the pool reads).
+    readers: Option<std::sync::Arc<readers::Readers>>,
     postgres: bool,
     /// The SQLite file and its identity (device, inode) when opened: a file deleted or
     /// replaced under the running server keeps answering from the open descriptor, so
@@ -176,6 +196,30 @@ fn migrator() -> Migrator {
             })
             .collect(),
     )
+}
+
+impl Store {
+    /// Runs one read of the hot path on a reader (the pool when there are none).
+    async fn read_optional<'q>(
+        &self,
+        build: impl Fn() -> readers::Query<'q>,
+    ) -> Result<Option<AnyRow>, ServeError> {
+        match &self.readers {
+            Some(r) => r.fetch_optional(build).await,
+            None => Ok(build().fetch_optional(&self.pool).await?),
+        }
+    }
+
+    /// As [`Store::read_optional`], for every row.
+    async fn read_all<'q>(
+        &self,
+        build: impl Fn() -> readers::Query<'q>,
+    ) -> Result<Vec<AnyRow>, ServeError> {
+        match &self.readers {
+            Some(r) => r.fetch_all(build).await,
+            None => Ok(build().fetch_all(&self.pool).await?),
+        }
+    }
 }
 
 fn opt_str(row: &AnyRow, col: &str) -> Result<Option<String>, sqlx::Error> {
@@ -257,8 +301,12 @@ impl Store {
             }
             _ => None,
         };
+        let readers = url
+            .reader_url()
+            .map(|u| std::sync::Arc::new(readers::Readers::new(u, postgres, 4)));
         let store = Store {
             pool,
+            readers,
             postgres,
             file,
         };

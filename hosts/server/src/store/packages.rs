@@ -67,13 +67,15 @@ impl Store {
 
     /// The maintainers the gateway keeps for `package`, with their profile e-mail, by name.
     pub async fn maintainers(&self, package: &str) -> Result<Vec<(String, String)>, ServeError> {
-        let rows = sqlx::query(
-            "SELECT m.account AS account, COALESCE(a.email, '') AS email FROM maintainers m \
-             LEFT JOIN accounts a ON a.name = m.account WHERE m.package = $1 ORDER BY m.account",
-        )
-        .bind(package)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = self
+            .read_all(|| {
+                sqlx::query(
+                    "SELECT m.account AS account, COALESCE(a.email, '') AS email FROM maintainers m \
+                     LEFT JOIN accounts a ON a.name = m.account WHERE m.package = $1 ORDER BY m.account",
+                )
+                .bind(package)
+            })
+            .await?;
         rows.iter()
             .map(|r| Ok((r.try_get("account")?, r.try_get("email")?)))
             .collect::<Result<_, sqlx::Error>>()

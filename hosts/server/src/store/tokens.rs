@@ -1,7 +1,6 @@
 //! Tokens: only their SHA-512 is stored, with the SPEC credential they present and the
 //! sealed upstream credential.
 
-use sqlx::AssertSqlSafe;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -85,16 +84,21 @@ impl sqlx::FromRow<'_, AnyRow> for TokenRow {
     }
 }
 
-impl Store {
-    const TOKEN_COLUMNS: &'static str = "key, account, prefix, name, description, credential, upstream, readonly, cidr, created, expires";
+/// A token row's columns, as a literal so statements can be made at compile time.
+macro_rules! token_columns {
+    () => {
+        "key, account, prefix, name, description, credential, upstream, readonly, cidr, created, expires"
+    };
+}
 
+impl Store {
     /// The token with this key.
     pub async fn token(&self, key: &str) -> Result<Option<TokenRow>, ServeError> {
-        let q = format!("SELECT {} FROM tokens WHERE key = $1", Self::TOKEN_COLUMNS);
-        Ok(sqlx::query_as::<_, TokenRow>(AssertSqlSafe(q))
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await?)
+        const SQL: &str = concat!("SELECT ", token_columns!(), " FROM tokens WHERE key = $1");
+        let row = self.read_optional(|| sqlx::query(SQL).bind(key)).await?;
+        Ok(row
+            .map(|r| <TokenRow as sqlx::FromRow<'_, _>>::from_row(&r))
+            .transpose()?)
     }
 
     /// One page of the account's tokens, newest first, and the total.
@@ -104,11 +108,12 @@ impl Store {
         offset: i64,
         limit: i64,
     ) -> Result<(Vec<TokenRow>, i64), ServeError> {
-        let q = format!(
-            "SELECT {} FROM tokens WHERE account = $1 ORDER BY created DESC, key LIMIT $2 OFFSET $3",
-            Self::TOKEN_COLUMNS
+        const SQL: &str = concat!(
+            "SELECT ",
+            token_columns!(),
+            " FROM tokens WHERE account = $1 ORDER BY created DESC, key LIMIT $2 OFFSET $3"
         );
-        let list = sqlx::query_as::<_, TokenRow>(AssertSqlSafe(q))
+        let list = sqlx::query_as::<_, TokenRow>(SQL)
             .bind(name)
             .bind(limit)
             .bind(offset)
