@@ -2,7 +2,9 @@
 # Load on loopback with wrk (Debian's package): the decision API, and a challenged publish through
 # the gateway (token lookup, account state from the store, the component's decision, npm's 401).
 # Prints wrk's report for each and the medians over LOAD_ROUNDS rounds (LOAD_JSON=FILE: also as
-# JSON for scripts/bench-report.py); docs/BENCHMARKS.md records the figures.
+# JSON for scripts/bench-report.py); docs/BENCHMARKS.md records the figures. The store is a new
+# SQLite file, or with LOAD_DATABASE_URL=postgres://… that PostgreSQL database (an account of
+# its own per run; LOAD_SECRET_KEY: the key that database was created with).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
@@ -35,18 +37,23 @@ s.serve_forever()
 PY
 while [ ! -s "$dir/up.port" ]; do sleep 0.1; done
 echo '{"login_verification": {"stages": [], "brown_outs": []}}' > "$dir/policy.json"
-STEPUP_SECRET_KEY=$(openssl rand -hex 32 2>/dev/null || python3 -c 'import secrets;print(secrets.token_hex(32))') \
+STEPUP_SECRET_KEY=${LOAD_SECRET_KEY:-$(openssl rand -hex 32 2>/dev/null || python3 -c 'import secrets;print(secrets.token_hex(32))')} \
   STEPUP_LOG=warn target/release/stepup serve --init-store --listen 127.0.0.1:18787 --db "$dir/db.sqlite3" \
-  --config "$dir/policy.json" --upstream "http://127.0.0.1:$(cat "$dir/up.port")" &
-until curl -sf http://127.0.0.1:18787/v1/health >/dev/null; do sleep 0.2; done
+  ${LOAD_DATABASE_URL:+--database-url "$LOAD_DATABASE_URL"} --config "$dir/policy.json" --upstream "http://127.0.0.1:$(cat "$dir/up.port")" &
+server=$!
+until curl -sf http://127.0.0.1:18787/v1/health >/dev/null; do
+  kill -0 "$server" 2>/dev/null || { echo "load.sh: the server did not start" >&2; exit 1; }
+  sleep 0.2
+done
 # An account with 2FA (auth-and-writes) and a session token, set up over the npm API.
-token=$(python3 - <<'PY'
-import base64, hmac, json, struct, time, urllib.request
+token=$(LOAD_ACCOUNT="loadtest-$$-$(date +%s)" python3 - <<'PY'
+import base64, hmac, json, os, struct, time, urllib.request
 base = "http://127.0.0.1:18787"
 def call(method, path, body, token=None):
     req = urllib.request.Request(base + path, data=json.dumps(body).encode(), method=method, headers={"content-type": "application/json", **({"authorization": "Bearer " + token} if token else {})})
     return json.load(urllib.request.urlopen(req))
-tok = call("PUT", "/-/user/org.couchdb.user:loadtest", {"name": "loadtest", "password": "pw"})["token"]
+name = os.environ["LOAD_ACCOUNT"]
+tok = call("PUT", "/-/user/org.couchdb.user:" + name, {"name": name, "password": "pw"})["token"]
 uri = call("POST", "/-/npm/v1/user", {"tfa": {"password": "pw", "mode": "auth-and-writes"}}, tok)["tfa"]
 secret = uri.split("secret=")[1].split("&")[0]
 key = base64.b32decode(secret + "=" * (-len(secret) % 8))

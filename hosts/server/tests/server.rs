@@ -2569,7 +2569,10 @@ async fn reads_survive_their_connections_being_cut() {
     let now = stepup_server::now();
     for url in store_urls(&dir) {
         let store = Store::open(&url).await.unwrap();
-        let first = store.decision_state(&account, None, None, now).await.unwrap();
+        let first = store
+            .decision_state(&account, None, None, now)
+            .await
+            .unwrap();
         assert_eq!(first.account.tfa_mode, None);
         if let stepup_server::store::StoreUrl::Postgres(pg) = &url {
             let cut = sqlx::query_scalar::<_, bool>(
