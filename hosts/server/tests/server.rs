@@ -2533,6 +2533,15 @@ async fn a_decision_reads_its_state_in_one_statement() {
         assert_eq!(state.maintainers.len(), 2);
         assert!(state.may_write(&alice) && state.may_write(&bob));
         assert!(!state.may_write(&format!("ds-mallory-{id}")));
+        // A kept name that is empty still counts: the list is not read as "none kept".
+        let odd = format!("ds-odd-{id}");
+        store.set_maintainers(&odd, &[String::new()]).await.unwrap();
+        let odd_state = store
+            .decision_state(&alice, Some(&odd), None, now)
+            .await
+            .unwrap();
+        assert_eq!(odd_state.maintainers, vec![String::new()]);
+        assert!(!odd_state.may_write(&alice));
         let (fa, fi) = store.failures(&alice, Some(&ip), now).await.unwrap();
         assert_eq!(
             (state.account_failures.clone(), state.ip_failures.clone()),

@@ -137,7 +137,10 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()?;
         orgs.sort();
         let package_access: Option<String> = row.try_get("package_access")?;
-        let mut maintainers = items("maintainers")?;
+        // Every kept name counts, even an empty one: a list read as empty lets anyone write.
+        let mut maintainers: Vec<String> = opt_str(&row, "maintainers")?
+            .map(|s| s.split(SEPARATOR).map(str::to_owned).collect())
+            .unwrap_or_default();
         maintainers.sort();
         Ok(Some(DecisionState {
             account: account_row,
