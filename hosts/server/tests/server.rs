@@ -2020,6 +2020,88 @@ async fn two_codes_for_one_command_at_once_are_each_accepted_once() {
     }
 }
 
+/// An address with more failures in a day than a request may carry (many clients behind one
+/// address, no throttle configured), and an account guessed at as often, are still decided: a
+/// wrong code is a 401, a right one is accepted. Before the store read the newest failures only,
+/// each of their requests was a 400 (the engine refuses the oversized list), for everyone there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crowded_address_and_a_guessed_at_account_are_still_decided() {
+    use stepup_core::contract::request::MAX_FAILURES;
+    use stepup_server::store::{Store, StoreUrl};
+    let (upstream, _task) = fake_upstream().await;
+    let urls: Vec<Option<String>> = std::iter::once(None)
+        .chain(
+            std::env::var("STEPUP_TEST_DATABASE_URL")
+                .ok()
+                .filter(|u| !u.is_empty())
+                .map(Some),
+        )
+        .collect();
+    for (n, database_url) in urls.into_iter().enumerate() {
+        let dir = tempdir(&format!("crowded-{n}"));
+        let config = dir.join("policy.json");
+        std::fs::write(&config, r#"{"login_verification": {"stages": [], "brown_outs": []}, "throttle": {"account": [], "ip": []}}"#).unwrap();
+        let mut opts = options(&dir);
+        opts.upstream = Some(upstream.clone());
+        opts.config = Some(config);
+        opts.database_url.clone_from(&database_url);
+        let server = start(&opts).await.unwrap();
+        let http = Http::new();
+        let name = format!("crowded{}x{n}", std::process::id());
+        let (token, secret, recovery) = enrol(&http, &server, &name).await;
+        // A wrong code of the right shape: not one of the steps the engine accepts now.
+        let cfg = stepup_core::Policy::default().config().totp;
+        let t = u64::try_from(stepup_server::now()).unwrap();
+        let near: Vec<String> = [t - 60, t - 30, t, t + 30, t + 60]
+            .iter()
+            .map(|&at| stepup_core::codes::totp::generate(&cfg, &secret, at))
+            .collect();
+        let wrong = ["000000", "111111", "222222", "333333", "444444", "555555"]
+            .into_iter()
+            .find(|c| !near.iter().any(|n| n == c))
+            .unwrap()
+            .to_owned();
+        // The failures, written beside the running server into its store.
+        let store_url = match &database_url {
+            Some(u) => StoreUrl::Postgres(u.clone()),
+            None => StoreUrl::Sqlite(opts.db.display().to_string()),
+        };
+        let store = Store::open(&store_url).await.unwrap();
+        let now = stepup_server::now();
+        for i in 0..MAX_FAILURES + 2 {
+            let at = now - 1 - i64::try_from(i).unwrap();
+            store
+                .record_failure(Some(&name), Some("127.0.0.1"), at)
+                .await
+                .unwrap();
+        }
+        store.close().await;
+        let target = url(&server, &format!("/-/package/c-{name}/dist-tags/next"));
+        let put = |code: String| {
+            let (target, token) = (target.clone(), token.clone());
+            async move {
+                Http::new()
+                    .json(
+                        Method::PUT,
+                        &target,
+                        &[("authorization", &token), ("npm-otp", &code)],
+                        &json!("1.0.0"),
+                    )
+                    .await
+            }
+        };
+        let (s, _, v) = put(wrong).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "a wrong code: {v}");
+        let (s, _, v) = put(recovery[0].clone()).await;
+        assert_eq!(s, StatusCode::CREATED, "a right code: {v}");
+        // The account's failures are cleared by the right code; the address's stay, and the
+        // next right code is accepted all the same.
+        let (s, _, v) = put(recovery[1].clone()).await;
+        assert_eq!(s, StatusCode::CREATED, "from the crowded address: {v}");
+        server.shutdown().await.unwrap();
+    }
+}
+
 /// A store opened with another key, or in place of the store recorded beside the key file (a
 /// wrong `--db`, a replaced volume), stops the server at start, naming what differs; deleting
 /// the record accepts the store on purpose.
@@ -2464,7 +2546,7 @@ async fn a_decision_reads_its_state_in_one_statement() {
         assert!(fresh.orgs.is_empty() && fresh.account_failures.is_empty());
         assert_eq!(fresh.package_access, None);
         // No maintainers kept: anyone may write (as `owners::may_write` reads the store).
-        assert!(fresh.maintainers.is_empty() && fresh.may_write(&bob));
+        assert!(!fresh.maintainers_kept && !fresh.maintainer && fresh.may_write());
         store
             .set_maintainers(&pkg, &[bob.clone(), alice.clone()])
             .await
@@ -2529,19 +2611,39 @@ async fn a_decision_reads_its_state_in_one_statement() {
             .into_iter()
             .map(|(n, _)| n)
             .collect();
-        assert_eq!(state.maintainers, kept);
-        assert_eq!(state.maintainers.len(), 2);
-        assert!(state.may_write(&alice) && state.may_write(&bob));
-        assert!(!state.may_write(&format!("ds-mallory-{id}")));
-        // A kept name that is empty still counts: the list is not read as "none kept".
-        let odd = format!("ds-odd-{id}");
-        store.set_maintainers(&odd, &[String::new()]).await.unwrap();
-        let odd_state = store
-            .decision_state(&alice, Some(&odd), None, now)
+        assert_eq!(kept.len(), 2);
+        // Kept, and Alice is one: she writes; Mallory, not on the list, does not. The list is
+        // compared in SQL, as `owners::may_write` compares it.
+        assert!(state.maintainers_kept && state.maintainer && state.may_write());
+        let mallory = format!("ds-mallory-{id}");
+        let other = store
+            .decision_state(&mallory, Some(&pkg), None, now)
             .await
             .unwrap();
-        assert_eq!(odd_state.maintainers, vec![String::new()]);
-        assert!(!odd_state.may_write(&alice));
+        assert!(other.maintainers_kept && !other.maintainer && !other.may_write());
+        // Names are compared whole: one that only begins or ends like a maintainer's is not one,
+        // nor a name holding the unit separator an aggregated list would have split on.
+        let odd = format!("ds-odd-{id}");
+        let joined = format!("{alice}\u{1f}{bob}");
+        store
+            .set_maintainers(&odd, &[String::new(), joined.clone()])
+            .await
+            .unwrap();
+        for who in [&alice, &bob] {
+            let s = store
+                .decision_state(who, Some(&odd), None, now)
+                .await
+                .unwrap();
+            assert!(
+                s.maintainers_kept && !s.maintainer && !s.may_write(),
+                "{who}"
+            );
+        }
+        let s = store
+            .decision_state(&joined, Some(&odd), None, now)
+            .await
+            .unwrap();
+        assert!(s.may_write());
         let (fa, fi) = store.failures(&alice, Some(&ip), now).await.unwrap();
         assert_eq!(
             (state.account_failures.clone(), state.ip_failures.clone()),
@@ -2549,6 +2651,40 @@ async fn a_decision_reads_its_state_in_one_statement() {
         );
         assert_eq!(state.account_failures, vec![now - 20, now - 10]);
         assert_eq!(state.ip_failures.len(), 4, "{:?}", state.ip_failures);
+        // More failures than a request may carry (an address many clients share, an account
+        // under guessing with no throttle configured): the newest are read, oldest first, so
+        // the request stays valid and every window is still counted.
+        use stepup_core::contract::request::MAX_FAILURES;
+        // Names of this run alone (a PostgreSQL store outlives runs; failures stay a day).
+        let salt = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let busy = format!("ds-busy-{id}-{salt}");
+        let busy_ip = format!("fd00::{:x}:{:x}", id % 0xffff, salt % 0xffff);
+        let extra = 3;
+        for i in 0..MAX_FAILURES + extra {
+            let at = now - 1_000 - i64::try_from(i).unwrap();
+            store
+                .record_failure(Some(&busy), Some(&busy_ip), at)
+                .await
+                .unwrap();
+        }
+        let crowded = store
+            .decision_state(&busy, None, Some(&busy_ip), now)
+            .await
+            .unwrap();
+        let newest: Vec<i64> = (0..MAX_FAILURES)
+            .rev()
+            .map(|i| now - 1_000 - i64::try_from(i).unwrap())
+            .collect();
+        for list in [&crowded.account_failures, &crowded.ip_failures] {
+            assert_eq!(
+                (list.len(), list.first(), list.last()),
+                (MAX_FAILURES, newest.first(), newest.last())
+            );
+            assert!(list == &newest);
+        }
         let row = store.account(&alice).await.unwrap().unwrap();
         assert_eq!(
             (
@@ -2561,7 +2697,7 @@ async fn a_decision_reads_its_state_in_one_statement() {
         // No package, no address: nothing read for them.
         let bare = store.decision_state(&alice, None, None, now).await.unwrap();
         assert_eq!(bare.package_access, None);
-        assert!(bare.ip_failures.is_empty() && bare.maintainers.is_empty());
+        assert!(bare.ip_failures.is_empty() && !bare.maintainers_kept);
         store.close().await;
     }
 }
@@ -2603,7 +2739,7 @@ async fn reads_survive_their_connections_being_cut() {
                 .decision_state(&account, Some(&format!("rd-pkg-{id}")), None, now)
                 .await
                 .unwrap();
-            assert_eq!(state.maintainers, vec![account.clone()]);
+            assert!(state.maintainers_kept && state.maintainer);
         }
         store.close().await;
     }

@@ -340,28 +340,22 @@ async fn decide_settling(
     .transpose()
     .map_err(ServeError::Input)?;
     for _ in 0..4 {
-        let read = std::time::Instant::now();
-        let ahead = read_ahead.is_some();
         let state = match read_ahead.take() {
             Some(state) => state,
-            None => {
-                app.store
-                    .decision_state(account, package, call.ip.as_deref(), call.now)
-                    .await?
-            }
+            None => state_for(app, call, account, action).await?,
         };
         let acct = state.account;
         // The engine reads secrets only to verify what is presented (SPEC §8.13): a request
         // presenting nothing (nearly every read) neither reads the recovery codes nor opens a
         // sealed secret.
         let codes = if presented.is_some() {
-            app.store.recovery_codes(account).await?
+            let read = std::time::Instant::now();
+            let codes = app.store.recovery_codes(account).await?;
+            app.metrics.store("decision-read", read.elapsed());
+            codes
         } else {
             Vec::new()
         };
-        if !ahead || presented.is_some() {
-            app.metrics.store("decision-read", read.elapsed());
-        }
         let package_access = match (package, &state.package_access) {
             (Some(name), Some(access)) => {
                 Some(PublishingAccess::from_name(access).ok_or_else(|| {

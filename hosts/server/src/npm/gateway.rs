@@ -174,16 +174,19 @@ pub async fn proxy(
                 call.operation.clone_from(&classified.operation);
                 // The decision's state, read once: it carries the package's maintainers too.
                 let state = super::decide::state_for(&app, &call, &id.account, &action).await?;
-                // Where the gateway keeps a package's maintainers, only they write to it.
+                // Where the gateway keeps a package's maintainers, only they write to it. The
+                // state carries the action's package's list; another package's is read for it.
                 if let Some(pkg) = classified.package.as_deref()
                     && classified.maintainers_only
-                    && !if action.package.as_deref() == Some(pkg) {
-                        state.may_write(&id.account)
+                {
+                    let may = if action.package.as_deref() == Some(pkg) {
+                        state.may_write()
                     } else {
                         super::owners::may_write(&app, pkg, &id.account).await?
+                    };
+                    if !may {
+                        return Ok(not_a_maintainer(pkg));
                     }
-                {
-                    return Ok(not_a_maintainer(pkg));
                 }
                 let d = super::decide::decide_with_state(
                     &app,

@@ -1,17 +1,27 @@
 //! What one decision reads about its account, in one statement: the account's row, the
 //! package's publishing setting and maintainers, the orgs the account belongs to and the failure
 //! times the throttle counts. Every npm request is decided, so these are one round trip to the store
-//! instead of one each (which PostgreSQL makes a network round trip each). The lists come back
-//! aggregated into one text column each, with a separator no name or number contains.
+//! instead of one each (which PostgreSQL makes a network round trip each). The orgs and the failure
+//! times come back aggregated into one text column each, with a separator no org name (npm's scope
+//! characters) or number contains; the maintainers, whose names are whatever the upstream
+//! answered, are compared in SQL instead (is any kept, is this account one), never split.
 
 use sqlx::Row;
+
+use stepup_core::contract::request::MAX_FAILURES;
 
 use super::failures::FAILURE_HORIZON;
 use super::{Account, Store, opt_str};
 use crate::error::ServeError;
 
-/// Separates the aggregated items (ASCII unit separator: never in a name or a number).
+/// Separates the aggregated items (ASCII unit separator: never in an org's name or a number).
 const SEPARATOR: &str = "\u{1f}";
+
+/// The failure times read per list: the newest ones the engine's request may carry. A window
+/// is full when its newest `limit` failures fall inside it, so the newest [`MAX_FAILURES`]
+/// decide every window whose limit is at most that; more would make the request invalid, and
+/// every request of a busy address (or an attacked account) a 400 instead of a decision.
+const FAILURES_READ: i64 = MAX_FAILURES as i64;
 
 /// The statement, with `$agg` the dialect's name for the string aggregate; made once, at compile
 /// time, so every decision does not format it again.
@@ -22,11 +32,14 @@ macro_rules! decision_state_sql {
             "email_code, email, fullname, created, ",
             "(SELECT COUNT(*) FROM webauthn_credentials w WHERE w.account = accounts.name) AS security_keys, ",
             "(SELECT publishing_access FROM packages WHERE name = $2) AS package_access, ",
-            "(SELECT ", $agg, "(account, $5) FROM maintainers WHERE package = $2) AS maintainers, ",
+            "(SELECT COUNT(*) FROM maintainers WHERE package = $2) AS maintainers_kept, ",
+            "(SELECT COUNT(*) FROM maintainers WHERE package = $2 AND account = $1) AS maintainer, ",
             "(SELECT ", $agg, "(CAST(o.enforce_tfa AS TEXT) || o.name, $5) FROM org_members m ",
             "JOIN orgs o ON o.name = m.org WHERE m.account = $1 AND m.accepted = 1) AS orgs, ",
-            "(SELECT ", $agg, "(CAST(at AS TEXT), $5) FROM failures WHERE account = $1 AND at > $3) AS account_failures, ",
-            "(SELECT ", $agg, "(CAST(at AS TEXT), $5) FROM failures WHERE ip = $4 AND at > $3) AS ip_failures ",
+            "(SELECT ", $agg, "(CAST(at AS TEXT), $5) FROM (SELECT at FROM failures ",
+            "WHERE account = $1 AND at > $3 ORDER BY at DESC LIMIT $6) AS f) AS account_failures, ",
+            "(SELECT ", $agg, "(CAST(at AS TEXT), $5) FROM (SELECT at FROM failures ",
+            "WHERE ip = $4 AND at > $3 ORDER BY at DESC LIMIT $6) AS f) AS ip_failures ",
             "FROM accounts WHERE name = $1"
         )
     };
@@ -42,21 +55,25 @@ pub struct DecisionState {
     pub account: Account,
     /// The package's publishing setting, when one is kept.
     pub package_access: Option<String>,
-    /// The package's maintainers as the gateway keeps them, by name (empty: none kept).
-    pub maintainers: Vec<String>,
+    /// Whether the gateway keeps maintainers for the package.
+    pub maintainers_kept: bool,
+    /// Whether the account is one of them.
+    pub maintainer: bool,
     /// `(org, enforces 2FA)`, by name.
     pub orgs: Vec<(String, bool)>,
-    /// The account's failure times in the last day, oldest first.
+    /// The account's failure times in the last day, oldest first: the newest
+    /// [`MAX_FAILURES`] of them.
     pub account_failures: Vec<i64>,
-    /// The client address's failure times in the last day, oldest first.
+    /// The client address's failure times in the last day, oldest first: the newest
+    /// [`MAX_FAILURES`] of them.
     pub ip_failures: Vec<i64>,
 }
 
 impl DecisionState {
-    /// Whether `account` may write to the package: it maintains it, or the gateway keeps no
-    /// maintainers for it (as [`Store::maintainers`] is read by `owners::may_write`).
-    pub fn may_write(&self, account: &str) -> bool {
-        self.maintainers.is_empty() || self.maintainers.iter().any(|m| m == account)
+    /// Whether the account may write to the package by the gateway's list: it keeps none (the
+    /// upstream's own rules decide) or lists the account, the rule of [`super::may_write`].
+    pub fn may_write(&self) -> bool {
+        !self.maintainers_kept || self.maintainer
     }
 }
 
@@ -99,6 +116,7 @@ impl Store {
                     .bind(now - FAILURE_HORIZON)
                     .bind(ip)
                     .bind(SEPARATOR)
+                    .bind(FAILURES_READ)
             })
             .await?
         else {
@@ -137,15 +155,14 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()?;
         orgs.sort();
         let package_access: Option<String> = row.try_get("package_access")?;
-        // Every kept name counts, even an empty one: a list read as empty lets anyone write.
-        let mut maintainers: Vec<String> = opt_str(&row, "maintainers")?
-            .map(|s| s.split(SEPARATOR).map(str::to_owned).collect())
-            .unwrap_or_default();
-        maintainers.sort();
+        let count = |col: &str| -> Result<i64, ServeError> { Ok(row.try_get::<i64, _>(col)?) };
+        let maintainers_kept = count("maintainers_kept")? > 0;
+        let maintainer = count("maintainer")? > 0;
         Ok(Some(DecisionState {
             account: account_row,
             package_access,
-            maintainers,
+            maintainers_kept,
+            maintainer,
             orgs,
             account_failures: times("account_failures")?,
             ip_failures: times("ip_failures")?,

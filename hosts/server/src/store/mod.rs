@@ -39,6 +39,7 @@ pub use claims::{Claim, Spent};
 pub use decision::DecisionState;
 pub use impact::{ImpactRows, ImportedImpact};
 pub use orgs::{Acceptance, MemberRow, MemberSet};
+pub use packages::may_write;
 pub use population::PopulationRows;
 pub use recovery_codes::CodeRow;
 pub use security_keys::{KeyInfo, KeyRow, Removal};
@@ -199,18 +200,8 @@ fn migrator() -> Migrator {
 }
 
 impl Store {
-    /// Runs one read of the hot path on a reader (the pool when there are none).
-    async fn read_optional<'q>(
-        &self,
-        build: impl Fn() -> readers::Query<'q>,
-    ) -> Result<Option<AnyRow>, ServeError> {
-        match &self.readers {
-            Some(r) => r.fetch_optional(build).await,
-            None => Ok(build().fetch_optional(&self.pool).await?),
-        }
-    }
-
-    /// As [`Store::read_optional`], for every row.
+    /// Runs one read of the hot path on a reader (the pool when there are none), answering its
+    /// rows.
     async fn read_all<'q>(
         &self,
         build: impl Fn() -> readers::Query<'q>,
@@ -219,6 +210,14 @@ impl Store {
             Some(r) => r.fetch_all(build).await,
             None => Ok(build().fetch_all(&self.pool).await?),
         }
+    }
+
+    /// As [`Store::read_all`], for a statement of at most one row.
+    async fn read_optional<'q>(
+        &self,
+        build: impl Fn() -> readers::Query<'q>,
+    ) -> Result<Option<AnyRow>, ServeError> {
+        Ok(self.read_all(build).await?.into_iter().next())
     }
 }
 

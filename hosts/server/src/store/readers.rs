@@ -104,12 +104,4 @@ impl Readers {
             ServeError::from,
         ))
     }
-
-    /// As [`Readers::fetch_all`], for at most one row.
-    pub(super) async fn fetch_optional<'q>(
-        &self,
-        build: impl Fn() -> Query<'q>,
-    ) -> Result<Option<AnyRow>, ServeError> {
-        Ok(self.fetch_all(build).await?.into_iter().next())
-    }
 }
