@@ -5,7 +5,7 @@
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
-const { Store } = require('./store.js');
+const { Store, recentFailures } = require('./store.js');
 
 const now = () => Math.floor(Date.now() / 1000);
 const sha256 = (text) => crypto.createHash('sha256').update(text).digest('hex');
@@ -490,7 +490,7 @@ class StepupMiddleware {
       client: ip ? { ip } : {},
       package: action.package ? { name: action.package, publishing_access: this.store.packageAccess(action.package), ...StepupMiddleware.figures(this.impactIndex.packages[action.package]) } : undefined,
       proofs,
-      failures: { account: state?.failures ?? [], ip: ip ? this.store.ipFailures(ip, t) : [] },
+      failures: { account: recentFailures(state?.failures, t), ip: ip ? this.store.ipFailures(ip, t) : [] },
     };
     const secrets = {};
     if (state?.secret) secrets.totp_secret = this.store.decrypt(state.secret);

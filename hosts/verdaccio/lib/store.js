@@ -8,6 +8,9 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const DAY = 86400;
+/** The most failure times one list of the engine's request carries (core's `MAX_FAILURES`;
+ * the plugin's tests check it against the request schema's `maxItems`). */
+const MAX_FAILURES = 4096;
 
 // scrypt's cost for a passphrase key (node:crypto's maximum memory is raised to fit it).
 const SCRYPT = { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
@@ -226,14 +229,26 @@ class Store {
   }
 
   ipFailures(ip, now) {
-    return (this.data.ipFailures[ip] ?? []).filter((t) => t > now - DAY);
+    return recentFailures(this.data.ipFailures[ip], now);
   }
 
   recordFailure(name, ip, now) {
     const u = this.data.users[name];
-    if (u) u.failures = [...(u.failures ?? []).filter((t) => t > now - DAY), now];
-    if (ip) this.data.ipFailures[ip] = [...this.ipFailures(ip, now), now];
+    if (u) u.failures = recentFailures([...(u.failures ?? []), now], now);
+    if (ip) this.data.ipFailures[ip] = recentFailures([...(this.data.ipFailures[ip] ?? []), now], now);
   }
 }
 
-module.exports = { Store, sealingKey };
+/**
+ * The failure times the engine is given: those of the last day, oldest first, and only the
+ * newest MAX_FAILURES of them. A throttle window is full when its newest `limit` failures fall
+ * inside it, so the newest ones decide every window; a longer list is refused by the engine as
+ * invalid input, which would turn every request from a busy address (or of an account being
+ * guessed at, with no throttle configured) into an error instead of a decision.
+ */
+function recentFailures(list, now) {
+  const recent = (list ?? []).filter((t) => t > now - DAY).sort((a, b) => a - b);
+  return recent.length > MAX_FAILURES ? recent.slice(recent.length - MAX_FAILURES) : recent;
+}
+
+module.exports = { Store, sealingKey, recentFailures, MAX_FAILURES };

@@ -646,3 +646,39 @@ log: { type: stdout, format: json, level: info }
   const still = publish(gina, 'own-me', '1.2.0');
   assert.notEqual(still.code, 0, still.out);
 });
+
+test('P10: an address and an account with more failures in a day than the engine takes are still decided', async () => {
+  // The plugin's bound is the request schema's.
+  const { MAX_FAILURES } = createRequire(import.meta.url)(join(PLUGIN, 'lib', 'store.js'));
+  const schema = JSON.parse(readFileSync(join(PLUGIN, '..', '..', 'core', 'schema', 'request.schema.json'), 'utf8'));
+  assert.equal(schema.$defs.Failures.properties.ip.maxItems, MAX_FAILURES);
+  assert.equal(schema.$defs.Failures.properties.account.maxItems, MAX_FAILURES);
+  // On the suite's own configuration and storage (P9 runs another).
+  await stop();
+  await start();
+  const kate = await addUser('kate', 'kate-pass-1');
+  const secret = await enableOverHttp(kate, 'kate-pass-1');
+  const leo = await addUser('leo', 'leo-pass-1');
+  await enableOverHttp(leo, 'leo-pass-1');
+  // Failures written into the plugin's state while Verdaccio is down: older than the per-IP
+  // window these tests configure (300 s), younger than a day, more than a request may carry.
+  await stop();
+  const file = join(work, 'storage', '.stepup', 'state.json');
+  const data = JSON.parse(readFileSync(file, 'utf8'));
+  const t = Math.floor(Date.now() / 1000);
+  const many = Array.from({ length: MAX_FAILURES + 4 }, (_, i) => t - 400 - i);
+  data.ipFailures['127.0.0.1'] = [...many, ...(data.ipFailures['127.0.0.1'] ?? [])];
+  data.users.leo.failures = many;
+  writeFileSync(file, JSON.stringify(data));
+  await start();
+  // From the crowded address: a wrong code is a wrong code, a right one publishes.
+  const wrong = npm(kate, ['publish', '--otp=000000'], pkg('kate-pkg', '1.0.0'));
+  assert.notEqual(wrong.code, 0);
+  assert.match(wrong.out, /EOTP/, wrong.out);
+  const right = npm(kate, ['publish', `--otp=${await freshCode(secret)}`], pkg('kate-pkg', '1.0.0'));
+  assert.equal(right.code, 0, right.out);
+  // The account guessed at: throttled by its day window, a decision, not an error.
+  const guessed = npm(leo, ['publish', '--otp=000000'], pkg('leo-pkg', '1.0.0'));
+  assert.notEqual(guessed.code, 0);
+  assert.match(guessed.out, /E429/, guessed.out);
+});
