@@ -2704,7 +2704,8 @@ async fn a_decision_reads_its_state_in_one_statement() {
 
 /// The hot path's reads run on connections outside the pool, which are not checked before use:
 /// on PostgreSQL, readers whose connections the database cut are replaced and the read answered,
-/// and a write made through the pool is seen by the next read at once.
+/// and a write made through the pool is seen by the next read at once. Closing the store closes
+/// them: reads are refused after, and SQLite folds its write-ahead log back into the file.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_survive_their_connections_being_cut() {
     use stepup_server::store::{READER_NAME, Store};
@@ -2721,7 +2722,7 @@ async fn reads_survive_their_connections_being_cut() {
         assert_eq!(first.account.tfa_mode, None);
         if let stepup_server::store::StoreUrl::Postgres(pg) = &url {
             let cut = sqlx::query_scalar::<_, bool>(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()",
             )
             .bind(READER_NAME);
             let admin = sqlx::PgPool::connect(pg).await.unwrap();
@@ -2742,5 +2743,19 @@ async fn reads_survive_their_connections_being_cut() {
             assert!(state.maintainers_kept && state.maintainer);
         }
         store.close().await;
+        assert!(
+            store
+                .decision_state(&account, None, None, now)
+                .await
+                .is_err(),
+            "read after close"
+        );
+        if let stepup_server::store::StoreUrl::Sqlite(path) = &url {
+            let wal = format!("{path}-wal");
+            assert!(
+                !std::path::Path::new(&wal).exists(),
+                "{wal} left behind: a connection is still open"
+            );
+        }
     }
 }

@@ -300,9 +300,12 @@ impl Store {
             }
             _ => None,
         };
+        let reader_file = file
+            .as_ref()
+            .and_then(|(p, id)| id.map(|id| (p.clone(), id)));
         let readers = url
             .reader_url()
-            .map(|u| std::sync::Arc::new(readers::Readers::new(u, postgres, 4)));
+            .map(|u| std::sync::Arc::new(readers::Readers::new(u, postgres, reader_file, 4)));
         let store = Store {
             pool,
             readers,
@@ -359,6 +362,9 @@ impl Store {
         .bind(now)
         .execute(&self.pool)
         .await?;
+        // The hot path's reads run on readers: they must answer too.
+        self.read_all(|| sqlx::query("SELECT at FROM probes WHERE id = 1"))
+            .await?;
         Ok(())
     }
 
@@ -401,8 +407,11 @@ impl Store {
         Ok(())
     }
 
-    /// Closes the pool (graceful shutdown).
+    /// Closes the readers, then the pool (graceful shutdown).
     pub async fn close(&self) {
+        if let Some(r) = &self.readers {
+            r.close().await;
+        }
         self.pool.close().await;
     }
 }

@@ -2,18 +2,23 @@
 //! maintainers, the decision's state). sqlx's pool checks each connection it takes back with a
 //! round trip to the connection — on SQLite, to the connection's worker thread — and that check
 //! cannot be turned off; on the gateway's hot path it cost as much as the statement itself. These
-//! statements are single reads, so a reader that fails one is dropped and the statement asked
-//! once more on a fresh connection instead, which is what the pool's check buys.
+//! statements are single reads, so a reader whose connection is lost is replaced and the
+//! statement asked once more on a fresh connection instead, which is what the pool's check buys;
+//! a reader idle long enough for the network to have dropped it is checked first, and every read
+//! is bounded in time as the pool's acquire timeout bounds the other statements.
 //!
-//! On SQLite the readers are opened read-only: nothing on the hot path can write through them.
+//! The readers are read-only (SQLite opens them so; PostgreSQL sessions default to read-only
+//! transactions): nothing on the hot path can write through them.
 //! An in-memory SQLite database belongs to the connection that made it, so there the pool reads.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::{Any, AnyConnection, Connection};
 use tokio::sync::Mutex;
+use tokio::time::Instant;
 
 use crate::error::ServeError;
 
@@ -21,15 +26,37 @@ use crate::error::ServeError;
 /// pool's acquire timeout does).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long one read may take in all, waiting for a reader included: what the pool's acquire
+/// timeout bounds for the other statements. A connection the network dropped without a word
+/// would otherwise hold its requests until the kernel gives up on it.
+const READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A reader unused for this long is checked before its next read (firewalls and proxies drop
+/// idle connections silently); one in steady use is not, which is the point of readers.
+const IDLE_CHECK_AFTER: Duration = Duration::from_secs(30);
+
+/// How long that check may take before the reader is replaced instead.
+const IDLE_CHECK_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// A statement to run, built afresh for each attempt (sqlx's queries own their arguments).
 pub(super) type Query<'q> = sqlx::query::Query<'q, Any, AnyArguments>;
+
+/// One reader's connection and when it last answered.
+struct Reader {
+    conn: AnyConnection,
+    used: Instant,
+}
 
 /// The readers: a few lazily opened connections, taken round-robin.
 pub(super) struct Readers {
     url: String,
     postgres: bool,
-    slots: Vec<Mutex<Option<AnyConnection>>>,
+    /// The SQLite file and its (device, inode) when the store was opened: a reader opened
+    /// later must open that same file, not one put in its place.
+    file: Option<(PathBuf, (u64, u64))>,
+    slots: Vec<Mutex<Option<Reader>>>,
     next: AtomicUsize,
+    closed: AtomicBool,
 }
 
 impl std::fmt::Debug for Readers {
@@ -40,32 +67,74 @@ impl std::fmt::Debug for Readers {
     }
 }
 
+/// Whether an error says the connection itself is lost (a fresh one may answer), not that the
+/// statement failed (which a fresh connection would fail again).
+fn connection_lost(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Tls(_) => true,
+        // PostgreSQL's connection exceptions (08xxx) and its shutdowns (57P01-57P03).
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P0")),
+        _ => false,
+    }
+}
+
+fn timed_out() -> ServeError {
+    ServeError::Store("the store did not answer in time".to_owned())
+}
+
 impl Readers {
-    /// `count` readers of the store at `url` (`sqlx`'s URL, opened read-only for SQLite).
-    pub(super) fn new(url: String, postgres: bool, count: usize) -> Readers {
+    /// `count` readers of the store at `url` (`sqlx`'s URL, opened read-only for SQLite), of
+    /// the SQLite `file` with that identity when there is one.
+    pub(super) fn new(
+        url: String,
+        postgres: bool,
+        file: Option<(PathBuf, (u64, u64))>,
+        count: usize,
+    ) -> Readers {
         Readers {
             url,
             postgres,
+            file,
             slots: (0..count.max(1)).map(|_| Mutex::new(None)).collect(),
             next: AtomicUsize::new(0),
+            closed: AtomicBool::new(false),
         }
     }
 
     async fn connect(&self) -> Result<AnyConnection, ServeError> {
         let opened = tokio::time::timeout(CONNECT_TIMEOUT, AnyConnection::connect(&self.url))
             .await
-            .map_err(|_| ServeError::Store("the store did not answer in time".to_owned()))?;
+            .map_err(|_| timed_out())?;
         let mut conn = opened?;
-        if !self.postgres {
+        if self.postgres {
+            // Nothing on the hot path writes through a reader, and now nothing can.
+            sqlx::query("SET default_transaction_read_only = on")
+                .execute(&mut conn)
+                .await?;
+        } else {
             sqlx::query("PRAGMA busy_timeout=5000")
                 .execute(&mut conn)
                 .await?;
+            if let Some((path, opened)) = &self.file
+                && super::identity(path).as_ref() != Some(opened)
+            {
+                let _ = conn.close().await;
+                return Err(ServeError::Store(format!(
+                    "the store file {} was replaced under the running server",
+                    path.display()
+                )));
+            }
         }
         Ok(conn)
     }
 
     /// A free reader when there is one, else the next in turn once it is free.
-    async fn take(&self) -> Result<tokio::sync::MutexGuard<'_, Option<AnyConnection>>, ServeError> {
+    async fn take(&self) -> Result<tokio::sync::MutexGuard<'_, Option<Reader>>, ServeError> {
         let n = self.slots.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed) % n.max(1);
         let turn = || self.slots.iter().cycle().skip(start).take(n);
@@ -78,24 +147,56 @@ impl Readers {
         }
     }
 
-    /// Runs `build()`'s statement, answering its rows; a reader that fails is replaced and the
-    /// statement asked once more.
+    /// Runs `build()`'s statement, answering its rows, within [`READ_TIMEOUT`]. A reader whose
+    /// connection is lost is replaced and the statement asked once more; one that does not
+    /// answer in time is dropped (its connection's state is unknown).
     pub(super) async fn fetch_all<'q>(
         &self,
         build: impl Fn() -> Query<'q>,
     ) -> Result<Vec<AnyRow>, ServeError> {
-        let mut slot = self.take().await?;
+        let deadline = Instant::now() + READ_TIMEOUT;
+        let mut slot = tokio::time::timeout_at(deadline, self.take())
+            .await
+            .map_err(|_| timed_out())??;
+        if self.closed.load(Ordering::Acquire) {
+            return Err(ServeError::Store("the store is closed".to_owned()));
+        }
         let mut last = None;
         for _ in 0..2 {
-            let conn = match slot.as_mut() {
-                Some(c) => c,
-                None => slot.insert(self.connect().await?),
+            let stale = slot
+                .as_ref()
+                .is_some_and(|r| r.used.elapsed() >= IDLE_CHECK_AFTER);
+            if stale && let Some(mut reader) = slot.take() {
+                let check = tokio::time::timeout(IDLE_CHECK_TIMEOUT, reader.conn.ping()).await;
+                if matches!(check, Ok(Ok(()))) {
+                    *slot = Some(reader);
+                }
+            }
+            let reader = match slot.as_mut() {
+                Some(r) => r,
+                None => {
+                    let conn = tokio::time::timeout_at(deadline, self.connect())
+                        .await
+                        .map_err(|_| timed_out())??;
+                    slot.insert(Reader {
+                        conn,
+                        used: Instant::now(),
+                    })
+                }
             };
-            match build().fetch_all(conn).await {
-                Ok(rows) => return Ok(rows),
-                Err(e) => {
+            match tokio::time::timeout_at(deadline, build().fetch_all(&mut reader.conn)).await {
+                Ok(Ok(rows)) => {
+                    reader.used = Instant::now();
+                    return Ok(rows);
+                }
+                Ok(Err(e)) if connection_lost(&e) => {
                     *slot = None;
                     last = Some(e);
+                }
+                Ok(Err(e)) => return Err(e.into()),
+                Err(_) => {
+                    *slot = None;
+                    return Err(timed_out());
                 }
             }
         }
@@ -103,5 +204,21 @@ impl Readers {
             || ServeError::Store("a read failed".to_owned()),
             ServeError::from,
         ))
+    }
+
+    /// Closes every reader (graceful shutdown): PostgreSQL ends their sessions, and SQLite
+    /// can fold its write-ahead log back into the file once the pool closes too. A read after
+    /// this is refused.
+    pub(super) async fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        for slot in &self.slots {
+            let taken = tokio::time::timeout(CONNECT_TIMEOUT, slot.lock())
+                .await
+                .ok()
+                .and_then(|mut s| s.take());
+            if let Some(reader) = taken {
+                let _ = tokio::time::timeout(CONNECT_TIMEOUT, reader.conn.close()).await;
+            }
+        }
     }
 }
