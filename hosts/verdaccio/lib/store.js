@@ -240,14 +240,14 @@ class Store {
 }
 
 /**
- * The failure times the engine is given: those of the last day, oldest first, and only the
- * newest MAX_FAILURES of them. A throttle window is full when its newest `limit` failures fall
+ * The failure times the engine is given: those of the last day up to now (the engine counts
+ * none after it), oldest first, and only the newest MAX_FAILURES of them. A throttle window is full when its newest `limit` failures fall
  * inside it, so the newest ones decide every window; a longer list is refused by the engine as
  * invalid input, which would turn every request from a busy address (or of an account being
  * guessed at, with no throttle configured) into an error instead of a decision.
  */
 function recentFailures(list, now) {
-  const recent = (list ?? []).filter((t) => t > now - DAY).sort((a, b) => a - b);
+  const recent = (list ?? []).filter((t) => t > now - DAY && t <= now).sort((a, b) => a - b);
   return recent.length > MAX_FAILURES ? recent.slice(recent.length - MAX_FAILURES) : recent;
 }
 

@@ -69,9 +69,10 @@ impl StoreUrl {
         match self {
             StoreUrl::Sqlite(path) if path.is_empty() || path == ":memory:" => None,
             StoreUrl::Sqlite(path) => Some(format!("sqlite://{path}?mode=ro")),
-            // Named, so an operator tells them apart in `pg_stat_activity`.
+            // Named, so an operator tells them apart in `pg_stat_activity`, and read-only from
+            // their first statement (a startup option: it stays with the session).
             StoreUrl::Postgres(url) => Some(format!(
-                "{url}{}application_name={READER_NAME}",
+                "{url}{}application_name={READER_NAME}&options[default_transaction_read_only]=on",
                 if url.contains('?') { '&' } else { '?' }
             )),
         }
@@ -265,6 +266,20 @@ impl Store {
         }
         sqlx::any::install_default_drivers();
         let postgres = matches!(url, StoreUrl::Postgres(_));
+        let file = match url {
+            StoreUrl::Sqlite(path) if path != ":memory:" => {
+                let p = std::path::PathBuf::from(path);
+                let id = identity(&p);
+                Some((p, id))
+            }
+            _ => None,
+        };
+        // Every connection opened later (the pool replaces its connections from time to time)
+        // must open this same file: one put in its place would take the writes while readers
+        // went on reading the old one.
+        let opened = file
+            .as_ref()
+            .and_then(|(p, id)| id.map(|id| (std::sync::Arc::new(p.clone()), id)));
         // A store that is down answers within seconds (503), not after sqlx's default 30 s.
         let pool = AnyPoolOptions::new()
             .max_connections(if postgres { 16 } else { 4 })
@@ -274,7 +289,19 @@ impl Store {
             // trip to that thread. A PostgreSQL connection may have been cut: it is still asked.
             .test_before_acquire(postgres)
             .after_connect(move |conn, _| {
+                let opened = opened.clone();
                 Box::pin(async move {
+                    if let Some((path, id)) = opened
+                        && identity(&path) != Some(id)
+                    {
+                        return Err(sqlx::Error::Configuration(
+                            format!(
+                                "the store file {} was replaced or removed under the running server",
+                                path.display()
+                            )
+                            .into(),
+                        ));
+                    }
                     if !postgres {
                         sqlx::query("PRAGMA journal_mode=WAL")
                             .execute(&mut *conn)
@@ -292,14 +319,6 @@ impl Store {
             .connect(&url.connect_url())
             .await
             .map_err(|e| ServeError::Store(format!("cannot open the store: {e}")))?;
-        let file = match url {
-            StoreUrl::Sqlite(path) if path != ":memory:" => {
-                let p = std::path::PathBuf::from(path);
-                let id = identity(&p);
-                Some((p, id))
-            }
-            _ => None,
-        };
         let reader_file = file
             .as_ref()
             .and_then(|(p, id)| id.map(|id| (p.clone(), id)));

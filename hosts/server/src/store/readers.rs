@@ -38,12 +38,18 @@ const IDLE_CHECK_AFTER: Duration = Duration::from_secs(30);
 /// How long that check may take before the reader is replaced instead.
 const IDLE_CHECK_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// A reader is replaced after this long in any case, as sqlx's pool replaces its connections:
+/// a server-side state that went bad (a cached plan a migration outdated) or a SQLite file put
+/// in the store's place (checked at every connect) does not outlive it.
+const MAX_LIFETIME: Duration = Duration::from_secs(30 * 60);
+
 /// A statement to run, built afresh for each attempt (sqlx's queries own their arguments).
 pub(super) type Query<'q> = sqlx::query::Query<'q, Any, AnyArguments>;
 
-/// One reader's connection and when it last answered.
+/// One reader's connection, when it was opened and when it last answered.
 struct Reader {
     conn: AnyConnection,
+    opened: Instant,
     used: Instant,
 }
 
@@ -67,18 +73,21 @@ impl std::fmt::Debug for Readers {
     }
 }
 
-/// Whether an error says the connection itself is lost (a fresh one may answer), not that the
-/// statement failed (which a fresh connection would fail again).
-fn connection_lost(e: &sqlx::Error) -> bool {
+/// Whether an error is the connection's, not the statement's: the connection is lost, or its
+/// server-side state is stale, so a fresh connection may answer where this one cannot (a
+/// statement that fails on its own would fail there again, and is not asked twice).
+fn fresh_connection_may_answer(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Io(_)
         | sqlx::Error::Protocol(_)
         | sqlx::Error::WorkerCrashed
         | sqlx::Error::Tls(_) => true,
-        // PostgreSQL's connection exceptions (08xxx) and its shutdowns (57P01-57P03).
-        sqlx::Error::Database(db) => db
-            .code()
-            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P0")),
+        // PostgreSQL's connection exceptions (08xxx), its shutdowns (57P01-57P03), a cached
+        // plan a schema change outdated (0A000) and a prepared statement it no longer has
+        // (26000).
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| {
+            c.starts_with("08") || c.starts_with("57P0") || c == "0A000" || c == "26000"
+        }),
         _ => false,
     }
 }
@@ -111,12 +120,9 @@ impl Readers {
             .await
             .map_err(|_| timed_out())?;
         let mut conn = opened?;
-        if self.postgres {
-            // Nothing on the hot path writes through a reader, and now nothing can.
-            sqlx::query("SET default_transaction_read_only = on")
-                .execute(&mut conn)
-                .await?;
-        } else {
+        // PostgreSQL readers are read-only by their URL's startup options (never a session `SET`,
+        // which a transaction-mode pooler would leave on a connection the pool's writers share).
+        if !self.postgres {
             sqlx::query("PRAGMA busy_timeout=5000")
                 .execute(&mut conn)
                 .await?;
@@ -163,11 +169,19 @@ impl Readers {
         }
         let mut last = None;
         for _ in 0..2 {
-            let stale = slot
+            if slot
+                .as_ref()
+                .is_some_and(|r| r.opened.elapsed() >= MAX_LIFETIME)
+                && let Some(old) = slot.take()
+            {
+                let _ = tokio::time::timeout_at(deadline, old.conn.close()).await;
+            }
+            let idle = slot
                 .as_ref()
                 .is_some_and(|r| r.used.elapsed() >= IDLE_CHECK_AFTER);
-            if stale && let Some(mut reader) = slot.take() {
-                let check = tokio::time::timeout(IDLE_CHECK_TIMEOUT, reader.conn.ping()).await;
+            if idle && let Some(mut reader) = slot.take() {
+                let by = deadline.min(Instant::now() + IDLE_CHECK_TIMEOUT);
+                let check = tokio::time::timeout_at(by, reader.conn.ping()).await;
                 if matches!(check, Ok(Ok(()))) {
                     *slot = Some(reader);
                 }
@@ -178,18 +192,26 @@ impl Readers {
                     let conn = tokio::time::timeout_at(deadline, self.connect())
                         .await
                         .map_err(|_| timed_out())??;
+                    let now = Instant::now();
                     slot.insert(Reader {
                         conn,
-                        used: Instant::now(),
+                        opened: now,
+                        used: now,
                     })
                 }
             };
             match tokio::time::timeout_at(deadline, build().fetch_all(&mut reader.conn)).await {
                 Ok(Ok(rows)) => {
                     reader.used = Instant::now();
+                    // Closed while this read ran (close gave up waiting for it): not kept.
+                    if self.closed.load(Ordering::Acquire)
+                        && let Some(r) = slot.take()
+                    {
+                        let _ = tokio::time::timeout(CONNECT_TIMEOUT, r.conn.close()).await;
+                    }
                     return Ok(rows);
                 }
-                Ok(Err(e)) if connection_lost(&e) => {
+                Ok(Err(e)) if fresh_connection_may_answer(&e) => {
                     *slot = None;
                     last = Some(e);
                 }
@@ -220,5 +242,45 @@ impl Readers {
                 let _ = tokio::time::timeout(CONNECT_TIMEOUT, reader.conn.close()).await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Store, StoreUrl};
+
+    /// Readers read and cannot write, on SQLite (opened read-only) and PostgreSQL (read-only
+    /// sessions from their startup options); a statement that fails is not a lost connection.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn readers_read_and_cannot_write() {
+        let dir = std::env::temp_dir().join(format!("stepup-readers-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut urls = vec![StoreUrl::Sqlite(dir.join("store.db").display().to_string())];
+        if let Ok(url) = std::env::var("STEPUP_TEST_DATABASE_URL")
+            && !url.is_empty()
+        {
+            urls.push(StoreUrl::Postgres(url));
+        }
+        for url in urls {
+            let store = Store::open(&url).await.unwrap();
+            let readers = store.readers.as_ref().unwrap();
+            let rows = readers
+                .fetch_all(|| sqlx::query("SELECT COUNT(*) AS n FROM accounts"))
+                .await
+                .unwrap();
+            assert_eq!(rows.len(), 1);
+            let write = readers
+                .fetch_all(|| sqlx::query("INSERT INTO probes (id, at) VALUES (7, 0)"))
+                .await;
+            assert!(write.is_err(), "{url:?}: a reader wrote");
+            let failing = sqlx::query("SELECT no_such_column FROM accounts");
+            let Err(err) = failing.fetch_all(&store.pool).await else {
+                panic!("{url:?}: a missing column was read");
+            };
+            assert!(!super::fresh_connection_may_answer(&err), "{err}");
+            store.close().await;
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
