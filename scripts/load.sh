@@ -37,6 +37,11 @@ s.serve_forever()
 PY
 while [ ! -s "$dir/up.port" ]; do sleep 0.1; done
 echo '{"login_verification": {"stages": [], "brown_outs": []}}' > "$dir/policy.json"
+# A server left on the port (an earlier run that did not stop) would be measured instead.
+if curl -s -o /dev/null http://127.0.0.1:18787/v1/health; then
+  echo "load.sh: 127.0.0.1:18787 is taken (a server from an earlier run?); stop it first" >&2
+  exit 1
+fi
 STEPUP_SECRET_KEY=${LOAD_SECRET_KEY:-$(openssl rand -hex 32 2>/dev/null || python3 -c 'import secrets;print(secrets.token_hex(32))')} \
   STEPUP_LOG=warn target/release/stepup serve --init-store --listen 127.0.0.1:18787 --db "$dir/db.sqlite3" \
   ${LOAD_DATABASE_URL:+--database-url "$LOAD_DATABASE_URL"} --config "$dir/policy.json" --upstream "http://127.0.0.1:$(cat "$dir/up.port")" &
