@@ -26,7 +26,7 @@ pub struct DecisionLabels {
 /// What the store was doing.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OpLabel {
-    /// `decision-read`, `claim` or `credential`.
+    /// `credential`, `decision-read`, `recovery-codes` or `claim`.
     pub op: String,
 }
 
@@ -122,7 +122,7 @@ impl Metrics {
             Family::<OpLabel, Histogram>::new_with_constructor(seconds as fn() -> Histogram);
         registry.register(
             "store_duration_seconds",
-            "Time spent in the store, by what it was doing (decision-read, claim, credential)",
+            "Time spent in the store, by what it was doing (credential, decision-read, recovery-codes, claim)",
             store.clone(),
         );
         Metrics {

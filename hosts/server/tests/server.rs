@@ -1744,6 +1744,132 @@ async fn metrics_count_decisions_upstream_calls_and_reloads() {
     server.shutdown().await.unwrap();
 }
 
+/// A publish reads its token and its decision's state in one statement, before its body: the
+/// `credential` read is counted and no `decision-read`; and the state so read decides as the
+/// decision's own would (a challenge without a code, a recovery code accepted once, wrong codes
+/// counted up to the throttle).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publish_reads_its_token_and_decision_state_in_one_statement() {
+    use axum::routing::put;
+    let (upstream, _task) = serve_registry(registry_routes().route(
+        "/{pkg}",
+        put(|_body: Bytes| async { (StatusCode::CREATED, json!({"ok": true}).to_string()) }).get(
+            || async {
+                (
+                    StatusCode::NOT_FOUND,
+                    json!({"error": "not found"}).to_string(),
+                )
+            },
+        ),
+    ))
+    .await;
+    let dir = tempdir("read-ahead");
+    let metrics = dir.join("metrics-token");
+    std::fs::write(&metrics, "scrape-me\n").unwrap();
+    let config = dir.join("policy.json");
+    std::fs::write(
+        &config,
+        r#"{"login_verification": {"stages": [], "brown_outs": []}}"#,
+    )
+    .unwrap();
+    let mut opts = options(&dir);
+    opts.config = Some(config);
+    opts.upstream = Some(upstream);
+    opts.metrics_token_file = Some(metrics);
+    let server = start(&opts).await.unwrap();
+    let http = Http::new();
+    let name = format!("ahead{}", std::process::id());
+    let (token, _, recovery) = enrol(&http, &server, &name).await;
+    let counts = || async {
+        let (s, _, text) = Http::new()
+            .send(
+                Method::GET,
+                &url(&server, "/v1/metrics"),
+                &[("authorization", "Bearer scrape-me")],
+                "",
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        let count = |op: &str| -> u64 {
+            let prefix = format!("stepup_store_duration_seconds_count{{op=\"{op}\"}} ");
+            text.lines()
+                .find_map(|l| l.strip_prefix(&prefix))
+                .map_or(0, |n| n.trim().parse().unwrap())
+        };
+        (
+            count("credential"),
+            count("decision-read"),
+            count("recovery-codes"),
+        )
+    };
+    let doc = |version: &str| {
+        json!({
+            "_id": format!("ahead-{name}"), "name": format!("ahead-{name}"),
+            "dist-tags": {"latest": version},
+            "versions": {version: {"name": format!("ahead-{name}"), "version": version}},
+            "_attachments": {format!("ahead-{name}-{version}.tgz"): {"content_type": "application/octet-stream", "data": "AAAA", "length": 3}}
+        })
+    };
+    let target = url(&server, &format!("/ahead-{name}"));
+    let (credential, decision, codes) = counts().await;
+    let (s, h, v) = http
+        .json(
+            Method::PUT,
+            &target,
+            &[("authorization", &token)],
+            &doc("1.0.0"),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{v}");
+    assert!(
+        h.get("www-authenticate")
+            .is_some_and(|w| w.to_str().unwrap().starts_with("OTP")),
+        "{h:?}"
+    );
+    let (s, _, v) = http
+        .json(
+            Method::PUT,
+            &target,
+            &[("authorization", &token), ("npm-otp", &recovery[0])],
+            &doc("1.0.0"),
+        )
+        .await;
+    assert!(s.is_success(), "{s}: {v}");
+    let (s, _, v) = http
+        .json(
+            Method::PUT,
+            &target,
+            &[("authorization", &token), ("npm-otp", &recovery[0])],
+            &doc("1.0.1"),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "a spent recovery code: {v}");
+    let (after_credential, after_decision, after_codes) = counts().await;
+    assert_eq!(
+        after_credential - credential,
+        3,
+        "one token read per publish"
+    );
+    assert_eq!(after_decision, decision, "no decision read of its own");
+    // The recovery codes are read only where a code is presented.
+    assert_eq!(after_codes - codes, 2);
+    // Wrong codes, counted in the state read ahead, reach the account's throttle (5 in 5 min).
+    let mut last = StatusCode::OK;
+    for i in 0..6 {
+        let (s, _, _) = http
+            .json(
+                Method::PUT,
+                &target,
+                &[("authorization", &token), ("npm-otp", "000000")],
+                &doc(&format!("1.1.{i}")),
+            )
+            .await;
+        last = s;
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+    server.shutdown().await.unwrap();
+}
+
 /// A proof's claims are spent together or not at all, together with the token they pay for,
 /// and given back exactly: a restore never undoes a later use (SQLite and PostgreSQL).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -2651,6 +2777,59 @@ async fn a_decision_reads_its_state_in_one_statement() {
         );
         assert_eq!(state.account_failures, vec![now - 20, now - 10]);
         assert_eq!(state.ip_failures.len(), 4, "{:?}", state.ip_failures);
+        // The same state read beside a token, in the token's statement; none while the
+        // token's account has no row yet; nothing for a key no token has.
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let token_of = |key: String, account: &str| stepup_server::store::TokenRow {
+            key,
+            account: account.to_owned(),
+            prefix: "ds".into(),
+            name: Some("t".into()),
+            description: None,
+            credential: r#"{"kind":"session"}"#.into(),
+            upstream: None,
+            readonly: false,
+            cidr: None,
+            created: now,
+            expires: None,
+        };
+        let key = format!("ds-key-{id}-{stamp}");
+        store
+            .insert_token(&token_of(key.clone(), &alice), false)
+            .await
+            .unwrap();
+        let (token, ahead) = store
+            .token_and_state(&key, Some(&pkg), Some(&ip), now)
+            .await
+            .unwrap()
+            .unwrap();
+        let plain = store.token(&key).await.unwrap().unwrap();
+        assert_eq!(format!("{token:?}"), format!("{plain:?}"));
+        let ahead = ahead.unwrap();
+        assert_eq!(format!("{ahead:?}"), format!("{state:?}"));
+        let nobody = format!("ds-nobody-{id}-{stamp}");
+        let key2 = format!("ds-key2-{id}-{stamp}");
+        store
+            .insert_token(&token_of(key2.clone(), &nobody), false)
+            .await
+            .unwrap();
+        let (t2, none) = store
+            .token_and_state(&key2, Some(&pkg), None, now)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(t2.account, nobody);
+        assert!(none.is_none());
+        assert!(
+            store
+                .token_and_state(&format!("ds-missing-{stamp}"), None, None, now)
+                .await
+                .unwrap()
+                .is_none()
+        );
         // More failures than a request may carry (an address many clients share, an account
         // under guessing with no throttle configured): the newest are read, oldest first, so
         // the request stays valid and every window is still counted.
@@ -2670,6 +2849,11 @@ async fn a_decision_reads_its_state_in_one_statement() {
                 .await
                 .unwrap();
         }
+        // Dated after now (another instance's clock): not read, so not in the way either.
+        store
+            .record_failure(Some(&busy), Some(&busy_ip), now + 60)
+            .await
+            .unwrap();
         let crowded = store
             .decision_state(&busy, None, Some(&busy_ip), now)
             .await

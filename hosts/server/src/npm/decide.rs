@@ -351,7 +351,7 @@ async fn decide_settling(
         let codes = if presented.is_some() {
             let read = std::time::Instant::now();
             let codes = app.store.recovery_codes(account).await?;
-            app.metrics.store("decision-read", read.elapsed());
+            app.metrics.store("recovery-codes", read.elapsed());
             codes
         } else {
             Vec::new()

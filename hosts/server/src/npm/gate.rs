@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use stepup_core::contract::request::Action;
 
-use super::{Caller, caller, error_answer, identity_of, internal, need_login, unknown_token};
+use super::{Caller, error_answer, identity_of, internal, need_login, unknown_token};
 use crate::Shared;
 use crate::error::ServeError;
 
@@ -98,6 +98,25 @@ fn own(path: &str) -> bool {
 fn large(method: &axum::http::Method, path: &str) -> bool {
     (*method == axum::http::Method::PUT && !path.starts_with("/-/"))
         || (*method == axum::http::Method::POST && path.starts_with("/-/stage/package/"))
+}
+
+/// The package a publish-sized write's path names (`/name`, `/@scope/name`, `/@scope%2fname`,
+/// `%40` for `@`), read before the request is classified only to read its decision's state
+/// ahead: the decision uses that state only when classification names the same package.
+fn named_package(path: &str) -> Option<String> {
+    let decoded = path
+        .strip_prefix('/')?
+        .replace("%40", "@")
+        .replace("%2f", "/")
+        .replace("%2F", "/");
+    let mut segments = decoded.split('/');
+    let first = segments.next().filter(|s| !s.is_empty())?;
+    if first.starts_with('@') {
+        let second = segments.next().filter(|s| !s.is_empty())?;
+        Some(format!("{first}/{second}"))
+    } else {
+        Some(first.to_owned())
+    }
 }
 
 /// The body with each attachment's `data` replaced by its length (SPEC §9.1).
@@ -224,7 +243,7 @@ pub async fn gate(
         );
         return r;
     }
-    let answer = gated(&app, req, next).await;
+    let answer = gated(&app, req, next, &client).await;
     if answer.status() == StatusCode::UNAUTHORIZED
         && answer
             .headers()
@@ -262,8 +281,9 @@ async fn read_capped(
     }
 }
 
-/// The gate proper: classify, refuse or rewrite, continue.
-async fn gated(app: &Shared, req: Request, next: Next) -> Response<Body> {
+/// The gate proper: classify, refuse or rewrite, continue (`client`: the caller's address, as
+/// [`super::client_ip`] reads it).
+async fn gated(app: &Shared, req: Request, next: Next, client: &str) -> Response<Body> {
     if own(req.uri().path()) {
         // The server's own pages and forms take small JSON documents, read before anyone is
         // authenticated: the same cap as every other small body (the admin API keeps the
@@ -287,8 +307,15 @@ async fn gated(app: &Shared, req: Request, next: Next) -> Response<Body> {
         .map_or_else(|| parts.uri.path().to_owned(), |p| p.as_str().to_owned());
     let big = large(&parts.method, parts.uri.path());
     if big {
-        // Who is sending a publish-sized body is known before a byte of it is read.
-        let who = match caller(app, &parts.headers).await {
+        // Who is sending a publish-sized body is known before a byte of it is read; a token's
+        // statement also reads what the write's decision will (one round trip, not two).
+        let package = named_package(parts.uri.path());
+        let ahead = super::Ahead {
+            package: package.as_deref(),
+            ip: Some(client),
+            now: crate::now(),
+        };
+        let (who, read_ahead) = match super::caller_ahead(app, &parts.headers, Some(ahead)).await {
             Ok(w) => w,
             Err(e) => return internal(e),
         };
@@ -302,9 +329,11 @@ async fn gated(app: &Shared, req: Request, next: Next) -> Response<Body> {
                 Err(e) => return internal(e),
             },
         }
-        parts
-            .extensions
-            .insert(super::Resolved(who, std::time::Instant::now()));
+        parts.extensions.insert(super::Resolved(
+            who,
+            std::time::Instant::now(),
+            read_ahead.map(std::sync::Arc::new),
+        ));
     }
     let cap = if big { MAX_PUBLISH_BODY } else { MAX_BODY };
     let bytes = match read_capped(&parts.headers, body, cap).await {
@@ -341,4 +370,25 @@ async fn gated(app: &Shared, req: Request, next: Next) -> Response<Body> {
     parts.extensions.insert(Arc::new(classified));
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::named_package;
+
+    #[test]
+    fn the_package_a_publish_path_names() {
+        for (path, want) in [
+            ("/left-pad", Some("left-pad")),
+            ("/@acme/tools", Some("@acme/tools")),
+            ("/@acme%2ftools", Some("@acme/tools")),
+            ("/%40acme%2Ftools", Some("@acme/tools")),
+            ("/left-pad/-rev/3-abc", Some("left-pad")),
+            ("/@acme", None),
+            ("/", None),
+            ("", None),
+        ] {
+            assert_eq!(named_package(path).as_deref(), want, "{path}");
+        }
+    }
 }

@@ -172,8 +172,15 @@ pub async fn proxy(
                 }
                 let mut call = super::call_for(&app, peer, &classified.key, &parts.headers);
                 call.operation.clone_from(&classified.operation);
-                // The decision's state, read once: it carries the package's maintainers too.
-                let state = super::decide::state_for(&app, &call, &id.account, &action).await?;
+                // The decision's state, read once: it carries the package's maintainers too. A
+                // publish-sized write's was read with its token, before its body arrived.
+                let ahead = parts.extensions.get::<super::Resolved>().and_then(|r| {
+                    r.state_for(&id.account, action.package.as_deref(), call.ip.as_deref())
+                });
+                let state = match ahead {
+                    Some(state) => state,
+                    None => super::decide::state_for(&app, &call, &id.account, &action).await?,
+                };
                 // Where the gateway keeps a package's maintainers, only they write to it. The
                 // state carries the action's package's list; another package's is read for it.
                 if let Some(pkg) = classified.package.as_deref()

@@ -18,6 +18,7 @@ pub mod tokens;
 pub mod trust;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Response, StatusCode, header};
@@ -30,7 +31,7 @@ use stepup_core::contract::request::Credential;
 
 use crate::App;
 use crate::error::ServeError;
-use crate::store::TokenRow;
+use crate::store::{DecisionState, TokenRow};
 
 /// A JSON answer.
 pub fn json_answer(status: StatusCode, body: &Value) -> Response<Body> {
@@ -254,8 +255,13 @@ impl Caller {
 /// The caller the gate resolved already (before reading a publish-sized body) and when, kept on
 /// the request so the handler does not look its token up a second time — unless the body took
 /// long enough to arrive that the token may have been revoked meanwhile ([`Resolved::fresh`]).
+/// With it, the decision's state read in the token's statement ([`Ahead`]), trusted as long.
 #[derive(Clone, Debug)]
-pub struct Resolved(pub Caller, pub std::time::Instant);
+pub struct Resolved(
+    pub Caller,
+    pub std::time::Instant,
+    pub Option<Arc<ReadAhead>>,
+);
 
 impl Resolved {
     /// How long a resolved caller is trusted without looking its token up again.
@@ -265,24 +271,84 @@ impl Resolved {
     pub fn fresh(&self) -> Option<&Caller> {
         (self.1.elapsed() < Self::FOR).then_some(&self.0)
     }
+
+    /// The decision state read with the token, while fresh, when it was read for this account,
+    /// package and client address: otherwise the decision reads its own.
+    pub fn state_for(
+        &self,
+        account: &str,
+        package: Option<&str>,
+        ip: Option<&str>,
+    ) -> Option<DecisionState> {
+        let ahead = self.2.as_deref()?;
+        (self.fresh().is_some()
+            && ahead.state.account.name == account
+            && ahead.package.as_deref() == package
+            && ahead.ip.as_deref() == ip)
+            .then(|| ahead.state.clone())
+    }
+}
+
+/// What a write's decision will read, asked for in the statement that looks its token up.
+#[derive(Clone, Copy, Debug)]
+pub struct Ahead<'a> {
+    /// The package the request names, as far as its path says before it is classified.
+    pub package: Option<&'a str>,
+    /// The client's address.
+    pub ip: Option<&'a str>,
+    /// Now, unix seconds.
+    pub now: i64,
+}
+
+/// The decision state read with a token, and what it was read for.
+#[derive(Debug)]
+pub struct ReadAhead {
+    package: Option<String>,
+    ip: Option<String>,
+    state: DecisionState,
 }
 
 /// Resolves the `authorization` header.
 pub async fn caller(app: &App, headers: &HeaderMap) -> Result<Caller, ServeError> {
+    Ok(caller_ahead(app, headers, None).await?.0)
+}
+
+/// As [`caller`]; for a token, with `ahead`, the decision's state read in the same statement
+/// (when the account has a row).
+pub async fn caller_ahead(
+    app: &App,
+    headers: &HeaderMap,
+    ahead: Option<Ahead<'_>>,
+) -> Result<(Caller, Option<ReadAhead>), ServeError> {
     let Some(auth) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
     else {
-        return Ok(Caller::Anonymous);
+        return Ok((Caller::Anonymous, None));
     };
     let (scheme, rest) = auth.split_once(' ').unwrap_or((auth, ""));
     if scheme.eq_ignore_ascii_case("bearer") {
         let started = std::time::Instant::now();
-        let found = app.store.token(&token_key(rest.trim())).await?;
+        let key = token_key(rest.trim());
+        let found = match ahead {
+            Some(a) => app
+                .store
+                .token_and_state(&key, a.package, a.ip, a.now)
+                .await?
+                .map(|(token, state)| {
+                    let read = state.map(|state| ReadAhead {
+                        package: a.package.map(str::to_owned),
+                        ip: a.ip.map(str::to_owned),
+                        state,
+                    });
+                    (token, read)
+                }),
+            None => app.store.token(&key).await?.map(|t| (t, None)),
+        };
         app.metrics.store("credential", started.elapsed());
         return Ok(match found {
-            Some(t) => Caller::Token(t),
-            None => Caller::Unknown,
+            Some((t, read)) => (Caller::Token(t), read),
+            None => (Caller::Unknown, None),
         });
     }
     if scheme.eq_ignore_ascii_case("basic") {
@@ -291,13 +357,16 @@ pub async fn caller(app: &App, headers: &HeaderMap) -> Result<Caller, ServeError
             .ok()
             .and_then(|b| String::from_utf8(b).ok());
         if let Some((name, password)) = decoded.as_deref().and_then(|d| d.split_once(':')) {
-            return Ok(Caller::Basic {
-                name: name.to_owned(),
-                password: password.to_owned(),
-            });
+            return Ok((
+                Caller::Basic {
+                    name: name.to_owned(),
+                    password: password.to_owned(),
+                },
+                None,
+            ));
         }
     }
-    Ok(Caller::Unknown)
+    Ok((Caller::Unknown, None))
 }
 
 /// A 401 asking for a bearer token, `challenge` its `WWW-Authenticate` (`Bearer realm=…`).

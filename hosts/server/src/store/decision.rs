@@ -11,8 +11,10 @@ use sqlx::Row;
 use stepup_core::contract::request::MAX_FAILURES;
 
 use super::failures::FAILURE_HORIZON;
+use super::tokens::{TOKEN_PREFIXED_COLUMNS, TokenRow, token_prefixed_columns};
 use super::{Account, Store, opt_str};
 use crate::error::ServeError;
+use sqlx::any::AnyRow;
 
 /// Separates the aggregated items (ASCII unit separator: never in an org's name or a number).
 const SEPARATOR: &str = "\u{1f}";
@@ -20,33 +22,73 @@ const SEPARATOR: &str = "\u{1f}";
 /// The failure times read per list: the newest ones the engine's request may carry. A window
 /// is full when its newest `limit` failures fall inside it, so the newest [`MAX_FAILURES`]
 /// decide every window whose limit is at most that; more would make the request invalid, and
-/// every request of a busy address (or an attacked account) a 400 instead of a decision.
-const FAILURES_READ: i64 = MAX_FAILURES as i64;
+/// every request of a busy address (or an attacked account) a 400 instead of a decision. Times
+/// after `now` (another instance's clock, a request a moment later) are left out, as the engine
+/// would leave them out, so they take no place among those read. A literal: with the limit as a
+/// bound parameter SQLite runs the statement far slower (docs/BENCHMARKS.md, session 21).
+macro_rules! failures_read {
+    () => {
+        "4096"
+    };
+}
+const _: () = assert!(MAX_FAILURES == 4096, "failures_read! is MAX_FAILURES");
 
-/// The statement, with `$agg` the dialect's name for the string aggregate; made once, at compile
-/// time, so every decision does not format it again.
-macro_rules! decision_state_sql {
-    ($agg:literal) => {
+/// The state's columns, with `$agg` the dialect's name for the string aggregate and `$acct` the
+/// account's name (a parameter, or the column of the token that names it); statements are made
+/// once, at compile time, so every decision does not format one again.
+macro_rules! decision_state_columns {
+    ($agg:literal, $acct:literal) => {
         concat!(
-            "SELECT name, tfa_mode, totp_secret, last_step, pending_mode, pending_secret, safeguard_until, ",
-            "email_code, email, fullname, created, ",
+            "accounts.name AS name, accounts.tfa_mode AS tfa_mode, accounts.totp_secret AS totp_secret, ",
+            "accounts.last_step AS last_step, accounts.pending_mode AS pending_mode, ",
+            "accounts.pending_secret AS pending_secret, accounts.safeguard_until AS safeguard_until, ",
+            "accounts.email_code AS email_code, accounts.email AS email, accounts.fullname AS fullname, ",
+            "accounts.created AS created, ",
             "(SELECT COUNT(*) FROM webauthn_credentials w WHERE w.account = accounts.name) AS security_keys, ",
             "(SELECT publishing_access FROM packages WHERE name = $2) AS package_access, ",
             "(SELECT COUNT(*) FROM maintainers WHERE package = $2) AS maintainers_kept, ",
-            "(SELECT COUNT(*) FROM maintainers WHERE package = $2 AND account = $1) AS maintainer, ",
+            "(SELECT COUNT(*) FROM maintainers WHERE package = $2 AND account = ", $acct, ") AS maintainer, ",
             "(SELECT ", $agg, "(CAST(o.enforce_tfa AS TEXT) || o.name, $5) FROM org_members m ",
-            "JOIN orgs o ON o.name = m.org WHERE m.account = $1 AND m.accepted = 1) AS orgs, ",
+            "JOIN orgs o ON o.name = m.org WHERE m.account = ", $acct, " AND m.accepted = 1) AS orgs, ",
             "(SELECT ", $agg, "(CAST(at AS TEXT), $5) FROM (SELECT at FROM failures ",
-            "WHERE account = $1 AND at > $3 ORDER BY at DESC LIMIT $6) AS f) AS account_failures, ",
+            "WHERE account = ", $acct, " AND at > $3 AND at <= $6 ORDER BY at DESC LIMIT ",
+            failures_read!(), ") AS f) AS account_failures, ",
             "(SELECT ", $agg, "(CAST(at AS TEXT), $5) FROM (SELECT at FROM failures ",
-            "WHERE ip = $4 AND at > $3 ORDER BY at DESC LIMIT $6) AS f) AS ip_failures ",
-            "FROM accounts WHERE name = $1"
+            "WHERE ip = $4 AND at > $3 AND at <= $6 ORDER BY at DESC LIMIT ",
+            failures_read!(), ") AS f) AS ip_failures"
+        )
+    };
+}
+
+/// The state of the account named `$1`.
+macro_rules! decision_state_sql {
+    ($agg:literal) => {
+        concat!(
+            "SELECT ",
+            decision_state_columns!($agg, "$1"),
+            " FROM accounts WHERE name = $1"
+        )
+    };
+}
+
+/// The token whose key is `$1`, and the state of its account beside it (the account's columns
+/// null while it has no row yet).
+macro_rules! token_state_sql {
+    ($agg:literal) => {
+        concat!(
+            "SELECT ",
+            token_prefixed_columns!(),
+            ", ",
+            decision_state_columns!($agg, "t.account"),
+            " FROM tokens t LEFT JOIN accounts ON accounts.name = t.account WHERE t.key = $1"
         )
     };
 }
 
 const DECISION_STATE_SQLITE: &str = decision_state_sql!("group_concat");
 const DECISION_STATE_POSTGRES: &str = decision_state_sql!("string_agg");
+const TOKEN_STATE_SQLITE: &str = token_state_sql!("group_concat");
+const TOKEN_STATE_POSTGRES: &str = token_state_sql!("string_agg");
 
 /// The state a decision reads.
 #[derive(Clone, Debug, Default)]
@@ -116,56 +158,99 @@ impl Store {
                     .bind(now - FAILURE_HORIZON)
                     .bind(ip)
                     .bind(SEPARATOR)
-                    .bind(FAILURES_READ)
+                    .bind(now)
             })
             .await?
         else {
             return Ok(None);
         };
-        let account_row = <Account as sqlx::FromRow<'_, _>>::from_row(&row)?;
-        let items = |col: &str| -> Result<Vec<String>, ServeError> {
-            Ok(opt_str(&row, col)?
-                .map(|s| {
-                    s.split(SEPARATOR)
-                        .filter(|i| !i.is_empty())
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default())
+        state_from_row(&row).map(Some)
+    }
+
+    /// The token whose key is `key` and, in the same statement, the state deciding a request of
+    /// its account (on `package`, from `ip`, at `now`) reads: the gateway's one round trip for
+    /// a write's credential and decision. The state is `None` while the account has no row
+    /// ([`Store::decision_state`] makes it).
+    pub async fn token_and_state(
+        &self,
+        key: &str,
+        package: Option<&str>,
+        ip: Option<&str>,
+        now: i64,
+    ) -> Result<Option<(TokenRow, Option<DecisionState>)>, ServeError> {
+        let sql = if self.postgres {
+            TOKEN_STATE_POSTGRES
+        } else {
+            TOKEN_STATE_SQLITE
         };
-        let times = |col: &str| -> Result<Vec<i64>, ServeError> {
-            let mut out = items(col)?
-                .iter()
-                .map(|t| {
-                    t.parse::<i64>()
-                        .map_err(|_| ServeError::Store(format!("{col}: {t} is not a time")))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            out.sort_unstable();
-            Ok(out)
+        let Some(row) = self
+            .read_optional(|| {
+                sqlx::query(sql)
+                    .bind(key)
+                    .bind(package)
+                    .bind(now - FAILURE_HORIZON)
+                    .bind(ip)
+                    .bind(SEPARATOR)
+                    .bind(now)
+            })
+            .await?
+        else {
+            return Ok(None);
         };
-        let mut orgs = items("orgs")?
-            .into_iter()
-            .map(|i| match i.split_at_checked(1) {
-                Some((flag, name)) => Ok((name.to_owned(), flag != "0")),
-                None => Err(ServeError::Store(format!(
-                    "org membership {i} is malformed"
-                ))),
+        let token = TokenRow::from_columns(&row, &TOKEN_PREFIXED_COLUMNS)?;
+        let state = match opt_str(&row, "name")? {
+            Some(_) => Some(state_from_row(&row)?),
+            None => None,
+        };
+        Ok(Some((token, state)))
+    }
+}
+
+/// The state in a row of [`decision_state_columns!`].
+fn state_from_row(row: &AnyRow) -> Result<DecisionState, ServeError> {
+    let account_row = <Account as sqlx::FromRow<'_, _>>::from_row(row)?;
+    let items = |col: &str| -> Result<Vec<String>, ServeError> {
+        Ok(opt_str(row, col)?
+            .map(|s| {
+                s.split(SEPARATOR)
+                    .filter(|i| !i.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default())
+    };
+    let times = |col: &str| -> Result<Vec<i64>, ServeError> {
+        let mut out = items(col)?
+            .iter()
+            .map(|t| {
+                t.parse::<i64>()
+                    .map_err(|_| ServeError::Store(format!("{col}: {t} is not a time")))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        orgs.sort();
-        let package_access: Option<String> = row.try_get("package_access")?;
-        let count = |col: &str| -> Result<i64, ServeError> { Ok(row.try_get::<i64, _>(col)?) };
-        let maintainers_kept = count("maintainers_kept")? > 0;
-        let maintainer = count("maintainer")? > 0;
-        Ok(Some(DecisionState {
-            account: account_row,
-            package_access,
-            maintainers_kept,
-            maintainer,
-            orgs,
-            account_failures: times("account_failures")?,
-            ip_failures: times("ip_failures")?,
-        }))
-    }
+        out.sort_unstable();
+        Ok(out)
+    };
+    let mut orgs = items("orgs")?
+        .into_iter()
+        .map(|i| match i.split_at_checked(1) {
+            Some((flag, name)) => Ok((name.to_owned(), flag != "0")),
+            None => Err(ServeError::Store(format!(
+                "org membership {i} is malformed"
+            ))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    orgs.sort();
+    let package_access: Option<String> = row.try_get("package_access")?;
+    let count = |col: &str| -> Result<i64, ServeError> { Ok(row.try_get::<i64, _>(col)?) };
+    let maintainers_kept = count("maintainers_kept")? > 0;
+    let maintainer = count("maintainer")? > 0;
+    Ok(DecisionState {
+        account: account_row,
+        package_access,
+        maintainers_kept,
+        maintainer,
+        orgs,
+        account_failures: times("account_failures")?,
+        ip_failures: times("ip_failures")?,
+    })
 }

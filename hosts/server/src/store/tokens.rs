@@ -68,18 +68,68 @@ pub(super) async fn insert(
 
 impl sqlx::FromRow<'_, AnyRow> for TokenRow {
     fn from_row(r: &AnyRow) -> Result<TokenRow, sqlx::Error> {
+        TokenRow::from_columns(r, &TOKEN_COLUMNS)
+    }
+}
+
+/// The names [`token_columns!`] reads back.
+const TOKEN_COLUMNS: [&str; 11] = [
+    "key",
+    "account",
+    "prefix",
+    "name",
+    "description",
+    "credential",
+    "upstream",
+    "readonly",
+    "cidr",
+    "created",
+    "expires",
+];
+
+/// The same columns as [`token_prefixed_columns!`] names them beside an account's row.
+pub(super) const TOKEN_PREFIXED_COLUMNS: [&str; 11] = [
+    "t_key",
+    "t_account",
+    "t_prefix",
+    "t_name",
+    "t_description",
+    "t_credential",
+    "t_upstream",
+    "t_readonly",
+    "t_cidr",
+    "t_created",
+    "t_expires",
+];
+
+impl TokenRow {
+    /// The token read from columns named `cols` (in [`TOKEN_COLUMNS`]'s order).
+    pub(super) fn from_columns(r: &AnyRow, cols: &[&str; 11]) -> Result<TokenRow, sqlx::Error> {
+        let [
+            key,
+            account,
+            prefix,
+            name,
+            description,
+            credential,
+            upstream,
+            readonly,
+            cidr,
+            created,
+            expires,
+        ] = cols;
         Ok(TokenRow {
-            key: r.try_get("key")?,
-            account: r.try_get("account")?,
-            prefix: r.try_get("prefix")?,
-            name: opt_str(r, "name")?,
-            description: opt_str(r, "description")?,
-            credential: r.try_get("credential")?,
-            upstream: opt_str(r, "upstream")?,
-            readonly: r.try_get::<i64, _>("readonly")? != 0,
-            cidr: opt_str(r, "cidr")?,
-            created: r.try_get("created")?,
-            expires: opt_i64(r, "expires")?,
+            key: r.try_get(*key)?,
+            account: r.try_get(*account)?,
+            prefix: r.try_get(*prefix)?,
+            name: opt_str(r, name)?,
+            description: opt_str(r, description)?,
+            credential: r.try_get(*credential)?,
+            upstream: opt_str(r, upstream)?,
+            readonly: r.try_get::<i64, _>(*readonly)? != 0,
+            cidr: opt_str(r, cidr)?,
+            created: r.try_get(*created)?,
+            expires: opt_i64(r, expires)?,
         })
     }
 }
@@ -90,6 +140,18 @@ macro_rules! token_columns {
         "key, account, prefix, name, description, credential, upstream, readonly, cidr, created, expires"
     };
 }
+
+/// The token row's columns of `tokens t`, renamed apart from an account row's beside them.
+macro_rules! token_prefixed_columns {
+    () => {
+        concat!(
+            "t.key AS t_key, t.account AS t_account, t.prefix AS t_prefix, t.name AS t_name, ",
+            "t.description AS t_description, t.credential AS t_credential, t.upstream AS t_upstream, ",
+            "t.readonly AS t_readonly, t.cidr AS t_cidr, t.created AS t_created, t.expires AS t_expires"
+        )
+    };
+}
+pub(super) use token_prefixed_columns;
 
 impl Store {
     /// The token with this key.
