@@ -488,9 +488,8 @@ async fn enrol(http: &Http, server: &Running, name: &str) -> (String, Vec<u8>, V
 async fn one_code_one_winner(dir: &Path, database_url: Option<String>) {
     let _ = tracing_subscriber::fmt().with_test_writer().try_init();
     let (upstream, _task) = fake_upstream().await;
-    let config = dir.join("policy.json");
     // No emailed login codes and no throttling here: this test is about replay across instances.
-    std::fs::write(&config, r#"{"login_verification": {"stages": [], "brown_outs": []}, "throttle": {"account": [], "ip": []}}"#).unwrap();
+    let config = unthrottled_policy(dir);
     let mut opts = options(dir);
     opts.upstream = Some(upstream);
     opts.config = Some(config);
@@ -1270,6 +1269,31 @@ async fn staged_publishes_are_seen_by_maintainers_and_claimed_once() {
     }
 }
 
+/// The gateway's stores to run a test on: SQLite (`None`), and PostgreSQL when
+/// `STEPUP_TEST_DATABASE_URL` is set.
+fn gateway_databases() -> Vec<Option<String>> {
+    std::iter::once(None)
+        .chain(
+            std::env::var("STEPUP_TEST_DATABASE_URL")
+                .ok()
+                .filter(|u| !u.is_empty())
+                .map(Some),
+        )
+        .collect()
+}
+
+/// A policy file in `dir` with no emailed login codes and no throttle windows, for tests about
+/// codes rather than their throttling.
+fn unthrottled_policy(dir: &Path) -> PathBuf {
+    let config = dir.join("policy.json");
+    std::fs::write(
+        &config,
+        r#"{"login_verification": {"stages": [], "brown_outs": []}, "throttle": {"account": [], "ip": []}}"#,
+    )
+    .unwrap();
+    config
+}
+
 /// A new SQLite store in `dir`, and the PostgreSQL one when `STEPUP_TEST_DATABASE_URL` is set.
 fn store_urls(dir: &Path) -> Vec<stepup_server::store::StoreUrl> {
     use stepup_server::store::StoreUrl;
@@ -2026,8 +2050,7 @@ async fn a_code_is_given_back_when_the_registry_cannot_be_reached() {
     let (upstream, _task) = fake_upstream().await;
     let mut relay = Relay::to(&upstream).await;
     let dir = tempdir("give-back");
-    let config = dir.join("policy.json");
-    std::fs::write(&config, r#"{"login_verification": {"stages": [], "brown_outs": []}, "throttle": {"account": [], "ip": []}}"#).unwrap();
+    let config = unthrottled_policy(&dir);
     let mut opts = options(&dir);
     opts.upstream = Some(format!("http://{}", relay.addr));
     opts.config = Some(config);
@@ -2074,18 +2097,9 @@ async fn a_code_is_given_back_when_the_registry_cannot_be_reached() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_codes_for_one_command_at_once_are_each_accepted_once() {
     let (upstream, _task) = fake_upstream().await;
-    let urls: Vec<Option<String>> = std::iter::once(None)
-        .chain(
-            std::env::var("STEPUP_TEST_DATABASE_URL")
-                .ok()
-                .filter(|u| !u.is_empty())
-                .map(Some),
-        )
-        .collect();
-    for (n, database_url) in urls.into_iter().enumerate() {
+    for (n, database_url) in gateway_databases().into_iter().enumerate() {
         let dir = tempdir(&format!("window-race-{n}"));
-        let config = dir.join("policy.json");
-        std::fs::write(&config, r#"{"login_verification": {"stages": [], "brown_outs": []}, "throttle": {"account": [], "ip": []}}"#).unwrap();
+        let config = unthrottled_policy(&dir);
         let mut opts = options(&dir);
         opts.upstream = Some(upstream.clone());
         opts.config = Some(config);
@@ -2155,18 +2169,9 @@ async fn a_crowded_address_and_a_guessed_at_account_are_still_decided() {
     use stepup_core::contract::request::MAX_FAILURES;
     use stepup_server::store::{Store, StoreUrl};
     let (upstream, _task) = fake_upstream().await;
-    let urls: Vec<Option<String>> = std::iter::once(None)
-        .chain(
-            std::env::var("STEPUP_TEST_DATABASE_URL")
-                .ok()
-                .filter(|u| !u.is_empty())
-                .map(Some),
-        )
-        .collect();
-    for (n, database_url) in urls.into_iter().enumerate() {
+    for (n, database_url) in gateway_databases().into_iter().enumerate() {
         let dir = tempdir(&format!("crowded-{n}"));
-        let config = dir.join("policy.json");
-        std::fs::write(&config, r#"{"login_verification": {"stages": [], "brown_outs": []}, "throttle": {"account": [], "ip": []}}"#).unwrap();
+        let config = unthrottled_policy(&dir);
         let mut opts = options(&dir);
         opts.upstream = Some(upstream.clone());
         opts.config = Some(config);

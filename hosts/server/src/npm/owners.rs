@@ -74,10 +74,7 @@ pub async fn with_listed(app: &App, package: &str, mut doc: Value) -> Result<Val
 /// keeps none (the upstream's own rules decide) or lists the account.
 pub async fn may_write(app: &App, package: &str, account: &str) -> Result<bool, ServeError> {
     let list = app.store.maintainers(package).await?;
-    Ok(crate::store::may_write(
-        list.iter().map(|(n, _)| n.as_str()),
-        account,
-    ))
+    Ok(list.is_empty() || list.iter().any(|(n, _)| n == account))
 }
 
 /// The names in a `maintainers` value (`[{name}]` or plain strings).

@@ -113,7 +113,8 @@ pub struct DecisionState {
 
 impl DecisionState {
     /// Whether the account may write to the package by the gateway's list: it keeps none (the
-    /// upstream's own rules decide) or lists the account, the rule of [`super::may_write`].
+    /// upstream's own rules decide) or lists the account, the rule `owners::may_write` reads
+    /// from the list itself.
     pub fn may_write(&self) -> bool {
         !self.maintainers_kept || self.maintainer
     }
@@ -150,21 +151,32 @@ impl Store {
         } else {
             DECISION_STATE_SQLITE
         };
-        let Some(row) = self
-            .read_optional(|| {
-                sqlx::query(sql)
-                    .bind(account)
-                    .bind(package)
-                    .bind(now - FAILURE_HORIZON)
-                    .bind(ip)
-                    .bind(SEPARATOR)
-                    .bind(now)
-            })
-            .await?
-        else {
-            return Ok(None);
-        };
-        state_from_row(&row).map(Some)
+        match self.read_state_row(sql, account, package, ip, now).await? {
+            Some(row) => state_from_row(&row).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Runs a statement of [`decision_state_columns!`]: `$1` is `first` (the account's name, or
+    /// the key of the token that names it), the state's other parameters bound after it.
+    async fn read_state_row(
+        &self,
+        sql: &'static str,
+        first: &str,
+        package: Option<&str>,
+        ip: Option<&str>,
+        now: i64,
+    ) -> Result<Option<AnyRow>, ServeError> {
+        self.read_optional(|| {
+            sqlx::query(sql)
+                .bind(first)
+                .bind(package)
+                .bind(now - FAILURE_HORIZON)
+                .bind(ip)
+                .bind(SEPARATOR)
+                .bind(now)
+        })
+        .await
     }
 
     /// The token whose key is `key` and, in the same statement, the state deciding a request of
@@ -183,18 +195,7 @@ impl Store {
         } else {
             TOKEN_STATE_SQLITE
         };
-        let Some(row) = self
-            .read_optional(|| {
-                sqlx::query(sql)
-                    .bind(key)
-                    .bind(package)
-                    .bind(now - FAILURE_HORIZON)
-                    .bind(ip)
-                    .bind(SEPARATOR)
-                    .bind(now)
-            })
-            .await?
-        else {
+        let Some(row) = self.read_state_row(sql, key, package, ip, now).await? else {
             return Ok(None);
         };
         let token = TokenRow::from_columns(&row, &TOKEN_PREFIXED_COLUMNS)?;

@@ -39,7 +39,6 @@ pub use claims::{Claim, Spent};
 pub use decision::DecisionState;
 pub use impact::{ImpactRows, ImportedImpact};
 pub use orgs::{Acceptance, MemberRow, MemberSet};
-pub use packages::may_write;
 pub use population::PopulationRows;
 pub use recovery_codes::CodeRow;
 pub use security_keys::{KeyInfo, KeyRow, Removal};

@@ -6,20 +6,6 @@ use sqlx::Row;
 use super::{Store, opt_str};
 use crate::error::ServeError;
 
-/// Whether `account` may write to a package whose kept maintainers are `names`, as far as the
-/// gateway's list says: yes when it keeps none (the upstream's own rules decide) or lists the
-/// account. The one rule behind `owners::may_write` and [`super::DecisionState::may_write`].
-pub fn may_write<'a>(names: impl IntoIterator<Item = &'a str>, account: &str) -> bool {
-    let mut kept = false;
-    for name in names {
-        if name == account {
-            return true;
-        }
-        kept = true;
-    }
-    !kept
-}
-
 impl Store {
     /// Replaces a package's trusted publishers (the `npm trust` array), remembering who set
     /// them and that account's sealed upstream credential, which trusted publishes then use.
