@@ -65,54 +65,42 @@ function scratchRunner(raw) {
   };
 }
 
-/**
- * A plain object as JSON.stringify writes it: own enumerable keys only, no `toJSON`, and no
- * prototype but Object's (or none), so no field can come from anywhere JSON would not read it.
- */
-function plain(v) {
-  if (v === null || typeof v !== 'object') return false;
-  const proto = Object.getPrototypeOf(v);
-  return (proto === Object.prototype || proto === null) && !('toJSON' in v);
-}
-
 /** A string the fast paths pass on as JSON would: no lone surrogate (JSON text cannot carry it). */
 const wellFormed = (s) => typeof s === 'string' && (typeof s.isWellFormed === 'function' ? s.isWellFormed() : /^[\x00-\x7f]*$/.test(s));
 
 /**
- * The TOTP state `authorize`'s packed path takes, each field read once as JSON.stringify reads
- * it (own enumerable keys): `[secret, lastStep]`, or null to step aside to the JSON path.
+ * `verifyTotp`'s fast call in a wasm build: the secret and the code are written into the
+ * module's scratch buffer (ASCII, as base32 secrets and codes are; anything else takes the
+ * string call), and the number comes back. `(secret, code, now, lastStep) => number`.
  */
-function totpState(secrets) {
-  if (secrets === undefined || secrets === null) return [null, null];
-  if (!plain(secrets)) return null;
-  let secret = null;
-  let lastStep = null;
-  for (const k of Object.keys(secrets)) {
-    const v = secrets[k];
-    if (k === 'totp_secret' && (v === undefined || v === null || wellFormed(v))) secret = v ?? null;
-    else if (k === 'last_totp_step' && (v === undefined || v === null || typeof v === 'number')) lastStep = v ?? null;
-    else return null;
-  }
-  return [secret, lastStep];
-}
-
-/**
- * The presentation `authorize`'s packed path takes, read once as JSON.stringify reads it:
- * `[code, factor]` (`[null, null]` for none), or null to step aside to the JSON path.
- */
-function codeState(present) {
-  if (present === undefined || present === null) return [null, null];
-  if (!plain(present)) return null;
-  let code = null;
-  let factor = null;
-  for (const k of Object.keys(present)) {
-    const v = present[k];
-    if (k === 'code' && wellFormed(v)) code = v;
-    else if (k === 'factor' && (v === undefined || v === null || wellFormed(v))) factor = v ?? null;
-    else return null;
-  }
-  // No code: JSON reads an empty one (and a factor alone is JSON's to judge).
-  return code === null ? null : [code, factor];
+function totpScratch(raw, policy) {
+  const memory = raw.wasmMemory();
+  let heap = new Uint8Array(memory.buffer);
+  return (secret, code, now, lastStep) => {
+    const s = secret.length;
+    const c = code.length;
+    const at = raw.packedInput(s + c);
+    if (at === 0) return -1;
+    if (heap.byteLength === 0) heap = new Uint8Array(memory.buffer);
+    let p = at;
+    for (let i = 0; i < s; i += 1) {
+      const b = secret.charCodeAt(i);
+      if (b > 0x7f) {
+        heap.fill(0, at, p);
+        return policy.verifyTotpNumber(secret, code, now, lastStep);
+      }
+      heap[p++] = b;
+    }
+    for (let i = 0; i < c; i += 1) {
+      const b = code.charCodeAt(i);
+      if (b > 0x7f) {
+        heap.fill(0, at, p);
+        return policy.verifyTotpNumber(secret, code, now, lastStep);
+      }
+      heap[p++] = b;
+    }
+    return policy.verifyTotpScratch(s, c, now, lastStep);
+  };
 }
 
 /** The names `verifyTotp`'s number codes its kinds by (stepup-core `ffi::verify_totp_number`). */
@@ -139,9 +127,9 @@ export function createApi(raw, backend) {
       return {
         evaluate: (bytes, out) => scratch(bytes, out, run),
         authorize: typeof policy.authorizePackedScratch === 'function'
-          ? (bytes, out, s, l, c, f) => scratch(bytes, out, (len) => policy.authorizePackedScratch(len, s, l, c, f))
+          ? (bytes, split, out) => scratch(bytes, out, (len) => policy.authorizePackedScratch(len, split))
           : null,
-        verifyTotp: typeof policy.verifyTotpNumber === 'function' ? (s, c, n, l) => policy.verifyTotpNumber(s, c, n, l) : null,
+        verifyTotp: typeof policy.verifyTotpScratch === 'function' ? totpScratch(raw, policy) : null,
       };
     }
     if (typeof raw.evaluatePackedWith === 'function') {
@@ -149,7 +137,7 @@ export function createApi(raw, backend) {
       return {
         evaluate: (bytes, out) => raw.evaluatePackedWith(handle, bytes, out),
         authorize: typeof raw.authorizePackedWith === 'function'
-          ? (bytes, out, s, l, c, f) => raw.authorizePackedWith(handle, bytes, s, l, c, f, out)
+          ? (bytes, split, out) => raw.authorizePackedWith(handle, bytes, split, out)
           : null,
         verifyTotp: typeof raw.verifyTotpWith === 'function' ? (s, c, n, l) => raw.verifyTotpWith(handle, s, c, n, l) : null,
       };
@@ -190,11 +178,13 @@ export function createApi(raw, backend) {
     /** Verifies a presented code when one is needed, then decides. */
     authorize(request, secrets = {}, present = undefined) {
       const packed = this.#fast.authorize;
-      const state = packed !== null && request !== null && typeof request === 'object' ? totpState(secrets) : null;
-      const shown = state !== null ? codeState(present) : null;
-      if (shown !== null) {
-        const bytes = packer.encode(request, request.now === undefined ? nowSeconds() : undefined);
-        if (bytes !== null && packed(bytes, packer.out, state[0], state[1], shown[0], shown[1]) > 0) return packer.decode();
+      if (packed !== null && request !== null && typeof request === 'object') {
+        const bytes = packer.encodeAuthorize(request, request.now === undefined ? nowSeconds() : undefined, secrets, present);
+        if (bytes !== null) {
+          const n = packed(bytes, packer.split(), packer.out);
+          packer.forget();
+          if (n > 0) return packer.decode();
+        }
       }
       const r = request && typeof request === 'object' && request.now === undefined ? { ...request, now: nowSeconds() } : request;
       const doc = { request: r, secrets };

@@ -355,6 +355,79 @@ export function createPacker(tablesJson) {
     return v;
   }
 
+  // `authorize`'s TOTP account state and presentation, written after the request as one more
+  // object (stepup-core `packed::totp_tags`, `packed::authorize_split_in`), so the whole call
+  // is one buffer. Read as JSON.stringify reads `secrets` and `present`: own enumerable keys of
+  // plain objects; undefined and null are absent. Any other key (recovery codes, an emailed
+  // code, an assertion) bails: the JSON path takes every account state.
+  const TOTP_SECRET = 1;
+  const LAST_TOTP_STEP = 2;
+  const CODE = 3;
+  const FACTOR = 4;
+  let split = 0;
+  function writeTotpState(secrets, present) {
+    if (secrets !== undefined && secrets !== null) {
+      if (typeof secrets !== 'object' || typeof secrets.toJSON === 'function') throw BAIL;
+      const proto = Object.getPrototypeOf(secrets);
+      if (proto !== Object.prototype && proto !== null) throw BAIL;
+      for (const k in secrets) {
+        const v = secrets[k];
+        if (v === undefined) continue;
+        if (k === 'totp_secret') {
+          if (v !== null) wStr(TOTP_SECRET, v);
+        } else if (k === 'last_totp_step') {
+          if (v !== null) wInt(LAST_TOTP_STEP, v);
+        } else throw BAIL;
+      }
+    }
+    if (present !== undefined && present !== null) {
+      if (typeof present !== 'object' || typeof present.toJSON === 'function') throw BAIL;
+      const proto = Object.getPrototypeOf(present);
+      if (proto !== Object.prototype && proto !== null) throw BAIL;
+      let code = false;
+      for (const k in present) {
+        const v = present[k];
+        if (v === undefined) continue;
+        if (k === 'code') {
+          wStr(CODE, v);
+          code = true;
+        } else if (k === 'factor') {
+          if (v !== undefined && v !== null) wStr(FACTOR, v);
+        } else throw BAIL;
+      }
+      // A presentation without a code (a factor alone, or nothing) is JSON's to judge.
+      if (!code) throw BAIL;
+    }
+    u8(0);
+  }
+
+  /**
+   * `encode(request, now)` followed by `authorize`'s TOTP state: the bytes, the request's
+   * being the first `split()` of them, or null to use JSON. Call `forget()` once the engine
+   * has read them: the buffer is kept, and a secret should not stay in it.
+   */
+  function encodeAuthorize(request, now, secrets, present) {
+    const bytes = encode(request, now);
+    if (bytes === null) return null;
+    split = pos;
+    try {
+      writeTotpState(secrets, present);
+    } catch (e) {
+      forget();
+      if (e === BAIL) return null;
+      throw e;
+    }
+    let v = views[pos];
+    if (v === undefined) {
+      v = buf.subarray(0, pos);
+      views[pos] = v;
+    }
+    return v;
+  }
+  function forget() {
+    buf.fill(0, split, pos);
+  }
+
   // Decoding: `out` is filled by the engine.
   let at = 0;
   const rd8 = () => out[at++];
@@ -428,5 +501,5 @@ export function createPacker(tablesJson) {
     return d;
   }
 
-  return { encode, decode, out };
+  return { encode, encodeAuthorize, split: () => split, forget, decode, out };
 }

@@ -1,7 +1,8 @@
 //! The packed request form (JS hosts): arbitrary bytes are refused or decode to a request that
 //! decides; a decoded request decides exactly as its JSON-free typed form does; and deciding
 //! through buffers kept from every earlier input (as the hosts do) answers as fresh buffers do.
-//! `authorize`'s packed path, on the same bytes with a TOTP state, answers as the typed call.
+//! `authorize`'s packed path, on the same bytes with a TOTP state, answers as the typed call, and
+//! its one-buffer form (request, then the state) answers as the state passed beside it.
 #![no_main]
 
 use std::cell::RefCell;
@@ -46,7 +47,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut auth_out = vec![0u8; 1024];
     let auth_n = KEPT.with_borrow_mut(|kept| {
-        stepup_core::wire::ffi::authorize_packed_in(&policy, kept, data, state, &mut auth_out)
+        stepup_core::wire::packed::authorize_in(&policy, kept, data, state, &mut auth_out)
     });
     match stepup_core::wire::packed::decode_request(data) {
         Some(req) => {
@@ -71,5 +72,26 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         None => assert_eq!(auth_n, 0),
+    }
+    // The one-buffer form: the request, then the state as an object of its own. Split where the
+    // last byte says; it answers as the state read from the rest, passed beside the request.
+    let split = data.last().map_or(0, |b| usize::from(*b) * data.len() / 256);
+    let mut split_out = vec![0u8; 1024];
+    let split_n = KEPT.with_borrow_mut(|kept| {
+        stepup_core::wire::ffi::authorize_packed_in(&policy, kept, data, split, &mut split_out)
+    });
+    match stepup_core::wire::packed::decode_totp_authorize(&data[split..]) {
+        Some(state) => {
+            let mut beside = vec![0u8; 1024];
+            let n = stepup_core::wire::packed::authorize_in(
+                &policy,
+                &mut Scratch::default(),
+                &data[..split],
+                state,
+                &mut beside,
+            );
+            assert_eq!(split_out.get(..split_n), beside.get(..n));
+        }
+        None => assert_eq!(split_n, 0),
     }
 });

@@ -204,21 +204,22 @@ if (backend !== 'napi') {
 const SECRET = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ';
 const handle = backend === 'napi' ? rawPolicy.handle() : null;
 
-/** `authorize` through the raw fast path, or null when it steps aside. */
+/** `authorize` through the raw fast path (one buffer: the request, then the TOTP state), or
+ * null when it steps aside. */
 function viaAuthorizePacked(request, secrets, present) {
-  const bytes = packer.encode(request);
+  const bytes = packer.encodeAuthorize(request, undefined, secrets, present);
   if (bytes === null) return null;
-  const args = [secrets.totp_secret ?? null, secrets.last_totp_step ?? null, present?.code ?? null, present?.factor ?? null];
   let n;
   if (backend === 'napi') {
-    n = raw.authorizePackedWith(handle, bytes, ...args, packer.out);
+    n = raw.authorizePackedWith(handle, bytes, packer.split(), packer.out);
   } else {
     const at = raw.packedInput(bytes.length);
     new Uint8Array(raw.wasmMemory().buffer).set(bytes, at);
-    n = rawPolicy.authorizePackedScratch(bytes.length, ...args);
+    n = rawPolicy.authorizePackedScratch(bytes.length, packer.split());
     const [outAt] = raw.packedOutput();
     if (n > 0) packer.out.set(new Uint8Array(raw.wasmMemory().buffer).subarray(outAt, outAt + n));
   }
+  packer.forget();
   return n > 0 ? packer.decode() : null;
 }
 
@@ -244,6 +245,9 @@ test(`${backend}: authorize with a TOTP state takes the packed path and decides 
     [{ totp_secret: SECRET }, undefined],
     [{}, { code: code(0) }],
     [{}, undefined],
+    // null is absent for the known keys, and undefined is no key at all (as JSON.stringify).
+    [{ totp_secret: SECRET, last_totp_step: null }, { code: code(0), factor: null }],
+    [{ totp_secret: SECRET, surprise: undefined }, { code: code(0), other: undefined }],
   ];
   let accepted = 0;
   for (const request of sessions) {
@@ -281,6 +285,11 @@ test(`${backend}: authorize steps aside for other account states and gives JSON'
     'a non-enumerable code': [{ totp_secret: SECRET }, Object.defineProperty({}, 'code', { value: present.code })],
     'a non-enumerable secret': [Object.defineProperty({}, 'totp_secret', { value: SECRET }), present],
     'a lone surrogate': [{ totp_secret: SECRET }, { code: '12\ud80034' }],
+    // null is a value to JSON: an unknown key holding it is still an unknown key.
+    'an unknown secrets key set to null': [{ totp_secret: SECRET, surprise: null }, present],
+    'an unknown present key set to null': [{ totp_secret: SECRET }, { ...present, surprise: null }],
+    'a null code': [{ totp_secret: SECRET }, { code: null }],
+    'a non-ASCII secret': [{ totp_secret: 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJ\u00e9' }, present],
   };
   for (const [name, [secrets, p]] of Object.entries(cases)) {
     const json = authorizeJson(bench, secrets, p);
@@ -293,6 +302,32 @@ test(`${backend}: authorize steps aside for other account states and gives JSON'
       continue;
     }
     assert.deepEqual(viaApi, json, name);
+  }
+});
+
+test(`${backend}: a secret or code passed on the fast paths does not stay in a kept buffer`, () => {
+  const ascii = (text) => [...text].map((c) => c.charCodeAt(0));
+  const holds = (bytes, text) => {
+    const needle = ascii(text);
+    for (let i = 0; i + needle.length <= bytes.length; i += 1) {
+      if (needle.every((b, j) => bytes[i + j] === b)) return true;
+    }
+    return false;
+  };
+  const code = policy.totpCode(SECRET, bench.now);
+  const bytes = packer.encodeAuthorize(bench, undefined, { totp_secret: SECRET }, { code });
+  assert.ok(holds(bytes, SECRET), 'the encoder wrote the secret');
+  const split = packer.split();
+  packer.forget();
+  assert.ok(!holds(bytes, SECRET) && bytes.subarray(split).every((b) => b === 0), 'forget() zeroes the state');
+  assert.equal(policy.authorize(bench, { totp_secret: SECRET }, { code }).reason, 'allowed-with-proof');
+  assert.equal(policy.verifyTotp({ secret: SECRET, code, now: bench.now }).result, 'accepted');
+  if (backend !== 'napi') {
+    // The module's scratch input, where both calls wrote their secrets.
+    const at = raw.packedInput(4096);
+    const scratch = new Uint8Array(raw.wasmMemory().buffer).subarray(at, at + 4096);
+    assert.ok(!holds(scratch, SECRET), 'the TOTP secret was zeroed in wasm memory');
+    assert.ok(!holds(scratch, code), 'the code was zeroed in wasm memory');
   }
 });
 

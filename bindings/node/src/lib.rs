@@ -136,33 +136,28 @@ pub fn evaluate_packed_with(handle: &External<Handle>, input: &[u8], output: Out
     .unwrap_or(0)
 }
 
-/// `authorize` on a packed request and a TOTP account state (the secret, the last accepted
-/// step, the presented code and factor): the packed decision's length in `output`, 0 = use the
-/// JSON path (`authorizeJson`), which takes every account state.
+/// `authorize` on one buffer: the packed request in its first `split` bytes, then a TOTP
+/// account state (the secret, the last accepted step, the presented code and factor; core
+/// `packed::authorize_split_in`): the packed decision's length in `output`, 0 = use the JSON
+/// path (`authorizeJson`), which takes every account state.
 #[napi(js_name = "authorizePackedWith", catch_unwind)]
 pub fn authorize_packed_with(
     handle: &External<Handle>,
     input: &[u8],
-    totp_secret: Option<String>,
-    last_totp_step: Option<f64>,
-    code: Option<String>,
-    factor: Option<String>,
+    split: u32,
     output: OutBytes<'_>,
 ) -> u32 {
     let Ok(mut scratch) = handle.scratch.try_borrow_mut() else {
         return 0;
     };
-    let state = stepup_core::wire::packed::TotpAuthorize {
-        totp_secret: totp_secret.as_deref(),
-        last_totp_step,
-        code: code.as_deref(),
-        factor: factor.as_deref(),
+    let Ok(split) = usize::try_from(split) else {
+        return 0;
     };
     u32::try_from(ffi::authorize_packed_in(
         &handle.policy,
         &mut scratch,
         input,
-        state,
+        split,
         output,
     ))
     .unwrap_or(0)

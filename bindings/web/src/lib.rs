@@ -52,25 +52,17 @@ impl RawPolicy {
             ffi::evaluate_packed_in(&self.0, decoded, request, output)
         })
     }
-    /// `authorize` on the scratch buffers (as [`Self::evaluate_packed_scratch`]) and a TOTP
-    /// account state: the packed decision's length, 0 = use the JSON path.
+    /// `authorize` on the scratch buffers (as [`Self::evaluate_packed_scratch`]): the packed
+    /// request in the first `split` of `len` bytes, then a TOTP account state (core
+    /// `packed::authorize_split_in`). The packed decision's length, 0 = use the JSON path. The
+    /// state's bytes (a secret, a code) are zeroed in the scratch before this returns.
     #[wasm_bindgen(js_name = authorizePackedScratch)]
-    pub fn authorize_packed_scratch(
-        &self,
-        len: u32,
-        totp_secret: Option<String>,
-        last_totp_step: Option<f64>,
-        code: Option<String>,
-        factor: Option<String>,
-    ) -> u32 {
-        let state = stepup_core::wire::packed::TotpAuthorize {
-            totp_secret: totp_secret.as_deref(),
-            last_totp_step,
-            code: code.as_deref(),
-            factor: factor.as_deref(),
+    pub fn authorize_packed_scratch(&self, len: u32, split: u32) -> u32 {
+        let Ok(split) = usize::try_from(split) else {
+            return 0;
         };
-        with_scratch(len, |decoded, request, output| {
-            ffi::authorize_packed_in(&self.0, decoded, request, state, output)
+        with_scratch_wiped(len, split, |decoded, input, output| {
+            ffi::authorize_packed_in(&self.0, decoded, input, split, output)
         })
     }
     /// `verifyTotp` as one number (`ffi::verify_totp_number`): `kind + 8 × step`, or -1 to ask
@@ -84,6 +76,36 @@ impl RawPolicy {
         last_step: Option<f64>,
     ) -> f64 {
         ffi::verify_totp_number(&self.0, secret, code, now, last_step)
+    }
+    /// [`Self::verify_totp_number`] on the scratch input: the secret's `secret_len` bytes, then
+    /// the code's `code_len` (UTF-8), zeroed before this returns. Two strings passed as
+    /// arguments were each allocated, encoded and freed by the generated glue, which cost more
+    /// than the check.
+    #[wasm_bindgen(js_name = verifyTotpScratch)]
+    pub fn verify_totp_scratch(
+        &self,
+        secret_len: u32,
+        code_len: u32,
+        now: f64,
+        last_step: Option<f64>,
+    ) -> f64 {
+        let (Ok(s), Ok(c)) = (usize::try_from(secret_len), usize::try_from(code_len)) else {
+            return -1.0;
+        };
+        let Some(len) = s.checked_add(c).and_then(|n| u32::try_from(n).ok()) else {
+            return -1.0;
+        };
+        let mut answer = -1.0;
+        with_scratch_wiped(len, 0, |_, input, _| {
+            if let Some((secret, code)) = input.split_at_checked(s)
+                && let (Ok(secret), Ok(code)) =
+                    (std::str::from_utf8(secret), std::str::from_utf8(code))
+            {
+                answer = ffi::verify_totp_number(&self.0, secret, code, now, last_step);
+            }
+            0
+        });
+        answer
     }
     /// `{issuer, account, entropy}` → enrolment.
     #[wasm_bindgen(js_name = enrollTotpJson)]
@@ -203,6 +225,23 @@ fn with_scratch(
         };
         u32::try_from(call(decoded, request, output)).unwrap_or(0)
     })
+}
+
+/// [`with_scratch`] for inputs that carry secrets: the input's bytes from `from` to `len` are
+/// zeroed after the call, so a TOTP secret or a code does not stay in wasm memory.
+fn with_scratch_wiped(
+    len: u32,
+    from: usize,
+    call: impl FnOnce(&mut stepup_core::wire::packed::Scratch, &[u8], &mut [u8]) -> usize,
+) -> u32 {
+    let n = with_scratch(len, call);
+    SCRATCH.with_borrow_mut(|s| {
+        let end = usize::try_from(len).map_or(0, |l| l.min(s.input.len()));
+        if let Some(secret) = s.input.get_mut(from.min(end)..end) {
+            secret.fill(0);
+        }
+    });
+    n
 }
 
 fn address(p: *const u8) -> u32 {

@@ -380,16 +380,17 @@ pub fn evaluate_packed_in(
     crate::wire::packed::evaluate_in(policy, scratch, input, output)
 }
 
-/// `authorize` on a packed request and a TOTP account state (see
-/// [`crate::wire::packed::authorize_in`]): the packed decision's length, 0 = use the JSON path.
+/// `authorize` on a packed request (the first `split` bytes of `input`) followed by a TOTP
+/// account state (see [`crate::wire::packed::authorize_split_in`]): the packed decision's
+/// length, 0 = use the JSON path.
 pub fn authorize_packed_in(
     policy: &Policy,
     scratch: &mut crate::wire::packed::Scratch,
     input: &[u8],
-    state: crate::wire::packed::TotpAuthorize<'_>,
+    split: usize,
     output: &mut [u8],
 ) -> usize {
-    crate::wire::packed::authorize_in(policy, scratch, input, state, output)
+    crate::wire::packed::authorize_split_in(policy, scratch, input, split, output)
 }
 
 /// The enum name lists of the packed form, for the JS encoder and decoder.

@@ -211,6 +211,45 @@ pub struct TotpAuthorize<'a> {
     pub factor: Option<&'a str>,
 }
 
+/// Tags of the [`TotpAuthorize`] object that follows the request in [`authorize_split_in`]'s
+/// buffer (its own layout, not a request type's, so not generated with the request's tags).
+pub mod totp_tags {
+    /// `secrets.totp_secret`: a string.
+    pub const TOTP_SECRET: u8 = 1;
+    /// `secrets.last_totp_step`: a number.
+    pub const LAST_TOTP_STEP: u8 = 2;
+    /// `present.code`: a string.
+    pub const CODE: u8 = 3;
+    /// `present.factor`: a string.
+    pub const FACTOR: u8 = 4;
+}
+
+/// Reads a [`TotpAuthorize`] written as an object of the packed form (fields tagged by
+/// [`totp_tags`], each at most once, ended by tag 0, nothing after); `None` when it is not one.
+pub fn decode_totp_authorize(buf: &[u8]) -> Option<TotpAuthorize<'_>> {
+    read::totp_authorize(buf)
+}
+
+/// `authorize` on one buffer: the packed request in its first `split` bytes, then the
+/// [`TotpAuthorize`] state as one more object ([`decode_totp_authorize`]). One buffer instead of
+/// four typed arguments beside it: in Node each string argument was converted and copied on its
+/// own, which cost more than the code's check. Returns as [`authorize_in`] does.
+pub fn authorize_split_in(
+    policy: &Policy,
+    scratch: &mut Scratch,
+    input: &[u8],
+    split: usize,
+    output: &mut [u8],
+) -> usize {
+    let (Some(request), Some(rest)) = (input.get(..split), input.get(split..)) else {
+        return 0;
+    };
+    match read::totp_authorize(rest) {
+        Some(state) => authorize_in(policy, scratch, request, state, output),
+        None => 0,
+    }
+}
+
 /// A JS number JSON would read as a count: a safe non-negative integer.
 pub fn safe_count(v: f64) -> Option<u64> {
     let ok = v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= MAX_SAFE_INTEGER as f64;
@@ -414,6 +453,96 @@ mod tests {
         let mut other = base(0, &[]);
         other[0] = VERSION + 1;
         assert!(decode_request(&other).is_none(), "other version");
+    }
+
+    /// `authorize`'s one-buffer form reads the TOTP state after the request exactly, refuses
+    /// anything else in its place, and answers as the state passed beside the request does.
+    #[test]
+    fn authorize_reads_its_state_after_the_request() {
+        let policy = crate::Policy::default();
+        let mut request = vec![VERSION, 1];
+        request.extend_from_slice(&1_780_315_200f64.to_le_bytes());
+        request.extend_from_slice(&[2, 1, 14, 2]); // action: package.publish of "p"
+        put_str(&mut request, "p");
+        request.extend_from_slice(&[0, 3, 1]);
+        put_str(&mut request, "alice");
+        // tfa {auth-and-writes, [totp]}; end account; credential session; end request.
+        request.extend_from_slice(&[2, 1, 2, 2, 1, 0, 1, 0, 0, 4, 1, 0, 0, 0]);
+        assert!(decode_request(&request).is_some());
+        let secret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+        let code = crate::codes::totp::generate(
+            &policy.config().totp,
+            &TotpSecret::from_base32(secret).unwrap().0,
+            1_780_315_200,
+        );
+        let mut state = vec![totp_tags::TOTP_SECRET];
+        put_str(&mut state, secret);
+        state.push(totp_tags::LAST_TOTP_STEP);
+        state.extend_from_slice(&7f64.to_le_bytes());
+        state.push(totp_tags::CODE);
+        put_str(&mut state, &code);
+        state.push(totp_tags::FACTOR);
+        put_str(&mut state, "totp");
+        state.push(0);
+        let read = decode_totp_authorize(&state).unwrap();
+        assert_eq!(
+            (
+                read.totp_secret,
+                read.last_totp_step,
+                read.code,
+                read.factor
+            ),
+            (Some(secret), Some(7.0), Some(code.as_str()), Some("totp"))
+        );
+        let beside = {
+            let mut out = vec![0; 1024];
+            let n = authorize_in(&policy, &mut Scratch::default(), &request, read, &mut out);
+            out.truncate(n);
+            out
+        };
+        assert!(!beside.is_empty());
+        let mut both = request.clone();
+        both.extend_from_slice(&state);
+        let mut out = vec![0; 1024];
+        let n = authorize_split_in(
+            &policy,
+            &mut Scratch::default(),
+            &both,
+            request.len(),
+            &mut out,
+        );
+        assert_eq!(
+            out.get(..n),
+            Some(&beside[..]),
+            "one buffer answers as the state beside it"
+        );
+        // A wrong split, a prefix of the state, a byte after it, a repeated or unknown tag
+        // (any byte, none may panic) are all "use the JSON path".
+        for split in [0, request.len() - 1, request.len() + 1, both.len() + 1] {
+            let n = authorize_split_in(&policy, &mut Scratch::default(), &both, split, &mut out);
+            assert_eq!(n, 0, "split {split}");
+        }
+        for n in 0..state.len() {
+            assert!(decode_totp_authorize(&state[..n]).is_none(), "prefix {n}");
+        }
+        let mut longer = state.clone();
+        longer.push(0);
+        assert!(decode_totp_authorize(&longer).is_none());
+        let mut twice = vec![totp_tags::CODE];
+        put_str(&mut twice, &code);
+        twice.extend_from_slice(&twice.clone());
+        twice.push(0);
+        assert!(decode_totp_authorize(&twice).is_none());
+        for tag in 5..=u8::MAX {
+            assert!(
+                decode_totp_authorize(&[tag, 0, 0, 0]).is_none(),
+                "tag {tag}"
+            );
+        }
+        assert!(
+            decode_totp_authorize(&[0]).is_some(),
+            "no state at all is a state"
+        );
     }
 
     /// Reads one decision text: (key, text) and the rest.

@@ -161,6 +161,34 @@ fn reset(seen: u64, slots: [(u8, &mut Option<String>); 4]) {
     }
 }
 
+/// Reads `authorize`'s TOTP state written after a packed request (see
+/// [`super::authorize_split_in`]): the strings are borrowed from `buf`, the step is the number
+/// as sent (the caller checks it as JSON would).
+pub(super) fn totp_authorize(buf: &[u8]) -> Option<super::TotpAuthorize<'_>> {
+    use super::totp_tags::{CODE, FACTOR, LAST_TOTP_STEP, TOTP_SECRET};
+    let mut r = Reader { buf, pos: 0 };
+    let mut state = super::TotpAuthorize::default();
+    let mut seen = 0u64;
+    loop {
+        let tag = r.u8()?;
+        if tag == 0 {
+            break;
+        }
+        // Known tags only reach the shift (a tag is a byte; the set holds 64).
+        if !matches!(tag, TOTP_SECRET | LAST_TOTP_STEP | CODE | FACTOR) || has(seen, tag) {
+            return None;
+        }
+        seen |= 1 << tag;
+        match tag {
+            TOTP_SECRET => state.totp_secret = Some(r.text()?),
+            LAST_TOTP_STEP => state.last_totp_step = Some(r.number()?),
+            CODE => state.code = Some(r.text()?),
+            _ => state.factor = Some(r.text()?),
+        }
+    }
+    (r.pos == buf.len()).then_some(state)
+}
+
 struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
@@ -186,6 +214,11 @@ impl<'a> Reader<'a> {
             1 => Some(true),
             _ => None,
         }
+    }
+    /// A JS number as sent.
+    fn number(&mut self) -> Option<f64> {
+        let b: [u8; 8] = self.take(8)?.try_into().ok()?;
+        Some(f64::from_le_bytes(b))
     }
     /// A safe non-negative integer sent as f64 (what a JS number is).
     fn int(&mut self) -> Option<u64> {
