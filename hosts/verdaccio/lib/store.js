@@ -236,6 +236,21 @@ class Store {
     const u = this.data.users[name];
     if (u) u.failures = recentFailures([...(u.failures ?? []), now], now);
     if (ip) this.data.ipFailures[ip] = recentFailures([...(this.data.ipFailures[ip] ?? []), now], now);
+    this.forgetQuietAddresses(now);
+  }
+
+  /**
+   * Drops the addresses none of whose failures is younger than a day (no throttle window
+   * reaches further back): without this, every address that ever failed a code stayed in the
+   * state file, which many addresses (IPv6) would grow without end. A scan of all addresses,
+   * so at most once a minute.
+   */
+  forgetQuietAddresses(now) {
+    if (now - (this.quietScanAt ?? -Infinity) < 60) return;
+    this.quietScanAt = now;
+    for (const [ip, list] of Object.entries(this.data.ipFailures)) {
+      if (!Array.isArray(list) || list.every((t) => !(t > now - DAY))) delete this.data.ipFailures[ip];
+    }
   }
 }
 

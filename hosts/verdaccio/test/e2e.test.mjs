@@ -669,12 +669,21 @@ test('P10: an address and an account with more failures in a day than the engine
   const many = Array.from({ length: MAX_FAILURES + 4 }, (_, i) => t - 400 - i);
   data.ipFailures['127.0.0.1'] = [...many, ...(data.ipFailures['127.0.0.1'] ?? [])];
   data.users.leo.failures = many;
+  // And addresses whose failures are all over a day old: nothing throttles on them any more.
+  const quiet = Array.from({ length: 500 }, (_, i) => `2001:db8::${i.toString(16)}`);
+  for (const ip of quiet) data.ipFailures[ip] = [t - 86400 - 5, t - 90000];
   writeFileSync(file, JSON.stringify(data));
   await start();
   // From the crowded address: a wrong code is a wrong code, a right one publishes.
   const wrong = npm(kate, ['publish', '--otp=000000'], pkg('kate-pkg', '1.0.0'));
   assert.notEqual(wrong.code, 0);
   assert.match(wrong.out, /EOTP/, wrong.out);
+  // The failure it recorded left the state file without the quiet addresses, and the crowded
+  // one with no more than a request may carry.
+  const after = JSON.parse(readFileSync(file, 'utf8'));
+  assert.deepEqual(quiet.filter((ip) => ip in after.ipFailures), [], 'addresses quiet for a day are forgotten');
+  assert.ok(after.ipFailures['127.0.0.1'].length <= MAX_FAILURES);
+  assert.ok(Math.max(...after.ipFailures['127.0.0.1']) >= t, 'the new failure is kept');
   const right = npm(kate, ['publish', `--otp=${await freshCode(secret)}`], pkg('kate-pkg', '1.0.0'));
   assert.equal(right.code, 0, right.out);
   // The account guessed at: throttled by its day window, a decision, not an error.
