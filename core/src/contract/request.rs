@@ -947,18 +947,18 @@ impl Request {
             cnt(p.dependents, "package.dependents")?;
             cnt(p.dependents_rank, "package.dependents_rank")?;
         }
+        // Per item, the path is made only for an error: a request carries up to 4096 failure
+        // times per list, and each path is an allocation.
         for (i, p) in self.proofs.iter().enumerate() {
-            ts(
-                Some(p.verified_at),
-                &join(&index("proofs", i), "verified_at"),
-            )?;
+            safe(p.verified_at.0)
+                .map_err(|m| InputError::new(join(&index("proofs", i), "verified_at"), m))?;
         }
         for (list, v) in [
             ("failures.account", &self.failures.account),
             ("failures.ip", &self.failures.ip),
         ] {
             for (i, t) in v.iter().enumerate() {
-                ts(Some(*t), &index(list, i))?;
+                safe(t.0).map_err(|m| InputError::new(index(list, i), m))?;
             }
         }
         self.checked()
@@ -1063,6 +1063,42 @@ mod tests {
     /// The per-kind table (which the JSON Schema is generated from) says what parsing does:
     /// each field outside a kind's list is refused by name, each field in it is taken, and a
     /// kind's required field is the one its error names when missing.
+    /// A request built in code is refused where its JSON form is, at the same path: the
+    /// per-item paths of failure times and proofs are made only for an error, and must still
+    /// name the item.
+    #[test]
+    fn validate_names_the_item_json_names() {
+        let big = crate::contract::time::MAX_SAFE_INTEGER + 1;
+        let base = r#"{"now":1780315200,"action":{"kind":"package.publish","package":"p"},"account":{"id":"a"},"credential":{"kind":"session"}"#;
+        for (extra, path) in [
+            (
+                format!(r#","failures":{{"account":[1],"ip":[1,{big}]}}}}"#),
+                "failures.ip[1]",
+            ),
+            (
+                format!(r#","proofs":[{{"factor":"totp","verified_at":{big}}}]}}"#),
+                "proofs[0].verified_at",
+            ),
+        ] {
+            let text = format!("{base}{extra}");
+            let json = Request::parse(&text).unwrap_err();
+            assert_eq!(json.path, path, "{text}");
+            let mut typed = Request::parse(&format!("{base}}}")).unwrap();
+            if path.starts_with("failures") {
+                typed.failures.account = vec![Timestamp(1)];
+                typed.failures.ip = vec![Timestamp(1), Timestamp(big)];
+            } else {
+                typed.proofs = vec![Proof {
+                    factor: crate::contract::factor::Factor::Totp,
+                    verified_at: Timestamp(big),
+                }];
+            }
+            assert_eq!(typed.validate().unwrap_err().path, path);
+        }
+        let ok = Request::parse(&format!("{base}}}")).unwrap();
+        assert_eq!(ok.clone().validate().unwrap(), ok);
+    }
+
     #[test]
     fn credential_table_matches_parsing() {
         let values = [
