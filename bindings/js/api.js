@@ -69,6 +69,23 @@ function scratchRunner(raw) {
 const wellFormed = (s) => typeof s === 'string' && (typeof s.isWellFormed === 'function' ? s.isWellFormed() : /^[\x00-\x7f]*$/.test(s));
 
 /**
+ * Writes `text` into `heap` from `from` as ASCII bytes: where it ends, or -1 when `text` is not
+ * ASCII, in which case everything from `at` (the first of the strings written) is zeroed again.
+ */
+function writeAscii(heap, at, from, text) {
+  let p = from;
+  for (let i = 0; i < text.length; i += 1) {
+    const b = text.charCodeAt(i);
+    if (b > 0x7f) {
+      heap.fill(0, at, p);
+      return -1;
+    }
+    heap[p++] = b;
+  }
+  return p;
+}
+
+/**
  * `verifyTotp`'s fast call in a wasm build: the secret and the code are written into the
  * module's scratch buffer (ASCII, as base32 secrets and codes are; anything else takes the
  * string call), and the number comes back. `(secret, code, now, lastStep) => number`.
@@ -82,23 +99,8 @@ function totpScratch(raw, policy) {
     const at = raw.packedInput(s + c);
     if (at === 0) return -1;
     if (heap.byteLength === 0) heap = new Uint8Array(memory.buffer);
-    let p = at;
-    for (let i = 0; i < s; i += 1) {
-      const b = secret.charCodeAt(i);
-      if (b > 0x7f) {
-        heap.fill(0, at, p);
-        return policy.verifyTotpNumber(secret, code, now, lastStep);
-      }
-      heap[p++] = b;
-    }
-    for (let i = 0; i < c; i += 1) {
-      const b = code.charCodeAt(i);
-      if (b > 0x7f) {
-        heap.fill(0, at, p);
-        return policy.verifyTotpNumber(secret, code, now, lastStep);
-      }
-      heap[p++] = b;
-    }
+    const end = writeAscii(heap, at, at, secret);
+    if (end < 0 || writeAscii(heap, at, end, code) < 0) return policy.verifyTotpNumber(secret, code, now, lastStep);
     return policy.verifyTotpScratch(s, c, now, lastStep);
   };
 }

@@ -48,7 +48,7 @@ impl RawPolicy {
     /// [`packed_input`] in, the decision in [`packed_output`].
     #[wasm_bindgen(js_name = evaluatePackedScratch)]
     pub fn evaluate_packed_scratch(&self, len: u32) -> u32 {
-        with_scratch(len, |decoded, request, output| {
+        with_scratch(len, usize::MAX, |decoded, request, output| {
             ffi::evaluate_packed_in(&self.0, decoded, request, output)
         })
     }
@@ -61,7 +61,7 @@ impl RawPolicy {
         let Ok(split) = usize::try_from(split) else {
             return 0;
         };
-        with_scratch_wiped(len, split, |decoded, input, output| {
+        with_scratch(len, split, |decoded, input, output| {
             ffi::authorize_packed_in(&self.0, decoded, input, split, output)
         })
     }
@@ -96,7 +96,7 @@ impl RawPolicy {
             return -1.0;
         };
         let mut answer = -1.0;
-        with_scratch_wiped(len, 0, |_, input, _| {
+        with_scratch(len, 0, |_, input, _| {
             if let Some((secret, code)) = input.split_at_checked(s)
                 && let (Ok(secret), Ok(code)) =
                     (std::str::from_utf8(secret), std::str::from_utf8(code))
@@ -208,10 +208,13 @@ thread_local! {
     });
 }
 
-/// Runs a packed call on the scratch buffers: the request's first `len` bytes of the input
-/// buffer in, the decision in the output buffer; the decision's length, 0 = use the JSON path.
+/// Runs a packed call on the scratch buffers: the input buffer's first `len` bytes in, the
+/// decision in the output buffer; the decision's length, 0 = use the JSON path. The input's
+/// bytes after its first `keep` are zeroed after the call, so a TOTP secret or a code written
+/// there does not stay in wasm memory (a request alone keeps all: `usize::MAX`).
 fn with_scratch(
     len: u32,
+    keep: usize,
     call: impl FnOnce(&mut stepup_core::wire::packed::Scratch, &[u8], &mut [u8]) -> usize,
 ) -> u32 {
     SCRATCH.with_borrow_mut(|s| {
@@ -220,28 +223,18 @@ fn with_scratch(
             output,
             decoded,
         } = s;
-        let Some(request) = usize::try_from(len).ok().and_then(|n| input.get(..n)) else {
+        let Ok(n) = usize::try_from(len) else {
             return 0;
         };
-        u32::try_from(call(decoded, request, output)).unwrap_or(0)
-    })
-}
-
-/// [`with_scratch`] for inputs that carry secrets: the input's bytes from `from` to `len` are
-/// zeroed after the call, so a TOTP secret or a code does not stay in wasm memory.
-fn with_scratch_wiped(
-    len: u32,
-    from: usize,
-    call: impl FnOnce(&mut stepup_core::wire::packed::Scratch, &[u8], &mut [u8]) -> usize,
-) -> u32 {
-    let n = with_scratch(len, call);
-    SCRATCH.with_borrow_mut(|s| {
-        let end = usize::try_from(len).map_or(0, |l| l.min(s.input.len()));
-        if let Some(secret) = s.input.get_mut(from.min(end)..end) {
+        let answer = input
+            .get(..n)
+            .map_or(0, |request| call(decoded, request, output));
+        let end = n.min(input.len());
+        if let Some(secret) = input.get_mut(keep.min(end)..end) {
             secret.fill(0);
         }
-    });
-    n
+        u32::try_from(answer).unwrap_or(0)
+    })
 }
 
 fn address(p: *const u8) -> u32 {
