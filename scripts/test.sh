@@ -36,6 +36,9 @@ cargo clippy -p stepup-core --lib --no-default-features --locked -- -D warnings
 step "the contract: JSON Schemas, TypeScript types, packed field tables and WIT match the Rust types"
 cargo run -q --locked -p stepup-contract -- check
 
+step "docs/SECURITY.md names only files, functions and tests that exist"
+python3 scripts/check-security-doc.py
+
 step "PostgreSQL for the server's shared-store tests (Debian's packages)"
 STEPUP_TEST_DATABASE_URL=$(scripts/postgres.sh)
 export STEPUP_TEST_DATABASE_URL STEPUP_REQUIRE_POSTGRES=1
