@@ -1,11 +1,10 @@
 //! Accounts: 2FA mode and TOTP secret (sealed), the last accepted TOTP step, a pending
 //! enrolment, the emailed code (sealed), the read-only safeguard and the profile.
 
-use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::recovery_codes::replace_recovery_codes;
-use super::{Store, opt_i64, opt_str};
+use super::{Columns, Store, opt_i64, opt_str, req_i64, req_str};
 use crate::error::ServeError;
 
 /// An account's row.
@@ -37,22 +36,29 @@ pub struct Account {
 
 impl sqlx::FromRow<'_, AnyRow> for Account {
     fn from_row(r: &AnyRow) -> Result<Account, sqlx::Error> {
+        Account::from_columns(r)
+    }
+}
+
+impl Account {
+    /// The account in a row's columns (of sqlx or of a local reader).
+    pub(super) fn from_columns(r: &(impl Columns + ?Sized)) -> Result<Account, sqlx::Error> {
         let pending = match (opt_str(r, "pending_mode")?, opt_str(r, "pending_secret")?) {
             (Some(m), Some(s)) => Some((m, s)),
             _ => None,
         };
         Ok(Account {
-            name: r.try_get("name")?,
+            name: req_str(r, "name")?,
             tfa_mode: opt_str(r, "tfa_mode")?,
             totp_secret: opt_str(r, "totp_secret")?,
             last_step: opt_i64(r, "last_step")?,
             pending,
             safeguard_until: opt_i64(r, "safeguard_until")?,
             email_code: opt_str(r, "email_code")?,
-            email: r.try_get("email")?,
-            fullname: r.try_get("fullname")?,
-            created: r.try_get("created")?,
-            security_keys: r.try_get("security_keys")?,
+            email: req_str(r, "email")?,
+            fullname: req_str(r, "fullname")?,
+            created: req_i64(r, "created")?,
+            security_keys: req_i64(r, "security_keys")?,
         })
     }
 }

@@ -6,15 +6,13 @@
 //! characters) or number contains; the maintainers, whose names are whatever the upstream
 //! answered, are compared in SQL instead (is any kept, is this account one), never split.
 
-use sqlx::Row;
-
 use stepup_core::contract::request::MAX_FAILURES;
 
 use super::failures::FAILURE_HORIZON;
+use super::local_readers::Param;
 use super::tokens::{TOKEN_PREFIXED_COLUMNS, TokenRow, token_prefixed_columns};
-use super::{Account, Store, opt_str};
+use super::{Account, Columns, Store, opt_str, req_i64};
 use crate::error::ServeError;
-use sqlx::any::AnyRow;
 
 /// Separates the aggregated items (ASCII unit separator: never in an org's name or a number).
 const SEPARATOR: &str = "\u{1f}";
@@ -87,7 +85,7 @@ macro_rules! token_state_sql {
 
 const DECISION_STATE_SQLITE: &str = decision_state_sql!("group_concat");
 const DECISION_STATE_POSTGRES: &str = decision_state_sql!("string_agg");
-const TOKEN_STATE_SQLITE: &str = token_state_sql!("group_concat");
+pub(super) const TOKEN_STATE_SQLITE: &str = token_state_sql!("group_concat");
 const TOKEN_STATE_POSTGRES: &str = token_state_sql!("string_agg");
 
 /// The state a decision reads.
@@ -151,32 +149,31 @@ impl Store {
         } else {
             DECISION_STATE_SQLITE
         };
-        match self.read_state_row(sql, account, package, ip, now).await? {
-            Some(row) => state_from_row(&row).map(Some),
-            None => Ok(None),
-        }
+        self.read_state_row(sql, account, package, ip, now, state_from_row)
+            .await
     }
 
-    /// Runs a statement of [`decision_state_columns!`]: `$1` is `first` (the account's name, or
-    /// the key of the token that names it), the state's other parameters bound after it.
-    async fn read_state_row(
+    /// Runs a statement of [`decision_state_columns!`] and reads its row with `parse`: `$1` is
+    /// `first` (the account's name, or the key of the token that names it), the state's other
+    /// parameters bound after it.
+    async fn read_state_row<T>(
         &self,
         sql: &'static str,
         first: &str,
         package: Option<&str>,
         ip: Option<&str>,
         now: i64,
-    ) -> Result<Option<AnyRow>, ServeError> {
-        self.read_optional(|| {
-            sqlx::query(sql)
-                .bind(first)
-                .bind(package)
-                .bind(now - FAILURE_HORIZON)
-                .bind(ip)
-                .bind(SEPARATOR)
-                .bind(now)
-        })
-        .await
+        parse: impl Fn(&dyn Columns) -> Result<T, ServeError>,
+    ) -> Result<Option<T>, ServeError> {
+        let params = [
+            Param::Text(Some(first)),
+            Param::Text(package),
+            Param::Int(now - FAILURE_HORIZON),
+            Param::Text(ip),
+            Param::Text(Some(SEPARATOR)),
+            Param::Int(now),
+        ];
+        self.read_row(sql, &params, parse).await
     }
 
     /// The token whose key is `key` and, in the same statement, the state deciding a request of
@@ -195,21 +192,21 @@ impl Store {
         } else {
             TOKEN_STATE_SQLITE
         };
-        let Some(row) = self.read_state_row(sql, key, package, ip, now).await? else {
-            return Ok(None);
-        };
-        let token = TokenRow::from_columns(&row, &TOKEN_PREFIXED_COLUMNS)?;
-        let state = match opt_str(&row, "name")? {
-            Some(_) => Some(state_from_row(&row)?),
-            None => None,
-        };
-        Ok(Some((token, state)))
+        self.read_state_row(sql, key, package, ip, now, |row| {
+            let token = TokenRow::from_columns(row, &TOKEN_PREFIXED_COLUMNS)?;
+            let state = match opt_str(row, "name")? {
+                Some(_) => Some(state_from_row(row)?),
+                None => None,
+            };
+            Ok((token, state))
+        })
+        .await
     }
 }
 
 /// The state in a row of [`decision_state_columns!`].
-fn state_from_row(row: &AnyRow) -> Result<DecisionState, ServeError> {
-    let account_row = <Account as sqlx::FromRow<'_, _>>::from_row(row)?;
+fn state_from_row(row: &dyn Columns) -> Result<DecisionState, ServeError> {
+    let account_row = Account::from_columns(row)?;
     let items = |col: &str| -> Result<Vec<String>, ServeError> {
         Ok(opt_str(row, col)?
             .map(|s| {
@@ -241,8 +238,8 @@ fn state_from_row(row: &AnyRow) -> Result<DecisionState, ServeError> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     orgs.sort();
-    let package_access: Option<String> = row.try_get("package_access")?;
-    let count = |col: &str| -> Result<i64, ServeError> { Ok(row.try_get::<i64, _>(col)?) };
+    let package_access = opt_str(row, "package_access")?;
+    let count = |col: &str| -> Result<i64, ServeError> { Ok(req_i64(row, col)?) };
     let maintainers_kept = count("maintainers_kept")? > 0;
     let maintainer = count("maintainer")? > 0;
     Ok(DecisionState {

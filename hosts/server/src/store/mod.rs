@@ -22,6 +22,7 @@ mod decision;
 mod failures;
 mod identity;
 mod impact;
+mod local_readers;
 mod operations;
 mod orgs;
 mod packages;
@@ -122,6 +123,9 @@ pub struct Store {
     pool: AnyPool,
     /// Connections outside the pool for the reads of every npm request (`None`: the pool reads).
     readers: Option<std::sync::Arc<readers::Readers>>,
+    /// For an SQLite file, readers on the request's own thread for the statements every npm
+    /// request makes, asked before `readers`.
+    local: Option<std::sync::Arc<local_readers::LocalReaders>>,
     postgres: bool,
     /// The SQLite file and its identity (device, inode) when opened: a file deleted or
     /// replaced under the running server keeps answering from the open descriptor, so
@@ -212,6 +216,30 @@ impl Store {
         }
     }
 
+    /// The first row of `sql` with `params` bound as `$1`, `$2`, …, read by `parse`: on a
+    /// local reader when the store has them and it answers, else as [`Store::read_all`] does.
+    async fn read_row<T>(
+        &self,
+        sql: &'static str,
+        params: &[local_readers::Param<'_>],
+        parse: impl Fn(&dyn Columns) -> Result<T, ServeError>,
+    ) -> Result<Option<T>, ServeError> {
+        if let Some(local) = &self.local
+            && let Some(answer) = local.read_row(sql, params, &parse)
+        {
+            return answer;
+        }
+        let row = self
+            .read_optional(|| {
+                params.iter().fold(sqlx::query(sql), |q, p| match *p {
+                    local_readers::Param::Text(t) => q.bind(t),
+                    local_readers::Param::Int(n) => q.bind(n),
+                })
+            })
+            .await?;
+        row.map(|r| parse(&r)).transpose()
+    }
+
     /// As [`Store::read_all`], for a statement of at most one row.
     async fn read_optional<'q>(
         &self,
@@ -221,12 +249,48 @@ impl Store {
     }
 }
 
-fn opt_str(row: &AnyRow, col: &str) -> Result<Option<String>, sqlx::Error> {
-    row.try_get::<Option<String>, _>(col)
+/// A result row's columns by name. The hot path's statements are answered by sqlx's rows or by
+/// a local reader's ([`local_readers`]), and each kind of row is read by one function over
+/// this, so the two cannot read a row differently.
+pub(super) trait Columns {
+    /// A text column, `None` when null.
+    fn text(&self, col: &str) -> Result<Option<String>, sqlx::Error>;
+    /// An integer column, `None` when null.
+    fn int(&self, col: &str) -> Result<Option<i64>, sqlx::Error>;
 }
 
-fn opt_i64(row: &AnyRow, col: &str) -> Result<Option<i64>, sqlx::Error> {
-    row.try_get::<Option<i64>, _>(col)
+impl Columns for AnyRow {
+    fn text(&self, col: &str) -> Result<Option<String>, sqlx::Error> {
+        self.try_get::<Option<String>, _>(col)
+    }
+
+    fn int(&self, col: &str) -> Result<Option<i64>, sqlx::Error> {
+        self.try_get::<Option<i64>, _>(col)
+    }
+}
+
+/// The error of a column that must not be null and is.
+fn null_column(col: &str) -> sqlx::Error {
+    sqlx::Error::ColumnDecode {
+        index: col.to_owned(),
+        source: "unexpected null".into(),
+    }
+}
+
+fn opt_str(row: &(impl Columns + ?Sized), col: &str) -> Result<Option<String>, sqlx::Error> {
+    row.text(col)
+}
+
+fn opt_i64(row: &(impl Columns + ?Sized), col: &str) -> Result<Option<i64>, sqlx::Error> {
+    row.int(col)
+}
+
+fn req_str(row: &(impl Columns + ?Sized), col: &str) -> Result<String, sqlx::Error> {
+    row.text(col)?.ok_or_else(|| null_column(col))
+}
+
+fn req_i64(row: &(impl Columns + ?Sized), col: &str) -> Result<i64, sqlx::Error> {
+    row.int(col)?.ok_or_else(|| null_column(col))
 }
 
 impl Store {
@@ -324,9 +388,13 @@ impl Store {
         let readers = url
             .reader_url()
             .map(|u| std::sync::Arc::new(readers::Readers::new(u, postgres, reader_file, 4)));
+        let local = file.as_ref().and_then(|(p, id)| {
+            id.map(|id| std::sync::Arc::new(local_readers::LocalReaders::new(p.clone(), id)))
+        });
         let store = Store {
             pool,
             readers,
+            local,
             postgres,
             file,
         };
@@ -380,9 +448,18 @@ impl Store {
         .bind(now)
         .execute(&self.pool)
         .await?;
-        // The hot path's reads run on readers: they must answer too.
-        self.read_all(|| sqlx::query("SELECT at FROM probes WHERE id = 1"))
+        // The hot path's reads run on readers: they must answer too, and see the row written
+        // (its time may be another instance's by now).
+        let seen = self
+            .read_row("SELECT at FROM probes WHERE id = 1", &[], |r| {
+                Ok(opt_i64(r, "at")?)
+            })
             .await?;
+        if seen.is_none() {
+            return Err(ServeError::Store(
+                "the store's readers do not see its writes".to_owned(),
+            ));
+        }
         Ok(())
     }
 
@@ -427,6 +504,9 @@ impl Store {
 
     /// Closes the readers, then the pool (graceful shutdown).
     pub async fn close(&self) {
+        if let Some(l) = &self.local {
+            l.close();
+        }
         if let Some(r) = &self.readers {
             r.close().await;
         }

@@ -41,7 +41,7 @@ const IDLE_CHECK_TIMEOUT: Duration = Duration::from_secs(1);
 /// A reader is replaced after this long in any case, as sqlx's pool replaces its connections:
 /// a server-side state that went bad (a cached plan a migration outdated) or a SQLite file put
 /// in the store's place (checked at every connect) does not outlive it.
-const MAX_LIFETIME: Duration = Duration::from_secs(30 * 60);
+pub(super) const MAX_LIFETIME: Duration = Duration::from_secs(30 * 60);
 
 /// A statement to run, built afresh for each attempt (sqlx's queries own their arguments).
 pub(super) type Query<'q> = sqlx::query::Query<'q, Any, AnyArguments>;

@@ -4,7 +4,8 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, opt_i64, opt_str};
+use super::local_readers::Param;
+use super::{Columns, Store, opt_i64, opt_str, req_i64, req_str};
 use crate::error::ServeError;
 
 /// A token's row; the token itself is never stored, only its SHA-512 `key`.
@@ -104,7 +105,10 @@ pub(super) const TOKEN_PREFIXED_COLUMNS: [&str; 11] = [
 
 impl TokenRow {
     /// The token read from columns named `cols` (in [`TOKEN_COLUMNS`]'s order).
-    pub(super) fn from_columns(r: &AnyRow, cols: &[&str; 11]) -> Result<TokenRow, sqlx::Error> {
+    pub(super) fn from_columns(
+        r: &(impl Columns + ?Sized),
+        cols: &[&str; 11],
+    ) -> Result<TokenRow, sqlx::Error> {
         let [
             key,
             account,
@@ -119,16 +123,16 @@ impl TokenRow {
             expires,
         ] = cols;
         Ok(TokenRow {
-            key: r.try_get(*key)?,
-            account: r.try_get(*account)?,
-            prefix: r.try_get(*prefix)?,
+            key: req_str(r, key)?,
+            account: req_str(r, account)?,
+            prefix: req_str(r, prefix)?,
             name: opt_str(r, name)?,
             description: opt_str(r, description)?,
-            credential: r.try_get(*credential)?,
+            credential: req_str(r, credential)?,
             upstream: opt_str(r, upstream)?,
-            readonly: r.try_get::<i64, _>(*readonly)? != 0,
+            readonly: req_i64(r, readonly)? != 0,
             cidr: opt_str(r, cidr)?,
-            created: r.try_get(*created)?,
+            created: req_i64(r, created)?,
             expires: opt_i64(r, expires)?,
         })
     }
@@ -157,10 +161,10 @@ impl Store {
     /// The token with this key.
     pub async fn token(&self, key: &str) -> Result<Option<TokenRow>, ServeError> {
         const SQL: &str = concat!("SELECT ", token_columns!(), " FROM tokens WHERE key = $1");
-        let row = self.read_optional(|| sqlx::query(SQL).bind(key)).await?;
-        Ok(row
-            .map(|r| <TokenRow as sqlx::FromRow<'_, _>>::from_row(&r))
-            .transpose()?)
+        self.read_row(SQL, &[Param::Text(Some(key))], |r| {
+            Ok(TokenRow::from_columns(r, &TOKEN_COLUMNS)?)
+        })
+        .await
     }
 
     /// One page of the account's tokens, newest first, and the total.
