@@ -40,10 +40,43 @@ const PARAM_NAMES: [&str; 8] = ["$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8"];
 /// once; the rest of a burst's connections are closed when they come back.
 const KEEP_IDLE: usize = 8;
 
-/// A local reader's connection and when it was opened.
+/// A local reader's connection, when it was opened, and the column names of each statement it
+/// has run: rusqlite finds a column by name by asking SQLite for every column's name in turn, so
+/// a row of the decision's thirty-odd columns read by name cost hundreds of those calls; the
+/// names are asked once per statement and connection instead.
 struct Local {
     conn: Connection,
     opened: Instant,
+    columns: Vec<(&'static str, Vec<String>)>,
+}
+
+/// A row with its statement's column names, read by name.
+struct NamedRow<'r, 's> {
+    row: &'r rusqlite::Row<'s>,
+    names: &'r [String],
+}
+
+impl NamedRow<'_, '_> {
+    fn index(&self, col: &str) -> Result<usize, sqlx::Error> {
+        self.names
+            .iter()
+            .position(|n| n == col)
+            .ok_or_else(|| sqlx::Error::ColumnNotFound(col.to_owned()))
+    }
+}
+
+impl Columns for NamedRow<'_, '_> {
+    fn text(&self, col: &str) -> Result<Option<String>, sqlx::Error> {
+        self.row
+            .get::<_, Option<String>>(self.index(col)?)
+            .map_err(decode(col))
+    }
+
+    fn int(&self, col: &str) -> Result<Option<i64>, sqlx::Error> {
+        self.row
+            .get::<_, Option<i64>>(self.index(col)?)
+            .map_err(decode(col))
+    }
 }
 
 /// The local readers of one SQLite store file.
@@ -59,16 +92,6 @@ impl std::fmt::Debug for LocalReaders {
         f.debug_struct("LocalReaders")
             .field("path", &self.path)
             .finish_non_exhaustive()
-    }
-}
-
-impl Columns for rusqlite::Row<'_> {
-    fn text(&self, col: &str) -> Result<Option<String>, sqlx::Error> {
-        self.get::<_, Option<String>>(col).map_err(decode(col))
-    }
-
-    fn int(&self, col: &str) -> Result<Option<i64>, sqlx::Error> {
-        self.get::<_, Option<i64>>(col).map_err(decode(col))
     }
 }
 
@@ -102,6 +125,7 @@ impl LocalReaders {
         Some(Local {
             conn,
             opened: Instant::now(),
+            columns: Vec::new(),
         })
     }
 
@@ -133,15 +157,15 @@ impl LocalReaders {
     /// readers are to be asked instead. What `parse` answers is the row's own, answered as is.
     pub(super) fn read_row<T>(
         &self,
-        sql: &str,
+        sql: &'static str,
         params: &[Param<'_>],
         parse: impl FnOnce(&dyn Columns) -> Result<T, ServeError>,
     ) -> Option<Result<Option<T>, ServeError>> {
         if self.closed.load(Ordering::Acquire) || params.len() > PARAM_NAMES.len() {
             return None;
         }
-        let local = self.take()?;
-        let answer = run(&local.conn, sql, params, parse);
+        let mut local = self.take()?;
+        let answer = run(&mut local, sql, params, parse);
         // A connection whose statement failed is not kept: its state is unknown.
         if answer.is_some() {
             self.give_back(local);
@@ -161,12 +185,18 @@ impl LocalReaders {
 
 /// [`LocalReaders::read_row`] on one connection.
 fn run<T>(
-    conn: &Connection,
-    sql: &str,
+    local: &mut Local,
+    sql: &'static str,
     params: &[Param<'_>],
     parse: impl FnOnce(&dyn Columns) -> Result<T, ServeError>,
 ) -> Option<Result<Option<T>, ServeError>> {
-    let mut stmt = conn.prepare_cached(sql).ok()?;
+    let mut stmt = local.conn.prepare_cached(sql).ok()?;
+    let same = |(s, _): &&(&'static str, Vec<String>)| std::ptr::eq(*s, sql) || *s == sql;
+    if !local.columns.iter().any(|c| same(&c)) {
+        let names = stmt.column_names().into_iter().map(str::to_owned).collect();
+        local.columns.push((sql, names));
+    }
+    let (_, names) = local.columns.iter().find(same)?;
     for (param, name) in params.iter().zip(PARAM_NAMES) {
         let Some(index) = stmt.parameter_index(name).ok()? else {
             continue;
@@ -179,7 +209,7 @@ fn run<T>(
     }
     let mut rows = stmt.raw_query();
     match rows.next() {
-        Ok(Some(row)) => Some(parse(row).map(Some)),
+        Ok(Some(row)) => Some(parse(&NamedRow { row, names }).map(Some)),
         Ok(None) => Some(Ok(None)),
         Err(_) => None,
     }
