@@ -326,7 +326,39 @@ mod tests {
         let a = store.token("k1").await.unwrap();
         let b = plain.token("k1").await.unwrap();
         assert_eq!(format!("{a:?}"), format!("{b:?}"));
-        assert!(a.is_some());
+        let kept = a.expect("the token is read");
+
+        // Every read sees the writes committed before it: a statement left open would keep
+        // its snapshot, and a revoked token or a used TOTP step would still be read.
+        assert!(store.delete_token("ada", "k1").await.unwrap());
+        sqlx::query("UPDATE accounts SET last_step = 8 WHERE name = 'ada'")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        assert!(
+            store.token("k1").await.unwrap().is_none(),
+            "a revoked token was read"
+        );
+        let state = store.decision_state("ada", None, None, now).await.unwrap();
+        assert_eq!(state.account.last_step, Some(8));
+        // The local reader itself answered that, not the sqlx readers behind it.
+        let answered = local.read_row(sql, &params, |r| Ok(super::super::req_str(r, "t_key")?));
+        assert_eq!(answered.map(|a| a.unwrap()), Some(None));
+        // One connection, two statements with a write between them: the second reads after
+        // the write, so the first ended its read when its row was read.
+        let one = super::LocalReaders::new(path.clone(), super::super::identity(&path).unwrap());
+        let count = |sql: &'static str| {
+            one.read_row(sql, &[], |r| Ok(super::super::req_i64(r, "n")?))
+                .map(|a| a.unwrap())
+        };
+        assert_eq!(count("SELECT COUNT(*) AS n FROM tokens"), Some(Some(0)));
+        let mut again = kept;
+        again.key = "k2".into();
+        store.insert_token(&again, false).await.unwrap();
+        assert_eq!(
+            count("SELECT COUNT(*) AS n FROM tokens WHERE key <> ''"),
+            Some(Some(1))
+        );
 
         store.close().await;
         assert!(
