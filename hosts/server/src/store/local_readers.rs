@@ -5,11 +5,12 @@
 //! SQLite is a library reading a local file, so these readers run the statement where the
 //! request already is, with rusqlite over the same bundled SQLite sqlx links.
 //!
-//! A read here must never hold the request's thread waiting: the connections are read-only and
-//! wait for no lock (a busy timeout of zero; in WAL mode a reader is refused only while the
-//! log's index is being rebuilt), and a read they cannot answer for any reason but the row
-//! itself is asked of the sqlx readers instead, which wait, time out and report as every other
-//! statement does. A connection is opened on the file the store opened (its device and
+//! A read here should not hold the request's thread waiting: the connections are read-only and
+//! have a busy timeout of zero, and a read they cannot answer for any reason but the row itself
+//! is asked of the sqlx readers instead, which wait, time out and report as every other
+//! statement does. What is not bounded here is SQLite's own work on the thread: a WAL reader's
+//! short retries while a writer moves the log's index, rebuilding that index after a crash, and
+//! a file read from a disk that hangs (where the sqlx readers' timeout answered 503). A connection is opened on the file the store opened (its device and
 //! inode), and replaced after [`super::readers::MAX_LIFETIME`] as the sqlx readers are.
 
 use std::path::PathBuf;
@@ -41,9 +42,9 @@ const PARAM_NAMES: [&str; 8] = ["$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8"];
 const KEEP_IDLE: usize = 8;
 
 /// A local reader's connection, when it was opened, and the column names of each statement it
-/// has run: rusqlite finds a column by name by asking SQLite for every column's name in turn, so
-/// a row of the decision's thirty-odd columns read by name cost hundreds of those calls; the
-/// names are asked once per statement and connection instead.
+/// has run: rusqlite finds a column by name by asking SQLite for every column's name in turn, on
+/// every read of a column, so the names are asked once per statement and connection instead
+/// (every column of these statements has a fixed name).
 struct Local {
     conn: Connection,
     opened: Instant,
@@ -141,10 +142,10 @@ impl LocalReaders {
     /// Gives a connection back for the next read (closed instead when the store is closing
     /// or enough are idle).
     fn give_back(&self, local: Local) {
-        if self.closed.load(Ordering::Acquire) {
-            return;
-        }
+        // Checked under the lock `close` clears the list under, so a connection given back
+        // while the store closes is closed, never kept.
         if let Ok(mut idle) = self.idle.lock()
+            && !self.closed.load(Ordering::Acquire)
             && idle.len() < KEEP_IDLE
         {
             idle.push(local);
@@ -176,9 +177,11 @@ impl LocalReaders {
     /// Closes the idle connections, and every one still in use as it comes back (graceful
     /// shutdown); a read after this is asked of the sqlx readers, which refuse it.
     pub(super) fn close(&self) {
-        self.closed.store(true, Ordering::Release);
         if let Ok(mut idle) = self.idle.lock() {
+            self.closed.store(true, Ordering::Release);
             idle.clear();
+        } else {
+            self.closed.store(true, Ordering::Release);
         }
     }
 }
@@ -191,6 +194,11 @@ fn run<T>(
     parse: impl FnOnce(&dyn Columns) -> Result<T, ServeError>,
 ) -> Option<Result<Option<T>, ServeError>> {
     let mut stmt = local.conn.prepare_cached(sql).ok()?;
+    // Every parameter the statement has is one bound below (`$N` names only): a statement
+    // written with other placeholders is left to sqlx rather than read with nulls.
+    if stmt.parameter_count() != params.len() {
+        return None;
+    }
     let same = |(s, _): &&(&'static str, Vec<String>)| std::ptr::eq(*s, sql) || *s == sql;
     if !local.columns.iter().any(|c| same(&c)) {
         let names = stmt.column_names().into_iter().map(str::to_owned).collect();
