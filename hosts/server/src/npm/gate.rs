@@ -120,8 +120,7 @@ fn named_package(path: &str) -> Option<String> {
 }
 
 /// The body with each attachment's `data` replaced by its length (SPEC §9.1).
-pub fn without_attachment_data(body: &Value) -> Value {
-    let mut b = body.clone();
+pub fn without_attachment_data(mut b: Value) -> Value {
     if let Some(atts) = b.get_mut("_attachments").and_then(Value::as_object_mut) {
         for att in atts.values_mut() {
             if let Some(a) = att.as_object_mut()
@@ -188,11 +187,11 @@ pub fn classify(
 /// Asks again with the package's current document, when the first answer needed it.
 pub async fn with_current(
     app: &crate::App,
-    c: &Classified,
+    c: Classified,
     authorization: Option<&str>,
 ) -> Result<Result<Classified, Response<Body>>, ServeError> {
     let (Some(pkg), Some(upstream), true) = (&c.package, &app.upstream, c.needs_current) else {
-        return Ok(Ok(c.clone()));
+        return Ok(Ok(c));
     };
     let current = upstream
         .packument(pkg, authorization)
@@ -349,7 +348,7 @@ async fn gated(app: &Shared, req: Request, next: Next, client: &str) -> Response
         "method": parts.method.as_str(),
         "path": raw,
         "headers": header_doc(&parts.headers),
-        "body": without_attachment_data(&body_json),
+        "body": without_attachment_data(body_json),
     });
     if !app.routes.is_null() {
         crate::json_set(&mut input, "routes", app.routes.clone());

@@ -34,10 +34,10 @@ pub async fn proxy(
             "Not found. (This stepup server runs without --upstream: only the decision API and the account endpoints are served.)",
         );
     };
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     // Every npm request reaches this handler through the gate; one that did not (a path under
     // the server's own prefixes that matched none of its routes) is not forwarded.
-    let Some(classified) = parts.extensions.get::<Arc<Classified>>().cloned() else {
+    let Some(classified) = parts.extensions.remove::<Arc<Classified>>() else {
         return error_answer(StatusCode::NOT_FOUND, "stepup: not found.");
     };
     if classified.action.is_none() {
@@ -49,12 +49,13 @@ pub async fn proxy(
             "stepup: the request body is too large.",
         );
     };
-    // The body as the gate parsed it (attachment data replaced by lengths): a publish is not
-    // parsed a second time.
-    let json_body = classified.input.get("body").cloned().unwrap_or(Value::Null);
     let run = async {
         let ip = super::client_ip(&app, peer, &parts.headers);
-        let mut classified = (*classified).clone();
+        // The gate's only reference was taken out of the request: owned without a copy.
+        let mut classified = Arc::unwrap_or_clone(classified);
+        // The body as the gate parsed it (attachment data replaced by lengths): a publish is not
+        // parsed a second time. Taken out of the classify input once nothing asks again.
+        let mut json_body = Value::Null;
         let read = !classified.write;
         let mut publisher = None;
         // What the request's code used up, given back if the request never reaches the registry.
@@ -82,12 +83,17 @@ pub async fn proxy(
                 };
                 // A whole-document write is read against the package as it is now.
                 classified =
-                    match super::gate::with_current(&app, &classified, id.upstream_auth.as_deref())
+                    match super::gate::with_current(&app, classified, id.upstream_auth.as_deref())
                         .await?
                     {
                         Ok(c) => c,
                         Err(answer) => return Ok(answer),
                     };
+                json_body = classified
+                    .input
+                    .get_mut("body")
+                    .map(Value::take)
+                    .unwrap_or(Value::Null);
                 let Some(mut action) = classified.action.clone() else {
                     return Ok(not_served());
                 };
