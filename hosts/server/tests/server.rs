@@ -2091,6 +2091,64 @@ async fn a_code_is_given_back_when_the_registry_cannot_be_reached() {
     server.shutdown().await.unwrap();
 }
 
+/// A token's upstream credential is opened only when a request goes upstream: while it cannot
+/// be opened, a write without a code is still challenged as before, and one with a valid code
+/// fails as the server's fault without spending the code, which goes through once the
+/// credential is readable again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_upstream_credential_is_opened_only_for_a_request_that_goes_upstream() {
+    let (upstream, _task) = fake_upstream().await;
+    let dir = tempdir("lazy-upstream");
+    let mut opts = options(&dir);
+    opts.upstream = Some(upstream);
+    opts.config = Some(unthrottled_policy(&dir));
+    let server = start(&opts).await.unwrap();
+    let http = Http::new();
+    let name = format!("lazy{}", std::process::id());
+    let (token, secret, _) = enrol(&http, &server, &name).await;
+    let db = rusqlite::Connection::open(dir.join("stepup.sqlite3")).unwrap();
+    let sealed: String = db
+        .query_row(
+            "SELECT upstream FROM tokens WHERE account = ?1 AND upstream IS NOT NULL",
+            [&name],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let set = |v: &str| {
+        db.execute(
+            "UPDATE tokens SET upstream = ?1 WHERE account = ?2 AND upstream IS NOT NULL",
+            [v, name.as_str()],
+        )
+        .unwrap()
+    };
+    assert_eq!(set("not a sealed value"), 1);
+    let tag = url(&server, &format!("/-/package/lazy-{name}/dist-tags/next"));
+    let put = |code: Option<String>| {
+        let (http, tag, token) = (&http, tag.clone(), token.clone());
+        async move {
+            let mut headers = vec![("authorization", token.as_str())];
+            if let Some(c) = &code {
+                headers.push(("npm-otp", c.as_str()));
+            }
+            http.json(Method::PUT, &tag, &headers, &json!("1.0.0"))
+                .await
+        }
+    };
+    let (s, _, v) = put(None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{v}");
+    let cfg = stepup_core::Policy::default().config().totp;
+    let now = u64::try_from(stepup_server::now()).unwrap();
+    let code = stepup_core::codes::totp::generate(&cfg, &secret, now + 30);
+    let (s, _, v) = put(Some(code.clone())).await;
+    assert!(s.is_server_error(), "{s}: {v}");
+    assert_eq!(set(&sealed), 1);
+    let (s, _, v) = put(Some(code.clone())).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, _, v) = put(Some(code)).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{v}");
+    server.shutdown().await.unwrap();
+}
+
 /// One code, one acceptance per request, while other codes of the same account are accepted
 /// for the same npm command at the same moment (the window of SPEC §9.5 keyed by code): rounds
 /// of concurrent writes, two recovery codes each, on SQLite and PostgreSQL.

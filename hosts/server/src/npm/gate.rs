@@ -188,13 +188,13 @@ pub fn classify(
 pub async fn with_current(
     app: &crate::App,
     c: Classified,
-    authorization: Option<&str>,
+    id: &super::Identity,
 ) -> Result<Result<Classified, Response<Body>>, ServeError> {
     let (Some(pkg), Some(upstream), true) = (&c.package, &app.upstream, c.needs_current) else {
         return Ok(Ok(c));
     };
     let current = upstream
-        .packument(pkg, authorization)
+        .packument(pkg, id.upstream_auth(app)?.as_deref())
         .await?
         .unwrap_or_else(|| json!({}));
     // The document as clients are shown it: an owner change is read against the gateway's list.

@@ -82,13 +82,10 @@ pub async fn proxy(
                     Err(answer) => return Ok(answer),
                 };
                 // A whole-document write is read against the package as it is now.
-                classified =
-                    match super::gate::with_current(&app, classified, id.upstream_auth.as_deref())
-                        .await?
-                    {
-                        Ok(c) => c,
-                        Err(answer) => return Ok(answer),
-                    };
+                classified = match super::gate::with_current(&app, classified, &id).await? {
+                    Ok(c) => c,
+                    Err(answer) => return Ok(answer),
+                };
                 json_body = classified
                     .input
                     .get_mut("body")
@@ -259,7 +256,21 @@ pub async fn proxy(
                 }
                 // SPEC §8.24: outside the token's axes, a read goes out as anyone's would.
                 let anonymous = d.decision.effects.contains(&Effect::ReadAnonymously);
-                if anonymous { None } else { id.upstream_auth }
+                if anonymous {
+                    None
+                } else {
+                    // Opened only now that the request goes upstream; one that cannot be
+                    // opened reaches no registry, so its code is given back.
+                    match id.upstream_auth(&app) {
+                        Ok(auth) => auth,
+                        Err(e) => {
+                            if let Some((account, spent)) = &spent {
+                                app.store.give_back(account, spent).await?;
+                            }
+                            return Err(e);
+                        }
+                    }
+                }
             }
         };
         // A full package document shows the maintainers the gateway keeps (from the snapshot

@@ -493,17 +493,46 @@ pub fn npm_major(headers: &HeaderMap) -> Option<u32> {
         .and_then(|m| m.parse().ok())
 }
 
-/// An authenticated caller.
-#[derive(Debug)]
+/// An authenticated caller. Its `Debug` leaves the upstream credential out.
 pub struct Identity {
     /// Account name.
     pub account: String,
     /// The SPEC credential it presents, parsed once when the caller is resolved.
     pub credential: Credential,
-    /// The `authorization` header to send upstream for it.
-    pub upstream_auth: Option<String>,
+    /// HTTP Basic's upstream `authorization` header, from the password check. A token's is
+    /// its sealed upstream credential, opened by [`Identity::upstream_auth`] only when a request
+    /// goes upstream: a refused or challenged request never opens it.
+    basic_upstream: Option<String>,
     /// The token, when it is one of ours.
     pub token: Option<TokenRow>,
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identity")
+            .field("account", &self.account)
+            .field("credential", &self.credential)
+            .field("token", &self.token)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Identity {
+    /// The `authorization` header to send upstream for this caller.
+    pub fn upstream_auth(&self, app: &App) -> Result<Option<String>, ServeError> {
+        if let Some(auth) = &self.basic_upstream {
+            return Ok(Some(auth.clone()));
+        }
+        let Some((key, sealed)) = self
+            .token
+            .as_ref()
+            .and_then(|t| t.upstream.as_ref().map(|u| (&t.key, u)))
+        else {
+            return Ok(None);
+        };
+        let raw = app.sealer.open(&format!("upstream:{key}"), sealed)?;
+        Ok(Some(format!("Bearer {}", String::from_utf8_lossy(&raw))))
+    }
 }
 
 /// Whether an account may change a package's settings.
@@ -524,7 +553,10 @@ pub async fn maintainer_of(app: &App, pkg: &str, id: &Identity) -> Result<Mainta
     let Some(upstream) = &app.upstream else {
         return Ok(Maintainer::No);
     };
-    let doc = match upstream.packument(pkg, id.upstream_auth.as_deref()).await? {
+    let doc = match upstream
+        .packument(pkg, id.upstream_auth(app)?.as_deref())
+        .await?
+    {
         Some(doc) => doc,
         None => return Ok(Maintainer::Missing),
     };
@@ -639,17 +671,10 @@ pub async fn identity_of(
             let credential = Credential::parse(&t.credential).map_err(|e| {
                 ServeError::Store(format!("token {}: stored credential: {e}", t.prefix))
             })?;
-            let upstream_auth = match &t.upstream {
-                Some(sealed) => {
-                    let raw = app.sealer.open(&format!("upstream:{}", t.key), sealed)?;
-                    Some(format!("Bearer {}", String::from_utf8_lossy(&raw)))
-                }
-                None => None,
-            };
             Ok(Ok(Identity {
                 account: t.account.clone(),
                 credential,
-                upstream_auth,
+                basic_upstream: None,
                 token: Some(t),
             }))
         }
@@ -658,7 +683,7 @@ pub async fn identity_of(
             .map(|t| Identity {
                 account: name,
                 credential: Credential::Basic,
-                upstream_auth: Some(format!("Bearer {t}")),
+                basic_upstream: Some(format!("Bearer {t}")),
                 token: None,
             })),
     }

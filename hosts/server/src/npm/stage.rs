@@ -270,7 +270,7 @@ pub async fn apply(
             };
             // As on npm's registry, staging is for packages that exist.
             if upstream
-                .packument(&pkg, id.upstream_auth.as_deref())
+                .packument(&pkg, id.upstream_auth(app)?.as_deref())
                 .await?
                 .is_none()
             {
@@ -411,6 +411,8 @@ pub async fn apply(
             Ok(r)
         }
         (StageRoute::Approve(stage), Some(s)) => {
+            // Opened before the claim, so a credential that cannot be opened claims nothing.
+            let upstream_auth = id.upstream_auth(app)?;
             // Claimed first, so two approvals at once publish it once; given back if the
             // registry refuses it, so the maintainer may retry or reject it.
             if !app.store.unstage(stage).await? {
@@ -432,7 +434,7 @@ pub async fn apply(
                     &path,
                     &headers,
                     Bytes::from(s.body.clone()),
-                    id.upstream_auth.as_deref(),
+                    upstream_auth.as_deref(),
                     None,
                 )
                 .await
@@ -450,14 +452,8 @@ pub async fn apply(
             let doc: Value = serde_json::from_str(&s.body).unwrap_or(Value::Null);
             // The approver published it (with their credential): staging never makes its
             // author a maintainer.
-            super::gateway::published(
-                app,
-                &s.package,
-                &id.account,
-                &doc,
-                id.upstream_auth.as_deref(),
-            )
-            .await?;
+            super::gateway::published(app, &s.package, &id.account, &doc, upstream_auth.as_deref())
+                .await?;
             tracing::info!(account = %id.account, package = %s.package, version = %s.version, stage = %stage, "staged publish approved and published");
             Ok(json_answer(
                 StatusCode::OK,

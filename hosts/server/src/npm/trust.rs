@@ -117,7 +117,7 @@ pub async fn configure(
         }
     }
     // Trusted publishes reach the upstream registry as the account that set the trust.
-    let upstream = match &id.upstream_auth {
+    let upstream = match &id.upstream_auth(&app)? {
         Some(auth) => {
             let raw = auth.strip_prefix("Bearer ").unwrap_or(auth);
             Some(app.sealer.seal(&format!("trust:{name}"), raw.as_bytes())?)
