@@ -499,10 +499,11 @@ pub struct Identity {
     pub account: String,
     /// The SPEC credential it presents, parsed once when the caller is resolved.
     pub credential: Credential,
-    /// HTTP Basic's upstream `authorization` header, from the password check. A token's is
-    /// its sealed upstream credential, opened by [`Identity::upstream_auth`] only when a request
-    /// goes upstream: a refused or challenged request never opens it.
-    basic_upstream: Option<String>,
+    /// The upstream `authorization` header: HTTP Basic's from the password check, set at
+    /// once; a token's is its sealed upstream credential, opened by [`Identity::upstream_auth`]
+    /// the first time a request goes upstream (a refused or challenged request never opens
+    /// it) and kept for the request's later upstream calls.
+    upstream: std::sync::OnceLock<Option<String>>,
     /// The token, when it is one of ours.
     pub token: Option<TokenRow>,
 }
@@ -520,18 +521,21 @@ impl std::fmt::Debug for Identity {
 impl Identity {
     /// The `authorization` header to send upstream for this caller.
     pub fn upstream_auth(&self, app: &App) -> Result<Option<String>, ServeError> {
-        if let Some(auth) = &self.basic_upstream {
-            return Ok(Some(auth.clone()));
+        if let Some(auth) = self.upstream.get() {
+            return Ok(auth.clone());
         }
-        let Some((key, sealed)) = self
+        let opened = match self
             .token
             .as_ref()
             .and_then(|t| t.upstream.as_ref().map(|u| (&t.key, u)))
-        else {
-            return Ok(None);
+        {
+            Some((key, sealed)) => {
+                let raw = app.sealer.open(&format!("upstream:{key}"), sealed)?;
+                Some(format!("Bearer {}", String::from_utf8_lossy(&raw)))
+            }
+            None => None,
         };
-        let raw = app.sealer.open(&format!("upstream:{key}"), sealed)?;
-        Ok(Some(format!("Bearer {}", String::from_utf8_lossy(&raw))))
+        Ok(self.upstream.get_or_init(|| opened).clone())
     }
 }
 
@@ -674,7 +678,7 @@ pub async fn identity_of(
             Ok(Ok(Identity {
                 account: t.account.clone(),
                 credential,
-                basic_upstream: None,
+                upstream: std::sync::OnceLock::new(),
                 token: Some(t),
             }))
         }
@@ -683,7 +687,7 @@ pub async fn identity_of(
             .map(|t| Identity {
                 account: name,
                 credential: Credential::Basic,
-                basic_upstream: Some(format!("Bearer {t}")),
+                upstream: std::sync::OnceLock::from(Some(format!("Bearer {t}"))),
                 token: None,
             })),
     }
