@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import * as OTPAuth from 'otpauth';
 import { verifySync } from 'otplib';
 import napi from '../index.js';
+import { createPacker } from '../lib/packed.js';
 import wasm from '../../web/node.js';
 
 const require = createRequire(import.meta.url);
@@ -72,9 +73,41 @@ for (const [name, f] of Object.entries(evaluators)) {
   console.log(`| ${name} | ${fmt(results[name])} |`);
 }
 
+// Where napi `authorize`'s time goes: each stage of the packed path alone, on the same request
+// and state (the JS encoder, the native call on bytes encoded once, the decoder), next to the
+// same stages of `evaluate`. The stages are the addon's own exports and the API's own packer.
+const raw = require('../binding.cjs');
+const packer = createPacker(raw.packedTables());
+const handle = new raw.Policy('{}').handle();
+const secrets = { totp_secret: SECRET };
+const present = { factor: 'totp', code: CODE };
+const evaluateBytes = packer.encode(request).slice();
+const authorizeBytes = packer.encodeAuthorize(request, undefined, secrets, present).slice();
+const split = packer.split();
+packer.forget();
+assert.ok(raw.authorizePackedWith(handle, authorizeBytes, split, packer.out) > 0);
+assert.equal(packer.decode().reason, 'allowed-with-proof');
+const stages = {
+  'JS: encode the request (evaluate)': () => packer.encode(request),
+  'JS: encode the request and TOTP state, then zero the state (authorize)': () => {
+    packer.encodeAuthorize(request, undefined, secrets, present);
+    packer.forget();
+  },
+  'native call: evaluatePackedWith on encoded bytes': () => raw.evaluatePackedWith(handle, evaluateBytes, packer.out),
+  'native call: authorizePackedWith on encoded bytes': () => raw.authorizePackedWith(handle, authorizeBytes, split, packer.out),
+  'native call: verifyTotpWith (the TOTP check alone, two strings in)': () => raw.verifyTotpWith(handle, SECRET, CODE, NOW, undefined),
+  'JS: decode the decision': () => packer.decode(),
+};
+const parts = {};
+console.log('\n| napi stage, alone | median |\n|---|---|');
+for (const [name, f] of Object.entries(stages)) {
+  parts[name] = measure(f);
+  console.log(`| ${name} | ${fmt(parts[name])} |`);
+}
+
 // Medians (ns) for scripts/bench-report.py, which puts every host in one table and chart.
 if (!QUICK) {
   const dir = new URL('../../../target/bench/', import.meta.url);
   mkdirSync(dir, { recursive: true });
-  writeFileSync(new URL('node.json', dir), `${JSON.stringify({ node: process.version, median_ns: results }, null, 1)}\n`);
+  writeFileSync(new URL('node.json', dir), `${JSON.stringify({ node: process.version, median_ns: results, stages_ns: parts }, null, 1)}\n`);
 }
