@@ -199,7 +199,8 @@ pub async fn with_current(
         .unwrap_or_else(|| json!({}));
     // The document as clients are shown it: an owner change is read against the gateway's list.
     let current = super::owners::with_listed(app, pkg, current).await?;
-    let mut input = c.input.clone();
+    // The first input moves into the second ask (its publish body is not copied).
+    let mut input = c.input;
     crate::json_set(&mut input, "current", current);
     match classify(app, &input)? {
         Ok(out) => Classified::from_answer(&out, input).map(Ok),
